@@ -1,0 +1,51 @@
+# 社保缴费 — `make run` serves the app with demo data; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export HOST PORT
+FLASK := $(BIN)/flask --app webapp
+
+.PHONY: setup run test browsers lint page-weight bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/weui/dist/style/weui.min.css static/vendor/
+	touch $@
+
+setup: $(BIN)/.installed static/vendor/.installed
+
+# Debian's chromium and a CJK font for the browser tests (the Playwright browser download does not work here).
+browsers:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquanyi"; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "browser tests need: sudo apt-get install chromium fonts-wqy-microhei"; fi; \
+	fi
+
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	$(FLASK) qr
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
+
+test: setup browsers
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check webapp tests bench
+
+page-weight: setup
+	$(BIN)/python bench/page_weight.py
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

@@ -1,0 +1,96 @@
+"""Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
+receivables generate | payments reconcile | qr``."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import click
+import segno
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import demo
+from .migrate import upgrade
+
+db_cli = AppGroup("db", help="Database schema.")
+demo_cli = AppGroup("demo", help="Demo data.")
+receivables_cli = AppGroup("receivables", help="Receivables from the bureaus' data.")
+payments_cli = AppGroup("payments", help="Payment housekeeping.")
+
+
+def _session():  # type: ignore[no-untyped-def]
+    return current_app.extensions["db_sessionmaker"]()
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations."""
+    upgrade(str(current_app.config["DATABASE_URL"]))
+    click.echo("database is up to date")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the demo people (idempotent)."""
+    with _session() as s:
+        result = demo.seed(s, current_app.extensions["clock"].today(), str(current_app.config["REGION"]))
+        s.commit()
+    click.echo(f"demo data ready: {result}")
+
+
+@demo_cli.command("people")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (SPEC §13).")
+def demo_people(as_json: bool) -> None:
+    """List the demo personas."""
+    with _session() as s:
+        people = demo.people_json(s)
+    if as_json:
+        click.echo(json.dumps(people, ensure_ascii=False, indent=2))
+        return
+    for p in people:
+        click.echo(f"{p['name']}\t{p['id_number']}\t{','.join(p['roles'])}")  # type: ignore[arg-type]
+
+
+@receivables_cli.command("generate-rm")
+@click.option("--year", type=int, required=True)
+def generate_rm(year: int) -> None:
+    """Build a calendar year's resident medical receivables (idempotent)."""
+    from .domain import resident_medical as rm
+    from .domain.policy import NoPolicyError
+
+    with _session() as s:
+        try:
+            n = rm.generate_year(s, year, str(current_app.config["REGION"]))
+        except NoPolicyError as e:
+            raise click.ClickException(str(e)) from None
+        s.commit()
+    click.echo(f"{n} receivables created")
+
+
+@payments_cli.command("reconcile")
+def reconcile() -> None:
+    """Query the provider about every order left unfinished (also run periodically)."""
+    from .payments.orders import reconcile_all
+
+    now = current_app.extensions["clock"].now()
+    cutoff = now - timedelta(seconds=int(current_app.config["RECONCILE_AFTER_SECONDS"]))
+    with _session() as s:
+        n = reconcile_all(s, current_app.extensions["payment_adapters"], cutoff, now)
+    click.echo(f"{n} unfinished orders checked")
+
+
+@click.command("qr")
+def qr() -> None:
+    """Print the hall URL as a QR code in the terminal."""
+    url = f"{current_app.config['PUBLIC_BASE_URL']}/"
+    segno.make(url, error="m").terminal(compact=True)
+    click.echo(f"扫码进入社保费办理: {url}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for group in (db_cli, demo_cli, receivables_cli, payments_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(qr)

@@ -1,0 +1,1 @@
+"""The domain core: policy, money, calendar, rules and use cases. Imports nothing from Flask."""

@@ -1,0 +1,87 @@
+"""Identity documents (R-ID-2) and masking (R-ID-3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+# code → label, in the order the guide lists them (R-ID-2).
+ID_TYPES: dict[str, str] = {
+    "resident_id": "居民身份证",
+    "hk_macao_permit": "港澳居民来往内地通行证",
+    "taiwan_permit": "台湾居民来往大陆通行证",
+    "foreign_permanent": "外国人永久居留身份证",
+    "hmt_residence": "港澳台居民居住证",
+    "passport": "护照",
+}
+
+
+class IdentityError(ValueError):
+    """A document number that cannot be right; the message is for the user (Chinese)."""
+
+
+@dataclass(frozen=True)
+class IdFacts:
+    """What a resident ID number tells about its holder."""
+
+    birth_date: date | None
+    sex: str | None  # "M" | "F"
+
+
+def normalize_id_number(id_type: str, raw: str) -> str:
+    """Validate and normalise a document number, raising IdentityError with a Chinese reason."""
+    if id_type not in ID_TYPES:
+        raise IdentityError("请选择证件类型")
+    number = "".join(raw.split()).upper()
+    if not number:
+        raise IdentityError("请输入证件号码")
+    if id_type == "resident_id" or id_type == "hmt_residence":
+        if len(number) != 18:
+            raise IdentityError(f"居民身份证号码应为18位，您输入了{len(number)}位")
+        if not number[:17].isdigit():
+            raise IdentityError("居民身份证号码前17位应为数字")
+        try:
+            ric.validate(number)
+        except ValidationError:
+            expected = ric.calc_check_digit(number)
+            if number[17] != expected:
+                raise IdentityError("证件号码校验位不正确，请核对最后一位") from None
+            raise IdentityError("证件号码中的出生日期或地区码不正确，请核对") from None
+        return number
+    if len(number) < 5 or len(number) > 30 or not number.isalnum():
+        raise IdentityError("证件号码格式不正确，请核对")
+    return number
+
+
+def facts_from_id(id_type: str, number: str) -> IdFacts:
+    """Birth date and sex from a resident ID number (empty for other documents)."""
+    if id_type in ("resident_id", "hmt_residence") and len(number) == 18:
+        try:
+            birth = ric.get_birth_date(number)
+        except ValidationError:
+            birth = None
+        return IdFacts(birth_date=birth, sex="M" if int(number[16]) % 2 else "F")
+    return IdFacts(birth_date=None, sex=None)
+
+
+def mask_id_number(number: str) -> str:
+    """``110101********0012``: keep the first 6 and the last 4 (R-ID-3)."""
+    if len(number) <= 10:
+        return number[:2] + "*" * max(len(number) - 4, 0) + number[-2:]
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def mask_bank_account(number: str) -> str:
+    """``6228 **** **** 0005`` (R-ID-3)."""
+    digits = "".join(number.split())
+    return f"{digits[:4]} **** **** {digits[-4:]}"
+
+
+def mask_name(name: str) -> str:
+    """``张*`` / ``欧阳**``: the family name only, as receipts show it to others."""
+    if len(name) <= 1:
+        return name
+    return name[0] + "*" * (len(name) - 1)

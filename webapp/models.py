@@ -1,0 +1,280 @@
+"""The data model (SQLAlchemy 2 typed models). Money is stored in fen (integer) and
+exposed as ``Decimal`` yuan; bases are whole yuan; fee periods are the first day of
+their month.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base, UTCDateTime
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _yuan(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+class Person(Base):
+    """Someone the tax system knows: a payer, an insured person, or both."""
+
+    __tablename__ = "person"
+    __table_args__ = (sa.UniqueConstraint("id_type", "id_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    id_type: Mapped[str] = mapped_column(sa.String(20))  # code, see domain.identity.ID_TYPES
+    id_number: Mapped[str] = mapped_column(sa.String(40))
+    nationality: Mapped[str] = mapped_column(sa.String(40), default="中华人民共和国")
+    sex: Mapped[str | None] = mapped_column(sa.String(1))  # "M" / "F"
+    birth_date: Mapped[date | None]
+    person_no: Mapped[str | None] = mapped_column(sa.String(30))  # 人员编号
+    # The simulated face check fails for this person with this reason (demo persona face-fails).
+    face_fail_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    enrolments: Mapped[list[Enrolment]] = orm.relationship(back_populates="person")
+
+
+class FamilyPayee(Base):
+    """Someone a payer has paid for (or saved) and may pay for again (R-RM-1)."""
+
+    __tablename__ = "family_payee"
+    __table_args__ = (sa.UniqueConstraint("payer_id", "insured_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    insured_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"))
+    relation: Mapped[str | None] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    insured: Mapped[Person] = orm.relationship(foreign_keys=[insured_id])
+
+
+class Enrolment(Base):
+    """参保信息: a person's enrolment in one scheme, as the HR/medical bureau pushed it."""
+
+    __tablename__ = "enrolment"
+    __table_args__ = (sa.UniqueConstraint("person_id", "scheme"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    scheme: Mapped[str] = mapped_column(sa.String(10))  # rm | rp | flex
+    region: Mapped[str] = mapped_column(sa.String(20), default="beijing")
+    category: Mapped[str | None] = mapped_column(sa.String(20))  # rm: elderly | student_child | working_age
+    tax_office: Mapped[str] = mapped_column(sa.String(100))  # 主管税务机关
+    si_agency: Mapped[str] = mapped_column(sa.String(100))  # 社保经办机构
+    special_category: Mapped[str | None] = mapped_column(sa.String(40))  # 参保人员特殊类别
+    subsidized: Mapped[bool] = mapped_column(default=False)  # 享受补贴人员 (flex)
+    enrolled_on: Mapped[date]
+    insurances: Mapped[str] = mapped_column(sa.String(60), default="")  # flex: "pension,unemployment,medical"
+    pay_cycle: Mapped[str] = mapped_column(sa.String(12), default="monthly")
+    status: Mapped[str] = mapped_column(sa.String(12), default="active")
+
+    person: Mapped[Person] = orm.relationship(back_populates="enrolments")
+
+
+class BaseDeclaration(Base):
+    """A flexible worker's pension/unemployment base for one contribution year (R-FB-1, R-FB-4)."""
+
+    __tablename__ = "base_declaration"
+    __table_args__ = (sa.UniqueConstraint("enrolment_id", "contribution_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrolment.id"), index=True)
+    contribution_year: Mapped[int]  # 2025 = 2025-07..2026-06
+    base: Mapped[int]  # whole yuan
+    source: Mapped[str] = mapped_column(sa.String(12))  # declared | carried | raised
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Receivable(Base):
+    """应缴费 (待缴信息): one insurance, one fee period (or a resident's year), one amount.
+
+    ``status`` moves due → declared → paid; a voided declaration puts it back to due.
+    """
+
+    __tablename__ = "receivable"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A stable key so generation and imports are idempotent (running twice gives the same rows).
+    natural_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    insured_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    enrolment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrolment.id"))
+    scheme: Mapped[str] = mapped_column(sa.String(10))
+    insurance: Mapped[str] = mapped_column(sa.String(20))  # rm_medical | pension | unemployment | medical
+    fee_period_start: Mapped[date]
+    fee_period_end: Mapped[date]
+    base: Mapped[int | None]
+    amount_fen: Mapped[int]
+    charge_type: Mapped[str] = mapped_column(sa.String(20))  # annual | current | overdue | missed_enrolment …
+    notice_no: Mapped[str | None] = mapped_column(sa.String(40))  # 征集通知流水号
+    si_serial: Mapped[str] = mapped_column(sa.String(40))  # 社保流水号
+    tax_office: Mapped[str] = mapped_column(sa.String(100))
+    si_agency: Mapped[str] = mapped_column(sa.String(100))
+    special_category: Mapped[str | None] = mapped_column(sa.String(40))
+    provisional: Mapped[bool] = mapped_column(default=False)  # computed on last year's numbers (R-FB-6)
+    status: Mapped[str] = mapped_column(sa.String(12), default="due", index=True)
+    declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("declaration.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    insured: Mapped[Person] = orm.relationship(foreign_keys=[insured_id])
+    enrolment: Mapped[Enrolment] = orm.relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount in yuan."""
+        return _yuan(self.amount_fen)
+
+
+class Declaration(Base):
+    """申报: the payer declared these receivables (提交) and now owes their sum."""
+
+    __tablename__ = "declaration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    insured_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    scheme: Mapped[str] = mapped_column(sa.String(10))
+    kind: Mapped[str] = mapped_column(sa.String(10), default="normal")  # normal | special
+    total_fen: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(12), default="declared")  # declared | paid | void
+    channel: Mapped[str] = mapped_column(sa.String(12))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    payer: Mapped[Person] = orm.relationship(foreign_keys=[payer_id])
+    insured: Mapped[Person] = orm.relationship(foreign_keys=[insured_id])
+    items: Mapped[list[DeclarationItem]] = orm.relationship(
+        back_populates="declaration", order_by="DeclarationItem.id"
+    )
+
+    @property
+    def total(self) -> Decimal:
+        """The declared total in yuan."""
+        return _yuan(self.total_fen)
+
+
+class DeclarationItem(Base):
+    """One receivable inside a declaration, with the amount declared for it (kept after a void)."""
+
+    __tablename__ = "declaration_item"
+    __table_args__ = (sa.UniqueConstraint("declaration_id", "receivable_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("declaration.id"), index=True)
+    receivable_id: Mapped[int] = mapped_column(sa.ForeignKey("receivable.id"), index=True)
+    amount_fen: Mapped[int]
+
+    declaration: Mapped[Declaration] = orm.relationship(back_populates="items")
+    receivable: Mapped[Receivable] = orm.relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount in yuan."""
+        return _yuan(self.amount_fen)
+
+
+OPEN_ORDER_STATES = ("created", "paying")
+
+
+class PaymentOrder(Base):
+    """One attempt to collect a declaration's total through one provider.
+
+    States only move forward: created → paying → paid | closed | failed.
+    At most one open order per declaration (partial unique index).
+    """
+
+    __tablename__ = "payment_order"
+    __table_args__ = (
+        sa.Index(
+            "uq_payment_order_open_per_declaration",
+            "declaration_id",
+            unique=True,
+            postgresql_where=sa.text("state IN ('created', 'paying')"),
+            sqlite_where=sa.text("state IN ('created', 'paying')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    out_trade_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("declaration.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    provider: Mapped[str] = mapped_column(sa.String(12))  # wechat | alipay | unionpay | agreement
+    channel: Mapped[str] = mapped_column(sa.String(12))
+    amount_fen: Mapped[int]
+    state: Mapped[str] = mapped_column(sa.String(10), default="created", index=True)
+    provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64))
+    cashier_url: Mapped[str | None] = mapped_column(sa.String(500))
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    declaration: Mapped[Declaration] = orm.relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount in yuan."""
+        return _yuan(self.amount_fen)
+
+
+class SettledPayment(Base):
+    """A receivable paid: the unique constraint on receivable_id is the last guard against paying twice."""
+
+    __tablename__ = "settled_payment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receivable_id: Mapped[int] = mapped_column(sa.ForeignKey("receivable.id"), unique=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("payment_order.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    amount_fen: Mapped[int]
+    levy_voucher_no: Mapped[str] = mapped_column(sa.String(30), unique=True)  # 应征凭证序号
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(sa.String(12))
+    method: Mapped[str] = mapped_column(sa.String(12))
+
+    receivable: Mapped[Receivable] = orm.relationship()
+    order: Mapped[PaymentOrder] = orm.relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount in yuan."""
+        return _yuan(self.amount_fen)
+
+
+class Refund(Base):
+    """A refund of (part of) a paid order: its own record, never a state of the order."""
+
+    __tablename__ = "refund"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("payment_order.id"), index=True)
+    out_refund_no: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    amount_fen: Mapped[int]
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    state: Mapped[str] = mapped_column(sa.String(12), default="requested")  # requested | accepted | rejected
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when: logins, declarations, voids, orders, notifications, settlements."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(sa.String(40), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(80), default="")
+    detail: Mapped[str] = mapped_column(sa.Text, default="")

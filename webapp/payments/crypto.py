@@ -1,0 +1,108 @@
+"""The signatures and ciphers the providers use: RSA SHA-256 (PKCS#1 v1.5), AES-256-GCM,
+and Alipay/UnionPay's sorted ``k=v&…`` signing string. Keys are PEM files generated on first run.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .base import SignatureError
+
+# Merchant side (the app's) and provider side (the simulation's) key files, relative to instance/.
+MERCHANT_KEYS = {"wechat": "keys/wechat_merchant", "alipay": "keys/alipay_app", "unionpay": "keys/unionpay_merchant"}
+PLATFORM_KEYS = {"wechat": "sim/keys/wechat_platform", "alipay": "sim/keys/alipay_platform",
+                 "unionpay": "sim/keys/unionpay_platform"}
+APIV3_KEY = "keys/wechat_apiv3.key"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp.write_bytes(data)
+    try:
+        os.link(tmp, path)  # fails if another process won the race: keep theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
+def ensure_keypair(base: Path) -> None:
+    """Create ``base.pem`` (private) and ``base.pub.pem`` (public) if missing."""
+    priv_path, pub_path = base.with_suffix(".pem"), base.with_suffix(".pub.pem")
+    if not priv_path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _write_atomic(priv_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+    if not pub_path.exists():
+        key = load_private(priv_path)
+        _write_atomic(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                              serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def ensure_keys(instance_path: str) -> None:
+    """Generate every merchant and platform key pair, and the WeChat APIv3 key, on first run."""
+    root = Path(instance_path)
+    for rel in (*MERCHANT_KEYS.values(), *PLATFORM_KEYS.values()):
+        ensure_keypair(root / rel)
+    if not (root / APIV3_KEY).exists():
+        _write_atomic(root / APIV3_KEY, secrets.token_hex(16).encode())
+
+
+def load_private(path: str | Path) -> rsa.RSAPrivateKey:
+    """Read a PEM private key."""
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def load_public(path: str | Path) -> rsa.RSAPublicKey:
+    """Read a PEM public key."""
+    key = serialization.load_pem_public_key(Path(path).read_bytes())
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key
+
+
+def rsa_sign(key: rsa.RSAPrivateKey, message: str) -> str:
+    """SHA256withRSA, base64."""
+    return base64.b64encode(key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def rsa_verify(key: rsa.RSAPublicKey, message: str, signature: str) -> None:
+    """Raise SignatureError unless ``signature`` signs ``message``."""
+    try:
+        key.verify(base64.b64decode(signature, validate=True), message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError) as e:
+        raise SignatureError("signature does not verify") from e
+
+
+def sign_string(params: Mapping[str, str], exclude: tuple[str, ...]) -> str:
+    """``a=1&b=2``: non-empty params, sorted by key, without the signature fields."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in exclude and params[k] != "")
+
+
+def aes_gcm_encrypt(key: bytes, nonce: str, associated: str, plaintext: bytes) -> str:
+    """WeChat's resource encryption: AES-256-GCM, base64 of ciphertext+tag."""
+    return base64.b64encode(AESGCM(key).encrypt(nonce.encode(), plaintext, associated.encode())).decode()
+
+
+def aes_gcm_decrypt(key: bytes, nonce: str, associated: str, ciphertext: str) -> bytes:
+    """Undo ``aes_gcm_encrypt``; a wrong key or tampered text raises SignatureError."""
+    try:
+        return AESGCM(key).decrypt(nonce.encode(), base64.b64decode(ciphertext), associated.encode())
+    except (InvalidTag, ValueError) as e:
+        raise SignatureError("resource does not decrypt") from e
+
+
+def nonce() -> str:
+    """A random 32-char nonce."""
+    return secrets.token_hex(16).upper()

@@ -1,0 +1,95 @@
+"""The simulated providers' own state: a SQLite file under instance/sim/, never the app's database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS trade (
+  provider TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount_fen INTEGER NOT NULL,
+  state TEXT NOT NULL, notify_url TEXT NOT NULL, return_url TEXT NOT NULL, description TEXT,
+  token TEXT NOT NULL UNIQUE, txn_id TEXT, created REAL NOT NULL, expire_at REAL, paid_at REAL,
+  extra TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (provider, out_trade_no));
+CREATE TABLE IF NOT EXISTS refund (
+  provider TEXT NOT NULL, out_refund_no TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount_fen INTEGER NOT NULL,
+  refund_id TEXT NOT NULL, PRIMARY KEY (provider, out_refund_no));
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, provider TEXT NOT NULL, out_trade_no TEXT NOT NULL, url TEXT NOT NULL,
+  headers TEXT NOT NULL, body BLOB NOT NULL, due_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'pending', last_status INTEGER);
+CREATE TABLE IF NOT EXISTS control (provider TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_local = threading.local()
+
+
+class Store:
+    """Thread-safe access to one sim database file (one connection per thread, WAL)."""
+
+    def __init__(self, instance_path: str) -> None:
+        self.path = Path(instance_path) / "sim" / "sim.sqlite3"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conns = getattr(_local, "conns", None)
+        if conns is None:
+            conns = _local.conns = {}
+        conn = conns.get(str(self.path))
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conns[str(self.path)] = conn
+        return conn
+
+    def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        """Fetch one row."""
+        return self.connect().execute(sql, args).fetchone()
+
+    def all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        """Fetch all rows."""
+        return self.connect().execute(sql, args).fetchall()
+
+    def run(self, sql: str, *args: Any) -> int:
+        """Execute a write; returns the number of rows changed."""
+        return self.connect().execute(sql, args).rowcount
+
+    # --- trades -------------------------------------------------------------------------------
+    def trade(self, provider: str, out_trade_no: str) -> sqlite3.Row | None:
+        """A trade by our order number."""
+        return self.one("SELECT * FROM trade WHERE provider=? AND out_trade_no=?", provider, out_trade_no)
+
+    def trade_by_token(self, provider: str, token: str) -> sqlite3.Row | None:
+        """A trade by its cashier token."""
+        return self.one("SELECT * FROM trade WHERE provider=? AND token=?", provider, token)
+
+    def set_state(self, provider: str, out_trade_no: str, state: str, *, only_from: tuple[str, ...],
+                  **fields: Any) -> bool:
+        """Move a trade's state if it is in one of ``only_from``; True if it moved."""
+        sets = ", ".join(["state=?"] + [f"{k}=?" for k in fields])
+        marks = ",".join("?" * len(only_from))
+        return self.run(f"UPDATE trade SET {sets} WHERE provider=? AND out_trade_no=? AND state IN ({marks})",
+                        state, *fields.values(), provider, out_trade_no, *only_from) == 1
+
+    # --- controls -----------------------------------------------------------------------------
+    def controls(self, provider: str) -> dict[str, Any]:
+        """The test controls set for a provider."""
+        row = self.one("SELECT value FROM control WHERE provider=?", provider)
+        return json.loads(row["value"]) if row else {}
+
+    def set_controls(self, provider: str, value: dict[str, Any]) -> None:
+        """Replace a provider's test controls."""
+        self.run("INSERT INTO control(provider, value) VALUES (?, ?) "
+                 "ON CONFLICT(provider) DO UPDATE SET value=excluded.value", provider, json.dumps(value))
+
+    def now(self) -> float:
+        """Wall-clock seconds."""
+        return time.time()

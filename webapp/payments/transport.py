@@ -1,0 +1,67 @@
+"""How the adapters and the simulated providers reach each other: real HTTP, or in-process WSGI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+from werkzeug.datastructures import Headers
+from werkzeug.test import Client
+
+from .base import PaymentError
+
+
+@dataclass(frozen=True)
+class TransportResponse:
+    """A provider's (or app's) HTTP answer."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON."""
+        import json
+
+        return json.loads(self.body or b"null")
+
+
+class Transport(Protocol):
+    """Sends one HTTP request."""
+
+    def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b"") -> TransportResponse:
+        """Send it; raise PaymentError when nothing comes back."""
+
+
+class RequestsTransport:
+    """Real HTTP with short timeouts."""
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+
+    def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b"") -> TransportResponse:
+        """Send over the network."""
+        try:
+            r = requests.request(method, url, headers=dict(headers), data=body, timeout=self.timeout,
+                                 allow_redirects=False)
+        except requests.RequestException as e:
+            raise PaymentError(f"{method} {url}: {e}") from e
+        return TransportResponse(r.status_code, Headers(list(r.headers.items())), r.content)
+
+
+class WsgiTransport:
+    """Dispatch in-process to a WSGI app (tests: app and simulations in one process)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b"") -> TransportResponse:
+        """Send to the app, whatever host the URL names."""
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        r = Client(self.app).open(path, method=method, headers=dict(headers), data=body,
+                                  base_url=f"{parts.scheme}://{parts.netloc}")
+        return TransportResponse(r.status_code, Headers(list(r.headers.items())), r.get_data())
