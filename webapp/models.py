@@ -214,7 +214,7 @@ class PaymentOrder(Base):
     amount_fen: Mapped[int]
     state: Mapped[str] = mapped_column(sa.String(10), default="created", index=True)
     provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64))
-    cashier_url: Mapped[str | None] = mapped_column(sa.String(500))
+    cashier_url: Mapped[str | None] = mapped_column(sa.Text)
     failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

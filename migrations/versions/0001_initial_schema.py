@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:09:55.443549
+Create Date: 2026-11-23 00:16:05.513970
 """
 
 from alembic import op
@@ -123,7 +123,7 @@ def upgrade() -> None:
     sa.Column('amount_fen', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=10), nullable=False),
     sa.Column('provider_txn_id', sa.String(length=64), nullable=True),
-    sa.Column('cashier_url', sa.String(length=500), nullable=True),
+    sa.Column('cashier_url', sa.Text(), nullable=True),
     sa.Column('failure_reason', sa.String(length=200), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),

@@ -33,6 +33,11 @@ class Sim:
     store: Store
     notifier: Notifier
     instance_path: str
+    clock: Any  # the app's clock, so APP_TODAY moves both parties' time alike
+
+    def now(self) -> float:
+        """The providers' idea of now (epoch seconds)."""
+        return float(self.clock.now().timestamp())
 
     def platform_key(self, provider: str) -> Any:
         """The provider's own signing key."""
@@ -63,7 +68,7 @@ def new_trade(provider: str, out_trade_no: str, amount_fen: int, notify_url: str
         raise ValueError("duplicate out_trade_no")
     store.run("INSERT INTO trade(provider, out_trade_no, amount_fen, state, notify_url, return_url, description, "
               "token, created, expire_at, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)", provider, out_trade_no, amount_fen,
-              state, notify_url, return_url, description, token, time.time(), expire_at, json.dumps(extra))
+              state, notify_url, return_url, description, token, sim().now(), expire_at, json.dumps(extra))
     return token
 
 
@@ -80,7 +85,7 @@ def cashier_blueprint(provider: str) -> Blueprint:
             abort(404)
         module = providers.MODULES[provider]
         error = None
-        if trade["state"] in ("NOTPAY", "UNSEEN") and trade["expire_at"] and time.time() > trade["expire_at"]:
+        if trade["state"] in ("NOTPAY", "UNSEEN") and trade["expire_at"] and sim().now() > trade["expire_at"]:
             sim().store.set_state(provider, trade["out_trade_no"], "CLOSED", only_from=("NOTPAY", "UNSEEN"))
             trade = sim().store.trade_by_token(provider, token)
         if trade["state"] == "UNSEEN":  # Alipay: the trade exists once the buyer opens the cashier
@@ -120,7 +125,8 @@ def init_app(app: Flask) -> None:
     transport = WsgiTransport(app) if app.config.get("PAYMENT_TRANSPORT") == "wsgi" else RequestsTransport()
     notifier = Notifier(store, transport, mode=str(app.config.get("SIM_NOTIFY_MODE", "thread")),
                         scale=float(app.config.get("SIM_RETRY_SCALE", 1.0)))  # type: ignore[arg-type]
-    app.extensions["sim"] = Sim(store=store, notifier=notifier, instance_path=app.instance_path)
+    app.extensions["sim"] = Sim(store=store, notifier=notifier, instance_path=app.instance_path,
+                                clock=app.extensions["clock"])
     for provider, module in providers.MODULES.items():
         bp = cashier_blueprint(provider)
         module.register(bp)

@@ -47,7 +47,7 @@ def mark_paid(trade: Any) -> None:
     """The buyer paid: record it and notify the merchant with a signed form."""
     txn = datetime.now().strftime("%Y%m%d") + "2200" + secrets.token_hex(7)[:14]
     if not sim().store.set_state("alipay", trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=txn,
-                                 paid_at=time.time()):
+                                 paid_at=sim().now()):
         return
     trade = sim().store.trade("alipay", trade["out_trade_no"])
     extra = json.loads(trade["extra"])

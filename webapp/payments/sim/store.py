@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,3 @@ class Store:
         """Replace a provider's test controls."""
         self.run("INSERT INTO control(provider, value) VALUES (?, ?) "
                  "ON CONFLICT(provider) DO UPDATE SET value=excluded.value", provider, json.dumps(value))
-
-    def now(self) -> float:
-        """Wall-clock seconds."""
-        return time.time()

@@ -44,7 +44,7 @@ def mark_paid(trade: Any) -> None:
     """The card holder paid: record it and send the back notification."""
     query_id = datetime.now().strftime("%m%d%H%M%S") + secrets.token_hex(5)
     if not sim().store.set_state("unionpay", trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=query_id,
-                                 paid_at=time.time()):
+                                 paid_at=sim().now()):
         return
     trade = sim().store.trade("unionpay", trade["out_trade_no"])
     import json

@@ -68,7 +68,7 @@ def mark_paid(trade: Any) -> None:
     """The buyer paid: record it and notify the merchant."""
     txn = "4200" + datetime.now().strftime("%Y%m%d") + secrets.token_hex(7)[:14]
     if not sim().store.set_state("wechat", trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=txn,
-                                 paid_at=time.time()):
+                                 paid_at=sim().now()):
         return
     trade = sim().store.trade("wechat", trade["out_trade_no"])
     plain = json.dumps({**_transaction(trade), "trade_state": "SUCCESS", "trade_state_desc": "支付成功"},
