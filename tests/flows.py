@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from webapp.models import Person, PaymentOrder
+from webapp.models import PaymentOrder, Person
 
 from .conftest import Browser, text
 

@@ -3,8 +3,7 @@
 import pytest
 
 from webapp.domain.channels import channel_from, methods_for
-from webapp.domain.identity import IdentityError, facts_from_id, mask_bank_account, mask_id_number, \
-    normalize_id_number
+from webapp.domain.identity import IdentityError, facts_from_id, mask_bank_account, mask_id_number, normalize_id_number
 
 
 def test_R_ID_2_resident_id_with_right_check_digit_is_accepted_and_normalised():

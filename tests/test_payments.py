@@ -4,7 +4,7 @@ unfinished orders and cancelling them (R-PA-1, R-PA-2, R-PA-3)."""
 import json
 import re
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -230,12 +230,12 @@ def test_refund_is_keyed_by_out_refund_no(seeded, order):
 
 
 def test_wechat_rejects_malformed_out_trade_no(seeded):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from webapp.payments.base import OrderRequest, PaymentError
 
     adapter = seeded.extensions["payment_adapters"]["wechat"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with pytest.raises(PaymentError):
         adapter.create(OrderRequest("AB1", 100, "x", now, "http://localhost/n", "http://localhost/r", now))
 

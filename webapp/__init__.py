@@ -47,8 +47,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
 
     web.init_app(app)
 
-    from .payments import build_adapters
-    from .payments import sim
+    from .payments import build_adapters, sim
     from .payments.crypto import ensure_keys
     from .payments.transport import RequestsTransport, WsgiTransport
 

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from .domain import resident_medical as rm
 from .domain.identity import facts_from_id
 from .domain.policy import NoPolicyError
-from .models import Declaration, DeclarationItem, Enrolment, PaymentOrder, Person, Receivable, \
-    SettledPayment
+from .models import Declaration, DeclarationItem, Enrolment, PaymentOrder, Person, Receivable, SettledPayment
 
 TAX_OFFICE = "国家税务总局北京市西城区税务局什刹海税务所"
 SI_AGENCY = "北京市西城区社会保险基金管理中心（医保）"

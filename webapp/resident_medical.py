@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, abort, redirect, request, session, url_for
 from sqlalchemy import select
 
-from .domain import declarations, resident_medical as rm
+from .domain import declarations
+from .domain import resident_medical as rm
 from .domain.declarations import RuleViolation
 from .domain.identity import IdentityError, normalize_id_number
 from .models import Declaration, Person, Receivable, SettledPayment

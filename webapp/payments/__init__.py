@@ -6,8 +6,11 @@ Configuration (each defaults to the simulation under PUBLIC_BASE_URL and keys in
 | key | default |
 | --- | --- |
 | WECHAT_BASE_URL | PUBLIC_BASE_URL + /sim/wechat |
-| WECHAT_MCHID / WECHAT_APPID / WECHAT_SERIAL_NO | 1900000001 / wx0000000000000001 / 3775B6A45ACD588826D15E583A95F5DD |
-| WECHAT_MERCHANT_KEY / WECHAT_PLATFORM_PUBLIC_KEY / WECHAT_APIV3_KEY_FILE | instance/keys/wechat_merchant.pem, instance/sim/keys/wechat_platform.pub.pem, instance/keys/wechat_apiv3.key |
+| WECHAT_MCHID / WECHAT_APPID | 1900000001 / wx0000000000000001 |
+| WECHAT_SERIAL_NO | 3775B6A45ACD588826D15E583A95F5DD |
+| WECHAT_MERCHANT_KEY | instance/keys/wechat_merchant.pem |
+| WECHAT_PLATFORM_PUBLIC_KEY | instance/sim/keys/wechat_platform.pub.pem |
+| WECHAT_APIV3_KEY_FILE | instance/keys/wechat_apiv3.key |
 | ALIPAY_GATEWAY_URL / ALIPAY_APP_ID | PUBLIC_BASE_URL + /sim/alipay/gateway.do / 2021000000000001 |
 | ALIPAY_APP_PRIVATE_KEY / ALIPAY_PUBLIC_KEY | instance/keys/alipay_app.pem, instance/sim/keys/alipay_platform.pub.pem |
 | UNIONPAY_BASE_URL / UNIONPAY_MER_ID | PUBLIC_BASE_URL + /sim/unionpay / 777290058110048 |

@@ -6,12 +6,21 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .base import (AckResponse, CreateResult, Notification, OrderRequest, PaymentError, ProviderStatus,
-                   QueryResult, RefundResult, SignatureError)
+from .base import (
+    AckResponse,
+    CreateResult,
+    Notification,
+    OrderRequest,
+    PaymentError,
+    ProviderStatus,
+    QueryResult,
+    RefundResult,
+    SignatureError,
+)
 from .crypto import aes_gcm_decrypt, load_private, load_public, nonce, rsa_sign, rsa_verify, sign_string
 from .transport import Transport, TransportResponse
 
@@ -258,7 +267,7 @@ class UnionPayAdapter:
         m = re.match(r"SB(\d{14})", out_trade_no)
         if not m:
             return datetime.now().strftime("%Y%m%d%H%M%S")
-        utc = datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        utc = datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         return _beijing(utc).strftime("%Y%m%d%H%M%S")
 
     def create(self, order: OrderRequest) -> CreateResult:

@@ -9,9 +9,10 @@ is a base URL and keys in configuration. Amounts cross this boundary in fen
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, Protocol
+from typing import Protocol
 
 
 class PaymentError(Exception):

@@ -11,13 +11,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import (OPEN_ORDER_STATES, AuditEvent, Declaration, PaymentOrder, Receivable, Refund,
-                      SettledPayment)
+from ..models import OPEN_ORDER_STATES, AuditEvent, Declaration, PaymentOrder, Receivable, Refund, SettledPayment
 from .base import AckResponse, OrderRequest, PaymentAdapter, PaymentError, ProviderStatus, SignatureError
 
 DESCRIPTIONS = {"rm": "城乡居民基本医疗保险费", "rp": "城乡居民基本养老保险费", "flex": "灵活就业人员社会保险费"}
@@ -37,7 +36,7 @@ class Urls:
 
 def new_out_trade_no(now: datetime) -> str:
     """``SB`` + time + random: 26 chars of [0-9A-Z], valid for all three providers."""
-    return f"SB{now.astimezone(timezone.utc):%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
+    return f"SB{now.astimezone(UTC):%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
 
 
 def _audit(session: Session, kind: str, order: PaymentOrder | None, detail: str = "",
@@ -135,7 +134,8 @@ def _settle(session: Session, order: PaymentOrder, txn_id: str, paid_at: datetim
     order.paid_at = paid_at
     order.updated_at = now
     order.state = "paid"
-    if decl.status != "declared" or len(payable) != len(items) or sum(r.amount_fen for r in payable) != order.amount_fen:
+    settleable = decl.status == "declared" and len(payable) == len(items)
+    if not settleable or sum(r.amount_fen for r in payable) != order.amount_fen:
         # Paid for something no longer payable (voided, or paid another way): money goes back.
         session.add(Refund(order_id=order.id, out_refund_no=f"RF{order.out_trade_no}", amount_fen=order.amount_fen,
                            reason="订单支付时申报已作废或已由其他订单缴费，原路退回"))

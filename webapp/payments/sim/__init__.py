@@ -8,7 +8,6 @@ merchant public keys an order carries, as the real providers do.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

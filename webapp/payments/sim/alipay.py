@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Any

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -55,7 +54,8 @@ def mark_paid(trade: Any) -> None:
         params = _sign({"txnType": "01", "txnSubType": "01", "bizType": "000201", "merId": extra.get("merId", ""),
                         "orderId": trade["out_trade_no"], "txnTime": extra.get("txnTime", ""),
                         "txnAmt": str(trade["amount_fen"]), "currencyCode": "156", "queryId": query_id,
-                        "respCode": "00", "respMsg": "成功[0000000]", "traceTime": datetime.now().strftime("%m%d%H%M%S")})
+                        "respCode": "00", "respMsg": "成功[0000000]",
+                        "traceTime": datetime.now().strftime("%m%d%H%M%S")})
         if bad:
             params["txnAmt"] = str(trade["amount_fen"] + 1)
         return ({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode())

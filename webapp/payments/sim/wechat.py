@@ -9,13 +9,13 @@ import json
 import re
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
-from ..crypto import aes_gcm_encrypt, nonce, rsa_sign, rsa_verify
 from ..base import SignatureError
+from ..crypto import aes_gcm_encrypt, nonce, rsa_sign, rsa_verify
 from . import new_trade, sim
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_*-]{6,32}$")
@@ -59,7 +59,7 @@ def _transaction(trade: Any) -> dict[str, Any]:
         "amount": {"total": trade["amount_fen"], "payer_total": trade["amount_fen"], "currency": "CNY"}}
     if trade["txn_id"]:
         doc["transaction_id"] = trade["txn_id"]
-        doc["success_time"] = datetime.fromtimestamp(trade["paid_at"], timezone.utc).astimezone().isoformat(
+        doc["success_time"] = datetime.fromtimestamp(trade["paid_at"], UTC).astimezone().isoformat(
             timespec="seconds")
     return doc
 
@@ -77,7 +77,7 @@ def mark_paid(trade: Any) -> None:
     def build(mode: str) -> tuple[dict[str, str], bytes]:
         nc = secrets.token_hex(6)
         body = json.dumps({
-            "id": secrets.token_hex(18), "create_time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "id": secrets.token_hex(18), "create_time": datetime.now(UTC).isoformat(timespec="seconds"),
             "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
             "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
                          "ciphertext": aes_gcm_encrypt(sim().apiv3_key(), nc, "transaction", plain),
