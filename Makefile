@@ -36,7 +36,9 @@ run: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	$(FLASK) qr
-	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
+	$(BIN)/huey_consumer webapp.tasks.huey --logfile instance/huey.log & \
+	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	  $(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
 
 test: setup browsers
 	$(BIN)/python -m pytest

@@ -66,7 +66,7 @@ def test_R_PA_2_forged_notification_is_refused_and_settles_nothing(seeded, order
     controls.deliver_pending(seeded)
     assert order_state(seeded, order) == "paying"
     assert _settled(seeded) == base
-    assert controls.outbox(seeded)[0]["last_status"] == 500  # WeChat is asked to retry
+    assert controls.outbox(seeded)[0]["last_status"] == 400  # WeChat is asked to retry
     assert _audits(seeded, "notify.bad_signature") == 1
 
 
@@ -75,7 +75,7 @@ def test_R_PA_2_wechat_signtest_probe_is_rejected(seeded, order):
     controls.pay(seeded, "wechat", order)
     controls.deliver_pending(seeded)
     statuses = [o["last_status"] for o in controls.outbox(seeded)]
-    assert statuses == [500, 204]  # the probe refused, the real one accepted
+    assert statuses == [400, 204]  # the probe refused, the real one accepted
     assert order_state(seeded, order) == "paid"
 
 
@@ -317,3 +317,24 @@ def test_paid_after_void_is_refunded_not_settled_twice(wechat_user, seeded, orde
                      now=seeded.extensions["clock"].now())
     with seeded.extensions["db_sessionmaker"]() as s:
         assert s.scalar(select(func.count()).select_from(Refund)) == 1
+
+
+def test_R_PA_3_the_periodic_job_reconciles_unfinished_orders(seeded, order, monkeypatch, tmp_path):
+    """The huey task builds the app from the environment and settles an order whose notification was lost."""
+    from webapp import tasks
+
+    controls.set(seeded, "wechat", notify="drop")
+    controls.pay(seeded, "wechat", order)
+    monkeypatch.setattr("webapp.create_app", lambda: seeded)
+    monkeypatch.setitem(seeded.config, "RECONCILE_AFTER_SECONDS", -600)
+    assert tasks.reconcile_unfinished_orders.call_local() == 1
+    assert order_state(seeded, order) == "paid"
+
+
+def test_R_PA_3_the_waiting_page_polls_and_turns_into_the_result(wechat_user, seeded, order):
+    controls.set(seeded, "wechat", notify="drop")
+    waiting = wechat_user.get(f"/pay/orders/{order}")
+    assert "支付结果确认中" in text(waiting) and 'hx-trigger="load delay:2s"' in text(waiting)
+    controls.pay(seeded, "wechat", order)
+    poll = wechat_user.get(f"/pay/orders/{order}?poll=1", headers={"HX-Request": "true"})
+    assert "<html" not in text(poll) and "缴费成功" in text(poll)

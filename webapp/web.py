@@ -149,6 +149,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _crash(e: Exception) -> Any:
+        if app.testing:
+            raise e  # tests see the real error, not the friendly page
         app.logger.exception("unhandled error", exc_info=e)
         return _error_page(500, "系统繁忙", "系统繁忙，请稍后重试。您的缴费不会重复扣款。")
 

@@ -108,10 +108,10 @@ class WechatPayAdapter:
         return QueryResult(**kw)  # type: ignore[arg-type]
 
     def ack(self, ok: bool) -> AckResponse:
-        """204 on success; 500 with code FAIL asks WeChat to retry."""
+        """204 on success; 4xx with code FAIL asks WeChat to retry."""
         if ok:
             return AckResponse(204, b"", "application/json")
-        return AckResponse(500, json.dumps({"code": "FAIL", "message": "失败"}).encode(), "application/json")
+        return AckResponse(400, json.dumps({"code": "FAIL", "message": "失败"}).encode(), "application/json")
 
     def query(self, out_trade_no: str) -> QueryResult:
         """GET the order by out_trade_no."""
@@ -291,7 +291,7 @@ class UnionPayAdapter:
 
     def ack(self, ok: bool) -> AckResponse:
         """HTTP 200 stops the retries."""
-        return AckResponse(200 if ok else 500, b"ok" if ok else b"fail")
+        return AckResponse(200 if ok else 400, b"ok" if ok else b"fail")
 
     def _status(self, doc: Mapping[str, str]) -> QueryResult:
         if doc.get("respCode") == "34":
