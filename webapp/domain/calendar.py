@@ -121,7 +121,7 @@ class Month:
         index = self.year * 12 + (self.month - 1) + months
         return Month(index // 12, index % 12 + 1)
 
-    def __sub__(self, other: int | Month) -> Month | int:  # type: ignore[override]
+    def __sub__(self, other: int | Month) -> Month | int:
         if isinstance(other, Month):
             return (self.year * 12 + self.month) - (other.year * 12 + other.month)
         if isinstance(other, int):

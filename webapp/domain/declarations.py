@@ -13,11 +13,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .flexible import RuleViolation  # one exception for every rule the domain refuses
+
 from ..models import OPEN_ORDER_STATES, Declaration, DeclarationItem, PaymentOrder, Receivable
-
-
-class RuleViolation(Exception):
-    """A request the rules refuse; ``str(e)`` is the Chinese message for the user."""
 
 
 class AlreadyDeclared(RuleViolation):
