@@ -5,15 +5,26 @@ amounts come from the policy table through the same generation the bureau feed w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .domain import flex_accounts as flex
 from .domain import resident_medical as rm
+from .domain.calendar import BEIJING, Month
 from .domain.identity import facts_from_id
-from .domain.policy import NoPolicyError
-from .models import Declaration, DeclarationItem, Enrolment, PaymentOrder, Person, Receivable, SettledPayment
+from .domain.policy import NoPolicyError, contribution_year
+from .models import (
+    BaseDeclaration,
+    Declaration,
+    DeclarationItem,
+    Enrolment,
+    PaymentOrder,
+    Person,
+    Receivable,
+    SettledPayment,
+)
 
 TAX_OFFICE = "国家税务总局北京市西城区税务局什刹海税务所"
 SI_AGENCY = "北京市西城区社会保险基金管理中心（医保）"
@@ -30,6 +41,7 @@ class Persona:
     face_fail_reason: str | None = None
     family: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (id_number, relation)
     paid_rm: bool = False
+    flex: dict[str, object] | None = None  # flexible-worker enrolment: enrolled_on, base, subsidized, paid
 
 
 PERSONAS: tuple[Persona, ...] = (
@@ -42,7 +54,20 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("孙强", "110101199003070054", ("no-enrolment",)),
     Persona("周敏", "110106197811030029", ("face-fails",), rm_category="working_age",
             face_fail_reason="未能识别到本人面部，请在光线充足处正对屏幕重试"),
+    # Flexible workers. "unpaid" lists the fee periods still owed, by insurance ("*" = all three), as
+    # offsets from this month (-1 = 本期应缴费, -2 and -3 = 往期未缴费); every earlier month is paid.
+    Persona("刘鹏", "110108198704150030", ("flex",),
+            flex={"enrolled_on": date(2024, 3, 5), "base": 8000, "unpaid": {"*": (-3, -2, -1)}}),
+    Persona("陈静", "110105197208300024", ("flex-subsidized",),
+            flex={"enrolled_on": date(2023, 1, 9), "subsidized": True, "unpaid": {"*": (-1,)}}),
+    Persona("黄磊", "110106199502110016", ("flex-new",), flex={"enrolled_on": "last-month"}),
+    Persona("吴芳", "11010519830619002X", ("flex-special",),
+            flex={"enrolled_on": date(2022, 6, 1), "base": 7500, "unpaid": {}, "special": True}),
+    Persona("郑伟", "110108197911080018", ("flex-lapse",),
+            flex={"enrolled_on": date(2021, 9, 1), "base": 10000, "unpaid": {"medical": (-2, -1)}}),
 )
+FLEX_TAX_OFFICE = "国家税务总局北京市海淀区税务局"
+FLEX_SI_AGENCY = "北京市海淀区社会保险基金管理中心（人社）"
 
 
 def _person(session: Session, p: Persona) -> Person:
@@ -69,6 +94,7 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
         for number, relation in p.family:
             rm.remember(session, person.id, people[number].id, relation)
     session.flush()
+    flex_created = _seed_flex(session, people, today, region)
     year = today.year
     try:
         created = rm.generate_year(session, year, region)
@@ -78,30 +104,91 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
     for p in PERSONAS:
         if p.paid_rm:
             _mark_paid(session, people[p.id_number], year, today)
-    return {"people": len(people), "rm_receivables_created": created}
+    return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created}
 
 
 def _mark_paid(session: Session, person: Person, year: int, today: date) -> None:
     """Give a persona a paid year, as if they had paid by WeChat a month ago."""
     r = session.scalar(select(Receivable).where(Receivable.natural_key == f"rm:{person.id}:{year}"))
-    if r is None or r.status == "paid":
+    if r is not None:
+        _settle_demo(session, person, [r], today - timedelta(days=30), "wechat")
+
+
+def _settle_demo(session: Session, person: Person, rows: list[Receivable], day: date, method: str) -> None:
+    """Record receivables as paid on a past day, the way a settled order leaves them."""
+    rows = [r for r in rows if r.status == "due"]
+    if not rows:
         return
-    paid_at = datetime.combine(today - timedelta(days=30), datetime.min.time()).astimezone()
-    decl = Declaration(payer_id=person.id, insured_id=person.id, scheme=rm.SCHEME, total_fen=r.amount_fen,
-                       status="paid", channel="wechat", declared_at=paid_at)
+    paid_at = datetime.combine(day, time(10, 0), BEIJING)
+    total = sum(r.amount_fen for r in rows)
+    decl = Declaration(payer_id=person.id, insured_id=person.id, scheme=rows[0].scheme, total_fen=total,
+                       status="paid", channel=method, declared_at=paid_at)
     session.add(decl)
     session.flush()
-    session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=r.amount_fen))
-    order = PaymentOrder(out_trade_no=f"SBDEMO{person.id:08d}{year}", declaration_id=decl.id, payer_id=person.id,
-                         provider="wechat", channel="wechat", amount_fen=r.amount_fen, state="paid",
-                         provider_txn_id=f"4200DEMO{person.id:08d}", created_at=paid_at, expires_at=paid_at,
+    order = PaymentOrder(out_trade_no=f"SBDEMO{decl.id:010d}", declaration_id=decl.id, payer_id=person.id,
+                         provider=method, channel=method, amount_fen=total, state="paid",
+                         provider_txn_id=f"DEMO{decl.id:010d}", created_at=paid_at, expires_at=paid_at,
                          updated_at=paid_at, paid_at=paid_at)
     session.add(order)
     session.flush()
-    r.status, r.declaration_id = "paid", decl.id
-    session.add(SettledPayment(receivable_id=r.id, order_id=order.id, payer_id=person.id, amount_fen=r.amount_fen,
-                               levy_voucher_no=f"1001{paid_at:%y}{r.id:014d}", paid_at=paid_at,
-                               channel="wechat", method="wechat"))
+    for r in rows:
+        session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=r.amount_fen))
+        r.status, r.declaration_id = "paid", decl.id
+        session.add(SettledPayment(receivable_id=r.id, order_id=order.id, payer_id=person.id,
+                                   amount_fen=r.amount_fen, levy_voucher_no=f"1001{paid_at:%y}{r.id:014d}",
+                                   paid_at=paid_at, channel=method, method=method))
+
+
+def _seed_flex(session: Session, people: dict[str, Person], today: date, region: str) -> int:
+    """Flexible-worker enrolments, bases, six months of receivables, payments and special items."""
+    this_month = Month.of(today)
+    created = 0
+    for p in PERSONAS:
+        if not p.flex:
+            continue
+        person, f = people[p.id_number], p.flex
+        enrolled_on = f["enrolled_on"]
+        if enrolled_on == "last-month":
+            enrolled_on = (this_month + -1).day(15)
+        e = flex.enrolment_of(session, person.id)
+        if e is None:
+            e = Enrolment(person_id=person.id, scheme=flex.SCHEME, region=region, tax_office=FLEX_TAX_OFFICE,
+                          si_agency=FLEX_SI_AGENCY, enrolled_on=enrolled_on, subsidized=bool(f.get("subsidized")),
+                          insurances="pension,unemployment,medical", batch_debit=bool(f.get("batch_debit")),
+                          special_category="享受补贴人员" if f.get("subsidized") else None)
+            session.add(e)
+            session.flush()
+        if f.get("base") and not flex.has_declared(session, e):
+            session.add(BaseDeclaration(enrolment_id=e.id, contribution_year=contribution_year(enrolled_on),
+                                        base=int(f["base"]), source="declared"))  # type: ignore[call-overload]
+            session.flush()
+    for offset in range(-6, 0):
+        try:
+            created += flex.generate_month(session, this_month + offset, region).created
+        except NoPolicyError:
+            continue
+    for p in PERSONAS:
+        if not p.flex:
+            continue
+        person = people[p.id_number]
+        unpaid: dict[str, tuple[int, ...]] = p.flex.get("unpaid", {})  # type: ignore[assignment]
+        for offset in range(-6, 0):
+            month = this_month + offset
+            rows = session.scalars(select(Receivable).where(
+                Receivable.insured_id == person.id, Receivable.scheme == flex.SCHEME,
+                Receivable.charge_type == "normal", Receivable.fee_period_start == month.first_day))
+            chosen = [r for r in rows if offset not in unpaid.get("*", ()) + unpaid.get(r.insurance, ())]
+            _settle_demo(session, person, chosen, (month + 1).day(12), "alipay")
+        if p.flex.get("special"):
+            month = this_month + -8
+            csv_text = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n" + "".join(
+                f"resident_id,{p.id_number},{ins},{month},{amount},{kind},{notice}\n" for ins, amount, kind, notice in (
+                    ("pension", "110.00", "missed_enrolment", "20261012044739"),
+                    ("unemployment", "210.00", "missed_enrolment", "20261012044739"),
+                    ("medical", "310.00", "policy_backpay", "20261012044809")))
+            flex.import_special(session, csv_text)
+    session.flush()
+    return created
 
 
 def people_json(session: Session) -> list[dict[str, object]]:

@@ -78,6 +78,8 @@ class Enrolment(Base):
     enrolled_on: Mapped[date]
     insurances: Mapped[str] = mapped_column(sa.String(60), default="")  # flex: "pension,unemployment,medical"
     pay_cycle: Mapped[str] = mapped_column(sa.String(12), default="monthly")
+    # 是否银行代扣: the payer has a batch-debit agreement, so cannot pay another way on the batch day (R-FP-4).
+    batch_debit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     status: Mapped[str] = mapped_column(sa.String(12), default="active")
 
     person: Mapped[Person] = orm.relationship(back_populates="enrolments")

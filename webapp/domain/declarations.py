@@ -13,9 +13,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .flexible import RuleViolation  # one exception for every rule the domain refuses
-
 from ..models import OPEN_ORDER_STATES, Declaration, DeclarationItem, PaymentOrder, Receivable
+from .flexible import RuleViolation  # one exception for every rule the domain refuses
 
 
 class AlreadyDeclared(RuleViolation):

@@ -14,7 +14,8 @@ Configuration (each defaults to the simulation under PUBLIC_BASE_URL and keys in
 | ALIPAY_GATEWAY_URL / ALIPAY_APP_ID | PUBLIC_BASE_URL + /sim/alipay/gateway.do / 2021000000000001 |
 | ALIPAY_APP_PRIVATE_KEY / ALIPAY_PUBLIC_KEY | instance/keys/alipay_app.pem, instance/sim/keys/alipay_platform.pub.pem |
 | UNIONPAY_BASE_URL / UNIONPAY_MER_ID | PUBLIC_BASE_URL + /sim/unionpay / 777290058110048 |
-| UNIONPAY_SIGN_KEY / UNIONPAY_VERIFY_KEY | instance/keys/unionpay_merchant.pem, instance/sim/keys/unionpay_platform.pub.pem |
+| UNIONPAY_SIGN_KEY | instance/keys/unionpay_merchant.pem |
+| UNIONPAY_VERIFY_KEY | instance/sim/keys/unionpay_platform.pub.pem |
 """
 
 from __future__ import annotations

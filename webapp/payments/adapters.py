@@ -11,6 +11,7 @@ from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .base import (
+    BEIJING,
     AckResponse,
     CreateResult,
     Notification,
@@ -28,9 +29,8 @@ BEIJING_FMT = "%Y-%m-%d %H:%M:%S"
 
 
 def _beijing(dt: datetime) -> datetime:
-    from zoneinfo import ZoneInfo
 
-    return dt.astimezone(ZoneInfo("Asia/Shanghai"))
+    return dt.astimezone(BEIJING)
 
 
 class WechatPayAdapter:
@@ -159,7 +159,7 @@ class AlipayAdapter:
 
     def _params(self, method: str, biz: Mapping[str, object], **extra: str) -> dict[str, str]:
         params = {"app_id": self.app_id, "method": method, "format": "JSON", "charset": "utf-8",
-                  "sign_type": "RSA2", "timestamp": datetime.now().strftime(BEIJING_FMT), "version": "1.0",
+                  "sign_type": "RSA2", "timestamp": datetime.now(BEIJING).strftime(BEIJING_FMT), "version": "1.0",
                   "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")), **extra}
         params["sign"] = rsa_sign(self._key, sign_string(params, ("sign",)))
         return params
@@ -266,7 +266,7 @@ class UnionPayAdapter:
         """Our order numbers start with SB + UTC time; UnionPay wants Beijing yyyyMMddHHmmss."""
         m = re.match(r"SB(\d{14})", out_trade_no)
         if not m:
-            return datetime.now().strftime("%Y%m%d%H%M%S")
+            return datetime.now(BEIJING).strftime("%Y%m%d%H%M%S")
         utc = datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         return _beijing(utc).strftime("%Y%m%d%H%M%S")
 
@@ -325,7 +325,7 @@ class UnionPayAdapter:
         doc = self._call("/gateway/api/backTransReq.do", {
             "txnType": "04", "txnSubType": "00", "bizType": "000201", "channelType": "08",
             "orderId": re.sub(r"[^0-9A-Za-z]", "", out_refund_no)[:40],
-            "origQryId": q.provider_txn_id, "txnTime": datetime.now().strftime("%Y%m%d%H%M%S"),
+            "origQryId": q.provider_txn_id, "txnTime": datetime.now(BEIJING).strftime("%Y%m%d%H%M%S"),
             "txnAmt": str(amount_fen)})
         return RefundResult(doc.get("respCode") == "00", doc.get("queryId", ""), doc.get("respMsg", ""))
 
@@ -333,6 +333,5 @@ class UnionPayAdapter:
 def _parse_bj(text: str | None) -> datetime | None:
     if not text:
         return None
-    from zoneinfo import ZoneInfo
 
-    return datetime.strptime(text, BEIJING_FMT).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return datetime.strptime(text, BEIJING_FMT).replace(tzinfo=BEIJING)

@@ -14,10 +14,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, request, url_for
 
-from ..base import SignatureError
+from ..base import BEIJING, SignatureError
 from ..crypto import rsa_sign, rsa_verify, sign_string
 from . import new_trade, sim
 
+BJ_FMT = "%Y-%m-%d %H:%M:%S"
 STATUS = {"NOTPAY": "WAIT_BUYER_PAY", "PAID": "TRADE_SUCCESS", "CLOSED": "TRADE_CLOSED", "REFUNDED": "TRADE_CLOSED"}
 
 
@@ -44,7 +45,7 @@ def _signed_params(params: dict[str, str]) -> dict[str, str]:
 
 def mark_paid(trade: Any) -> None:
     """The buyer paid: record it and notify the merchant with a signed form."""
-    txn = datetime.now().strftime("%Y%m%d") + "2200" + secrets.token_hex(7)[:14]
+    txn = datetime.now(BEIJING).strftime("%Y%m%d") + "2200" + secrets.token_hex(7)[:14]
     if not sim().store.set_state("alipay", trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=txn,
                                  paid_at=sim().now()):
         return
@@ -53,12 +54,12 @@ def mark_paid(trade: Any) -> None:
 
     def build(bad: bool) -> tuple[dict[str, str], bytes]:
         params = _signed_params({
-            "notify_time": datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "notify_type": "trade_status_sync",
+            "notify_time": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"), "notify_type": "trade_status_sync",
             "notify_id": secrets.token_hex(16), "app_id": extra.get("app_id", ""), "charset": "utf-8",
             "version": "1.0", "trade_no": trade["txn_id"], "out_trade_no": trade["out_trade_no"],
             "total_amount": _yuan(trade["amount_fen"]), "receipt_amount": _yuan(trade["amount_fen"]),
             "trade_status": "TRADE_SUCCESS", "subject": trade["description"] or "",
-            "gmt_payment": datetime.fromtimestamp(trade["paid_at"]).strftime("%Y-%m-%d %H:%M:%S")})
+            "gmt_payment": datetime.fromtimestamp(trade["paid_at"], BEIJING).strftime("%Y-%m-%d %H:%M:%S")})
         if bad:
             params["total_amount"] = _yuan(trade["amount_fen"] + 1)  # tampered after signing
         return ({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode())
@@ -72,7 +73,7 @@ def return_redirect(trade: Any, paid: bool) -> str:
         return trade["return_url"]
     params = _signed_params({"method": "alipay.trade.wap.pay.return", "out_trade_no": trade["out_trade_no"],
                              "trade_no": trade["txn_id"] or "", "total_amount": _yuan(trade["amount_fen"]),
-                             "timestamp": datetime.now().strftime("%Y-%m-%d %H:%M:%S")})
+                             "timestamp": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")})
     sep = "&" if "?" in trade["return_url"] else "?"
     return trade["return_url"] + sep + urlencode(params)
 
@@ -94,8 +95,9 @@ def register(bp: Blueprint) -> None:
         trade = sim().store.trade("alipay", no) if no else None
         if method == "alipay.trade.wap.pay":
             if trade is None:
-                expire = datetime.strptime(biz["time_expire"], "%Y-%m-%d %H:%M:%S").timestamp() \
-                    if biz.get("time_expire") else None
+                expire = None
+                if biz.get("time_expire"):
+                    expire = datetime.strptime(biz["time_expire"], BJ_FMT).replace(tzinfo=BEIJING).timestamp()
                 new_trade("alipay", no, _fen(str(biz.get("total_amount", "0"))), params.get("notify_url", ""),
                           params.get("return_url", ""), str(biz.get("subject", "")), expire, state="UNSEEN",
                           app_id=params.get("app_id"))
@@ -112,7 +114,7 @@ def register(bp: Blueprint) -> None:
             return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no,
                                       "trade_no": trade["txn_id"] or "", "trade_status": status,
                                       "total_amount": _yuan(trade["amount_fen"]),
-                                      "send_pay_date": datetime.fromtimestamp(trade["paid_at"]).strftime(
+                                      "send_pay_date": datetime.fromtimestamp(trade["paid_at"], BEIJING).strftime(
                                           "%Y-%m-%d %H:%M:%S") if trade["paid_at"] else ""})
         if method == "alipay.trade.close":
             if trade is None or trade["state"] == "UNSEEN":

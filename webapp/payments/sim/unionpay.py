@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, request, url_for
 
-from ..base import SignatureError
+from ..base import BEIJING, SignatureError
 from ..crypto import rsa_sign, rsa_verify, sign_string
 from . import new_trade, sim
 
@@ -41,7 +41,7 @@ def _verified() -> dict[str, str] | None:
 
 def mark_paid(trade: Any) -> None:
     """The card holder paid: record it and send the back notification."""
-    query_id = datetime.now().strftime("%m%d%H%M%S") + secrets.token_hex(5)
+    query_id = datetime.now(BEIJING).strftime("%m%d%H%M%S") + secrets.token_hex(5)
     if not sim().store.set_state("unionpay", trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=query_id,
                                  paid_at=sim().now()):
         return
@@ -55,7 +55,7 @@ def mark_paid(trade: Any) -> None:
                         "orderId": trade["out_trade_no"], "txnTime": extra.get("txnTime", ""),
                         "txnAmt": str(trade["amount_fen"]), "currencyCode": "156", "queryId": query_id,
                         "respCode": "00", "respMsg": "成功[0000000]",
-                        "traceTime": datetime.now().strftime("%m%d%H%M%S")})
+                        "traceTime": datetime.now(BEIJING).strftime("%m%d%H%M%S")})
         if bad:
             params["txnAmt"] = str(trade["amount_fen"] + 1)
         return ({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode())
@@ -82,7 +82,7 @@ def register(bp: Blueprint) -> None:
                             content_type="text/plain; charset=utf-8")
         trade = sim().store.trade("unionpay", order_id)
         if trade is None:
-            expire = datetime.strptime(params["payTimeout"], "%Y%m%d%H%M%S").timestamp() \
+            expire = datetime.strptime(params["payTimeout"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp() \
                 if params.get("payTimeout") else None
             new_trade("unionpay", order_id, int(amount), params.get("backUrl", ""), params.get("frontUrl", ""),
                       "", expire, merId=params.get("merId"), txnTime=params.get("txnTime"))
@@ -105,7 +105,7 @@ def register(bp: Blueprint) -> None:
             return _form({"respCode": "34", "respMsg": "查无此交易"})
         return _form({"respCode": "00", "origRespCode": "00", "origRespMsg": "成功", "orderId": trade["out_trade_no"],
                       "txnAmt": str(trade["amount_fen"]), "queryId": trade["txn_id"],
-                      "traceTime": datetime.fromtimestamp(trade["paid_at"]).strftime("%m%d%H%M%S")})
+                      "traceTime": datetime.fromtimestamp(trade["paid_at"], BEIJING).strftime("%m%d%H%M%S")})
 
     @bp.post("/gateway/api/closeOrder.do")
     def close() -> Response:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
-from ..base import SignatureError
+from ..base import BEIJING, SignatureError
 from ..crypto import aes_gcm_encrypt, nonce, rsa_sign, rsa_verify
 from . import new_trade, sim
 
@@ -59,14 +59,14 @@ def _transaction(trade: Any) -> dict[str, Any]:
         "amount": {"total": trade["amount_fen"], "payer_total": trade["amount_fen"], "currency": "CNY"}}
     if trade["txn_id"]:
         doc["transaction_id"] = trade["txn_id"]
-        doc["success_time"] = datetime.fromtimestamp(trade["paid_at"], UTC).astimezone().isoformat(
+        doc["success_time"] = datetime.fromtimestamp(trade["paid_at"], BEIJING).isoformat(
             timespec="seconds")
     return doc
 
 
 def mark_paid(trade: Any) -> None:
     """The buyer paid: record it and notify the merchant."""
-    txn = "4200" + datetime.now().strftime("%Y%m%d") + secrets.token_hex(7)[:14]
+    txn = "4200" + datetime.now(BEIJING).strftime("%Y%m%d") + secrets.token_hex(7)[:14]
     if not sim().store.set_state("wechat", trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=txn,
                                  paid_at=sim().now()):
         return

@@ -1,0 +1,174 @@
+"""Browser fixtures: the app served over real HTTP on a free port, and a phone (Playwright, Debian's
+chromium) held like an iPhone 13 inside WeChat or Alipay.
+
+The live app talks to the simulated providers over HTTP (PAYMENT_TRANSPORT=http) and the providers
+notify from their own thread (SIM_NOTIFY_MODE=thread), as in `make run`; only the retry delays are
+compressed. Screenshots of every step go to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.conftest import PG_URL, TODAY, _fresh_pg
+from webapp import create_app, demo
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+# What the host apps append to the system browser's user agent.
+HOST_UA = {
+    "wechat": " MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN",
+    "alipay": " ChannelId(0) Nebula AlipayDefined(nt:WIFI,ws:390|844|3.0) AliApp(AP/10.5.96.6000) "
+              "AlipayClient/10.5.96.6000 Language/zh-Hans Region/CN",
+}
+
+
+def _require_chromium() -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium "
+                    "fonts-wqy-microhei, or `make browsers`); `playwright install` does not work here")
+
+
+class _Deferred:
+    """A WSGI app whose real app is attached once the server knows its port."""
+
+    def __init__(self) -> None:
+        self.app: Flask | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        assert self.app is not None, "the live server answered before the app was built"
+        return self.app(environ, start_response)
+
+
+@dataclass
+class LiveServer:
+    """The app on http://127.0.0.1:<port>."""
+
+    app: Flask
+    url: str
+
+    def sim_trades(self) -> list[dict[str, Any]]:
+        """What the simulated providers hold: every trade with its state."""
+        return [dict(r) for r in self.app.extensions["sim"].store.all("SELECT * FROM trade ORDER BY created")]
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, template_dir: Path) -> Iterator[LiveServer]:
+    """The app built like tests/conftest.py's ``app``, but over real HTTP, with the demo people."""
+    _require_chromium()
+    shutil.copytree(template_dir / "keys", tmp_path / "keys")
+    shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys")
+    if PG_URL:
+        _fresh_pg()
+        url = PG_URL
+    else:
+        shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
+        url = f"sqlite:///{tmp_path}/app.sqlite3"
+    # Bind first (port 0: the kernel picks a free port, no race), so PUBLIC_BASE_URL is right.
+    wsgi = _Deferred()
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app = create_app({
+        "TESTING": True, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url, "SECRET_KEY": "test",
+        "APP_TODAY": TODAY, "PUBLIC_BASE_URL": base, "PAYMENT_TRANSPORT": "http",
+        "SIM_NOTIFY_MODE": "thread", "SIM_RETRY_SCALE": 0.01, "SIM_CONTROLS": True,
+    })
+    with app.extensions["db_sessionmaker"]() as s:
+        demo.seed(s, app.extensions["clock"].today())
+        s.commit()
+    wsgi.app = app
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app=app, url=base)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        app.extensions["db_engine"].dispose()
+
+
+@dataclass
+class Phone:
+    """One phone user: a Playwright page that counts taps and screenshots each step."""
+
+    page: Any
+    base: str
+    prefix: str
+    taps: int = 0
+    counting: bool = False
+    shots: list[Path] = field(default_factory=list)
+
+    def open(self, path: str) -> None:
+        """Open a URL (scanning a QR code; not a tap)."""
+        self.page.goto(self.base + path)
+
+    def tap(self, locator: Any) -> None:
+        """A tap: one click on a button or link, counted while counting is on."""
+        locator.click()
+        if self.counting:
+            self.taps += 1
+
+    def shot(self, step: str, *, full_page: bool = True) -> Path:
+        """A screenshot, numbered in the order taken: the whole page, or (full_page=False) the
+        phone's screen as the user sees it, where fixed bars sit where they really are."""
+        self.page.wait_for_load_state("load")
+        name = re.sub(r"[^0-9A-Za-z_-]+", "-", step).strip("-")
+        path = ARTIFACTS / f"{self.prefix}-{len(self.shots) + 1:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        self.shots.append(path)
+        return path
+
+
+@pytest.fixture
+def playwright_instance() -> Iterator[Any]:
+    """Playwright's sync API (skips when chromium is missing)."""
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture
+def browser_instance(playwright_instance: Any) -> Iterator[Any]:
+    """Debian's chromium, headless."""
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def phone(request: pytest.FixtureRequest, playwright_instance: Any, browser_instance: Any,
+          live_server: LiveServer) -> Iterator[Callable[[str], Phone]]:
+    """``phone("wechat")`` or ``phone("alipay")``: an iPhone 13 in that host app, zh-CN."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    contexts: list[Any] = []
+
+    def make(host: str) -> Phone:
+        device = dict(playwright_instance.devices["iPhone 13"])
+        device.pop("default_browser_type", None)
+        device["user_agent"] = device["user_agent"] + HOST_UA[host]
+        context = browser_instance.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai")
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return Phone(page=context.new_page(), base=live_server.url, prefix=request.node.name)
+
+    yield make
+    for c in contexts:
+        c.close()
