@@ -69,6 +69,46 @@ def generate_rm(year: int) -> None:
     click.echo(f"{n} receivables created")
 
 
+@receivables_cli.command("generate")
+@click.option("--month", "month_text", required=True, help="Fee period, YYYY-MM.")
+def generate(month_text: str) -> None:
+    """Build a month's flexible-worker receivables from enrolments and bases (idempotent), plus 补差."""
+    from .domain import flex_accounts
+    from .domain.calendar import Month
+    from .domain.policy import NoPolicyError
+
+    try:
+        month = Month.parse(month_text)
+    except ValueError:
+        raise click.BadParameter("应为YYYY-MM，例如 2026-10", param_hint="--month") from None
+    with _session() as s:
+        try:
+            result = flex_accounts.generate_month(s, month, str(current_app.config["REGION"]))
+        except NoPolicyError as e:
+            raise click.ClickException(str(e)) from None
+        s.commit()
+    click.echo(f"{month}: {result.created} receivables created, {result.skipped_no_base} enrolments waiting for a "
+               f"base declaration, {result.topups} 补差 items")
+
+
+@receivables_cli.command("import-special")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def import_special(file) -> None:  # type: ignore[no-untyped-def]
+    """Load the bureau's special items (特殊核定) from CSV; a bad row is reported and nothing is loaded."""
+    from .domain import flex_accounts
+
+    with _session() as s:
+        try:
+            n = flex_accounts.import_special(s, file.read())
+        except flex_accounts.ImportFileError as e:
+            s.rollback()
+            for line, message in e.errors:
+                click.echo(f"第{line}行：{message}", err=True)
+            raise click.ClickException("文件有误，未导入任何数据") from None
+        s.commit()
+    click.echo(f"{n} special items imported")
+
+
 @payments_cli.command("reconcile")
 def reconcile() -> None:
     """Query the provider about every order left unfinished (also run periodically)."""

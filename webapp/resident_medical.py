@@ -78,6 +78,7 @@ def _insured_or_404(insured_id: int) -> Person:
     return person
 
 
+@bp.route("/pay/select", methods=["GET", "POST"], endpoint="select")
 @login_required
 def select_items() -> Any:
     """Step 2, 选择缴费信息: the year's receivable with 明细数据; 提交 declares it (R-RM-2, R-PA-1)."""
@@ -103,10 +104,6 @@ def select_items() -> Any:
     items = rm.receivables(db(), insured.id)
     return render("resident_medical/select.html", insured=insured, items=items, steps=STEPS, error=error,
                   chosen=chosen, state=rm.status_of(db(), insured.id), status=422 if error else 200)
-
-
-# The endpoint is named "select" for url_for; the function name avoids shadowing sqlalchemy.select.
-bp.add_url_rule("/pay/select", "select", select_items, methods=["GET", "POST"])
 
 
 def g_channel() -> str:

@@ -1,0 +1,278 @@
+"""灵活就业 pages: base declaration, payment with the rolling window, special items, receivable query,
+records, and the bureau's data loaded from the command line (R-FB-*, R-FP-*)."""
+
+import re
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.domain.calendar import BEIJING
+from webapp.models import BaseDeclaration, Declaration, Enrolment, Receivable
+
+from .conftest import Browser, text
+from .flows import person_id
+
+FLEX, SUBSIDIZED, NEW, SPECIAL, LAPSE = ("110108198704150030", "110105197208300024", "110106199502110016",
+                                         "11010519830619002X", "110108197911080018")
+NAMES = {FLEX: "刘鹏", SUBSIDIZED: "陈静", NEW: "黄磊", SPECIAL: "吴芳", LAPSE: "郑伟"}
+
+
+def _count(app, model, *where):
+    with app.extensions["db_sessionmaker"]() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.fixture
+def as_person(seeded):
+    def login(id_number: str, channel: str = "alipay") -> Browser:
+        b = Browser(seeded.test_client(), "Mozilla/5.0 (iPhone) AlipayClient/10.6")
+        b.get(f"/?ch={channel}")
+        b.login(NAMES[id_number], id_number)
+        return b
+    return login
+
+
+def _ids(page: str) -> list[str]:
+    return re.findall(r'name="receivable" value="(\d+)"', page)
+
+
+# ----------------------------------------------------------------------------------------- base
+
+
+def test_R_FB_1_amounts_update_as_the_new_enrollee_types(as_person):
+    b = as_person(NEW)
+    page = text(b.get("/flex/base"))
+    assert "新参保" in page and 'name="base"' in page
+    # 2026-07.. has no published row: 2025's numbers apply (min 7162), as the page says (R-FB-6).
+    frag = b.post("/flex/base/preview", {"base": "7162"}, headers={"HX-Request": "true"})
+    assert "<html" not in text(frag)
+    assert "¥1,432.40" in text(frag) and "¥71.62" in text(frag)
+    frag = text(b.post("/flex/base/preview", {"base": "8000"}, headers={"HX-Request": "true"}))
+    assert "¥1,600.00" in frag and "¥80.00" in frag and "固定费额" in frag
+
+
+@pytest.mark.parametrize("typed", ["6325", "7161", "35812", "7000.5", "七千", ""])
+def test_R_FB_1_bad_base_is_refused_on_the_same_screen_and_nothing_is_written(as_person, seeded, typed):
+    b = as_person(NEW)
+    b.get("/flex/base")
+    before = _count(seeded, BaseDeclaration)
+    r = b.post("/flex/base", {"base": typed, "cycle": "monthly"})
+    assert r.status_code == 422
+    assert re.search(r"缴费基数须为\d+至\d+之间的整数|请填写缴费基数|整数", text(r))
+    if typed:
+        assert f'value="{typed}"' in text(r)
+    assert _count(seeded, BaseDeclaration) == before
+
+
+def test_R_FB_1_pension_and_unemployment_bases_must_be_equal(as_person):
+    b = as_person(NEW)
+    b.get("/flex/base")
+    r = b.post("/flex/base", {"base": "8000", "unemployment_base": "9000", "cycle": "monthly"})
+    assert r.status_code == 422 and "一致" in text(r)
+
+
+def test_R_FB_3_new_enrollee_declares_once_then_pays(as_person, seeded):
+    b = as_person(NEW)
+    b.get("/flex/base")
+    r = b.post("/flex/base", {"base": "8000", "cycle": "monthly"})
+    assert r.status_code == 200 and "申报成功" in text(r) and "去缴费" in text(r)
+    assert _count(seeded, BaseDeclaration, BaseDeclaration.source == "declared") >= 1
+    page = text(b.get("/flex/base"))
+    assert 'name="base"' not in page  # once only, then read-only until the window
+
+
+def test_R_FB_3_outside_the_window_the_base_is_read_only_and_the_page_says_when(as_person):
+    page = text(as_person(FLEX).get("/flex/base"))
+    assert 'name="base"' not in page
+    assert "6月14日" in page or "窗口期" in page
+
+
+def test_R_FB_2_subsidized_person_sees_fixed_amounts_and_no_input(as_person):
+    page = text(as_person(SUBSIDIZED).get("/flex/base"))
+    assert 'name="base"' not in page and "享受补贴人员" in page and "固定" in page
+
+
+def test_R_FB_6_provisional_year_says_so(as_person):
+    page = text(as_person(FLEX).get("/flex/pay/select"))
+    assert "暂按" in page or "上年度" in page
+
+
+# ----------------------------------------------------------------------------------------- pay
+
+
+def test_R_FP_6_no_paying_for_others(as_person):
+    page = text(as_person(FLEX).get("/flex/pay"))
+    assert "他人" not in page.replace("不能代他人缴费", "")
+    assert "不能代他人缴费" in page
+
+
+def test_R_FP_1_rolling_window_lists_current_and_two_overdue_months(as_person):
+    page = text(as_person(FLEX).get("/flex/pay/select"))
+    assert len(_ids(page)) == 9
+    for m in ("2026-10", "2026-09", "2026-08"):
+        assert m in page
+    assert "本期应缴费" in page and "往期未缴费" in page
+    assert "2026-07" not in page
+    assert "¥6,794.76" in page  # (1600 + 80 + 584.92) × 3
+
+
+def test_R_FP_2_medical_without_its_overdue_months_is_refused(as_person, seeded):
+    b = as_person(FLEX)
+    page = text(b.get("/flex/pay/select"))
+    with seeded.extensions["db_sessionmaker"]() as s:
+        medical_current = s.scalar(select(Receivable.id).where(
+            Receivable.insured_id == person_id(seeded, FLEX), Receivable.insurance == "medical",
+            Receivable.fee_period_start == datetime(2026, 10, 1).date()))
+    before = _count(seeded, Declaration)
+    r = b.post("/flex/pay/select", {"tab": "normal", "receivable": [str(medical_current)]})
+    assert r.status_code == 422 and "职工基本医疗保险" in text(r) and "一次性" in text(r)
+    assert _count(seeded, Declaration) == before
+    assert len(_ids(page)) == 9
+
+
+def test_R_FP_2_pension_alone_for_one_month_is_allowed(as_person, seeded):
+    b = as_person(FLEX)
+    b.get("/flex/pay/select")
+    with seeded.extensions["db_sessionmaker"]() as s:
+        pension = s.scalar(select(Receivable.id).where(
+            Receivable.insured_id == person_id(seeded, FLEX), Receivable.insurance == "pension",
+            Receivable.fee_period_start == datetime(2026, 9, 1).date()))
+    r = b.post("/flex/pay/select", {"tab": "normal", "receivable": [str(pension)]})
+    assert r.status_code == 303 and "/flex/pay/" in r.location
+    page = text(b.get(r.location))
+    assert "¥1,600.00" in page and "支付宝" in page and "协议支付" not in page  # R-CH-1: no agreement for flex
+
+
+def test_R_FP_2_the_live_total_is_computed_on_the_server(as_person):
+    b = as_person(FLEX)
+    ids = _ids(text(b.get("/flex/pay/select")))
+    frag = b.post("/flex/pay/total", {"tab": "normal", "receivable": ids[:1] + ["999999", "x"]},
+                  headers={"HX-Request": "true"})
+    assert "<html" not in text(frag) and 'id="total"' in text(frag)
+    amounts = re.findall(r"¥([\d,]+\.\d\d)", text(frag))
+    assert amounts and amounts[0] in ("1,600.00", "80.00", "584.92")
+
+
+def test_R_MO_2_a_receivable_of_another_person_cannot_be_declared(as_person, seeded):
+    b = as_person(FLEX)
+    b.get("/flex/pay/select")
+    with seeded.extensions["db_sessionmaker"]() as s:
+        foreign = s.scalar(select(Receivable.id).where(Receivable.insured_id == person_id(seeded, LAPSE),
+                                                       Receivable.status == "due"))
+    r = b.post("/flex/pay/select", {"tab": "normal", "receivable": [str(foreign)]})
+    assert r.status_code == 422 and "所选缴费信息有误" in text(r)
+
+
+def test_R_FP_3_special_items_sharing_a_notice_number_go_together(as_person, seeded):
+    b = as_person(SPECIAL)
+    page = text(b.get("/flex/pay/select?tab=special"))
+    assert "20261012044739" in page and "20261012044809" in page and "必须一起缴费" in page
+    with seeded.extensions["db_sessionmaker"]() as s:
+        rows = s.execute(select(Receivable.id, Receivable.notice_no).where(
+            Receivable.insured_id == person_id(seeded, SPECIAL), Receivable.notice_no.is_not(None))).all()
+    group = [str(i) for i, n in rows if n == "20261012044739"]
+    r = b.post("/flex/pay/select", {"tab": "special", "receivable": group[:1]})
+    assert r.status_code == 422 and "同一征集通知流水号" in text(r)
+    r = b.post("/flex/pay/select", {"tab": "special", "receivable": group})
+    assert r.status_code == 303
+
+
+def test_R_FP_4_outside_the_10th_to_25th_payment_is_closed_and_says_when_it_opens(as_person, seeded):
+    b = as_person(FLEX)
+    ids = _ids(text(b.get("/flex/pay/select")))
+    before = _count(seeded, Declaration)
+    seeded.extensions["clock"].set(datetime(2026, 11, 26, 0, 0, tzinfo=BEIJING))
+    page = b.get("/flex/pay/select")
+    assert "12月10日" in text(page) and not _ids(text(page))
+    r = b.post("/flex/pay/select", {"tab": "normal", "receivable": ids})
+    assert r.status_code == 422 and _count(seeded, Declaration) == before
+
+
+def test_R_FP_4_on_the_batch_day_an_agreement_payer_is_told_why(as_person, seeded):
+    with seeded.extensions["db_sessionmaker"]() as s:
+        e = s.scalar(select(Enrolment).where(Enrolment.person_id == person_id(seeded, FLEX),
+                                             Enrolment.scheme == "flex"))
+        e.batch_debit = True
+        s.commit()
+    b = as_person(FLEX)
+    seeded.extensions["clock"].set(datetime(2025, 11, 10, 9, 0, tzinfo=BEIJING))  # the 8th was a Saturday
+    page = text(b.get("/flex/pay/select"))
+    assert "批量扣款" in page and not _ids(page)
+
+
+def test_R_FP_7_lapse_warning_when_medical_has_two_unpaid_months(as_person):
+    page = text(as_person(LAPSE).get("/flex/pay/select"))
+    assert "断缴" in page
+    assert "断缴" not in text(as_person(SPECIAL).get("/flex/pay/select"))
+
+
+def test_R_FP_8_due_query_then_declare_then_void(as_person, seeded):
+    b = as_person(LAPSE)
+    page = text(b.get("/flex/due"))
+    assert page.count("待申报</span>") == 2
+    ids = _ids(text(b.get("/flex/pay/select")))
+    r = b.post("/flex/pay/select", {"tab": "normal", "receivable": ids})
+    assert r.status_code == 303
+    page = text(b.get("/flex/due"))
+    assert "已申报待缴款" in page and "作废申报" in page and "缴款" in page
+    decl = re.search(r'/flex/due/(\d+)/void', page).group(1)
+    page = text(b.follow(b.post(f"/flex/due/{decl}/void")))
+    assert "已作废申报" in page and page.count("待申报</span>") == 2
+
+
+def test_flex_records_by_fee_period_with_detail(as_person):
+    b = as_person(FLEX)
+    page = text(b.get("/flex/records?start=2026-05&end=2026-07"))
+    assert page.count("已申报已缴款") == 9 and "应征凭证序号" in page
+    link = re.search(r'href="(/flex/records/\d+)"', page).group(1)
+    detail = text(b.get(link))
+    for label in ("主管税务机关", "社保经办机构", "人员编号", "征收项目", "征收品目", "征收子目"):
+        assert label in detail
+    assert b.get("/flex/records?start=2026-13").status_code == 422
+
+
+def test_flex_payment_settles_through_alipay(as_person, seeded):
+    from webapp.payments.sim import controls
+
+    from .flows import order_state, start_order
+
+    b = as_person(FLEX)
+    ids = _ids(text(b.get("/flex/pay/select")))
+    r = b.post("/flex/pay/select", {"tab": "normal", "receivable": ids})
+    no = start_order(b, r.location, "alipay")
+    controls.pay(seeded, "alipay", no)
+    controls.deliver_pending(seeded)
+    assert order_state(seeded, no) == "paid"
+    assert "缴费成功" in text(b.follow(b.get(f"/pay/return/alipay/{no}")))
+    assert not _ids(text(b.get("/flex/pay/select")))
+
+
+# ----------------------------------------------------------------------------------------- CLI
+
+
+def test_receivables_generate_is_idempotent(seeded):
+    runner = seeded.test_cli_runner()
+    first = runner.invoke(args=["receivables", "generate", "--month", "2026-11"])
+    assert first.exit_code == 0, first.output
+    n = _count(seeded, Receivable)
+    again = runner.invoke(args=["receivables", "generate", "--month", "2026-11"])
+    assert again.exit_code == 0 and " 0 receivables created" in again.output
+    assert _count(seeded, Receivable) == n
+    bad = runner.invoke(args=["receivables", "generate", "--month", "2019-01"])
+    assert bad.exit_code != 0 and "暂无" in bad.output
+
+
+def test_import_special_rejects_a_bad_file_by_line_and_loads_nothing(seeded, tmp_path):
+    good = f"resident_id,{FLEX},pension,2026-01,120.00,policy_backpay,N2026A\n"
+    bad = f"resident_id,{FLEX},pension,2026-13,120.00,policy_backpay,N2026B\n"
+    header = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
+    path = tmp_path / "special.csv"
+    path.write_text(header + good + bad, encoding="utf-8")
+    before = _count(seeded, Receivable)
+    result = seeded.test_cli_runner().invoke(args=["receivables", "import-special", str(path)])
+    assert result.exit_code != 0 and "第3行" in result.output
+    assert _count(seeded, Receivable) == before
+    path.write_text(header + good, encoding="utf-8")
+    result = seeded.test_cli_runner().invoke(args=["receivables", "import-special", str(path)])
+    assert result.exit_code == 0 and _count(seeded, Receivable) == before + 1
