@@ -276,3 +276,26 @@ def test_import_special_rejects_a_bad_file_by_line_and_loads_nothing(seeded, tmp
     path.write_text(header + good, encoding="utf-8")
     result = seeded.test_cli_runner().invoke(args=["receivables", "import-special", str(path)])
     assert result.exit_code == 0 and _count(seeded, Receivable) == before + 1
+
+
+def test_R_FB_6_when_the_years_row_arrives_the_provisional_months_get_a_topup(seeded, as_person):
+    """吴芳 paid 2026-07..10 on 2025's numbers (base 7500); the 2026 row raises the minimum to 7600."""
+    from webapp.domain import flex_accounts
+    from webapp.domain.policy import PolicyTable
+
+    table = PolicyTable.load().with_flex({
+        "region": "beijing", "contribution_year": "2026", "base_min": "7600", "base_max": "36500",
+        "pension_rate": "0.20", "unemployment_rate": "0.01", "medical_rate": "0.07",
+        "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
+        "source": "test"})
+    wu = person_id(seeded, SPECIAL)
+    with seeded.extensions["db_sessionmaker"]() as s:
+        assert flex_accounts.generate_topups(s, "beijing", table) > 0
+        s.commit()
+        assert flex_accounts.generate_topups(s, "beijing", table) == 0  # idempotent
+        mine = list(s.scalars(select(Receivable).where(
+            Receivable.insured_id == wu, Receivable.natural_key.like("flex-topup:%"))))
+    assert len(mine) == 12  # four months × three insurances
+    assert sorted({str(r.amount) for r in mine}) == ["1.00", "11.27", "20.00"]  # 100×1 %, 596.19−584.92, 100×20 %
+    page = text(as_person(SPECIAL).get("/flex/pay/select?tab=special"))
+    assert "政策性补缴" in page and "¥20.00" in page
