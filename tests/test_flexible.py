@@ -222,6 +222,7 @@ def test_R_FP_8_due_query_then_declare_then_void(as_person, seeded):
 
 
 def test_flex_records_by_fee_period_with_detail(as_person):
+    """R-CE-1: the record columns, and a detail adding 主管税务机关, 社保经办机构, 人员编号, 征收项目/品目/子目."""
     b = as_person(FLEX)
     page = text(b.get("/flex/records?start=2026-05&end=2026-07"))
     assert page.count("已申报已缴款") == 9 and "应征凭证序号" in page

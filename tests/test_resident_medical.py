@@ -156,6 +156,7 @@ def test_declared_query_rejects_a_bad_date_range_in_chinese(wechat_user):
 
 
 def test_records_filter_by_fee_period_and_show_detail(seeded, browser: Browser):
+    """R-CE-1: records by 费款所属期 range with 应征凭证序号 …, and a detail view."""
     browser.login("赵丽", "110108198507220028")
     page = text(browser.get("/rm/records?start=2026-01&end=2026-12"))
     assert "应征凭证序号" in page and "¥795.00" in page

@@ -20,7 +20,7 @@ from .domain.policy import NoPolicyError, contribution_year
 from .models import Person, Receivable, SettledPayment
 from .pay import close_open_order, payment_methods, start_payment_form
 from .payments.orders import OrderError
-from .web import audit, clock, current_user, db, login_required, render
+from .web import audit, clock, current_user, db, login_required, month_arg, render
 
 bp = Blueprint("flexible", __name__, url_prefix="/flex")
 STEPS = ["身份信息确认", "选择缴费信息", "选择支付方式"]
@@ -269,24 +269,14 @@ def void(declaration_id: int) -> Any:
 # ------------------------------------------------------------------------------------- records
 
 
-def _month_arg(name: str, default: Month) -> tuple[Month, str | None]:
-    raw = request.args.get(name, "")
-    if not raw:
-        return default, None
-    try:
-        return Month.parse(raw), None
-    except ValueError:
-        return default, "费款所属期格式应为YYYY-MM"
-
-
 @bp.get("/records")
 @login_required
 def records() -> Any:
     """灵活就业人员缴费记录查询 by 费款所属期."""
     person = _me()
     this = Month.of(clock().today())
-    start, e1 = _month_arg("start", this + -12)
-    end, e2 = _month_arg("end", this)
+    start, e1 = month_arg("start", this + -12)
+    end, e2 = month_arg("end", this)
     error = e1 or e2 or ("起始所属期不能晚于截止所属期" if start > end else None)
     rows: list[SettledPayment] = []
     if not error:

@@ -10,12 +10,13 @@ from sqlalchemy import select
 
 from .domain import declarations
 from .domain import resident_medical as rm
+from .domain.calendar import Month
 from .domain.declarations import RuleViolation
 from .domain.identity import IdentityError, normalize_id_number
 from .models import Declaration, Person, Receivable, SettledPayment
 from .pay import close_open_order, payment_methods, start_payment_form
 from .payments.orders import OrderError
-from .web import BEIJING, audit, clock, current_user, db, login_required, render
+from .web import BEIJING, audit, clock, current_user, db, login_required, month_arg, render
 
 bp = Blueprint("resident_medical", __name__, url_prefix="/rm")
 STEPS = ["身份信息确认", "选择缴费信息", "选择支付方式"]
@@ -183,17 +184,6 @@ def void(declaration_id: int) -> Any:
                             end=request.form.get("end") or None), 303)
 
 
-def _month_arg(name: str, default: date) -> tuple[date, str | None]:
-    raw = request.args.get(name, "")
-    if not raw:
-        return default, None
-    try:
-        y, m = raw.split("-")
-        return date(int(y), int(m), 1), None
-    except ValueError:
-        return default, "费款所属期格式应为YYYY-MM"
-
-
 @bp.get("/records")
 @login_required
 def records() -> Any:
@@ -201,18 +191,18 @@ def records() -> Any:
     user = current_user()
     assert user is not None
     today = clock().today()
-    start, e1 = _month_arg("start", date(today.year - 1, 1, 1))
-    end, e2 = _month_arg("end", date(today.year, 12, 1))
+    start, e1 = month_arg("start", Month(today.year - 1, 1))
+    end, e2 = month_arg("end", Month(today.year, 12))
     error = e1 or e2 or ("起始所属期不能晚于截止所属期" if start > end else None)
     rows: list[SettledPayment] = []
     if not error:
         rows = list(db().scalars(select(SettledPayment).join(Receivable).where(
             (SettledPayment.payer_id == user.id) | (Receivable.insured_id == user.id),
-            Receivable.scheme == rm.SCHEME, Receivable.fee_period_start <= end,
-            Receivable.fee_period_end >= start).order_by(SettledPayment.paid_at.desc())))
+            Receivable.scheme == rm.SCHEME, Receivable.fee_period_start <= end.first_day,
+            Receivable.fee_period_end >= start.first_day).order_by(SettledPayment.paid_at.desc())))
     return render("resident_medical/records.html", rows=rows, error=error,
-                  start=request.args.get("start") or start.strftime("%Y-%m"),
-                  end=request.args.get("end") or end.strftime("%Y-%m"), status=422 if error else 200)
+                  start=request.args.get("start") or str(start), end=request.args.get("end") or str(end),
+                  status=422 if error else 200)
 
 
 @bp.get("/records/<int:payment_id>")

@@ -18,7 +18,7 @@ from sqlalchemy import orm
 from werkzeug.exceptions import HTTPException
 
 from .domain import identity
-from .domain.calendar import Clock
+from .domain.calendar import Clock, Month
 from .domain.channels import CHANNELS, METHOD_LABELS
 from .domain.money import format_yuan
 from .models import AuditEvent, Person
@@ -107,6 +107,17 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     if block and request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
         return render_block(template, block, **context), status
     return render_template(template, **context), status
+
+
+def month_arg(name: str, default: Month) -> tuple[Month, str | None]:
+    """A ``YYYY-MM`` query argument (费款所属期), or the default and a Chinese message."""
+    raw = request.args.get(name, "")
+    if not raw:
+        return default, None
+    try:
+        return Month.parse(raw), None
+    except ValueError:
+        return default, "费款所属期格式应为YYYY-MM"
 
 
 def audit(kind: str, subject: str = "", detail: str = "", actor_id: int | None = None) -> None:
