@@ -301,7 +301,9 @@ def test_R_PA_1_concurrent_notifications_and_query_settle_exactly_once(seeded, o
 
 
 def test_paid_after_void_is_refunded_not_settled_twice(wechat_user, seeded, order):
-    """An old cashier paid after the declaration moved on: the money goes back (a refund record)."""
+    """An old cashier paid after the declaration moved on: the money goes back (a refund, sent once)."""
+    controls.set(seeded, "wechat", notify="drop")
+    controls.pay(seeded, "wechat", order)
     with seeded.extensions["db_sessionmaker"]() as s:
         o = s.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == order))
         orders.apply(s, o.id, ProviderStatus.CLOSED, amount_fen=None, txn_id="", paid_at=None,
@@ -317,6 +319,9 @@ def test_paid_after_void_is_refunded_not_settled_twice(wechat_user, seeded, orde
                      now=seeded.extensions["clock"].now())
     with seeded.extensions["db_sessionmaker"]() as s:
         assert s.scalar(select(func.count()).select_from(Refund)) == 1
+        assert orders.send_refunds(s, seeded.extensions["payment_adapters"]) == 1
+        assert s.scalar(select(Refund.state)) == "accepted"
+        assert orders.send_refunds(s, seeded.extensions["payment_adapters"]) == 0
 
 
 def test_R_PA_3_the_periodic_job_reconciles_unfinished_orders(seeded, order, monkeypatch, tmp_path):

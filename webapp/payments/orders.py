@@ -221,10 +221,31 @@ def unfinished_orders(session: Session, older_than: datetime) -> list[PaymentOrd
 
 def reconcile_all(session: Session, adapters: Mapping[str, PaymentAdapter], older_than: datetime,
                   now: datetime) -> int:
-    """Reconcile every unfinished order older than a cut-off; returns how many were looked at."""
+    """Reconcile every unfinished order older than a cut-off, then send pending refunds; returns how
+    many orders were looked at."""
     orders = unfinished_orders(session, older_than)
     for order in orders:
         adapter = adapters.get(order.provider)
         if adapter is not None:
             reconcile(session, adapter, order, now)
+    send_refunds(session, adapters)
     return len(orders)
+
+
+def send_refunds(session: Session, adapters: Mapping[str, PaymentAdapter]) -> int:
+    """Ask the provider to return money recorded for refund (keyed by out_refund_no, so a retry is safe)."""
+    pending = list(session.scalars(select(Refund).where(Refund.state == "requested")))
+    session.commit()
+    for refund in pending:
+        order = session.get(PaymentOrder, refund.order_id)
+        adapter = adapters.get(order.provider) if order else None
+        if order is None or adapter is None:
+            continue
+        try:
+            result = adapter.refund(order.out_trade_no, refund.out_refund_no, refund.amount_fen, order.amount_fen)
+        except PaymentError:
+            continue  # try again next run
+        refund.state = "accepted" if result.accepted else "rejected"
+        _audit(session, f"refund.{refund.state}", order, result.reason)
+        session.commit()
+    return len(pending)
