@@ -343,3 +343,20 @@ def test_R_PA_3_the_waiting_page_polls_and_turns_into_the_result(wechat_user, se
     controls.pay(seeded, "wechat", order)
     poll = wechat_user.get(f"/pay/orders/{order}?poll=1", headers={"HX-Request": "true"})
     assert "<html" not in text(poll) and "缴费成功" in text(poll)
+
+
+def test_R_PA_1_reordered_notifications_still_settle_each_order_once(wechat_user, seeded):
+    """Two orders' notifications delivered newest first: each settles its own declaration, once."""
+    base = _settled(seeded)
+    first = start_order(wechat_user, declare_for(wechat_user, person_id(seeded, FATHER)), "wechat")
+    second = start_order(wechat_user, declare_for(wechat_user, person_id(seeded, "110105201506010040")), "wechat")
+    controls.set(seeded, "wechat", reorder=True)
+    controls.pay(seeded, "wechat", first)
+    controls.pay(seeded, "wechat", second)
+    assert controls.deliver_pending(seeded) == 2
+    assert [o["out_trade_no"] for o in controls.outbox(seeded)] == [first, second]  # queued in order …
+    with seeded.extensions["db_sessionmaker"]() as s:
+        settled_order = list(s.scalars(select(AuditEvent.subject).where(AuditEvent.kind == "order.paid")
+                                       .order_by(AuditEvent.id)))
+    assert settled_order[-2:] == [second, first]  # … delivered newest first
+    assert _settled(seeded) == base + 2
