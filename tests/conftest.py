@@ -47,9 +47,8 @@ def _fresh_pg() -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def app(tmp_path: Path, template_dir: Path) -> Iterator[Flask]:
-    """The app on an empty, migrated database; providers notify only when a test says so."""
+def make_test_app(tmp_path: Path, template_dir: Path, **overrides: object) -> Flask:
+    """An app on an empty, migrated database with the pre-generated keys, at the test clock."""
     shutil.copytree(template_dir / "keys", tmp_path / "keys")
     shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys")
     if PG_URL:
@@ -58,11 +57,17 @@ def app(tmp_path: Path, template_dir: Path) -> Iterator[Flask]:
     else:
         shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
         url = f"sqlite:///{tmp_path}/app.sqlite3"
-    app = create_app({
+    return create_app({
         "TESTING": True, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url, "SECRET_KEY": "test",
-        "APP_TODAY": TODAY, "PUBLIC_BASE_URL": "http://localhost", "PAYMENT_TRANSPORT": "wsgi",
-        "SIM_NOTIFY_MODE": "manual", "SIM_RETRY_SCALE": 0.0, "SIM_CONTROLS": True,
+        "APP_TODAY": TODAY, "SIM_CONTROLS": True, **overrides,
     })
+
+
+@pytest.fixture
+def app(tmp_path: Path, template_dir: Path) -> Iterator[Flask]:
+    """The app in one process; providers notify only when a test says so."""
+    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL="http://localhost", PAYMENT_TRANSPORT="wsgi",
+                        SIM_NOTIFY_MODE="manual", SIM_RETRY_SCALE=0.0)
     yield app
     app.extensions["db_engine"].dispose()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,8 +20,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from tests.conftest import PG_URL, TODAY, _fresh_pg
-from webapp import create_app, demo
+from tests.conftest import make_test_app
+from webapp import demo
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,23 +69,12 @@ class LiveServer:
 def live_server(tmp_path: Path, template_dir: Path) -> Iterator[LiveServer]:
     """The app built like tests/conftest.py's ``app``, but over real HTTP, with the demo people."""
     _require_chromium()
-    shutil.copytree(template_dir / "keys", tmp_path / "keys")
-    shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys")
-    if PG_URL:
-        _fresh_pg()
-        url = PG_URL
-    else:
-        shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
-        url = f"sqlite:///{tmp_path}/app.sqlite3"
     # Bind first (port 0: the kernel picks a free port, no race), so PUBLIC_BASE_URL is right.
     wsgi = _Deferred()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
-    app = create_app({
-        "TESTING": True, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url, "SECRET_KEY": "test",
-        "APP_TODAY": TODAY, "PUBLIC_BASE_URL": base, "PAYMENT_TRANSPORT": "http",
-        "SIM_NOTIFY_MODE": "thread", "SIM_RETRY_SCALE": 0.01, "SIM_CONTROLS": True,
-    })
+    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL=base, PAYMENT_TRANSPORT="http",
+                        SIM_NOTIFY_MODE="thread", SIM_RETRY_SCALE=0.01)
     with app.extensions["db_sessionmaker"]() as s:
         demo.seed(s, app.extensions["clock"].today())
         s.commit()
