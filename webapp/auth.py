@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, redirect, request, session, url_for
 from sqlalchemy import select
 
-from .domain.identity import ID_TYPES, IdentityError, facts_from_id, normalize_id_number
+from .domain.identity import IdentityError, facts_from_id, normalize_id_number
 from .models import Person
 from .web import audit, current_user, db, login_required, render, safe_next, sign_in, sign_out
 
@@ -101,5 +101,3 @@ def logout() -> Any:
     sign_out()
     return redirect(url_for("hall.index"), 303)
 
-
-ID_TYPE_OPTIONS = ID_TYPES

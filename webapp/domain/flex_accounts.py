@@ -107,7 +107,7 @@ class MonthResult:
 def generate_month(session: Session, month: Month, region: str, table: PolicyTable | None = None) -> MonthResult:
     """Build one fee period's receivables from enrolments and bases (idempotent), and the 补差 items
     for months paid provisionally once their year's numbers exist (R-FB-6)."""
-    policy = (table.flex_policy(region, month) if table else flex_policy(region, month))
+    policy = flex_policy(region, month, table)
     created = skipped = 0
     rows = session.scalars(select(Enrolment).where(Enrolment.scheme == SCHEME, Enrolment.region == region,
                                                    Enrolment.status == "active"))
@@ -143,7 +143,7 @@ def generate_topups(session: Session, region: str, table: PolicyTable | None = N
                                                     Receivable.status == "paid", Receivable.charge_type == "normal"))
     for r in paid:
         month = Month.of(r.fee_period_start)
-        policy = table.flex_policy(region, month) if table else flex_policy(region, month)
+        policy = flex_policy(region, month, table)
         if policy.provisional:
             continue
         key = f"flex-topup:{r.id}"
