@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
-export HOST PORT
+SIM_PORT ?= $(shell echo $$(( $(PORT) + 1 )))
+# Every process `make run` starts reads APP_TODAY at the same moment, so their clocks agree (R-PA-6).
+APP_TODAY_ANCHOR := $(shell date +%s)
+export HOST PORT SIM_PORT APP_TODAY_ANCHOR
 FLASK := $(BIN)/flask --app webapp
 
 .PHONY: setup run test browsers lint page-weight bench clean
@@ -32,12 +35,16 @@ browsers:
 	  else echo "browser tests need: sudo apt-get install chromium fonts-wqy-microhei"; fi; \
 	fi
 
+# The simulated providers run as a server of their own on SIM_PORT, as a real provider would be another
+# party on another host; the huey consumer runs the periodic jobs; the app serves on PORT.
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	$(FLASK) qr
-	$(BIN)/huey_consumer webapp.tasks.huey --logfile instance/huey.log & \
-	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	$(BIN)/gunicorn --workers 2 --threads 8 --bind $(HOST):$(SIM_PORT) --access-logfile instance/providers.log \
+	    'webapp.payments.sim:create_app()' & sim=$$!; \
+	  $(BIN)/huey_consumer webapp.jobs.huey --logfile instance/huey.log & huey=$$!; \
+	  trap "kill $$sim $$huey 2>/dev/null" EXIT INT TERM; \
 	  $(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
 
 test: setup browsers

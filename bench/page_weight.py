@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
+from webapp.views.hall import ENTRY_POINTS  # noqa: E402
 
 from webapp import create_app, demo  # noqa: E402
-from webapp.hall import ENTRY_POINTS  # noqa: E402
 from webapp.migrate import upgrade  # noqa: E402
 
 BUDGET = 60 * 1024  # bytes, gzipped, per page: HTML + its own CSS + JS
@@ -138,7 +138,6 @@ def main() -> int:
         app = create_app({
             "TESTING": True, "INSTANCE_PATH": tmp, "DATABASE_URL": url, "SECRET_KEY": "page-weight",
             "APP_TODAY": TODAY, "PUBLIC_BASE_URL": "http://localhost", "PAYMENT_TRANSPORT": "wsgi",
-            "SIM_NOTIFY_MODE": "manual", "SIM_RETRY_SCALE": 0.0,
         })
         try:
             with app.extensions["db_sessionmaker"]() as s:

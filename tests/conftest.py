@@ -1,5 +1,9 @@
 """Fixtures: an app per test on a fresh database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set),
-the demo people, a logged-in client, and the simulated providers in manual notification mode."""
+the simulated providers as a second app that the first reaches in-process (notifications sent only when
+a test says so), a session for arranging and asserting, and phone users who keep their CSRF token.
+
+People are built with ``tests/factories.py``; only the demo's own tests use the demo personas.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,22 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from webapp import create_app, demo
+from webapp import create_app
 from webapp.db import Base, make_engine
 from webapp.migrate import upgrade
+from webapp.payments import sim
 from webapp.payments.crypto import ensure_keys
 
 TODAY = "2026-11-22T10:00:00+08:00"
 PG_URL = os.environ.get("TEST_DATABASE_URL")
+APP_HOST, PROVIDERS_HOST = "localhost", "providers.test"
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +56,8 @@ def _fresh_pg() -> None:
 
 def make_test_app(tmp_path: Path, template_dir: Path, **overrides: object) -> Flask:
     """An app on an empty, migrated database with the pre-generated keys, at the test clock."""
-    shutil.copytree(template_dir / "keys", tmp_path / "keys")
-    shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys")
+    shutil.copytree(template_dir / "keys", tmp_path / "keys", dirs_exist_ok=True)
+    shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys", dirs_exist_ok=True)
     if PG_URL:
         _fresh_pg()
         url = PG_URL
@@ -59,17 +66,34 @@ def make_test_app(tmp_path: Path, template_dir: Path, **overrides: object) -> Fl
         url = f"sqlite:///{tmp_path}/app.sqlite3"
     return create_app({
         "TESTING": True, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url, "SECRET_KEY": "test",
-        "APP_TODAY": TODAY, "SIM_CONTROLS": True, **overrides,
+        "APP_TODAY": TODAY, **overrides,
     })
+
+
+def make_providers(app: Flask, **overrides: object) -> Flask:
+    """The simulated providers for ``app``: same instance folder (their keys), same clock."""
+    return sim.create_app({"INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test", "SIM_CONTROLS": True,
+                           "APP_TODAY": TODAY, "PAYMENT_TRANSPORT": "wsgi", **overrides},
+                          clock=app.extensions["clock"])
 
 
 @pytest.fixture
 def app(tmp_path: Path, template_dir: Path) -> Iterator[Flask]:
-    """The app in one process; providers notify only when a test says so."""
-    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL="http://localhost", PAYMENT_TRANSPORT="wsgi",
-                        SIM_NOTIFY_MODE="manual", SIM_RETRY_SCALE=0.0)
+    """The app, and the providers as a second app reached in-process; notifications wait for the test."""
+    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL=f"http://{APP_HOST}",
+                        PROVIDERS_URL=f"http://{PROVIDERS_HOST}", PAYMENT_TRANSPORT="wsgi")
+    providers = make_providers(app, SIM_NOTIFY_MODE="manual", SIM_RETRY_SCALE=0.0)
+    app.extensions["payment_transport"].mount(PROVIDERS_HOST, providers)
+    providers.extensions["sim_transport"].mount(APP_HOST, app)
+    app.extensions["test_providers"] = providers
     yield app
     app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def providers(app: Flask) -> Flask:
+    """The simulated providers' app (controls, trades, outbox)."""
+    return app.extensions["test_providers"]
 
 
 @pytest.fixture
@@ -79,41 +103,43 @@ def db(app: Flask) -> Iterator[sa.orm.Session]:
         yield s
 
 
-@pytest.fixture
-def seeded(app: Flask) -> Flask:
-    """The demo people (SPEC §13)."""
-    with app.extensions["db_sessionmaker"]() as s:
-        demo.seed(s, app.extensions["clock"].today())
-        s.commit()
-    return app
-
-
 class Browser:
-    """A phone user: a test client that keeps the CSRF token of the last page it saw."""
+    """A phone user: test clients for the app and the providers, keeping the CSRF token of the last page."""
 
-    def __init__(self, client: FlaskClient, ua: str = "") -> None:
-        self.client, self.ua, self.token = client, ua, ""
+    def __init__(self, app: Flask, ua: str = "") -> None:
+        self.app, self.ua, self.token = app, ua, ""
+        self.client: FlaskClient = app.test_client()
+        self.cashier: FlaskClient = app.extensions["test_providers"].test_client()
+
+    def _client(self, url: str) -> tuple[FlaskClient, str, str]:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if parts.netloc == PROVIDERS_HOST:
+            return self.cashier, path, f"http://{PROVIDERS_HOST}"
+        return self.client, path if parts.netloc else url, f"http://{APP_HOST}"
 
     def get(self, url: str, **kw: object):  # type: ignore[no-untyped-def]
-        r = self.client.get(url, headers={"User-Agent": self.ua, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
-        m = re.search(r'name="csrf_token" value="([^"]+)"', r.get_data(as_text=True))
-        if m:
-            self.token = m.group(1)
+        client, path, base = self._client(url)
+        r = client.get(path, base_url=base, headers={"User-Agent": self.ua, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
+        m = re.search(r'name="csrf_token" value="([^"]+)"|"X-CSRFToken": "([^"]+)"', r.get_data(as_text=True))
+        if m and client is self.client:
+            self.token = m.group(1) or m.group(2)
         return r
 
     def post(self, url: str, data: dict[str, object] | None = None, *, csrf: bool = True, **kw: object):  # type: ignore[no-untyped-def]
-        if csrf and not self.token:
+        client, path, base = self._client(url)
+        if csrf and not self.token and client is self.client:
             self.get("/login")
         data = dict(data or {})
-        if csrf:
+        if csrf and client is self.client:
             data.setdefault("csrf_token", self.token)
-        return self.client.post(url, data=data, headers={"User-Agent": self.ua, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
+        return client.post(path, data=data, base_url=base, headers={"User-Agent": self.ua, **kw.pop("headers", {})},
+                           **kw)  # type: ignore[arg-type]
 
     def follow(self, r):  # type: ignore[no-untyped-def]
-        """Follow redirects within the app (the cashier's absolute URLs included)."""
+        """Follow redirects, across to the providers' cashier and back (a relative one stays on its host)."""
         while r.status_code in (301, 302, 303):
-            loc = r.location.replace("http://localhost", "")
-            r = self.get(loc)
+            r = self.get(urljoin(r.request.url, r.location))
         return r
 
     def login(self, name: str, id_number: str, next_url: str = "/") -> None:
@@ -124,21 +150,30 @@ class Browser:
         assert r.status_code == 303, r.get_data(as_text=True)
         r = self.post("/login/face")
         assert r.status_code == 303, r.get_data(as_text=True)
+        self.get(r.location)  # a new login is a new session: the page it lands on carries its CSRF token
+
+
+HOST_UA = {"wechat": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50", "alipay": "Mozilla/5.0 (iPhone) AlipayClient/10.6",
+           "etax-web": "Mozilla/5.0 (iPhone)", "etax-app": "Mozilla/5.0 (iPhone)", "baidu": "Mozilla/5.0 baiduboxapp"}
 
 
 @pytest.fixture
 def browser(app: Flask) -> Browser:
     """An anonymous user in a plain browser (e-Tax web channel)."""
-    return Browser(app.test_client())
+    return Browser(app)
 
 
 @pytest.fixture
-def wechat_user(seeded: Flask) -> Browser:
-    """王建国 (rm-family) logged in inside WeChat."""
-    b = Browser(seeded.test_client(), "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50")
-    b.get("/?ch=wechat")
-    b.login("王建国", "110105198003120032")
-    return b
+def phone_user(app: Flask):  # type: ignore[no-untyped-def]
+    """``phone_user(person, "wechat")``: that person logged in inside that channel."""
+
+    def login(person, channel: str = "wechat") -> Browser:  # type: ignore[no-untyped-def]
+        b = Browser(app, HOST_UA.get(channel, ""))
+        b.get(f"/?ch={channel}")
+        b.login(person.name, person.id_number)
+        return b
+
+    return login
 
 
 def text(r) -> str:  # type: ignore[no-untyped-def]

@@ -1,10 +1,10 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
-receivables generate | payments reconcile | qr``."""
+demo population | receivables generate | generate-rm | import-special | payments reconcile | qr``.
+Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import click
 import segno
@@ -12,7 +12,6 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import demo
-from .migrate import upgrade
 
 db_cli = AppGroup("db", help="Database schema.")
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -27,6 +26,8 @@ def _session():  # type: ignore[no-untyped-def]
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations."""
+    from .migrate import upgrade  # alembic is only imported when migrating
+
     upgrade(str(current_app.config["DATABASE_URL"]))
     click.echo("database is up to date")
 
@@ -53,12 +54,30 @@ def demo_people(as_json: bool) -> None:
         click.echo(f"{p['name']}\t{p['id_number']}\t{','.join(p['roles'])}")  # type: ignore[arg-type]
 
 
+@demo_cli.command("population")
+@click.option("--residents", type=click.IntRange(0, 1_000_000), default=0, help="Residents owing resident medical.")
+@click.option("--flex", "flex_workers", type=click.IntRange(0, 1_000_000), default=0,
+              help="Flexible workers owing the rolling window.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as `demo people --json` does.")
+def demo_population(residents: int, flex_workers: int, as_json: bool) -> None:
+    """Synthetic enrolled people with receivables, for load tests (idempotent for the same numbers)."""
+    with _session() as s:
+        people = demo.population(s, residents=residents, flex_workers=flex_workers,
+                                 today=current_app.extensions["clock"].today(),
+                                 region=str(current_app.config["REGION"]))
+        s.commit()
+    if as_json:
+        click.echo(json.dumps(people, ensure_ascii=False))
+    else:
+        click.echo(f"{len(people)} people ready ({residents} residents, {flex_workers} flexible workers)")
+
+
 @receivables_cli.command("generate-rm")
 @click.option("--year", type=int, required=True)
 def generate_rm(year: int) -> None:
     """Build a calendar year's resident medical receivables (idempotent)."""
-    from .domain import resident_medical as rm
     from .domain.policy import NoPolicyError
+    from .services import resident_medical as rm
 
     with _session() as s:
         try:
@@ -73,9 +92,9 @@ def generate_rm(year: int) -> None:
 @click.option("--month", "month_text", required=True, help="Fee period, YYYY-MM.")
 def generate(month_text: str) -> None:
     """Build a month's flexible-worker receivables from enrolments and bases (idempotent), plus 补差."""
-    from .domain import flex_accounts
     from .domain.calendar import Month
     from .domain.policy import NoPolicyError
+    from .services import flexible as flex_accounts
 
     try:
         month = Month.parse(month_text)
@@ -95,7 +114,7 @@ def generate(month_text: str) -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 def import_special(file) -> None:  # type: ignore[no-untyped-def]
     """Load the bureau's special items (特殊核定) from CSV; a bad row is reported and nothing is loaded."""
-    from .domain import flex_accounts
+    from .services import flexible as flex_accounts
 
     with _session() as s:
         try:
@@ -111,13 +130,10 @@ def import_special(file) -> None:  # type: ignore[no-untyped-def]
 
 @payments_cli.command("reconcile")
 def reconcile() -> None:
-    """Query the provider about every order left unfinished (also run periodically)."""
-    from .payments.orders import reconcile_all
+    """Query the provider about every order left unfinished (also run every minute by huey)."""
+    from .jobs import reconcile as reconcile_job
 
-    now = current_app.extensions["clock"].now()
-    cutoff = now - timedelta(seconds=int(current_app.config["RECONCILE_AFTER_SECONDS"]))
-    with _session() as s:
-        n = reconcile_all(s, current_app.extensions["payment_adapters"], cutoff, now)
+    n = reconcile_job(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"{n} unfinished orders checked")
 
 

@@ -2,16 +2,27 @@
 
 | variable | default | meaning |
 | --- | --- | --- |
+| INSTANCE_PATH | ./instance | SQLite file, generated keys and secrets, the providers' state |
 | DATABASE_URL | sqlite:///<instance>/app.sqlite3 | SQLAlchemy URL; postgresql://… for PostgreSQL |
+| DB_POOL_SIZE / DB_MAX_OVERFLOW | 10 / 20 | connections per process (PostgreSQL) |
 | SECRET_KEY | generated once into instance/secret_key | signs sessions and CSRF tokens |
-| APP_TODAY | (real date) | YYYY-MM-DD or ISO datetime: run the app as if it were that day |
+| APP_TODAY | (real date) | YYYY-MM-DD (10:00 that day) or an ISO datetime: the app's time starts there and runs on |
+| APP_TODAY_ANCHOR | when APP_TODAY was read | epoch seconds when the clock read APP_TODAY (`make run` sets it) |
 | REGION | beijing | policy region (beijing, qingdao) |
-| HOST / PORT | 127.0.0.1 / 5000 | where `make run` serves |
-| PUBLIC_BASE_URL | http://HOST:PORT | absolute base the payment providers call back |
+| HOST / PORT | 127.0.0.1 / 5000 | where `make run` serves the app |
+| SIM_PORT | PORT + 1 | where `make run` serves the simulated providers |
+| PUBLIC_BASE_URL | http://HOST:PORT | the app's absolute base (notify and return URLs, QR codes) |
+| PROVIDERS_URL | http://HOST:SIM_PORT | the simulated providers' server |
+| WECHAT_BASE_URL | PROVIDERS_URL/sim/wechat | WeChat Pay API base (https://api.mch.weixin.qq.com for the real one) |
+| ALIPAY_GATEWAY_URL | PROVIDERS_URL/sim/alipay/gateway.do | Alipay gateway |
+| UNIONPAY_BASE_URL | PROVIDERS_URL/sim/unionpay | UnionPay gateway |
+| WECHAT_MCHID, _APPID, _SERIAL_NO, _MERCHANT_KEY, _PLATFORM_PUBLIC_KEY, _PLATFORM_KEY_ID, _APIV3_KEY_FILE | sim | ids |
+| ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY | the simulation's | Alipay app and keys |
+| UNIONPAY_MER_ID, _SIGN_KEY, _SIGN_PUBLIC_KEY, _VERIFY_KEY | the simulation's | UnionPay merchant and keys |
 | PAYMENT_TRANSPORT | http | http (real HTTP) or wsgi (in-process, tests) |
 | SIM_NOTIFY_MODE | thread | the simulated providers' notification sender: thread or manual |
 | SIM_RETRY_SCALE | 1.0 | multiplies the providers' retry delays (tests compress them) |
-| SIM_CONTROLS | 0 | 1 exposes /sim/<provider>/_control for tests |
+| SIM_CONTROLS | 0 | 1 lets tests inject faults into the simulated providers |
 | ORDER_EXPIRE_MINUTES | 30 | how long a provider cashier accepts an order |
 | RECONCILE_AFTER_SECONDS | 60 | the periodic job queries orders left unfinished this long |
 | HUEY_URL | sqlite under instance/ | redis://… to run the periodic jobs on Redis at scale |
@@ -22,7 +33,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
+
+from .domain.calendar import BEIJING, Clock, parse_app_today
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _secret_key(instance_path: str) -> str:
@@ -30,33 +46,65 @@ def _secret_key(instance_path: str) -> str:
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(secrets.token_hex(32))
         os.replace(tmp, path)
     return path.read_text().strip()
 
 
-def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dict[str, object]:
-    """Build the Flask config mapping from the environment."""
+def load_config(instance_path: str | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The Flask config mapping, from the environment; ``overrides`` (tests) win over it."""
     env = os.environ if env is None else env
-    host = env.get("HOST", "127.0.0.1")
-    port = env.get("PORT", "5000")
-    return {
-        "SECRET_KEY": env.get("SECRET_KEY") or _secret_key(instance_path),
-        "DATABASE_URL": env.get("DATABASE_URL")
-        or f"sqlite:///{os.path.join(instance_path, 'app.sqlite3')}",
-        "APP_TODAY": env.get("APP_TODAY") or None,
-        "REGION": env.get("REGION", "beijing"),
-        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/"),
-        "PAYMENT_TRANSPORT": env.get("PAYMENT_TRANSPORT", "http"),
-        "SIM_NOTIFY_MODE": env.get("SIM_NOTIFY_MODE", "thread"),
-        "SIM_RETRY_SCALE": float(env.get("SIM_RETRY_SCALE", "1.0")),
-        "SIM_CONTROLS": env.get("SIM_CONTROLS", "0") == "1",
-        "ORDER_EXPIRE_MINUTES": int(env.get("ORDER_EXPIRE_MINUTES", "30")),
-        "RECONCILE_AFTER_SECONDS": int(env.get("RECONCILE_AFTER_SECONDS", "60")),
-        "HUEY_URL": env.get("HUEY_URL") or None,
-        "INSTANCE_PATH": instance_path,
+    over = dict(overrides or {})
+
+    def raw(key: str, default: str = "") -> str:
+        value = over[key] if key in over else env.get(key)
+        return default if value is None or value == "" else str(value)
+
+    instance = instance_path or raw("INSTANCE_PATH", str(ROOT / "instance"))
+    host, port = raw("HOST", "127.0.0.1"), raw("PORT", "5000")
+    sim_port = raw("SIM_PORT", str(int(port) + 1))
+    public = raw("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/")
+    providers = raw("PROVIDERS_URL", f"http://{host}:{sim_port}").rstrip("/")
+    anchor_text = raw("APP_TODAY_ANCHOR")
+    anchor = datetime.fromtimestamp(float(anchor_text), BEIJING) if anchor_text else None
+    app_today = parse_app_today(raw("APP_TODAY") or None)
+    cfg: dict[str, object] = {
+        "INSTANCE_PATH": instance,
+        "SECRET_KEY": raw("SECRET_KEY") or _secret_key(instance),
+        "DATABASE_URL": raw("DATABASE_URL", f"sqlite:///{os.path.join(instance, 'app.sqlite3')}"),
+        "DB_POOL_SIZE": int(raw("DB_POOL_SIZE", "10")),
+        "DB_MAX_OVERFLOW": int(raw("DB_MAX_OVERFLOW", "20")),
+        "APP_TODAY": app_today,
+        "CLOCK": Clock.starting_at(app_today, anchor),
+        "REGION": raw("REGION", "beijing"),
+        "HOST": host,
+        "PORT": int(port),
+        "SIM_PORT": int(sim_port),
+        "PUBLIC_BASE_URL": public,
+        "PROVIDERS_URL": providers,
+        "WECHAT_BASE_URL": raw("WECHAT_BASE_URL", f"{providers}/sim/wechat"),
+        "ALIPAY_GATEWAY_URL": raw("ALIPAY_GATEWAY_URL", f"{providers}/sim/alipay/gateway.do"),
+        "UNIONPAY_BASE_URL": raw("UNIONPAY_BASE_URL", f"{providers}/sim/unionpay"),
+        "PAYMENT_TRANSPORT": raw("PAYMENT_TRANSPORT", "http"),
+        "SIM_NOTIFY_MODE": raw("SIM_NOTIFY_MODE", "thread"),
+        "SIM_RETRY_SCALE": float(raw("SIM_RETRY_SCALE", "1.0")),
+        "SIM_CONTROLS": raw("SIM_CONTROLS", "0") in ("1", "True", "true"),
+        "ORDER_EXPIRE_MINUTES": int(raw("ORDER_EXPIRE_MINUTES", "30")),
+        "RECONCILE_AFTER_SECONDS": int(raw("RECONCILE_AFTER_SECONDS", "60")),
+        "HUEY_URL": raw("HUEY_URL") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
     }
+    for key in ("WECHAT_MCHID", "WECHAT_APPID", "WECHAT_SERIAL_NO", "WECHAT_MERCHANT_KEY", "WECHAT_PLATFORM_PUBLIC_KEY",
+                "WECHAT_PLATFORM_KEY_ID", "WECHAT_APIV3_KEY_FILE", "ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY",
+                "ALIPAY_PUBLIC_KEY", "UNIONPAY_MER_ID", "UNIONPAY_SIGN_KEY", "UNIONPAY_SIGN_PUBLIC_KEY",
+                "UNIONPAY_VERIFY_KEY"):
+        if raw(key):
+            cfg[key] = raw(key)
+    # Anything else a test passes (TESTING, …) goes through unchanged.
+    for key, value in over.items():
+        cfg.setdefault(key, value)
+    return cfg

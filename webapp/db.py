@@ -1,12 +1,16 @@
-"""Database plumbing: the declarative base, the engine and one session per request.
+"""Database plumbing: the declarative base, the engine, and units of work.
 
-Plain SQLAlchemy 2 (no Flask-SQLAlchemy) so the domain can take a ``Session``
-and be tested without an app.
+Plain SQLAlchemy 2 (no Flask-SQLAlchemy) so services take a ``Session`` and are tested without an app.
+A request commits once (``views._web``); a use case that refuses runs inside ``atomic`` so nothing it
+wrote survives its refusal.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, orm
@@ -26,7 +30,7 @@ class Base(orm.DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> sa.Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -48,7 +52,7 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not the psycopg2 default
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def make_sessionmaker(engine: sa.Engine) -> orm.sessionmaker[orm.Session]:
@@ -77,3 +81,19 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def atomic(fn: Callable[Concatenate[orm.Session, P], R]) -> Callable[Concatenate[orm.Session, P], R]:
+    """Run a use case inside a SAVEPOINT: if it raises, everything it wrote is undone and the caller's
+    transaction goes on (the request still commits what happened before, an audit row say)."""
+
+    @functools.wraps(fn)
+    def wrapper(session: orm.Session, *args: P.args, **kwargs: P.kwargs) -> R:
+        with session.begin_nested():
+            return fn(session, *args, **kwargs)
+
+    return wrapper

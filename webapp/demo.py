@@ -10,11 +10,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .domain import flex_accounts as flex
-from .domain import resident_medical as rm
 from .domain.calendar import BEIJING, Month
 from .domain.identity import facts_from_id
 from .domain.policy import NoPolicyError, contribution_year
+from .domain.statuses import BaseSource, ChargeType, DeclarationStatus, OrderState, ReceivableStatus
 from .models import (
     BaseDeclaration,
     Declaration,
@@ -25,6 +24,8 @@ from .models import (
     Receivable,
     SettledPayment,
 )
+from .services import flexible as flex
+from .services import resident_medical as rm
 
 TAX_OFFICE = "国家税务总局北京市西城区税务局什刹海税务所"
 SI_AGENCY = "北京市西城区社会保险基金管理中心（医保）"
@@ -75,7 +76,7 @@ def _person(session: Session, p: Persona) -> Person:
     facts = facts_from_id("resident_id", p.id_number)
     if person is None:
         person = Person(name=p.name, id_type="resident_id", id_number=p.id_number, sex=facts.sex,
-                        birth_date=facts.birth_date, person_no=f"2023{p.id_number[6:14]}{p.id_number[-4:]}")
+                        birth_date=facts.birth_date, person_no=synthetic_person_no(p.id_number))
         session.add(person)
         session.flush()
     person.face_fail_reason = p.face_fail_reason
@@ -111,29 +112,29 @@ def _mark_paid(session: Session, person: Person, year: int, today: date) -> None
     """Give a persona a paid year, as if they had paid by WeChat a month ago."""
     r = session.scalar(select(Receivable).where(Receivable.natural_key == f"rm:{person.id}:{year}"))
     if r is not None:
-        _settle_demo(session, person, [r], today - timedelta(days=30), "wechat")
+        settle_past(session, person, [r], today - timedelta(days=30), "wechat")
 
 
-def _settle_demo(session: Session, person: Person, rows: list[Receivable], day: date, method: str) -> None:
+def settle_past(session: Session, person: Person, rows: list[Receivable], day: date, method: str) -> None:
     """Record receivables as paid on a past day, the way a settled order leaves them."""
-    rows = [r for r in rows if r.status == "due"]
+    rows = [r for r in rows if r.status is ReceivableStatus.DUE]
     if not rows:
         return
     paid_at = datetime.combine(day, time(10, 0), BEIJING)
     total = sum(r.amount_fen for r in rows)
     decl = Declaration(payer_id=person.id, insured_id=person.id, scheme=rows[0].scheme, total_fen=total,
-                       status="paid", channel=method, declared_at=paid_at)
+                       status=DeclarationStatus.PAID, channel=method, declared_at=paid_at)
     session.add(decl)
     session.flush()
     order = PaymentOrder(out_trade_no=f"SBDEMO{decl.id:010d}", declaration_id=decl.id, payer_id=person.id,
-                         provider=method, channel=method, amount_fen=total, state="paid",
+                         provider=method, channel=method, amount_fen=total, state=OrderState.PAID,
                          provider_txn_id=f"DEMO{decl.id:010d}", created_at=paid_at, expires_at=paid_at,
                          updated_at=paid_at, paid_at=paid_at)
     session.add(order)
     session.flush()
     for r in rows:
         session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=r.amount_fen))
-        r.status, r.declaration_id = "paid", decl.id
+        r.status, r.declaration_id = ReceivableStatus.PAID, decl.id
         session.add(SettledPayment(receivable_id=r.id, order_id=order.id, payer_id=person.id,
                                    amount_fen=r.amount_fen, levy_voucher_no=f"1001{paid_at:%y}{r.id:014d}",
                                    paid_at=paid_at, channel=method, method=method))
@@ -160,7 +161,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
             session.flush()
         if f.get("base") and not flex.has_declared(session, e):
             session.add(BaseDeclaration(enrolment_id=e.id, contribution_year=contribution_year(enrolled_on),
-                                        base=int(f["base"]), source="declared"))  # type: ignore[call-overload]
+                                        base=int(f["base"]), source=BaseSource.DECLARED))  # type: ignore[call-overload]
             session.flush()
     for offset in range(-6, 0):
         try:
@@ -176,9 +177,9 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
             month = this_month + offset
             rows = session.scalars(select(Receivable).where(
                 Receivable.insured_id == person.id, Receivable.scheme == flex.SCHEME,
-                Receivable.charge_type == "normal", Receivable.fee_period_start == month.first_day))
+                Receivable.charge_type == ChargeType.NORMAL, Receivable.fee_period_start == month.first_day))
             chosen = [r for r in rows if offset not in unpaid.get("*", ()) + unpaid.get(r.insurance, ())]
-            _settle_demo(session, person, chosen, (month + 1).day(12), "alipay")
+            settle_past(session, person, chosen, (month + 1).day(12), "alipay")
         if p.flex.get("special"):
             month = this_month + -8
             csv_text = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n" + "".join(
@@ -211,3 +212,128 @@ def people_json(session: Session) -> list[dict[str, object]]:
     return out
 
 
+
+
+# ----------------------------------------------------------------------------------------- population
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国志文斌宇浩凯琳晨欣怡子涵梓轩雨"
+POPULATION_AREAS = {"rm": "110109", "flex": "110107"}  # 门头沟 and 石景山: no demo persona lives there
+_DAYS = 20000  # births spread over 1950-01-01 + 20000 days (to 2004)
+POPULATION_TAX_OFFICE = "国家税务总局北京市石景山区税务局"
+POPULATION_SI_AGENCY = "北京市石景山区社会保险基金管理中心"
+
+
+def population_person(kind: str, i: int) -> tuple[str, str]:
+    """The i-th synthetic person of a kind: (name, resident ID number with a valid check digit)."""
+    from stdnum.cn import ric
+
+    birth = date(1950, 1, 1) + timedelta(days=(i * 37) % _DAYS)
+    body = f"{POPULATION_AREAS[kind]}{birth:%Y%m%d}{i // _DAYS + 1:03d}"
+    name = SURNAMES[i % len(SURNAMES)] + GIVEN[(i // len(SURNAMES)) % len(GIVEN)] + \
+        (GIVEN[(i * 7) % len(GIVEN)] if i % 3 else "")
+    return name, body + ric.calc_check_digit(body + "0")  # it reads the first 17 of 18
+
+
+def population(session: Session, *, residents: int, flex_workers: int, today: date,
+               region: str = "beijing") -> list[dict[str, object]]:
+    """Synthetic enrolled people for load tests and benchmarks: ``residents`` owing this year's resident
+    medical premium, ``flex_workers`` owing the rolling window on a base of 8000. Idempotent for the same
+    numbers (people are keyed by ID number); bulk inserts, so 10 000 take seconds. Returns them as
+    ``demo people --json`` lists people."""
+    from sqlalchemy import insert
+
+    from .domain import flexible as rules
+    from .domain.money import yuan_to_fen
+    from .domain.policy import flex_policy, resident_medical_category, resident_medical_premium
+
+    year = today.year
+    try:
+        resident_medical_premium(region, year, "working_age")
+    except NoPolicyError:
+        year -= 1
+    out: list[dict[str, object]] = []
+    for kind, count in (("rm", residents), ("flex", flex_workers)):
+        people = [population_person(kind, i) for i in range(count)]
+        out += [{"name": n, "id_type": "resident_id", "id_number": num, "roles": ["population", kind]}
+                for n, num in people]
+        existing: set[str] = set()
+        for chunk in range(0, len(people), 5000):
+            numbers = [num for _, num in people[chunk:chunk + 5000]]
+            existing |= set(session.scalars(select(Person.id_number).where(Person.id_type == "resident_id",
+                                                                           Person.id_number.in_(numbers))))
+        new = [(n, num) for n, num in people if num not in existing]
+        if not new:
+            continue
+        rows = []
+        for n, num in new:
+            facts = facts_from_id("resident_id", num)
+            rows.append({"name": n, "id_type": "resident_id", "id_number": num, "sex": facts.sex,
+                         "birth_date": facts.birth_date, "person_no": synthetic_person_no(num),
+                         "nationality": "中华人民共和国"})
+        session.execute(insert(Person.__table__), rows)  # Core executemany: no ORM bookkeeping per row
+        ids = _ids_by_number(session, [num for _, num in new])
+        enrol_rows = []
+        for _name, num in new:
+            facts = facts_from_id("resident_id", num)
+            category = resident_medical_category(facts.birth_date, year, region) if kind == "rm" else None
+            enrol_rows.append({
+                "person_id": ids[num], "scheme": rm.SCHEME if kind == "rm" else flex.SCHEME, "region": region,
+                "category": category, "tax_office": POPULATION_TAX_OFFICE, "si_agency": POPULATION_SI_AGENCY,
+                "enrolled_on": date(2020, 1, 1), "insurances": "" if kind == "rm" else "pension,unemployment,medical",
+                "subsidized": False, "pay_cycle": "monthly", "batch_debit": False, "status": "active"})
+        session.execute(insert(Enrolment.__table__), enrol_rows)
+        scheme = rm.SCHEME if kind == "rm" else flex.SCHEME
+        person_ids = list(ids.values())
+        enrolments = [row for chunk in range(0, len(person_ids), 5000) for row in session.execute(
+            select(Enrolment.id, Enrolment.person_id, Enrolment.category).where(
+                Enrolment.scheme == scheme, Enrolment.person_id.in_(person_ids[chunk:chunk + 5000])))]
+        receivables = []
+        if kind == "rm":
+            for eid, pid, category in enrolments:
+                receivables.append({
+                    "natural_key": f"rm:{pid}:{year}", "insured_id": pid, "enrolment_id": eid, "scheme": rm.SCHEME,
+                    "insurance": "rm_medical", "fee_period_start": date(year, 1, 1),
+                    "fee_period_end": date(year, 12, 1),
+                    "amount_fen": yuan_to_fen(resident_medical_premium(region, year, category)),
+                    "charge_type": ChargeType.ANNUAL, "si_serial": f"RM{year}{pid:010d}",
+                    "tax_office": POPULATION_TAX_OFFICE, "si_agency": POPULATION_SI_AGENCY, "status": "due",
+                    "provisional": False})
+        else:
+            months = rules.window_periods(today)
+            policies = {m: flex_policy(region, m) for m in months}
+            cy = policies[months[0]].contribution_year
+            session.execute(insert(BaseDeclaration.__table__), [
+                {"enrolment_id": eid, "contribution_year": cy, "base": 8000, "source": BaseSource.DECLARED}
+                for eid, _pid, _c in enrolments])
+            for eid, pid, _c in enrolments:
+                for m in months:
+                    policy = policies[m]
+                    base = rules.effective_base(8000, policy)
+                    for ins in rules.FLEX_INSURANCES:
+                        receivables.append({
+                            "natural_key": f"flex:{eid}:{ins}:{m}", "insured_id": pid, "enrolment_id": eid,
+                            "scheme": flex.SCHEME, "insurance": ins, "fee_period_start": m.first_day,
+                            "fee_period_end": m.first_day, "base": None if ins == rules.MEDICAL else base,
+                            "amount_fen": yuan_to_fen(rules.monthly_amount(base, policy, ins)),
+                            "charge_type": ChargeType.NORMAL, "si_serial": f"P{pid:08d}{m.year}{m.month:02d}{ins[0]}",
+                            "tax_office": POPULATION_TAX_OFFICE, "si_agency": POPULATION_SI_AGENCY, "status": "due",
+                            "provisional": policy.provisional})
+        for chunk in range(0, len(receivables), 10000):
+            session.execute(insert(Receivable.__table__), receivables[chunk:chunk + 10000])
+    return out
+
+
+def _ids_by_number(session: Session, numbers: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in range(0, len(numbers), 5000):
+        ids.update((num, pid) for pid, num in session.execute(select(Person.id, Person.id_number).where(
+            Person.id_type == "resident_id", Person.id_number.in_(numbers[chunk:chunk + 5000]))))
+    return ids
+
+
+def synthetic_person_no(id_number: str) -> str:
+    """A 16-digit 人员编号 for a synthetic person, derived by hashing so it repeats none of the ID's digits."""
+    import hashlib
+
+    return "9" + f"{int(hashlib.sha256(id_number.encode()).hexdigest()[:16], 16) % 10**15:015d}"

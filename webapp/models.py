@@ -13,6 +13,23 @@ from sqlalchemy import orm
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, UTCDateTime
+from .domain.schemes import SchemeCode
+from .domain.statuses import (
+    OPEN_ORDER_STATES,
+    BaseSource,
+    Channel,
+    ChargeType,
+    DeclarationKind,
+    DeclarationStatus,
+    EnrolmentStatus,
+    OrderState,
+    Provider,
+    ReceivableStatus,
+    RefundState,
+)
+
+__all__ = ["OPEN_ORDER_STATES", "AuditEvent", "BaseDeclaration", "Declaration", "DeclarationItem", "Enrolment",
+           "FamilyPayee", "PaymentOrder", "Person", "Receivable", "Refund", "SettledPayment", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -22,6 +39,12 @@ def utcnow() -> datetime:
 
 def _yuan(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+def status_column(enum: type, name: str, length: int = 12) -> sa.Enum:
+    """A ``StrEnum`` stored as its value in a VARCHAR with a CHECK constraint (no native DB enum)."""
+    return sa.Enum(enum, name=name, native_enum=False, create_constraint=True, length=length,
+                   values_callable=lambda e: [m.value for m in e], validate_strings=True)
 
 
 class Person(Base):
@@ -68,7 +91,7 @@ class Enrolment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
-    scheme: Mapped[str] = mapped_column(sa.String(10))  # rm | rp | flex
+    scheme: Mapped[SchemeCode] = mapped_column(status_column(SchemeCode, "scheme", 10))
     region: Mapped[str] = mapped_column(sa.String(20), default="beijing")
     category: Mapped[str | None] = mapped_column(sa.String(20))  # rm: elderly | student_child | working_age
     tax_office: Mapped[str] = mapped_column(sa.String(100))  # 主管税务机关
@@ -80,7 +103,8 @@ class Enrolment(Base):
     pay_cycle: Mapped[str] = mapped_column(sa.String(12), default="monthly")
     # 是否银行代扣: the payer has a batch-debit agreement, so cannot pay another way on the batch day (R-FP-4).
     batch_debit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    status: Mapped[str] = mapped_column(sa.String(12), default="active")
+    status: Mapped[EnrolmentStatus] = mapped_column(status_column(EnrolmentStatus, "enrolment_status"),
+                                                    default=EnrolmentStatus.ACTIVE)
 
     person: Mapped[Person] = orm.relationship(back_populates="enrolments")
 
@@ -95,7 +119,7 @@ class BaseDeclaration(Base):
     enrolment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrolment.id"), index=True)
     contribution_year: Mapped[int]  # 2025 = 2025-07..2026-06
     base: Mapped[int]  # whole yuan
-    source: Mapped[str] = mapped_column(sa.String(12))  # declared | carried | raised
+    source: Mapped[BaseSource] = mapped_column(status_column(BaseSource, "base_source"))
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -112,20 +136,21 @@ class Receivable(Base):
     natural_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
     insured_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
     enrolment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrolment.id"))
-    scheme: Mapped[str] = mapped_column(sa.String(10))
+    scheme: Mapped[SchemeCode] = mapped_column(status_column(SchemeCode, "scheme", 10))
     insurance: Mapped[str] = mapped_column(sa.String(20))  # rm_medical | pension | unemployment | medical
     fee_period_start: Mapped[date]
     fee_period_end: Mapped[date]
     base: Mapped[int | None]
     amount_fen: Mapped[int]
-    charge_type: Mapped[str] = mapped_column(sa.String(20))  # annual | current | overdue | missed_enrolment …
+    charge_type: Mapped[ChargeType] = mapped_column(status_column(ChargeType, "charge_type", 20))
     notice_no: Mapped[str | None] = mapped_column(sa.String(40))  # 征集通知流水号
     si_serial: Mapped[str] = mapped_column(sa.String(40))  # 社保流水号
     tax_office: Mapped[str] = mapped_column(sa.String(100))
     si_agency: Mapped[str] = mapped_column(sa.String(100))
     special_category: Mapped[str | None] = mapped_column(sa.String(40))
     provisional: Mapped[bool] = mapped_column(default=False)  # computed on last year's numbers (R-FB-6)
-    status: Mapped[str] = mapped_column(sa.String(12), default="due", index=True)
+    status: Mapped[ReceivableStatus] = mapped_column(status_column(ReceivableStatus, "receivable_status"),
+                                                     default=ReceivableStatus.DUE, index=True)
     declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("declaration.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -146,11 +171,13 @@ class Declaration(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
     insured_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
-    scheme: Mapped[str] = mapped_column(sa.String(10))
-    kind: Mapped[str] = mapped_column(sa.String(10), default="normal")  # normal | special
+    scheme: Mapped[SchemeCode] = mapped_column(status_column(SchemeCode, "scheme", 10))
+    kind: Mapped[DeclarationKind] = mapped_column(status_column(DeclarationKind, "declaration_kind", 10),
+                                                  default=DeclarationKind.NORMAL)
     total_fen: Mapped[int]
-    status: Mapped[str] = mapped_column(sa.String(12), default="declared")  # declared | paid | void
-    channel: Mapped[str] = mapped_column(sa.String(12))
+    status: Mapped[DeclarationStatus] = mapped_column(status_column(DeclarationStatus, "declaration_status"),
+                                                      default=DeclarationStatus.DECLARED)
+    channel: Mapped[Channel] = mapped_column(status_column(Channel, "channel"))
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -186,14 +213,11 @@ class DeclarationItem(Base):
         return _yuan(self.amount_fen)
 
 
-OPEN_ORDER_STATES = ("created", "paying")
-
-
 class PaymentOrder(Base):
     """One attempt to collect a declaration's total through one provider.
 
-    States only move forward: created → paying → paid | closed | failed.
-    At most one open order per declaration (partial unique index).
+    States only move forward (``OrderState``): created → paying → paid | closed | failed | unapplied.
+    At most one open order per declaration (partial unique index); starting one locks the declaration.
     """
 
     __tablename__ = "payment_order"
@@ -211,10 +235,13 @@ class PaymentOrder(Base):
     out_trade_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("declaration.id"), index=True)
     payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
-    provider: Mapped[str] = mapped_column(sa.String(12))  # wechat | alipay | unionpay | agreement
-    channel: Mapped[str] = mapped_column(sa.String(12))
+    provider: Mapped[Provider] = mapped_column(status_column(Provider, "provider"))
+    channel: Mapped[Channel] = mapped_column(status_column(Channel, "channel"))
     amount_fen: Mapped[int]
-    state: Mapped[str] = mapped_column(sa.String(10), default="created", index=True)
+    state: Mapped[OrderState] = mapped_column(status_column(OrderState, "order_state", 10), default=OrderState.CREATED,
+                                              index=True)
+    # What the provider says it took, when that differs from amount_fen (R-PA-5).
+    paid_amount_fen: Mapped[int | None]
     provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64))
     cashier_url: Mapped[str | None] = mapped_column(sa.Text)
     failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
@@ -230,6 +257,11 @@ class PaymentOrder(Base):
         """The amount in yuan."""
         return _yuan(self.amount_fen)
 
+    @property
+    def taken(self) -> Decimal:
+        """What the provider took: the order's amount, unless it said otherwise (R-PA-5)."""
+        return _yuan(self.amount_fen if self.paid_amount_fen is None else self.paid_amount_fen)
+
 
 class SettledPayment(Base):
     """A receivable paid: the unique constraint on receivable_id is the last guard against paying twice."""
@@ -243,8 +275,8 @@ class SettledPayment(Base):
     amount_fen: Mapped[int]
     levy_voucher_no: Mapped[str] = mapped_column(sa.String(30), unique=True)  # 应征凭证序号
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    channel: Mapped[str] = mapped_column(sa.String(12))
-    method: Mapped[str] = mapped_column(sa.String(12))
+    channel: Mapped[Channel] = mapped_column(status_column(Channel, "channel"))
+    method: Mapped[Provider] = mapped_column(status_column(Provider, "provider"))
 
     receivable: Mapped[Receivable] = orm.relationship()
     order: Mapped[PaymentOrder] = orm.relationship()
@@ -256,7 +288,11 @@ class SettledPayment(Base):
 
 
 class Refund(Base):
-    """A refund of (part of) a paid order: its own record, never a state of the order."""
+    """Money going back to the payer: its own record, keyed by ``out_refund_no`` so a retry is safe.
+
+    ``requested`` until the provider accepts it (退款中 → 已退款); a send that fails is retried by the
+    periodic job, counting ``attempts``.
+    """
 
     __tablename__ = "refund"
 
@@ -265,8 +301,20 @@ class Refund(Base):
     out_refund_no: Mapped[str] = mapped_column(sa.String(64), unique=True)
     amount_fen: Mapped[int]
     reason: Mapped[str] = mapped_column(sa.String(200))
-    state: Mapped[str] = mapped_column(sa.String(12), default="requested")  # requested | accepted | rejected
+    state: Mapped[RefundState] = mapped_column(status_column(RefundState, "refund_state"),
+                                               default=RefundState.REQUESTED, index=True)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(sa.String(200))
+    provider_refund_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    order: Mapped[PaymentOrder] = orm.relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount in yuan."""
+        return _yuan(self.amount_fen)
 
 
 class AuditEvent(Base):

@@ -1,26 +1,24 @@
-"""Browser fixtures: the app served over real HTTP on a free port, and a phone (Playwright, Debian's
-chromium) held like an iPhone 13 inside WeChat or Alipay.
+"""Browser fixtures: the app and the simulated providers, each served over real HTTP on a free port of
+its own (as `make run` does), the demo people, and a phone (Playwright, Debian's chromium) held like an
+iPhone 13 inside WeChat or Alipay.
 
-The live app talks to the simulated providers over HTTP (PAYMENT_TRANSPORT=http) and the providers
-notify from their own thread (SIM_NOTIFY_MODE=thread), as in `make run`; only the retry delays are
-compressed. Screenshots of every step go to tests/artifacts/ (git-ignored).
+The app talks to the providers over HTTP and the providers notify from their own thread
+(SIM_NOTIFY_MODE=thread); only the retry delays are compressed. Screenshots of every step go to
+tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from tests.conftest import make_test_app
+from tests.live import LiveServer, live_pair, stop
 from webapp import demo
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,53 +40,20 @@ def _require_chromium() -> None:
                     "fonts-wqy-microhei, or `make browsers`); `playwright install` does not work here")
 
 
-class _Deferred:
-    """A WSGI app whose real app is attached once the server knows its port."""
-
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        assert self.app is not None, "the live server answered before the app was built"
-        return self.app(environ, start_response)
-
-
-@dataclass
-class LiveServer:
-    """The app on http://127.0.0.1:<port>."""
-
-    app: Flask
-    url: str
-
-    def sim_trades(self) -> list[dict[str, Any]]:
-        """What the simulated providers hold: every trade with its state."""
-        return [dict(r) for r in self.app.extensions["sim"].store.all("SELECT * FROM trade ORDER BY created")]
-
-
 @pytest.fixture
 def live_server(tmp_path: Path, template_dir: Path) -> Iterator[LiveServer]:
-    """The app built like tests/conftest.py's ``app``, but over real HTTP, with the demo people."""
+    """The app and the providers over real HTTP, with the demo people (what `make run` shows)."""
     _require_chromium()
-    # Bind first (port 0: the kernel picks a free port, no race), so PUBLIC_BASE_URL is right.
-    wsgi = _Deferred()
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL=base, PAYMENT_TRANSPORT="http",
-                        SIM_NOTIFY_MODE="thread", SIM_RETRY_SCALE=0.01)
-    with app.extensions["db_sessionmaker"]() as s:
-        demo.seed(s, app.extensions["clock"].today())
+    live, servers = live_pair(tmp_path, template_dir)
+    with live.app.extensions["db_sessionmaker"]() as s:
+        demo.seed(s, live.app.extensions["clock"].today())
         s.commit()
-    wsgi.app = app
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="live-server", daemon=True)
-    thread.start()
     try:
-        yield LiveServer(app=app, url=base)
+        yield live
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        app.extensions["db_engine"].dispose()
+        for server, thread in servers:
+            stop(server, thread)
+        live.app.extensions["db_engine"].dispose()
 
 
 @dataclass

@@ -126,24 +126,39 @@ def test_R_FP_4_next_opening_and_closing():
     assert self_service_closes(datetime(2026, 12, 28)) == datetime(2027, 1, 25, 23, 59, 59)
 
 
-def test_clock_from_env():
-    assert Clock.from_env(None).fixed is None and Clock.from_env("").fixed is None
-    c = Clock.from_env("2026-11-23")
-    assert c.today() == date(2026, 11, 23) and c.now().tzinfo is not None
-    c = Clock.from_env("2026-11-25T23:59:00")
-    assert c.now() == datetime(2026, 11, 25, 23, 59, tzinfo=BEIJING)
+def test_R_PA_6_APP_TODAY_moves_the_date_and_time_keeps_running():
+    assert Clock.from_env(None).offset == timedelta(0) and Clock.from_env("").offset == timedelta(0)
+    anchor = datetime.now(BEIJING) - timedelta(hours=1)  # the real moment the setting was read
+    c = Clock.from_env("2026-11-23", anchor=anchor)
+    assert c.offset == datetime(2026, 11, 23, 10, 0, tzinfo=BEIJING) - anchor
+    assert c.today() == date(2026, 11, 23) and c.now().hour == 11  # 10:00 on the day, an hour on
+    c = Clock.from_env("2026-11-25T23:59:00", anchor=datetime.now(BEIJING))
+    first = c.now()
+    assert abs(first - datetime(2026, 11, 25, 23, 59, tzinfo=BEIJING)) < timedelta(seconds=5)
+    assert c.now() >= first  # running, not frozen
     c = Clock.from_env("2026-11-25T16:30:00+00:00")
     assert c.today() == date(2026, 11, 26)
     with pytest.raises(ValueError, match="APP_TODAY"):
         Clock.from_env("23/11/2026")
 
 
-def test_clock_is_mutable_for_tests():
+def test_R_PA_6_two_processes_reading_the_same_setting_and_anchor_agree():
+    anchor = datetime.now(BEIJING) - timedelta(hours=3)
+    a, b = Clock.from_env("2026-11-22", anchor=anchor), Clock.from_env("2026-11-22", anchor=anchor)
+    assert abs(a.now() - b.now()) < timedelta(seconds=1)
+    assert abs(a.now() - datetime(2026, 11, 22, 13, 0, tzinfo=BEIJING)) < timedelta(seconds=5)  # 3 hours on
+
+
+def test_clock_can_be_moved_and_frozen_for_tests():
     c = Clock()
     assert abs(c.now() - datetime.now(BEIJING)) < timedelta(minutes=1)
     c.set(date(2026, 6, 13))
     assert c.today() == date(2026, 6, 13)
     c.advance(timedelta(days=1))
     assert c.today() == date(2026, 6, 14)
-    c.set(datetime(2026, 11, 10, 0, 0))
+    c.freeze(datetime(2026, 11, 10, 0, 0, tzinfo=BEIJING))
     assert c.now() == datetime(2026, 11, 10, tzinfo=BEIJING)
+    c.advance(timedelta(minutes=5))
+    assert c.now() == datetime(2026, 11, 10, 0, 5, tzinfo=BEIJING)
+    c.unfreeze()
+    assert c.now() >= datetime(2026, 11, 10, 0, 5, tzinfo=BEIJING)

@@ -151,41 +151,80 @@ def format_date_zh(d: date) -> str:
 # --------------------------------------------------------------------------- clock
 
 
+def parse_app_today(value: str | None) -> datetime | None:
+    """``APP_TODAY``: ``YYYY-MM-DD`` (10:00 that day) or an ISO datetime (naive = Beijing); empty = None."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(10, 0), BEIJING)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"APP_TODAY must be YYYY-MM-DD or an ISO datetime, got {value!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=BEIJING)
+
+
 @dataclass
 class Clock:
-    """The time the app believes it is: real, or fixed (APP_TODAY / tests); ``set``/``advance`` move it."""
+    """The time the app believes it is: the real time moved by ``offset``, so it keeps running (R-PA-6).
 
-    fixed: datetime | None = field(default=None)
+    ``APP_TODAY`` sets the offset once (``Clock.starting_at``); every process that reads the same
+    setting and anchor agrees on the time, and order expiry, reconciliation and scheduled jobs see
+    minutes pass as on any day. ``set``/``advance`` move it (tests, demos); ``freeze`` stops it for a
+    test that needs one exact instant.
+    """
+
+    offset: timedelta = field(default=timedelta(0))
+    frozen: datetime | None = field(default=None)
 
     @classmethod
-    def from_env(cls, value: str | None) -> Clock:
-        """``YYYY-MM-DD`` (10:00 that day) or an ISO datetime fixes the clock; empty means real time."""
-        if value is None or not value.strip():
+    def starting_at(cls, at: datetime | None, anchor: datetime | None = None) -> Clock:
+        """A clock that read ``at`` at the real moment ``anchor`` (default: now) and runs on from there."""
+        if at is None:
             return cls()
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return cls(datetime.combine(date.fromisoformat(text), time(10, 0), BEIJING))
-            at = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"APP_TODAY must be YYYY-MM-DD or an ISO datetime, got {value!r}") from None
-        return cls(at if at.tzinfo else at.replace(tzinfo=BEIJING))
+        return cls(offset=at - (anchor or datetime.now(BEIJING)))
+
+    @classmethod
+    def from_env(cls, value: str | None, anchor: datetime | None = None) -> Clock:
+        """``Clock.starting_at(parse_app_today(value), anchor)``."""
+        return cls.starting_at(parse_app_today(value), anchor)
 
     def now(self) -> datetime:
         """Now, in Beijing time (timezone-aware)."""
-        return self.fixed if self.fixed is not None else datetime.now(BEIJING)
+        if self.frozen is not None:
+            return self.frozen
+        return datetime.now(BEIJING) + self.offset
 
     def today(self) -> date:
         """Today's date in Beijing."""
         return self.now().astimezone(BEIJING).date()
 
     def set(self, at: datetime | date) -> None:
-        """Fix the clock (tests); a date means 10:00 that day, a naive datetime is Beijing time."""
-        self.fixed = Clock.from_env(at.isoformat()).fixed
+        """Move the clock to ``at`` and let it run on (a date means 10:00 that day; naive = Beijing)."""
+        target = parse_app_today(at.isoformat())
+        assert target is not None
+        if self.frozen is not None:
+            self.frozen = target
+        else:
+            self.offset = target - datetime.now(BEIJING)
 
     def advance(self, delta: timedelta) -> None:
-        """Move a fixed clock forward (tests); a real clock becomes fixed at now + delta."""
-        self.fixed = self.now() + delta
+        """Move the clock forward by ``delta``."""
+        if self.frozen is not None:
+            self.frozen += delta
+        else:
+            self.offset += delta
+
+    def freeze(self, at: datetime | None = None) -> None:
+        """Stop the clock at ``at`` (default: now) until ``unfreeze``."""
+        self.frozen = at or self.now()
+
+    def unfreeze(self) -> None:
+        """Let a frozen clock run on from where it stood."""
+        if self.frozen is not None:
+            self.offset = self.frozen - datetime.now(BEIJING)
+            self.frozen = None
 
 
 # --------------------------------------------------------------------------- holidays

@@ -55,6 +55,7 @@ from .calendar import (
     self_service_closes,
     self_service_open,
 )
+from .errors import RuleViolation
 from .money import parse_whole_yuan, round_money
 from .policy import (
     FLEX_INSURANCES,
@@ -121,8 +122,6 @@ MSG_NOTICE_TOGETHER = "同一征集通知流水号的待缴信息必须一起缴
 MSG_BATCH_DAY = "今天是银行批量扣款日，已签订批量扣款协议的缴费人当日不能通过其他方式缴费，以免重复扣费"
 
 
-class RuleViolation(ValueError):
-    """A request the rules refuse; ``str(e)`` is the Chinese message for the user."""
 
 
 # --------------------------------------------------------------------------- R-FB-1 / R-FB-2: bases and amounts

@@ -9,21 +9,27 @@ is a base URL and keys in configuration. Amounts cross this boundary in fen
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # every provider here speaks Beijing time
+#: Both parties read the time from the app's clock, so APP_TODAY moves them alike (R-PA-6).
+Now = Callable[[], datetime]
 
 
 class PaymentError(Exception):
-    """The provider could not be reached or answered something unusable."""
+    """The provider could not be reached or answered something unusable: the outcome is unknown."""
+
+
+class ProviderRefused(PaymentError):
+    """The provider answered, and said no: nothing was created or taken."""
 
 
 class SignatureError(PaymentError):
-    """A notification or response whose signature does not verify."""
+    """A notification or response that is forged, stale or signed with a key we do not know."""
 
 
 class ProviderStatus(enum.Enum):
@@ -107,10 +113,10 @@ class PaymentAdapter(Protocol):
     name: str  # "wechat" | "alipay" | "unionpay"
 
     def create(self, order: OrderRequest) -> CreateResult:
-        """Create the order at the provider; raise PaymentError if that fails."""
+        """Create the order at the provider; ProviderRefused if it said no, PaymentError if unknown."""
 
     def verify_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
-        """Verify the signature and parse; raise SignatureError if forged."""
+        """Verify the signature, key and freshness, then parse; SignatureError if forged or stale."""
 
     def ack(self, ok: bool) -> AckResponse:
         """The answer the provider expects (ok=False asks it to retry)."""
@@ -121,5 +127,6 @@ class PaymentAdapter(Protocol):
     def close(self, out_trade_no: str) -> QueryResult:
         """Close an unpaid order. Returns CLOSED, or PAID if it was paid after all."""
 
-    def refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int) -> RefundResult:
+    def refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int,
+               provider_txn_id: str = "") -> RefundResult:
         """Refund (part of) a paid order; keyed by out_refund_no, so repeats are safe."""

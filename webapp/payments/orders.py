@@ -1,29 +1,68 @@
 """The app's payment core: orders, their forward-only state machine, and settling exactly once
-(R-PA-1, R-PA-3). Plain functions over a SQLAlchemy session and a PaymentAdapter: no Flask.
+(R-PA-1 … R-PA-6). Plain functions over a SQLAlchemy session and the provider adapters: no Flask.
 
-created → paying → paid | closed | failed. "Still paying" and "trade not exist" are unknown,
-never failed. Settlement inserts one SettledPayment per receivable; its unique constraint on
-receivable_id makes a second settlement impossible whatever the number of notifications.
+created → paying → paid | closed | failed | unapplied (``OrderState``).
+
+Exactly once, whatever the taps, tabs, workers or notifications:
+
+- Everything that changes an order first locks its declaration (``SELECT … FOR UPDATE`` on
+  PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), then the order. Starting an order
+  holds that lock across the provider's create call, so a second tap waits and then finds the
+  order: the same cashier for the same method (R-PA-4), or a close the provider confirms before a
+  new order for another method. No tap can close an order whose create is still in flight.
+- An order is closed only when the provider confirms it; a provider that does not answer leaves it
+  open (and the user is told), never "closed" on a guess.
+- Settlement inserts one ``SettledPayment`` per receivable; its unique constraint on
+  ``receivable_id`` is the last guard. Money for an order that can no longer settle its declaration
+  (a wrong amount, a voided or otherwise paid declaration, a closed order) makes the order
+  ``unapplied`` and a refund, keyed by ``out_refund_no`` and retried until the provider accepts it.
+
+The functions flush and leave the commit to their caller (the request, or the job's unit of work),
+except the jobs' loops at the bottom, which take a session factory and commit per order.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import OPEN_ORDER_STATES, AuditEvent, Declaration, PaymentOrder, Receivable, Refund, SettledPayment
-from .base import AckResponse, OrderRequest, PaymentAdapter, PaymentError, ProviderStatus, SignatureError
+from ..domain.schemes import SCHEMES
+from ..domain.statuses import (
+    OPEN_ORDER_STATES,
+    DeclarationStatus,
+    OrderState,
+    ReceivableStatus,
+    RefundState,
+)
+from ..models import AuditEvent, Declaration, PaymentOrder, Receivable, Refund, SettledPayment
+from .base import (
+    AckResponse,
+    OrderRequest,
+    PaymentAdapter,
+    PaymentError,
+    ProviderRefused,
+    ProviderStatus,
+    SignatureError,
+)
 
-DESCRIPTIONS = {"rm": "城乡居民基本医疗保险费", "rp": "城乡居民基本养老保险费", "flex": "灵活就业人员社会保险费"}
+#: An open order is offered again (same cashier) only while this much of its validity is left.
+REUSE_MARGIN = timedelta(minutes=2)
+MSG_CREATE_FAILED = "支付渠道暂时无法下单，请稍后重试或选择其他支付方式"
+MSG_CLOSE_FAILED = "暂时无法确认上一笔订单已关闭，为避免重复扣款，请稍后重试"
+MSG_WRONG_AMOUNT = "支付金额与应缴金额不一致，该笔款项将原路退回，请重新缴费"
+MSG_NOT_PAYABLE = "该订单支付时，申报已作废或已通过其他订单缴费，该笔款项将原路退回"
+
+Adapters = Mapping[str, PaymentAdapter]
+SessionFactory = Callable[[], Session]
 
 
 class OrderError(Exception):
-    """The order cannot be started or changed; the message is for the user."""
+    """The order cannot be started or changed; the message is for the user. Nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -41,211 +80,346 @@ def new_out_trade_no(now: datetime) -> str:
 
 def _audit(session: Session, kind: str, order: PaymentOrder | None, detail: str = "",
            actor_id: int | None = None) -> None:
-    session.add(AuditEvent(kind=kind, subject=order.out_trade_no if order else "", detail=detail,
+    session.add(AuditEvent(kind=kind, subject=order.out_trade_no if order else "", detail=detail[:500],
                            actor_id=actor_id))
 
 
-def _lock(session: Session, order_id: int) -> PaymentOrder:
-    """Re-read an order under a row lock (PostgreSQL); SQLite serialises writers already."""
+# ----------------------------------------------------------------------------------------- locks and reads
+
+
+def lock_declaration(session: Session, declaration_id: int, *, skip_locked: bool = False) -> Declaration | None:
+    """Re-read a declaration under a row lock (the serialisation point of its payment); None if it does
+    not exist, or (``skip_locked``) if another worker holds it."""
+    stmt = select(Declaration).where(Declaration.id == declaration_id).with_for_update(skip_locked=skip_locked)
+    return session.execute(stmt, execution_options={"populate_existing": True}).scalar_one_or_none()
+
+
+def _lock_order(session: Session, order_id: int) -> PaymentOrder:
     stmt = select(PaymentOrder).where(PaymentOrder.id == order_id).with_for_update()
-    order = session.execute(stmt, execution_options={"populate_existing": True}).scalar_one()
-    return order
+    return session.execute(stmt, execution_options={"populate_existing": True}).scalar_one()
 
 
-def start(session: Session, adapters: Mapping[str, PaymentAdapter], provider: str, *, decl: Declaration,
-          channel: str, now: datetime, urls: Urls, expire_minutes: int) -> PaymentOrder:
-    """Create an order for a declaration at the provider and return it (state paying).
+def open_order(session: Session, declaration_id: int) -> PaymentOrder | None:
+    """The declaration's unfinished order, if any (at most one: a partial unique index)."""
+    return session.scalar(select(PaymentOrder).where(PaymentOrder.declaration_id == declaration_id,
+                                                     PaymentOrder.state.in_(OPEN_ORDER_STATES)))
 
-    An unfinished order of the same declaration is closed first; if the provider says it was
-    paid after all, that order is settled and returned instead.
+
+def paid_order(session: Session, declaration_id: int) -> PaymentOrder | None:
+    """The order that paid the declaration, if any."""
+    return session.scalar(select(PaymentOrder).where(PaymentOrder.declaration_id == declaration_id,
+                                                     PaymentOrder.state == OrderState.PAID))
+
+
+def _reusable(order: PaymentOrder, provider: str, now: datetime) -> bool:
+    return (order.provider == provider and order.state is OrderState.PAYING and bool(order.cashier_url)
+            and now < order.expires_at - REUSE_MARGIN)
+
+
+# ----------------------------------------------------------------------------------------- starting
+
+
+def start(session: Session, adapters: Adapters, provider: str, *, declaration_id: int, channel: str,
+          now: datetime, urls: Urls, expire_minutes: int, actor_id: int | None = None) -> PaymentOrder:
+    """确认缴费: the order to send the buyer to (R-PA-1, R-PA-4).
+
+    Returns the open order with its cashier (an existing one for the same method, or a new one), or
+    the order that paid the declaration. A provider that refused or did not answer gives back an
+    order in ``failed`` or ``created`` with ``failure_reason``; the caller shows that message.
+    Raises ``OrderError`` (having written nothing) when the declaration cannot be paid.
     """
-    if decl.status != "declared":
-        raise OrderError("该申报已缴费或已作废，无需再支付" if decl.status == "paid" else "该申报已作废，请重新申报")
-    existing = session.scalar(select(PaymentOrder).where(PaymentOrder.declaration_id == decl.id,
-                                                         PaymentOrder.state.in_(OPEN_ORDER_STATES)))
+    decl = lock_declaration(session, declaration_id)
+    if decl is None:
+        raise OrderError("申报不存在，请重新申报")
+    adapter = adapters.get(provider)
+    if adapter is None:
+        raise OrderError("请选择本渠道支持的支付方式")
+    if decl.status is DeclarationStatus.PAID:
+        paid = paid_order(session, decl.id)
+        if paid is not None:
+            return paid
+        raise OrderError("该申报已缴费，无需再支付")
+    if decl.status is not DeclarationStatus.DECLARED:
+        raise OrderError("该申报已作废，请重新申报")
+    existing = open_order(session, decl.id)
     if existing is not None:
-        closed = close(session, adapters[existing.provider], existing, now)
-        if closed.state == "paid":
-            return closed
-    adapter = adapters[provider]
+        existing = _lock_order(session, existing.id)
+        if _reusable(existing, provider, now):
+            return existing
+        existing = _close_locked(session, adapters, decl, existing, now)  # OrderError if not confirmed
+        if existing.state is OrderState.PAID:
+            return existing
     rows = session.scalars(select(Receivable).where(Receivable.declaration_id == decl.id,
-                                                    Receivable.status == "declared")).all()
+                                                    Receivable.status == ReceivableStatus.DECLARED)).all()
     amount = sum(r.amount_fen for r in rows)
     if not rows or amount != decl.total_fen:
         raise OrderError("缴费信息已变化，请返回重新申报")
     order = PaymentOrder(out_trade_no=new_out_trade_no(now), declaration_id=decl.id, payer_id=decl.payer_id,
-                         provider=adapter.name, channel=channel, amount_fen=amount, state="created",
+                         provider=adapter.name, channel=channel, amount_fen=amount, state=OrderState.CREATED,
                          created_at=now, updated_at=now, expires_at=now + timedelta(minutes=expire_minutes))
     session.add(order)
-    _audit(session, "order.created", order, f"{adapter.name} {amount}", decl.payer_id)
-    session.commit()  # the order exists before the provider can notify about it
+    session.flush()
     try:
         created = adapter.create(OrderRequest(
-            out_trade_no=order.out_trade_no, amount_fen=amount, description=DESCRIPTIONS.get(decl.scheme, "社会保险费"),
+            out_trade_no=order.out_trade_no, amount_fen=amount, description=SCHEMES[decl.scheme].order_subject,
             expire_at=order.expires_at, notify_url=urls.notify_url,
             return_url=urls.return_url.replace("{out_trade_no}", order.out_trade_no), created_at=now))
+    except ProviderRefused as e:
+        order.state, order.failure_reason = OrderState.FAILED, MSG_CREATE_FAILED
+        _audit(session, "order.create_refused", order, str(e), actor_id)
+        return order
     except PaymentError as e:
-        order = _lock(session, order.id)
-        order.state, order.failure_reason, order.updated_at = "failed", f"下单失败：{e}"[:200], now
-        _audit(session, "order.create_failed", order, str(e)[:500])
-        session.commit()
-        raise OrderError("支付渠道暂时无法下单，请稍后重试或选择其他支付方式") from e
-    order = _lock(session, order.id)
-    if order.state == "created":
-        order.state = "paying"
-    order.cashier_url = created.cashier_url
-    order.updated_at = now
-    session.commit()
+        # Unknown: the provider may have the order. It stays ``created`` until a close is confirmed.
+        order.failure_reason = MSG_CREATE_FAILED
+        _audit(session, "order.create_unknown", order, str(e), actor_id)
+        return order
+    order.state, order.cashier_url, order.updated_at = OrderState.PAYING, created.cashier_url, now
+    _audit(session, "order.created", order, f"{adapter.name} {amount}", actor_id)
     return order
 
 
-def apply(session: Session, order_id: int, status: ProviderStatus, *, amount_fen: int | None,
-          txn_id: str, paid_at: datetime | None, now: datetime, reason: str = "") -> PaymentOrder:
-    """Move an order forward on what the provider said; idempotent. Commits."""
-    order = _lock(session, order_id)
-    if status is ProviderStatus.PAID:
-        if amount_fen != order.amount_fen:
-            _audit(session, "order.amount_mismatch", order, f"provider {amount_fen} != ours {order.amount_fen}")
-            session.commit()
-            return order
-        if order.state == "paid":
-            _audit(session, "order.duplicate_paid", order)
-            session.commit()
-            return order
-        _settle(session, order, txn_id, paid_at or now, now)
-    elif status is ProviderStatus.CLOSED and order.state in OPEN_ORDER_STATES:
-        order.state, order.updated_at = "closed", now
-        _audit(session, "order.closed", order)
-    elif status is ProviderStatus.FAILED and order.state in OPEN_ORDER_STATES:
-        order.state, order.failure_reason, order.updated_at = "failed", (reason or "支付失败")[:200], now
-        _audit(session, "order.failed", order, reason)
-    # PAYING / NOT_PAID / NOT_FOUND: unknown, nothing moves.
-    session.commit()
-    return order
+# ----------------------------------------------------------------------------------------- what providers say
 
 
-def _settle(session: Session, order: PaymentOrder, txn_id: str, paid_at: datetime, now: datetime) -> None:
-    """Record the money: each receivable of the declaration paid once, or refund what cannot be."""
-    decl = session.get(Declaration, order.declaration_id)
+def apply(session: Session, order_id: int, status: ProviderStatus, *, amount_fen: int | None, txn_id: str,
+          paid_at: datetime | None, now: datetime, reason: str = "") -> PaymentOrder:
+    """Move an order forward on what its provider said; idempotent."""
+    decl_id = session.scalar(select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id))
+    decl = lock_declaration(session, decl_id)
     assert decl is not None
-    items = [i.receivable for i in decl.items]
-    payable = [r for r in items if r.status == "declared" and r.declaration_id == decl.id]
-    order.provider_txn_id = txn_id
-    order.paid_at = paid_at
-    order.updated_at = now
-    order.state = "paid"
-    settleable = decl.status == "declared" and len(payable) == len(items)
-    if not settleable or sum(r.amount_fen for r in payable) != order.amount_fen:
-        # Paid for something no longer payable (voided, or paid another way): money goes back.
-        session.add(Refund(order_id=order.id, out_refund_no=f"RF{order.out_trade_no}", amount_fen=order.amount_fen,
-                           reason="订单支付时申报已作废或已由其他订单缴费，原路退回"))
-        _audit(session, "order.paid_unpayable", order, "refund requested")
-        return
-    for r in payable:
-        r.status = "paid"
+    order = _lock_order(session, order_id)
+    return _apply_locked(session, decl, order, status, amount_fen=amount_fen, txn_id=txn_id, paid_at=paid_at,
+                         now=now, reason=reason)
+
+
+def _apply_locked(session: Session, decl: Declaration, order: PaymentOrder, status: ProviderStatus, *,
+                  amount_fen: int | None, txn_id: str, paid_at: datetime | None, now: datetime,
+                  reason: str = "") -> PaymentOrder:
+    if status is ProviderStatus.PAID:
+        if order.state in (OrderState.PAID, OrderState.UNAPPLIED):
+            _audit(session, "order.duplicate_paid", order)
+            return order
+        order.provider_txn_id, order.paid_at, order.updated_at = txn_id, paid_at or now, now
+        if amount_fen != order.amount_fen:
+            return _unapply(session, order, amount_fen, MSG_WRONG_AMOUNT, "order.amount_mismatch",
+                            f"provider {amount_fen} != ours {order.amount_fen}")
+        receivables = _receivables(session, decl)
+        if not order.state.is_open or not _payable(decl, receivables):
+            return _unapply(session, order, amount_fen, MSG_NOT_PAYABLE, "order.paid_unpayable",
+                            f"order {order.state}, declaration {decl.status}")
+        _settle(session, decl, order, receivables)
+    elif status is ProviderStatus.CLOSED and order.state.is_open:
+        order.state, order.updated_at = OrderState.CLOSED, now
+        _audit(session, "order.closed", order)
+    elif status is ProviderStatus.FAILED and order.state.is_open:
+        order.state, order.failure_reason, order.updated_at = OrderState.FAILED, (reason or "支付失败")[:200], now
+        _audit(session, "order.failed", order, reason)
+    # PAYING / NOT_PAID / NOT_FOUND / REFUNDED: nothing moves.
+    return order
+
+
+def _receivables(session: Session, decl: Declaration) -> list[Receivable]:
+    """The declaration's receivables as the database has them now (read under the declaration's lock)."""
+    ids = [i.receivable_id for i in decl.items]
+    return list(session.scalars(select(Receivable).where(Receivable.id.in_(ids)).order_by(Receivable.id),
+                                execution_options={"populate_existing": True}))
+
+
+def _payable(decl: Declaration, receivables: list[Receivable]) -> bool:
+    """The declaration is still owed, all of it, by this declaration."""
+    return decl.status is DeclarationStatus.DECLARED and bool(receivables) and all(
+        r.status is ReceivableStatus.DECLARED and r.declaration_id == decl.id for r in receivables)
+
+
+def _settle(session: Session, decl: Declaration, order: PaymentOrder, receivables: list[Receivable]) -> None:
+    """Record the money: each receivable of the declaration paid once (R-PA-1)."""
+    assert order.paid_at is not None
+    for r in receivables:
+        r.status = ReceivableStatus.PAID
         session.add(SettledPayment(receivable_id=r.id, order_id=order.id, payer_id=order.payer_id,
-                                   amount_fen=r.amount_fen, paid_at=paid_at, channel=order.channel,
-                                   method=order.provider,
-                                   levy_voucher_no=f"1001{paid_at:%y}{r.id:014d}"))
-    decl.status = "paid"
-    _audit(session, "order.paid", order, txn_id)
+                                   amount_fen=r.amount_fen, paid_at=order.paid_at, channel=order.channel,
+                                   method=order.provider, levy_voucher_no=f"1001{order.paid_at:%y}{r.id:014d}"))
+    decl.status = DeclarationStatus.PAID
+    order.state = OrderState.PAID
+    session.flush()  # the unique receivable_id fails here, inside the caller's transaction, if ever
+    _audit(session, "order.paid", order, order.provider_txn_id or "")
+
+
+def _unapply(session: Session, order: PaymentOrder, paid_fen: int | None, message: str, kind: str,
+             detail: str) -> PaymentOrder:
+    """Money that cannot settle the declaration: record it and send it back in full (R-PA-4, R-PA-5).
+
+    The declaration stays as it was (freed, when it is still owed), so the payer can pay again.
+    """
+    taken = order.amount_fen if paid_fen is None else paid_fen
+    order.state, order.paid_amount_fen, order.failure_reason = OrderState.UNAPPLIED, taken, message
+    session.add(Refund(order_id=order.id, out_refund_no=f"RF{order.out_trade_no}", amount_fen=taken,
+                       reason=message[:200]))
+    _audit(session, kind, order, detail)
+    return order
 
 
 def handle_notification(session: Session, adapter: PaymentAdapter, headers: Mapping[str, str], body: bytes,
-                        now: datetime) -> AckResponse:
-    """Verify a provider notification, settle on it at most once, and answer as the provider expects."""
+                        now: datetime) -> tuple[AckResponse, PaymentOrder | None]:
+    """Verify a provider notification, settle on it at most once, and answer as the provider expects.
+
+    A forged, stale, unreadable or unknown-order notification is refused in the provider's own words
+    (it retries, then gives up); a verified one is acknowledged once applied.
+    """
     try:
         note = adapter.verify_notification(headers, body)
     except SignatureError as e:
-        _audit(session, "notify.bad_signature", None, f"{adapter.name}: {e}"[:500])
-        session.commit()
-        return adapter.ack(False)
+        _audit(session, "notify.bad_signature", None, f"{adapter.name}: {e}")
+        return adapter.ack(False), None
     except PaymentError as e:
-        _audit(session, "notify.unreadable", None, f"{adapter.name}: {e}"[:500])
-        session.commit()
-        return adapter.ack(False)
-    order = session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == note.out_trade_no))
-    if order is None or order.provider != adapter.name:
-        _audit(session, "notify.unknown_order", None, f"{adapter.name}: {note.out_trade_no}")
-        session.commit()
-        return adapter.ack(False)
-    session.commit()
-    apply(session, order.id, note.status, amount_fen=note.amount_fen, txn_id=note.provider_txn_id,
-          paid_at=note.paid_at, now=now, reason=note.reason)
-    return adapter.ack(True)
+        _audit(session, "notify.unreadable", None, f"{adapter.name}: {e}")
+        return adapter.ack(False), None
+    order_id = session.scalar(select(PaymentOrder.id).where(PaymentOrder.out_trade_no == note.out_trade_no,
+                                                            PaymentOrder.provider == adapter.name))
+    if order_id is None:
+        _audit(session, "notify.unknown_order", None, f"{adapter.name}: {note.out_trade_no}"[:500])
+        return adapter.ack(False), None
+    order = apply(session, order_id, note.status, amount_fen=note.amount_fen, txn_id=note.provider_txn_id,
+                  paid_at=note.paid_at, now=now, reason=note.reason)
+    return adapter.ack(True), order
 
 
-def reconcile(session: Session, adapter: PaymentAdapter, order: PaymentOrder, now: datetime) -> PaymentOrder:
-    """Ask the provider about an unfinished order and apply the answer (user's return, periodic job)."""
-    if order.state not in OPEN_ORDER_STATES:
+# ----------------------------------------------------------------------------------------- asking and closing
+
+
+def reconcile(session: Session, adapters: Adapters, order_id: int, now: datetime, *,
+              wait: bool = True) -> PaymentOrder | None:
+    """Ask the provider about an unfinished order and apply the answer (the user's return, the poll,
+    the periodic job). An order whose create was never confirmed, or that expired unpaid, is closed.
+    With ``wait=False`` an order another worker is busy with is skipped (None)."""
+    decl_id = session.scalar(select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id))
+    decl = lock_declaration(session, decl_id, skip_locked=not wait) if decl_id is not None else None
+    if decl is None:
+        return None
+    order = _lock_order(session, order_id)
+    adapter = adapters.get(order.provider)
+    if not order.state.is_open or adapter is None:
         return order
-    session.commit()
+    if order.state is OrderState.CREATED:
+        return _close_quietly(session, adapters, decl, order, now)
     try:
         result = adapter.query(order.out_trade_no)
     except PaymentError:
         return order
-    status = result.status
-    if status in (ProviderStatus.NOT_PAID, ProviderStatus.NOT_FOUND) and now > order.expires_at:
-        return close(session, adapter, order, now)
-    return apply(session, order.id, status, amount_fen=result.amount_fen, txn_id=result.provider_txn_id,
-                 paid_at=result.paid_at, now=now, reason=result.reason)
+    if result.status in (ProviderStatus.NOT_PAID, ProviderStatus.NOT_FOUND) and now > order.expires_at:
+        return _close_quietly(session, adapters, decl, order, now)
+    return _apply_locked(session, decl, order, result.status, amount_fen=result.amount_fen,
+                         txn_id=result.provider_txn_id, paid_at=result.paid_at, now=now, reason=result.reason)
 
 
-def close(session: Session, adapter: PaymentAdapter, order: PaymentOrder, now: datetime) -> PaymentOrder:
-    """Close an unfinished order at the provider first, so the user can pay another way at once.
+def close(session: Session, adapters: Adapters, order_id: int, now: datetime) -> PaymentOrder:
+    """取消支付: close an unfinished order at the provider first, so the user can pay another way at once.
 
-    If the provider says it was paid after all (WeChat ORDERPAID), it is settled instead.
+    Returns the order closed, or paid if the provider says it was paid after all. ``OrderError`` when
+    the provider does not confirm: the order stays open, nothing is assumed.
     """
-    if order.state not in OPEN_ORDER_STATES:
+    decl_id = session.scalar(select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id))
+    decl = lock_declaration(session, decl_id)
+    assert decl is not None
+    return _close_locked(session, adapters, decl, _lock_order(session, order_id), now)
+
+
+def close_open(session: Session, adapters: Adapters, declaration_id: int, now: datetime) -> PaymentOrder | None:
+    """Close the declaration's unfinished order, if any (before a void); the order, or None."""
+    decl = lock_declaration(session, declaration_id)
+    existing = open_order(session, declaration_id) if decl is not None else None
+    if decl is None or existing is None:
+        return None
+    return _close_locked(session, adapters, decl, _lock_order(session, existing.id), now)
+
+
+def _close_locked(session: Session, adapters: Adapters, decl: Declaration, order: PaymentOrder,
+                  now: datetime) -> PaymentOrder:
+    if not order.state.is_open:
         return order
-    session.commit()
+    adapter = adapters[order.provider]
     try:
         result = adapter.close(order.out_trade_no)
     except PaymentError as e:
-        raise OrderError("暂时无法取消该订单，请稍后重试") from e
+        _audit(session, "order.close_unconfirmed", order, str(e))
+        raise OrderError(MSG_CLOSE_FAILED) from e
     if result.status is ProviderStatus.PAID:
-        if result.amount_fen is None:
-            q = adapter.query(order.out_trade_no)
-            result = q if q.status is ProviderStatus.PAID else result
-        return apply(session, order.id, ProviderStatus.PAID, amount_fen=result.amount_fen if result.amount_fen
-                     is not None else order.amount_fen, txn_id=result.provider_txn_id, paid_at=result.paid_at,
-                     now=now)
-    return apply(session, order.id, ProviderStatus.CLOSED, amount_fen=None, txn_id="", paid_at=None, now=now)
+        return _apply_locked(session, decl, order, ProviderStatus.PAID, txn_id=result.provider_txn_id,
+                             amount_fen=order.amount_fen if result.amount_fen is None else result.amount_fen,
+                             paid_at=result.paid_at, now=now)
+    if result.status is not ProviderStatus.CLOSED:
+        raise OrderError(MSG_CLOSE_FAILED)
+    return _apply_locked(session, decl, order, ProviderStatus.CLOSED, amount_fen=None, txn_id="", paid_at=None,
+                         now=now)
 
 
-def unfinished_orders(session: Session, older_than: datetime) -> list[PaymentOrder]:
-    """Orders still open since before ``older_than`` (for the periodic reconciliation job)."""
-    return list(session.scalars(select(PaymentOrder).where(PaymentOrder.state.in_(OPEN_ORDER_STATES),
-                                                          PaymentOrder.updated_at < older_than)))
+def _close_quietly(session: Session, adapters: Adapters, decl: Declaration, order: PaymentOrder,
+                   now: datetime) -> PaymentOrder:
+    try:
+        return _close_locked(session, adapters, decl, order, now)
+    except OrderError:
+        return order  # try again on the next run
 
 
-def reconcile_all(session: Session, adapters: Mapping[str, PaymentAdapter], older_than: datetime,
-                  now: datetime) -> int:
-    """Reconcile every unfinished order older than a cut-off, then send pending refunds; returns how
-    many orders were looked at."""
-    orders = unfinished_orders(session, older_than)
-    for order in orders:
-        adapter = adapters.get(order.provider)
-        if adapter is not None:
-            reconcile(session, adapter, order, now)
-    send_refunds(session, adapters)
-    return len(orders)
+# ----------------------------------------------------------------------------------------- jobs
 
 
-def send_refunds(session: Session, adapters: Mapping[str, PaymentAdapter]) -> int:
-    """Ask the provider to return money recorded for refund (keyed by out_refund_no, so a retry is safe)."""
-    pending = list(session.scalars(select(Refund).where(Refund.state == "requested")))
-    session.commit()
-    for refund in pending:
-        order = session.get(PaymentOrder, refund.order_id)
-        adapter = adapters.get(order.provider) if order else None
-        if order is None or adapter is None:
-            continue
-        try:
-            result = adapter.refund(order.out_trade_no, refund.out_refund_no, refund.amount_fen, order.amount_fen)
-        except PaymentError:
-            continue  # try again next run
-        refund.state = "accepted" if result.accepted else "rejected"
-        _audit(session, f"refund.{refund.state}", order, result.reason)
-        session.commit()
-    return len(pending)
+def reconcile_due(sessions: SessionFactory, adapters: Adapters, now: datetime, older_than: datetime) -> int:
+    """The periodic job: every order unfinished since before ``older_than``, one transaction each,
+    skipping those another worker holds; then the refunds. Returns how many orders were looked at."""
+    with sessions() as s:
+        ids = list(s.scalars(select(PaymentOrder.id).where(PaymentOrder.state.in_(OPEN_ORDER_STATES),
+                                                           PaymentOrder.updated_at < older_than)
+                             .order_by(PaymentOrder.id)))
+    for order_id in ids:
+        with sessions() as s:
+            reconcile(s, adapters, order_id, now, wait=False)
+            s.commit()
+    send_refunds(sessions, adapters, now)
+    return len(ids)
+
+
+def send_refunds(sessions: SessionFactory, adapters: Adapters, now: datetime, *,
+                 order_id: int | None = None) -> int:
+    """Send the requested refunds (all, or one order's), keyed by out_refund_no so a retry is safe;
+    a provider that does not answer is tried again on the next run. Returns how many were sent."""
+    with sessions() as s:
+        stmt = select(Refund.id).where(Refund.state == RefundState.REQUESTED)
+        if order_id is not None:
+            stmt = stmt.where(Refund.order_id == order_id)
+        ids = list(s.scalars(stmt.order_by(Refund.id)))
+    sent = 0
+    for refund_id in ids:
+        with sessions() as s:
+            refund = s.execute(select(Refund).where(Refund.id == refund_id, Refund.state == RefundState.REQUESTED)
+                               .with_for_update(skip_locked=True)).scalar_one_or_none()
+            adapter = adapters.get(refund.order.provider) if refund is not None else None
+            if refund is None or adapter is None:
+                continue
+            order = refund.order
+            refund.attempts, refund.updated_at = refund.attempts + 1, now
+            try:
+                result = adapter.refund(order.out_trade_no, refund.out_refund_no, refund.amount_fen,
+                                        order.paid_amount_fen or order.amount_fen, order.provider_txn_id or "")
+            except PaymentError as e:
+                refund.last_error = str(e)[:200]
+                s.commit()
+                continue
+            refund.state = RefundState.ACCEPTED if result.accepted else RefundState.REJECTED
+            refund.provider_refund_id = result.provider_refund_id or None
+            refund.last_error = None if result.accepted else result.reason[:200]
+            _audit(s, f"refund.{refund.state}", order, result.reason)
+            s.commit()
+            sent += 1
+    return sent
+
+
+def refunds_of(session: Session, order_id: int) -> list[Refund]:
+    """The refunds recorded for an order (退款中 / 已退款 on its result page)."""
+    return list(session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)))
+
+
+def open_orders_count(session: Session) -> int:
+    """How many orders are unfinished (for the housekeeping command)."""
+    return session.scalar(select(func.count()).select_from(PaymentOrder)
+                          .where(PaymentOrder.state.in_(OPEN_ORDER_STATES))) or 0

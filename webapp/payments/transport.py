@@ -53,15 +53,22 @@ class RequestsTransport:
 
 
 class WsgiTransport:
-    """Dispatch in-process to a WSGI app (tests: app and simulations in one process)."""
+    """In-process dispatch to WSGI apps by host (tests: the app and the providers, each its own app)."""
 
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.app = app
+    def __init__(self, routes: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.routes: dict[str, Callable[..., Any]] = dict(routes or {})
+
+    def mount(self, netloc: str, app: Callable[..., Any]) -> None:
+        """Send requests for ``netloc`` (``host:port``) to ``app``."""
+        self.routes[netloc] = app
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b"") -> TransportResponse:
-        """Send to the app, whatever host the URL names."""
+        """Send to the app mounted for the URL's host; nothing mounted there is a network error."""
         parts = urlsplit(url)
+        app = self.routes.get(parts.netloc)
+        if app is None:
+            raise PaymentError(f"{method} {url}: no route to host")
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        r = Client(self.app).open(path, method=method, headers=dict(headers), data=body,
-                                  base_url=f"{parts.scheme}://{parts.netloc}")
+        r = Client(app).open(path, method=method, headers=dict(headers), data=body,
+                             base_url=f"{parts.scheme}://{parts.netloc}")
         return TransportResponse(r.status_code, Headers(list(r.headers.items())), r.get_data())

@@ -1,6 +1,7 @@
 """Alipay, simulated: wap pay through gateway.do, query, close, refund; RSA2 over the sorted
-``k=v&…`` string. No trade exists until the buyer opens the cashier, so a query before that
-says ACQ.TRADE_NOT_EXIST. The notify_url gets a signed form and wants exactly ``success``.
+``k=v&…`` string. No trade exists until the buyer opens the cashier, so a query before that says
+ACQ.TRADE_NOT_EXIST; a close before that is remembered, so that cashier link can never pay.
+The notify_url gets a signed form and wants exactly ``success``.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 
 from ..base import BEIJING, SignatureError
 from ..crypto import rsa_sign, rsa_verify, sign_string
-from . import new_trade, sim
+from . import charge, down, expire_if_due, new_trade, sim, taken_fen, tombstone
 
 BJ_FMT = "%Y-%m-%d %H:%M:%S"
 STATUS = {"NOTPAY": "WAIT_BUYER_PAY", "PAID": "TRADE_SUCCESS", "CLOSED": "TRADE_CLOSED", "REFUNDED": "TRADE_CLOSED"}
@@ -26,8 +27,16 @@ def _yuan(fen: int) -> str:
     return f"{Decimal(fen) / 100:.2f}"
 
 
-def _fen(yuan: str) -> int:
-    return int(Decimal(yuan) * 100)
+def _fen(yuan: str) -> int | None:
+    try:
+        value = Decimal(yuan)
+    except (InvalidOperation, ValueError):
+        return None
+    return int(value * 100) if value > 0 and value == value.quantize(Decimal("0.01")) else None
+
+
+def _bj(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, BEIJING).strftime(BJ_FMT)
 
 
 def _response(method: str, payload: dict[str, Any]) -> Response:
@@ -37,34 +46,40 @@ def _response(method: str, payload: dict[str, Any]) -> Response:
     return Response(f'{{"{key}":{inner},"sign":"{sig}"}}', content_type="application/json; charset=utf-8")
 
 
+def _not_exist(method: str) -> Response:
+    return _response(method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST",
+                              "sub_msg": "交易不存在"})
+
+
 def _signed_params(params: dict[str, str]) -> dict[str, str]:
-    params = {**params, "sign_type": "RSA2"}
+    params = {k: v for k, v in params.items() if v != ""}
+    params["sign_type"] = "RSA2"
     params["sign"] = rsa_sign(sim().platform_key("alipay"), sign_string(params, ("sign", "sign_type")))
     return params
 
 
-def mark_paid(trade: Any) -> None:
-    """The buyer paid: record it and notify the merchant with a signed form."""
-    txn = datetime.now(BEIJING).strftime("%Y%m%d") + "2200" + secrets.token_hex(7)[:14]
-    if not sim().store.set_state("alipay", trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=txn,
-                                 paid_at=sim().now()):
-        return
-    trade = sim().store.trade("alipay", trade["out_trade_no"])
+def mark_paid(trade: Any) -> bool:
+    """The buyer paid: record it and notify the merchant with a signed form. False if not payable."""
+    txn = datetime.fromtimestamp(sim().now(), BEIJING).strftime("%Y%m%d") + "2200" + secrets.token_hex(7)[:14]
+    trade = charge("alipay", trade, txn)
+    if trade is None:
+        return False
     extra = json.loads(trade["extra"])
 
     def build(bad: bool) -> tuple[dict[str, str], bytes]:
+        taken = _yuan(taken_fen(trade))
         params = _signed_params({
-            "notify_time": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"), "notify_type": "trade_status_sync",
-            "notify_id": secrets.token_hex(16), "app_id": extra.get("app_id", ""), "charset": "utf-8",
-            "version": "1.0", "trade_no": trade["txn_id"], "out_trade_no": trade["out_trade_no"],
-            "total_amount": _yuan(trade["amount_fen"]), "receipt_amount": _yuan(trade["amount_fen"]),
-            "trade_status": "TRADE_SUCCESS", "subject": trade["description"] or "",
-            "gmt_payment": datetime.fromtimestamp(trade["paid_at"], BEIJING).strftime("%Y-%m-%d %H:%M:%S")})
+            "notify_time": _bj(sim().now()), "notify_type": "trade_status_sync", "notify_id": secrets.token_hex(16),
+            "app_id": extra.get("app_id", ""), "charset": "utf-8", "version": "1.0", "trade_no": trade["txn_id"],
+            "out_trade_no": trade["out_trade_no"], "total_amount": taken, "receipt_amount": taken,
+            "buyer_pay_amount": taken, "trade_status": "TRADE_SUCCESS", "subject": trade["description"] or "",
+            "gmt_create": _bj(trade["created"]), "gmt_payment": _bj(trade["paid_at"])})
         if bad:
-            params["total_amount"] = _yuan(trade["amount_fen"] + 1)  # tampered after signing
+            params["total_amount"] = _yuan(taken_fen(trade) + 1)  # tampered after signing
         return ({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode())
 
     sim().notifier.enqueue("alipay", trade["out_trade_no"], trade["notify_url"], build)
+    return True
 
 
 def return_redirect(trade: Any, paid: bool) -> str:
@@ -73,7 +88,7 @@ def return_redirect(trade: Any, paid: bool) -> str:
         return trade["return_url"]
     params = _signed_params({"method": "alipay.trade.wap.pay.return", "out_trade_no": trade["out_trade_no"],
                              "trade_no": trade["txn_id"] or "", "total_amount": _yuan(trade["amount_fen"]),
-                             "timestamp": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")})
+                             "timestamp": _bj(sim().now())})
     sep = "&" if "?" in trade["return_url"] else "?"
     return trade["return_url"] + sep + urlencode(params)
 
@@ -83,65 +98,85 @@ def register(bp: Blueprint) -> None:
 
     @bp.route("/gateway.do", methods=["GET", "POST"])
     def gateway() -> Any:
+        if down("alipay"):
+            return Response("Service Unavailable", status=503)
         params = {k: v for k, v in request.values.items()}
+        method = params.get("method", "")
         try:
             rsa_verify(sim().merchant_public("alipay"), sign_string(params, ("sign",)), params.get("sign", ""))
         except SignatureError:
-            return _response(params.get("method", "alipay.error"), {"code": "40002", "msg": "Invalid Arguments",
-                                                                    "sub_code": "isv.invalid-signature"})
-        method = params.get("method", "")
-        biz = json.loads(params.get("biz_content") or "{}")
+            return _response(method or "alipay.error", {"code": "40002", "msg": "Invalid Arguments",
+                                                        "sub_code": "isv.invalid-signature"})
+        try:
+            biz = json.loads(params.get("biz_content") or "{}")
+        except ValueError:
+            biz = None
+        if not isinstance(biz, dict):
+            return _response(method or "alipay.error", {"code": "40002", "msg": "Invalid Arguments",
+                                                        "sub_code": "isv.invalid-biz-content"})
         no = str(biz.get("out_trade_no", ""))
-        trade = sim().store.trade("alipay", no) if no else None
+        trade = expire_if_due("alipay", sim().store.trade("alipay", no)) if no else None
         if method == "alipay.trade.wap.pay":
-            if trade is None:
-                expire = None
-                if biz.get("time_expire"):
-                    expire = datetime.strptime(biz["time_expire"], BJ_FMT).replace(tzinfo=BEIJING).timestamp()
-                new_trade("alipay", no, _fen(str(biz.get("total_amount", "0"))), params.get("notify_url", ""),
-                          params.get("return_url", ""), str(biz.get("subject", "")), expire, state="UNSEEN",
-                          app_id=params.get("app_id"))
-                trade = sim().store.trade("alipay", no)
-            elif trade["state"] == "CLOSED":
-                return Response("交易已关闭，请返回商户重新下单", status=400, content_type="text/plain; charset=utf-8")
-            return redirect(url_for(f"{bp.name}.cashier", token=trade["token"]))
-        visible = trade is not None and trade["state"] != "UNSEEN"
+            return _wap_pay(params, biz, no, trade)
+        visible = trade is not None and trade["state"] != "UNSEEN" and trade["amount_fen"]
         if method == "alipay.trade.query":
             if not visible:
-                return _response(method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST",
-                                          "sub_msg": "交易不存在"})
-            status = STATUS[trade["state"]]
+                return _not_exist(method)
             return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no,
-                                      "trade_no": trade["txn_id"] or "", "trade_status": status,
-                                      "total_amount": _yuan(trade["amount_fen"]),
-                                      "send_pay_date": datetime.fromtimestamp(trade["paid_at"], BEIJING).strftime(
-                                          "%Y-%m-%d %H:%M:%S") if trade["paid_at"] else ""})
+                                      "trade_no": trade["txn_id"] or "", "trade_status": STATUS[trade["state"]],
+                                      "total_amount": _yuan(taken_fen(trade)),
+                                      "send_pay_date": _bj(trade["paid_at"]) if trade["paid_at"] else ""})
         if method == "alipay.trade.close":
-            if trade is None or trade["state"] == "UNSEEN":
+            if not visible:
                 # Nothing at Alipay yet: remember the close so the old cashier link cannot pay later.
                 if trade is None:
-                    new_trade("alipay", no, 0, "", "", "", None, state="CLOSED")
+                    tombstone("alipay", no)
                 else:
                     sim().store.set_state("alipay", no, "CLOSED", only_from=("UNSEEN",))
-                return _response(method, {"code": "40004", "msg": "Business Failed",
-                                          "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"})
-            if trade["state"] == "PAID":
+                return _not_exist(method)
+            sim().store.set_state("alipay", no, "CLOSED", only_from=("NOTPAY",))
+            if sim().store.trade("alipay", no)["state"] == "PAID":
                 return _response(method, {"code": "40004", "msg": "Business Failed",
                                           "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法"})
-            sim().store.set_state("alipay", no, "CLOSED", only_from=("NOTPAY",))
             return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no})
         if method == "alipay.trade.refund":
-            req_no = str(biz.get("out_request_no", ""))
-            row = sim().store.one("SELECT * FROM refund WHERE provider='alipay' AND out_refund_no=?", req_no)
-            if row is None:
-                if trade is None or trade["state"] != "PAID":
-                    return _response(method, {"code": "40004", "msg": "Business Failed",
-                                              "sub_code": "ACQ.TRADE_STATUS_ERROR"})
-                sim().store.run("INSERT INTO refund VALUES ('alipay', ?, ?, ?, ?)", req_no, no,
-                                _fen(str(biz.get("refund_amount", "0"))), trade["txn_id"])
-                row = sim().store.one("SELECT * FROM refund WHERE provider='alipay' AND out_refund_no=?", req_no)
-            return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no,
-                                      "trade_no": row["refund_id"], "refund_fee": _yuan(row["amount_fen"]),
-                                      "fund_change": "Y"})
+            return _refund(method, biz, no, trade)
         return _response(method or "alipay.error", {"code": "40004", "msg": "Business Failed",
                                                     "sub_code": "isv.invalid-method"})
+
+    def _wap_pay(params: dict[str, str], biz: dict[str, Any], no: str, trade: Any) -> Any:
+        if trade is None:
+            amount = _fen(str(biz.get("total_amount", "")))
+            if not no or amount is None:
+                return Response("参数错误：out_trade_no 或 total_amount 不正确", status=400,
+                                content_type="text/plain; charset=utf-8")
+            expire = None
+            if biz.get("time_expire"):
+                try:
+                    expire = datetime.strptime(biz["time_expire"], BJ_FMT).replace(tzinfo=BEIJING).timestamp()
+                except (TypeError, ValueError):
+                    return Response("参数错误：time_expire", status=400, content_type="text/plain; charset=utf-8")
+            if expire is not None and sim().now() > expire:
+                return Response("交易已超时关闭，请返回商户重新下单", status=400,
+                                content_type="text/plain; charset=utf-8")
+            new_trade("alipay", no, amount, params.get("notify_url", ""), params.get("return_url", ""),
+                      str(biz.get("subject", "")), expire, state="UNSEEN", app_id=params.get("app_id"))
+            trade = sim().store.trade("alipay", no)
+        elif trade["state"] == "CLOSED":
+            return Response("交易已关闭，请返回商户重新下单", status=400, content_type="text/plain; charset=utf-8")
+        return redirect(url_for(f"{bp.name}.cashier", token=trade["token"]))
+
+    def _refund(method: str, biz: dict[str, Any], no: str, trade: Any) -> Response:
+        req_no = str(biz.get("out_request_no", ""))
+        row = sim().store.one("SELECT * FROM refund WHERE provider='alipay' AND out_refund_no=?", req_no)
+        if row is None:
+            amount = _fen(str(biz.get("refund_amount", "")))
+            if trade is None or trade["state"] != "PAID" or amount is None or amount > taken_fen(trade):
+                return _response(method, {"code": "40004", "msg": "Business Failed",
+                                          "sub_code": "ACQ.TRADE_STATUS_ERROR"})
+            sim().store.run("INSERT OR IGNORE INTO refund VALUES ('alipay', ?, ?, ?, ?)", req_no, no, amount,
+                            trade["txn_id"])
+            row = sim().store.one("SELECT * FROM refund WHERE provider='alipay' AND out_refund_no=?", req_no)
+        return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no,
+                                  "trade_no": row["refund_id"], "refund_fee": _yuan(row["amount_fen"]),
+                                  "fund_change": "Y"})

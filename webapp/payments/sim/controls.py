@@ -1,8 +1,11 @@
 """Test controls for the simulated providers (also at POST /sim/<provider>/_control when SIM_CONTROLS=1).
 
-``set(app, "wechat", notify="duplicate")`` — notify: normal | drop | duplicate | delay | missign;
-``delay_seconds``; ``reorder``: deliver newest first; ``probe``: WeChat SIGNTEST probe first;
-``query="paying"``: answer queries with "still paying".
+``set(providers, "wechat", notify="duplicate")`` — ``providers`` is the providers' app. Controls:
+notify: normal | drop | duplicate | delay | missign; ``delay_seconds``; ``reorder``: deliver newest
+first; ``probe``: WeChat SIGNTEST probe first; ``query="paying"``: answer queries with "still paying";
+``stale_seconds``: WeChat notification timestamps that old; ``serial``: another Wechatpay-Serial;
+``amount_delta``: the cashier takes that many fen more (or less) than the order's amount;
+``create_delay``: seconds WeChat takes to answer a create; ``unavailable``: 503 to every API call.
 """
 
 from __future__ import annotations
@@ -11,38 +14,50 @@ from typing import Any
 
 from flask import Flask
 
+from .providers import MODULES
 
-def set(app: Flask, provider: str, **controls: Any) -> None:  # noqa: A001 - reads well in tests
+
+def set(providers: Flask, provider: str, **controls: Any) -> None:  # noqa: A001 - reads well in tests
     """Replace a provider's controls."""
-    app.extensions["sim"].store.set_controls(provider, controls)
+    providers.extensions["sim"].store.set_controls(provider, controls)
 
 
-def reset(app: Flask) -> None:
+def reset(providers: Flask) -> None:
     """Clear every control."""
-    for p in ("wechat", "alipay", "unionpay"):
-        app.extensions["sim"].store.set_controls(p, {})
+    for p in MODULES:
+        providers.extensions["sim"].store.set_controls(p, {})
 
 
-def deliver_pending(app: Flask, *, include_delayed: bool = False) -> int:
+def deliver_pending(providers: Flask, *, include_delayed: bool = False) -> int:
     """Deliver queued notifications (manual mode); returns how many attempts were made."""
-    return app.extensions["sim"].notifier.deliver_pending(include_delayed=include_delayed)
+    with providers.app_context():
+        return providers.extensions["sim"].notifier.deliver_pending(include_delayed=include_delayed)
 
 
-def pay(app: Flask, provider: str, out_trade_no: str) -> None:
-    """The buyer pays at the cashier (without driving the HTML page)."""
-    from .providers import MODULES
-
-    with app.app_context():
-        store = app.extensions["sim"].store
+def pay(providers: Flask, provider: str, out_trade_no: str) -> bool:
+    """The buyer pays at the cashier (without driving the HTML page); False if the trade refused."""
+    with providers.app_context():
+        store = providers.extensions["sim"].store
         trade = store.trade(provider, out_trade_no)
         if trade is None:
             raise LookupError(out_trade_no)
         if trade["state"] == "UNSEEN":
             store.set_state(provider, out_trade_no, "NOTPAY", only_from=("UNSEEN",))
             trade = store.trade(provider, out_trade_no)
-        MODULES[provider].mark_paid(trade)
+        return bool(MODULES[provider].mark_paid(trade))
 
 
-def outbox(app: Flask) -> list[dict[str, Any]]:
+def trade(providers: Flask, provider: str, out_trade_no: str) -> dict[str, Any] | None:
+    """The provider's record of an order number."""
+    row = providers.extensions["sim"].store.trade(provider, out_trade_no)
+    return dict(row) if row is not None else None
+
+
+def trades(providers: Flask) -> list[dict[str, Any]]:
+    """Every trade the providers hold."""
+    return [dict(r) for r in providers.extensions["sim"].store.all("SELECT * FROM trade ORDER BY created")]
+
+
+def outbox(providers: Flask) -> list[dict[str, Any]]:
     """Every queued or sent notification (for assertions)."""
-    return [dict(r) for r in app.extensions["sim"].store.all("SELECT * FROM outbox ORDER BY id")]
+    return [dict(r) for r in providers.extensions["sim"].store.all("SELECT * FROM outbox ORDER BY id")]

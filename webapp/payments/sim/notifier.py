@@ -16,11 +16,15 @@ from typing import Any
 from ..transport import Transport
 from .store import Store
 
-# Seconds between attempts, as each provider documents them.
+# Seconds to wait before each retry after a failed delivery, as each provider documents them
+# (so each provider delivers at most 1 + len(schedule) times).
 SCHEDULES: dict[str, list[float]] = {
+    # WeChat Pay v3: 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h, 24h 4m in all.
     "wechat": [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600],
+    # Alipay: 4m/10m/10m/1h/2h/6h/15h.
     "alipay": [240, 600, 600, 3600, 7200, 21600, 54000],
-    "unionpay": [60, 120, 240, 480, 960],
+    # UnionPay 5.1.0 back notification: five deliveries, 0, 1, 2 and 4 minutes apart.
+    "unionpay": [0, 60, 120, 240],
 }
 
 Builder = Callable[[bool], tuple[dict[str, str], bytes]]  # (mis-sign?) -> headers, body
@@ -36,15 +40,17 @@ def accepted(provider: str, status: int, body: bytes) -> bool:
 class Notifier:
     """Queues and delivers one sim's notifications."""
 
-    def __init__(self, store: Store, transport: Transport, *, mode: str, scale: float) -> None:
+    def __init__(self, store: Store, transport: Transport, *, mode: str, scale: float,
+                 controls: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.store, self.transport, self.mode, self.scale = store, transport, mode, scale
+        self.controls = controls or store.controls
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def enqueue(self, provider: str, out_trade_no: str, url: str, build: Builder,
                 probe: Builder | None = None) -> None:
         """Queue a notification, shaped by the provider's test controls."""
-        ctl = self.store.controls(provider)
+        ctl = self.controls(provider)
         if ctl.get("probe") and probe is not None:
             self._put(provider, out_trade_no, url, *probe(True), delay=0)
         action = ctl.get("notify", "normal")
@@ -68,7 +74,7 @@ class Notifier:
         limit = float("inf") if include_delayed else time.time()
         rows = self.store.all("SELECT * FROM outbox WHERE status='pending' ORDER BY id")
         due = [r for r in rows if r["due_at"] <= limit]
-        reorder = {p for p in ("wechat", "alipay", "unionpay") if self.store.controls(p).get("reorder")}
+        reorder = {p for p in SCHEDULES if self.controls(p).get("reorder")}
         if reorder:
             due.sort(key=lambda r: (r["provider"] in reorder, -r["id"] if r["provider"] in reorder else r["id"]))
         count = 0

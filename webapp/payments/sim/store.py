@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS trade (
   provider TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount_fen INTEGER NOT NULL,
   state TEXT NOT NULL, notify_url TEXT NOT NULL, return_url TEXT NOT NULL, description TEXT,
   token TEXT NOT NULL UNIQUE, txn_id TEXT, created REAL NOT NULL, expire_at REAL, paid_at REAL,
-  extra TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (provider, out_trade_no));
+  extra TEXT NOT NULL DEFAULT '{}', paid_fen INTEGER, PRIMARY KEY (provider, out_trade_no));
 CREATE TABLE IF NOT EXISTS refund (
   provider TEXT NOT NULL, out_refund_no TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount_fen INTEGER NOT NULL,
   refund_id TEXT NOT NULL, PRIMARY KEY (provider, out_refund_no));
@@ -33,8 +33,11 @@ class Store:
     def __init__(self, instance_path: str) -> None:
         self.path = Path(instance_path) / "sim" / "sim.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as conn:
-            conn.executescript(SCHEMA)
+        conn = self.connect()
+        conn.executescript(SCHEMA)
+        columns = {r["name"] for r in conn.execute("PRAGMA table_info(trade)")}
+        if "paid_fen" not in columns:  # a sim database from before the amount it took was kept
+            conn.execute("ALTER TABLE trade ADD COLUMN paid_fen INTEGER")
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection."""

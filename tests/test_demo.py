@@ -1,0 +1,73 @@
+"""The demo data a newcomer sees with `make run` (SPEC §13), and the synthetic population that load tests
+and benchmarks stand on."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+from stdnum.cn import ric
+
+from webapp import demo
+from webapp.models import Enrolment, Person, Receivable
+
+
+def _count(app, model, *where):
+    with app.extensions["db_sessionmaker"]() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_demo_seed_is_idempotent_and_people_json_lists_every_role(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    counts = (_count(app, Person), _count(app, Receivable))
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert (_count(app, Person), _count(app, Receivable)) == counts
+    people = json.loads(runner.invoke(args=["demo", "people", "--json"]).output)
+    roles = {r for p in people for r in p["roles"]}
+    assert {"rm-family", "rm-paid", "no-enrolment", "face-fails", "flex", "flex-subsidized", "flex-new",
+            "flex-special", "flex-lapse"} <= roles
+    for p in people:
+        assert set(p) >= {"name", "id_type", "id_number", "roles"} and ric.is_valid(p["id_number"])
+    family = next(p for p in people if "rm-family" in p["roles"])["family"]
+    assert {m["relation"] for m in family} == {"父亲", "母亲", "子女"}
+
+
+def test_R_ID_3_a_demo_person_no_does_not_repeat_the_id_number(app):
+    with app.extensions["db_sessionmaker"]() as s:
+        demo.seed(s, app.extensions["clock"].today())
+        s.commit()
+        for p in s.scalars(select(Person)):
+            assert p.person_no and p.id_number[6:14] not in p.person_no and p.id_number[-4:] not in p.person_no[-4:]
+
+
+def test_demo_population_creates_enrolled_people_with_receivables_and_is_idempotent(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "population", "--residents", "30", "--flex", "20", "--json"])
+    assert first.exit_code == 0, first.output
+    people = json.loads(first.output)
+    assert len(people) == 50 and all(ric.is_valid(p["id_number"]) for p in people)
+    assert {tuple(p["roles"]) for p in people} == {("population", "rm"), ("population", "flex")}
+    assert _count(app, Enrolment) == 50
+    assert _count(app, Receivable, Receivable.scheme == "rm") == 30
+    assert _count(app, Receivable, Receivable.scheme == "flex") == 20 * 9  # the rolling window, three insurances
+    again = runner.invoke(args=["demo", "population", "--residents", "30", "--flex", "20", "--json"])
+    assert json.loads(again.output) == people and _count(app, Person) == 50
+    more = runner.invoke(args=["demo", "population", "--residents", "40", "--flex", "20"])
+    assert "60 people ready" in more.output and _count(app, Person) == 60
+
+
+def test_a_population_resident_can_log_in_and_pay(app, providers, phone_user):
+    from webapp.payments.sim import controls
+
+    from .views.flows import declare_for, order_state, start_order
+
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        demo.population(s, residents=1, flex_workers=0, today=app.extensions["clock"].today())
+        s.commit()
+        person = s.scalar(select(Person))
+    b = phone_user(person, "wechat")
+    no = start_order(b, declare_for(b, person.id), "wechat")
+    controls.pay(providers, "wechat", no)
+    controls.deliver_pending(providers)
+    assert order_state(app, no) == "paid"

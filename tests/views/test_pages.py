@@ -1,0 +1,93 @@
+"""Every page answers, as a full page or as an htmx fragment, and nothing a browser sends gives a 500."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from webapp.db import Base
+
+from ..conftest import text
+
+
+@pytest.mark.parametrize("path", ["/", "/qr", "/healthz", "/login", "/me", "/?ch=wechat", "/?ch=nonsense"])
+def test_R_CH_2_public_pages_work_without_login(family, browser, path):
+    r = browser.get(path)
+    assert r.status_code == 200
+    assert "HX-Request" in r.headers.get("Vary", "")
+
+
+@pytest.mark.parametrize("path", ["/rm/pay", "/rm/declared", "/rm/records", "/flex/pay", "/flex/base", "/flex/due",
+                                  "/flex/records", "/me/settings"])
+def test_pages_that_need_identity_send_anonymous_users_to_login(family, browser, path):
+    r = browser.get(path)
+    assert r.status_code == 302 and r.location.startswith("/login?next=")
+
+
+@pytest.mark.parametrize("path", ["/rm/pay", "/rm/declared", "/rm/records", "/me", "/me/settings"])
+def test_signed_in_pages_render(wechat_user, path):
+    r = wechat_user.get(path)
+    assert r.status_code == 200 and "<html" in text(r)
+
+
+def test_the_qr_poster_has_a_code_for_every_entry_in_every_channel(family, browser):
+    page = text(browser.get("/qr"))
+    assert page.count("<svg") == 5 * 8
+    assert "http://localhost/rm/pay?ch=alipay" in page
+
+
+def test_htmx_request_for_a_block_gets_only_the_fragment(wechat_user):
+    full = wechat_user.get("/rm/declared")
+    frag = wechat_user.get("/rm/declared?partial=1", headers={"HX-Request": "true"})
+    assert "<html" in text(full) and "<html" not in text(frag) and 'id="results"' in text(frag)
+    assert "HX-Request" in frag.headers["Vary"]
+
+
+def test_htmx_request_after_session_expiry_redirects_the_whole_page(wechat_user):
+    with wechat_user.client.session_transaction() as sess:
+        sess["login_expires"] = "2000-01-01T00:00:00+00:00"
+    r = wechat_user.get("/rm/declared?partial=1", headers={"HX-Request": "true"})
+    assert r.status_code == 200 and r.headers["HX-Redirect"].startswith("/login")
+
+
+@pytest.mark.parametrize("method, path, data", [
+    ("get", "/rm/pay/select?insured=abc", None),
+    ("get", "/rm/pay/select?insured=99999", None),
+    ("get", "/pay/99999", None),
+    ("post", "/pay/99999", {"method": "wechat"}),
+    ("post", "/pay/99999/void", {}),
+    ("get", "/pay/99999999999999999999", None),
+    ("get", "/rm/records/99999999999999999999", None),
+    ("get", "/rm/records/%C2%B2", None),
+    ("get", "/pay/orders/%00", None),
+    ("post", "/rm/pay", {"who": "99999999999999999999"}),
+    ("post", "/rm/pay", {"who": "²"}),
+    ("get", "/rm/pay/select?insured=99999999999999999999", None),
+    ("get", "/rm/records?insured=99999999999999999999", None),
+    ("get", "/pay/orders/NOPE", None),
+    ("get", "/pay/return/wechat/NOPE", None),
+    ("post", "/pay/orders/NOPE/cancel", {}),
+    ("get", "/rm/records/99999", None),
+    ("get", "/rm/records?start=x&end=y", None),
+    ("post", "/rm/pay", {"who": "other", "id_type": "bogus", "id_number": "1"}),
+    ("post", "/rm/pay/select", {"insured": "2", "receivable": ["1", "x"]}),
+
+    ("post", "/pay/notify/wechat", {}),
+    ("post", "/pay/notify/nobody", {}),
+])
+def test_odd_requests_never_answer_500(wechat_user, method, path, data):
+    r = wechat_user.get(path) if method == "get" else wechat_user.post(path, data or {})
+    assert r.status_code < 500 or r.status_code == 503, (path, r.status_code)
+
+
+def test_the_migration_matches_the_models(app):
+    engine = app.extensions["db_engine"]
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_care_mode_is_on_by_default_and_can_be_switched_off(wechat_user):
+    assert 'data-weui-mode="care"' in text(wechat_user.get("/"))
+    wechat_user.get("/me/settings")
+    wechat_user.post("/care")
+    assert 'data-weui-mode="care"' not in text(wechat_user.get("/"))

@@ -1,0 +1,60 @@
+"""The schemes (险种业务) a resident pays here, as one registry: a new flow is one entry.
+
+The shared checkout, the result page, the records and the order subject read everything
+scheme-specific from here, never from an ``if scheme == …`` in a view or a template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class SchemeCode(StrEnum):
+    """The code stored on enrolments, receivables and declarations."""
+
+    RESIDENT_MEDICAL = "rm"
+    RESIDENT_PENSION = "rp"
+    FLEXIBLE = "flex"
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One scheme: how the user knows it, where its pages are, and who may pay it."""
+
+    code: SchemeCode
+    label: str  # the flow's name on tiles and headings
+    insurance: str  # the insurance the guide names (险种)
+    order_subject: str  # what the provider's cashier shows as the goods
+    entry: str  # endpoint of the flow's first step (身份信息确认)
+    declared: str  # endpoint listing its declarations (继续缴费 / 作废 live there)
+    records: str  # endpoint of its 缴费记录查询
+    record: str  # endpoint of one payment's 明细数据 (takes payment_id)
+    pays_for_others: bool  # R-RM-1 (family) vs R-FP-6 / R-RP (oneself only)
+    self_service_window: bool  # R-FP-4: only the 10th–25th, and not on the batch day
+    void_label: str = "作废"  # the guide's word for voiding a declaration in this flow
+    steps: tuple[str, ...] = ("身份信息确认", "选择缴费信息", "选择支付方式")
+
+    @property
+    def again_label(self) -> str:
+        """The result page's button back into the flow."""
+        return "继续为家人缴费" if self.pays_for_others else "返回缴费办理"
+
+
+SCHEMES: dict[str, Scheme] = {
+    s.code: s
+    for s in (
+        Scheme(SchemeCode.RESIDENT_MEDICAL, "城乡居民医疗", "城乡居民基本医疗保险", "城乡居民基本医疗保险费",
+               entry="resident_medical.pay", declared="resident_medical.declared",
+               records="resident_medical.records", record="resident_medical.record", pays_for_others=True,
+               self_service_window=False),
+        Scheme(SchemeCode.FLEXIBLE, "灵活就业", "企业职工基本养老保险、失业保险、职工基本医疗保险",
+               "灵活就业人员社会保险费", entry="flexible.pay", declared="flexible.due", records="flexible.records",
+               record="flexible.record", pays_for_others=False, self_service_window=True, void_label="作废申报"),
+    )
+}
+
+
+def scheme(code: str) -> Scheme:
+    """The registry entry of a scheme code; ``KeyError`` for a code nobody registered."""
+    return SCHEMES[code]

@@ -1,0 +1,115 @@
+"""Every status the app stores, as ``StrEnum``s. The models store the values with a CHECK constraint,
+so a typo in code fails loudly and the database refuses a value no code path knows.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReceivableStatus(StrEnum):
+    """应缴费: due (待申报) → declared (已申报待缴款) → paid; a void puts it back to due."""
+
+    DUE = "due"
+    DECLARED = "declared"
+    PAID = "paid"
+
+
+class DeclarationStatus(StrEnum):
+    """申报: declared (申报成功, unpaid) → paid, or void (已作废)."""
+
+    DECLARED = "declared"
+    PAID = "paid"
+    VOID = "void"
+
+
+class DeclarationKind(StrEnum):
+    """正常申报缴费 or 特殊核定缴费."""
+
+    NORMAL = "normal"
+    SPECIAL = "special"
+
+
+class OrderState(StrEnum):
+    """A payment order: created → paying → paid | closed | failed | unapplied.
+
+    ``created``: the provider has not confirmed the order (or we did not hear back); ``paying``: the
+    buyer can pay at the cashier; ``paid``: the money settled the declaration; ``closed``: the provider
+    confirmed nothing can be paid any more; ``failed``: the provider refused or the payment failed,
+    nothing taken; ``unapplied``: money arrived that cannot settle the declaration (a wrong amount,
+    or the declaration was voided or paid another way) — it goes back through a refund.
+    """
+
+    CREATED = "created"
+    PAYING = "paying"
+    PAID = "paid"
+    CLOSED = "closed"
+    FAILED = "failed"
+    UNAPPLIED = "unapplied"
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for the provider: the declaration cannot start another order yet."""
+        return self in OPEN_ORDER_STATES
+
+
+OPEN_ORDER_STATES = frozenset({OrderState.CREATED, OrderState.PAYING})
+
+
+class RefundState(StrEnum):
+    """A refund: requested (退款中, sent until the provider answers) → accepted (已退款) | rejected."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Provider(StrEnum):
+    """Who collects the money (支付方式)."""
+
+    WECHAT = "wechat"
+    ALIPAY = "alipay"
+    UNIONPAY = "unionpay"
+    AGREEMENT = "agreement"
+
+
+class Channel(StrEnum):
+    """Where the user came from (渠道, R-CH-1)."""
+
+    WECHAT = "wechat"
+    ALIPAY = "alipay"
+    BAIDU = "baidu"
+    ETAX_APP = "etax-app"
+    ETAX_WEB = "etax-web"
+    WINDOW = "window"
+
+
+class ChargeType(StrEnum):
+    """缴费类型 as stored: a resident's year, a flexible worker's month, or a special item.
+
+    本期应缴费 / 往期未缴费 are not stored: they follow from the fee period and today (R-FP-1).
+    """
+
+    ANNUAL = "annual"
+    NORMAL = "normal"
+    MISSED_ENROLMENT = "missed_enrolment"
+    POLICY_BACKPAY = "policy_backpay"
+    OTHER = "other"
+
+
+SPECIAL_CHARGE_TYPES = frozenset({ChargeType.MISSED_ENROLMENT, ChargeType.POLICY_BACKPAY, ChargeType.OTHER})
+
+
+class BaseSource(StrEnum):
+    """Where a contribution year's base came from (R-FB-4)."""
+
+    DECLARED = "declared"
+    CARRIED = "carried"
+    RAISED = "raised"
+
+
+class EnrolmentStatus(StrEnum):
+    """参保状态 as the bureau pushed it."""
+
+    ACTIVE = "active"
+    ENDED = "ended"

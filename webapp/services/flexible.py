@@ -1,0 +1,341 @@
+"""Flexible workers (灵活就业) over the database: bases per contribution year, the monthly receivables,
+the bureau's special items, and what the pages show. The rules themselves live in ``domain.flexible``
+(pure); this module maps rows to them and back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db import atomic
+from ..domain import flexible as rules
+from ..domain.calendar import BEIJING, Month
+from ..domain.errors import RuleViolation
+from ..domain.identity import ID_TYPES, IdentityError, normalize_id_number
+from ..domain.money import yuan_to_fen
+from ..domain.policy import NoPolicyError, PolicyTable, flex_policy
+from ..domain.schemes import SchemeCode
+from ..domain.statuses import (
+    SPECIAL_CHARGE_TYPES,
+    BaseSource,
+    ChargeType,
+    EnrolmentStatus,
+    ReceivableStatus,
+)
+from ..models import BaseDeclaration, Declaration, Enrolment, Person, Receivable
+from .declarations import declare, parse_ids
+
+SCHEME = SchemeCode.FLEXIBLE
+SPECIAL_TYPES = tuple(sorted(SPECIAL_CHARGE_TYPES))
+
+
+def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
+    """The person's flexible-worker enrolment (参保信息), if any."""
+    return session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
+
+
+def insurances(e: Enrolment) -> list[str]:
+    """The insurances the worker is enrolled in, in the guide's order."""
+    chosen = set((e.insurances or "pension,unemployment,medical").split(","))
+    return [i for i in rules.FLEX_INSURANCES if i in chosen]
+
+
+def declared_base(session: Session, e: Enrolment, year: int) -> BaseDeclaration | None:
+    """The base row of one contribution year."""
+    return session.scalar(select(BaseDeclaration).where(BaseDeclaration.enrolment_id == e.id,
+                                                        BaseDeclaration.contribution_year == year))
+
+
+def has_declared(session: Session, e: Enrolment) -> bool:
+    """Has this worker ever declared a base themselves?"""
+    return session.scalar(select(BaseDeclaration.id).where(
+        BaseDeclaration.enrolment_id == e.id, BaseDeclaration.source == BaseSource.DECLARED).limit(1)) is not None
+
+
+def base_for_year(session: Session, e: Enrolment, year: int, policy: rules.FlexPolicy,
+                  *, persist: bool = False) -> int | None:
+    """The base of a contribution year: declared, else last year's carried over and raised (R-FB-4)."""
+    row = declared_base(session, e, year)
+    if row is not None:
+        return rules.effective_base(row.base, policy)
+    earlier = session.scalar(select(BaseDeclaration).where(BaseDeclaration.enrolment_id == e.id,
+                                                           BaseDeclaration.contribution_year < year)
+                             .order_by(BaseDeclaration.contribution_year.desc()).limit(1))
+    if earlier is None:
+        return None
+    base = rules.carry_over_base(earlier.base, policy)
+    if persist:
+        session.add(BaseDeclaration(enrolment_id=e.id, contribution_year=year, base=base,
+                                    source=BaseSource.CARRIED if base == earlier.base else BaseSource.RAISED))
+    return base
+
+
+def window_state(session: Session, e: Enrolment, today: date) -> rules.WindowState:
+    """When this worker may declare or change the base (R-FB-3)."""
+    return rules.base_change_window(today, e.enrolled_on, has_declared(session, e), region=e.region,
+                                    subsidized=e.subsidized)
+
+
+@atomic
+def declare_base(session: Session, e: Enrolment, *, pension: str, unemployment: str | None, cycle: str,
+                 person: Person, today: date) -> BaseDeclaration:
+    """缴费基数申报 (R-FB-1..5): in the window, a whole base in range, the same for both insurances."""
+    rules.ensure_may_declare(e.subsidized)
+    state = window_state(session, e, today)
+    if not state.can_change or state.target_year is None:
+        raise RuleViolation(state.message_zh)
+    policy = flex_policy(e.region, Month(state.target_year, 7).first_day)
+    enrolled = insurances(e)
+    base = rules.validate_base(pension, unemployment if rules.UNEMPLOYMENT in enrolled else None, policy)
+    rules.validate_cycle(cycle, person.birth_date, person.sex, today)
+    row = declared_base(session, e, state.target_year)
+    if row is None:
+        row = BaseDeclaration(enrolment_id=e.id, contribution_year=state.target_year, base=base,
+                              source=BaseSource.DECLARED)
+        session.add(row)
+    else:
+        row.base, row.source = base, BaseSource.DECLARED
+    e.pay_cycle = cycle
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class MonthResult:
+    """What ``generate_month`` did."""
+
+    created: int
+    skipped_no_base: int
+    topups: int
+
+
+def generate_month(session: Session, month: Month, region: str, table: PolicyTable | None = None) -> MonthResult:
+    """Build one fee period's receivables from enrolments and bases (idempotent), and the 补差 items
+    for months paid provisionally once their year's numbers exist (R-FB-6)."""
+    policy = flex_policy(region, month, table)
+    created = skipped = 0
+    rows = session.scalars(select(Enrolment).where(Enrolment.scheme == SCHEME, Enrolment.region == region,
+                                                   Enrolment.status == EnrolmentStatus.ACTIVE))
+    for e in rows:
+        if Month.of(e.enrolled_on) > month:
+            continue
+        base = None if e.subsidized else base_for_year(session, e, policy.contribution_year, policy, persist=True)
+        if base is None and not e.subsidized:
+            skipped += 1  # a new enrollee who has not declared yet (R-FB-3)
+            continue
+        for insurance in insurances(e):
+            key = f"flex:{e.id}:{insurance}:{month}"
+            if session.scalar(select(Receivable.id).where(Receivable.natural_key == key)) is not None:
+                continue
+            amount = rules.monthly_amount(base, policy, insurance, e.subsidized)
+            session.add(Receivable(
+                natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance=insurance,
+                fee_period_start=month.first_day, fee_period_end=month.first_day,
+                base=None if insurance == rules.MEDICAL or e.subsidized else base,
+                amount_fen=yuan_to_fen(amount), charge_type=ChargeType.NORMAL, notice_no=None,
+                si_serial=f"{e.person_id:06d}{month.year}{month.month:02d}{rules.FLEX_INSURANCES.index(insurance)}",
+                tax_office=e.tax_office, si_agency=e.si_agency, special_category=e.special_category,
+                provisional=policy.provisional))
+            created += 1
+    session.flush()
+    return MonthResult(created, skipped, generate_topups(session, region, table))
+
+
+def generate_topups(session: Session, region: str, table: PolicyTable | None = None) -> int:
+    """补差: months paid on last year's numbers get the difference once the year's row exists (R-FB-6)."""
+    created = 0
+    paid = session.scalars(select(Receivable).where(Receivable.scheme == SCHEME, Receivable.provisional.is_(True),
+                                                    Receivable.status == ReceivableStatus.PAID,
+                                                    Receivable.charge_type == ChargeType.NORMAL))
+    for r in paid:
+        month = Month.of(r.fee_period_start)
+        policy = flex_policy(region, month, table)
+        if policy.provisional:
+            continue
+        key = f"flex-topup:{r.id}"
+        if session.scalar(select(Receivable.id).where(Receivable.natural_key == key)) is not None:
+            continue
+        item = rules.PaidItem(fee_period=month, insurance=r.insurance, amount=r.amount, base=r.base)
+        tops = rules.topup_items([item], policy, subsidized=r.enrolment.subsidized)
+        if not tops:
+            continue
+        session.add(Receivable(
+            natural_key=key, insured_id=r.insured_id, enrolment_id=r.enrolment_id, scheme=SCHEME,
+            insurance=r.insurance, fee_period_start=r.fee_period_start, fee_period_end=r.fee_period_end,
+            base=r.base, amount_fen=yuan_to_fen(tops[0].difference), charge_type=ChargeType.POLICY_BACKPAY,
+            notice_no=f"BC{policy.contribution_year}{r.enrolment_id:08d}", si_serial=f"BC{r.si_serial}",
+            tax_office=r.tax_office, si_agency=r.si_agency, special_category=r.special_category))
+        created += 1
+    session.flush()
+    return created
+
+
+class ImportFileError(ValueError):
+    """A special-items file with bad rows; ``errors`` lists ``(line, message)``."""
+
+    def __init__(self, errors: list[tuple[int, str]]) -> None:
+        super().__init__("; ".join(f"第{line}行：{msg}" for line, msg in errors))
+        self.errors = errors
+
+
+SPECIAL_COLUMNS = ("id_type", "id_number", "insurance", "fee_period", "amount", "charge_type", "notice_no")
+
+
+def import_special(session: Session, text: str) -> int:
+    """Load the bureau's special items (特殊核定) from CSV; a bad row names its line and nothing loads."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in SPECIAL_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ImportFileError([(1, f"缺少列：{', '.join(missing)}")])
+    errors: list[tuple[int, str]] = []
+    new: list[Receivable] = []
+    seen: set[str] = set()
+    for line, row in enumerate(reader, start=2):
+        try:
+            new.append(_special_row(session, row, seen))
+        except (RuleViolation, IdentityError, ValueError, InvalidOperation) as e:
+            errors.append((line, str(e)))
+    if errors:
+        raise ImportFileError(errors)
+    created = 0
+    for r in new:
+        if session.scalar(select(Receivable.id).where(Receivable.natural_key == r.natural_key)) is None:
+            session.add(r)
+            created += 1
+    session.flush()
+    return created
+
+
+def _special_row(session: Session, row: dict[str, str], seen: set[str]) -> Receivable:
+    id_type = (row.get("id_type") or "").strip()
+    if id_type not in ID_TYPES:
+        raise RuleViolation(f"证件类型不正确：{id_type}")
+    number = normalize_id_number(id_type, row.get("id_number") or "")
+    person = session.scalar(select(Person).where(Person.id_type == id_type, Person.id_number == number))
+    e = enrolment_of(session, person.id) if person else None
+    if e is None:
+        raise RuleViolation("未查询到该人员的灵活就业参保信息")
+    insurance = (row.get("insurance") or "").strip()
+    if insurance not in rules.FLEX_INSURANCES:
+        raise RuleViolation(f"险种不正确：{insurance}")
+    month = Month.parse((row.get("fee_period") or "").strip())
+    amount = Decimal((row.get("amount") or "").strip())
+    if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise RuleViolation("金额应为大于0、最多两位小数的数")
+    charge_type = (row.get("charge_type") or "").strip()
+    if charge_type not in SPECIAL_TYPES:
+        raise RuleViolation(f"缴费类型不正确：{charge_type}（应为{'/'.join(SPECIAL_TYPES)}）")
+    notice_no = (row.get("notice_no") or "").strip()
+    if not notice_no.isalnum() or len(notice_no) > 40:
+        raise RuleViolation("征集通知流水号不正确")
+    key = f"flex-special:{notice_no}:{insurance}:{month}"
+    if key in seen:
+        raise RuleViolation("与前面的行重复")
+    seen.add(key)
+    return Receivable(natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance=insurance,
+                      fee_period_start=month.first_day, fee_period_end=month.first_day, base=None,
+                      amount_fen=yuan_to_fen(amount), charge_type=charge_type, notice_no=notice_no,
+                      si_serial=notice_no, tax_office=e.tax_office, si_agency=e.si_agency,
+                      special_category=e.special_category)
+
+
+# ----------------------------------------------------------------------------------------- queries
+
+
+def window_receivables(session: Session, insured_id: int, today: date,
+                       statuses: Iterable[str] = (ReceivableStatus.DUE,)) -> list[Receivable]:
+    """Normal receivables of the rolling window (本期 + 往期), oldest first (R-FP-1)."""
+    periods = [m.first_day for m in rules.window_periods(today)]
+    return list(session.scalars(select(Receivable).where(
+        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME, Receivable.charge_type == ChargeType.NORMAL,
+        Receivable.status.in_(tuple(statuses)), Receivable.fee_period_start.in_(periods)
+    ).order_by(Receivable.fee_period_start.desc(), Receivable.id)))
+
+
+def special_receivables(session: Session, insured_id: int,
+                        statuses: Iterable[str] = (ReceivableStatus.DUE,)) -> list[Receivable]:
+    """Special items (特殊核定) grouped by 征集通知流水号 (R-FP-3)."""
+    return list(session.scalars(select(Receivable).where(
+        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME,
+        Receivable.charge_type.in_(SPECIAL_TYPES), Receivable.status.in_(tuple(statuses))
+    ).order_by(Receivable.notice_no, Receivable.id)))
+
+
+def charge_type_of(r: Receivable, today: date) -> str:
+    """本期应缴费 / 往期未缴费 for normal items (relative to today), else the stored type."""
+    if r.charge_type is ChargeType.NORMAL:
+        return rules.classify(Month.of(r.fee_period_start), today) or "overdue"
+    return r.charge_type
+
+
+def as_rule_items(rows: Iterable[Receivable], today: date) -> list[rules.FlexReceivable]:
+    """Rows as the rules see them."""
+    return [rules.FlexReceivable(id=r.id, insurance=r.insurance, fee_period=Month.of(r.fee_period_start),
+                                 amount=r.amount, charge_type=charge_type_of(r, today), notice_no=r.notice_no)
+            for r in rows]
+
+
+def unpaid_medical_periods(session: Session, insured_id: int, today: date) -> list[Month]:
+    """Medical fee periods of the window still unpaid (for the lapse warning, R-FP-7)."""
+    rows = window_receivables(session, insured_id, today, statuses=(ReceivableStatus.DUE, ReceivableStatus.DECLARED))
+    return sorted(Month.of(r.fee_period_start) for r in rows if r.insurance == rules.MEDICAL)
+
+
+def policy_or_none(region: str, on: date) -> tuple[rules.FlexPolicy | None, str | None]:
+    """The policy of a date, or the plain message when there is none."""
+    try:
+        return flex_policy(region, on), None
+    except NoPolicyError as e:
+        return None, str(e)
+
+
+
+
+def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWindowState:
+    """Whether the worker may pay here now: the 10th–25th, and not on the batch day with a batch-debit
+    agreement (R-FP-4)."""
+    e = enrolment_of(session, person_id)
+    return rules.can_pay_now(now, bool(e and e.batch_debit))
+
+
+def items_of_tab(session: Session, person_id: int, tab: str, today: date) -> list[Receivable]:
+    """正常申报缴费 (the rolling window) or 特殊核定缴费 (items by notice number)."""
+    if tab == "special":
+        return special_receivables(session, person_id)
+    return window_receivables(session, person_id, today)
+
+
+def declare_selection(session: Session, person: Person, *, tab: str, chosen: list[str], channel: str,
+                      now: datetime) -> Declaration:
+    """提交 on the flexible-worker payment page: the window is open, the selection obeys R-FP-2 (normal)
+    or R-FP-3 (special), then the items are declared."""
+    window = pay_window(session, person.id, now)
+    if not window.open:
+        raise RuleViolation(window.message_zh)
+    today = now.astimezone(BEIJING).date()
+    ids = parse_ids(chosen)
+    items = as_rule_items(items_of_tab(session, person.id, tab, today), today)
+    validate = rules.validate_normal_selection if tab == "normal" else rules.validate_special_selection
+    checked = validate(ids, items)
+    return declare(session, payer_id=person.id, insured_id=person.id, scheme=SCHEME,
+                   receivable_ids=[i.id for i in checked], channel=channel, now=now, kind=tab)
+
+
+def declared_receivables(session: Session, person_id: int) -> dict[int, list[Receivable]]:
+    """已申报待缴款: the worker's declared, unpaid items, by declaration (R-FP-8)."""
+    rows = session.scalars(select(Receivable).where(
+        Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
+        Receivable.status == ReceivableStatus.DECLARED).order_by(Receivable.declaration_id,
+                                                                 Receivable.fee_period_start, Receivable.id))
+    by_decl: dict[int, list[Receivable]] = {}
+    for r in rows:
+        by_decl.setdefault(r.declaration_id or 0, []).append(r)
+    return by_decl

@@ -1,0 +1,102 @@
+"""Urban-rural resident medical insurance (城乡居民医疗): who may be paid for, and what is owed
+(R-RM-1, R-RM-2). Use cases over a SQLAlchemy session.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.errors import RuleViolation
+from ..domain.money import yuan_to_fen
+from ..domain.policy import resident_medical_category, resident_medical_premium
+from ..domain.schemes import SchemeCode
+from ..domain.statuses import ChargeType, EnrolmentStatus, ReceivableStatus
+from ..models import Enrolment, FamilyPayee, Person, Receivable
+
+SCHEME = SchemeCode.RESIDENT_MEDICAL
+
+
+def find_insured(session: Session, name: str, id_type: str, id_number: str) -> Person:
+    """The insured person named on the 他人 form; refuses unknown people as the guide's Q21 does."""
+    person = session.scalar(select(Person).where(Person.id_type == id_type, Person.id_number == id_number))
+    if person is None or not _enrolment(session, person.id):
+        raise RuleViolation("未查询到参保信息。请核实参保人是否已在医保部门办理参保登记；"
+                            "如已登记，请待次月登记信息传递至税务部门后再缴费。")
+    if person.name != name:
+        raise RuleViolation("姓名与证件号码不一致，请核对后重试")
+    return person
+
+
+def _enrolment(session: Session, person_id: int) -> Enrolment | None:
+    return session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
+
+
+def family(session: Session, payer_id: int) -> list[Person]:
+    """The people this payer saved or paid for before (R-RM-1)."""
+    rows = session.scalars(select(FamilyPayee).where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id))
+    return [r.insured for r in rows]
+
+
+def may_pay_for(session: Session, payer_id: int, insured_id: int) -> bool:
+    """Oneself, or a saved family member."""
+    if payer_id == insured_id:
+        return True
+    return session.scalar(select(FamilyPayee.id).where(FamilyPayee.payer_id == payer_id,
+                                                       FamilyPayee.insured_id == insured_id)) is not None
+
+
+def remember(session: Session, payer_id: int, insured_id: int, relation: str | None = None) -> None:
+    """Save someone as a family payee (idempotent)."""
+    if payer_id != insured_id and not may_pay_for(session, payer_id, insured_id):
+        session.add(FamilyPayee(payer_id=payer_id, insured_id=insured_id, relation=relation))
+
+
+def receivables(session: Session, insured_id: int) -> list[Receivable]:
+    """The insured's resident medical receivables still to declare (待缴信息)."""
+    return list(session.scalars(select(Receivable).where(
+        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME, Receivable.status == ReceivableStatus.DUE
+    ).order_by(Receivable.fee_period_start)))
+
+
+def status_of(session: Session, insured_id: int) -> str:
+    """Why there may be nothing to pay: ``none`` (not enrolled), ``paid``, ``declared`` or ``due``."""
+    if _enrolment(session, insured_id) is None:
+        return "none"
+    statuses = set(session.scalars(select(Receivable.status).where(Receivable.insured_id == insured_id,
+                                                                   Receivable.scheme == SCHEME)))
+    if ReceivableStatus.DUE in statuses:
+        return "due"
+    if ReceivableStatus.DECLARED in statuses:
+        return "declared"
+    return "paid" if ReceivableStatus.PAID in statuses else "nothing"
+
+
+def generate_year(session: Session, year: int, region: str) -> int:
+    """Create each enrolled resident's receivable for a calendar year (R-RM-2); idempotent.
+
+    Returns how many were created. The amount comes from the policy table by the category the bureau
+    stored, else by the insured's age with the table's bands; ``NoPolicyError`` for a year without a row.
+    """
+    created = 0
+    enrolments = session.scalars(select(Enrolment).where(Enrolment.scheme == SCHEME, Enrolment.region == region,
+                                                         Enrolment.status == EnrolmentStatus.ACTIVE))
+    existing = set(session.scalars(select(Receivable.natural_key).where(
+        Receivable.scheme == SCHEME, Receivable.fee_period_start == date(year, 1, 1))))
+    for e in enrolments:
+        key = f"rm:{e.person_id}:{year}"
+        if key in existing:
+            continue
+        category = e.category or (resident_medical_category(e.person.birth_date, year, region)
+                                  if e.person.birth_date else "working_age")
+        amount = resident_medical_premium(region, year, category)
+        session.add(Receivable(
+            natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance="rm_medical",
+            fee_period_start=date(year, 1, 1), fee_period_end=date(year, 12, 1), base=None,
+            amount_fen=yuan_to_fen(amount), charge_type=ChargeType.ANNUAL, notice_no=None,
+            si_serial=f"RM{year}{e.person_id:010d}", tax_office=e.tax_office, si_agency=e.si_agency,
+            special_category=None))
+        created += 1
+    return created

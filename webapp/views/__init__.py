@@ -1,0 +1,19 @@
+"""One blueprint per flow, named as the user knows it. Flask lives here and in ``_web``/``_checkout``.
+
+URL → blueprint → template: ``/rm/pay`` → ``resident_medical.pay`` → ``templates/resident_medical/pay.html``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import _web, auth, flexible, hall, pay, resident_medical
+
+BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, pay.bp)
+
+
+def init_app(app: Flask) -> None:
+    """The request lifecycle, then every flow's blueprint."""
+    _web.init_app(app)
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)

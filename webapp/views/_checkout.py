@@ -1,0 +1,57 @@
+"""The steps every flow shares once something is declared: where the providers call back, going to
+选择支付方式, and the records pages (缴费记录查询 and its 明细数据), read from the scheme registry.
+The routes themselves (选择支付方式, 确认缴费, 作废, the result) are in ``pay``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, redirect, request, url_for
+
+from ..domain.calendar import Month
+from ..domain.errors import RuleViolation
+from ..domain.levy import LABELS, levy_of
+from ..domain.schemes import SCHEMES
+from ..models import Declaration
+from ..payments.orders import Urls
+from ..services import declarations
+from ._web import db, found, me, month_range, render
+
+
+def urls_for(provider: str) -> Urls:
+    """The absolute notify and return URLs a provider needs for an order."""
+    base = str(current_app.config["PUBLIC_BASE_URL"])
+    return Urls(notify_url=f"{base}{url_for('pay.notify', provider=provider)}",
+                return_url=f"{base}/pay/return/{provider}/" + "{out_trade_no}")
+
+
+def to_method(decl: Declaration) -> Any:
+    """After 提交: on to 选择支付方式."""
+    return redirect(url_for("pay.method", declaration_id=decl.id), 303)
+
+
+def records_page(scheme_code: str, default_start: Month, default_end: Month) -> Any:
+    """缴费记录查询 by 费款所属期 (R-CE-1): what was paid for me, or by me; ``?insured=`` narrows it
+    to one person I paid for."""
+    start, end, error = month_range(default_start, default_end)
+    insured = request.args.get("insured", "")
+    insured_id = int(insured) if insured.isascii() and insured.isdigit() and len(insured) < 19 else None
+    rows = []
+    if not error:
+        try:
+            rows = declarations.payments_between(db(), me().id, scheme_code, start, end, insured_id=insured_id)
+        except RuleViolation as e:
+            error = str(e)
+    return render("_components/records.html", scheme=SCHEMES[scheme_code], rows=rows, error=error, labels=LABELS,
+                  start=request.args.get("start") or str(start), end=request.args.get("end") or str(end),
+                  status=422 if error else 200)
+
+
+def record_page(scheme_code: str, payment_id: int) -> Any:
+    """One payment's 明细数据, with 主管税务机关, 社保经办机构, 人员编号 and 征收项目/品目/子目."""
+    with found():
+        p = declarations.payment_of(db(), me().id, scheme_code, payment_id)
+    r = p.receivable
+    return render("_components/record.html", scheme=SCHEMES[scheme_code], p=p, labels=LABELS,
+                  levy=levy_of(r.insurance, r.enrolment.category))

@@ -1,0 +1,252 @@
+"""What every blueprint shares: the request's database session (committed once, at the end), the
+clock, the signed-in user, rendering (a full page or one block of it for htmx), argument parsing,
+error pages and template helpers. Flask lives here and in the blueprints, nowhere below.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
+from jinja2_fragments.flask import render_block
+from sqlalchemy import orm
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import BaseConverter, ValidationError
+
+from ..domain import errors, identity, levy
+from ..domain.calendar import BEIJING, Clock, Month
+from ..domain.channels import CHANNELS, METHOD_LABELS
+from ..domain.money import format_yuan
+from ..domain.schemes import SCHEMES
+from ..models import Person
+from ..payments.orders import Adapters
+from ..services.audit import record
+
+SESSION_HOURS = 2
+REMEMBER_DAYS = 7
+MAX_ID_DIGITS = 18  # ids beyond this are not ours: 404, not an integer overflow
+
+
+class IdConverter(BaseConverter):
+    """``<id:name>``: a database id, ASCII digits only and at most 18 of them; anything else is 404."""
+
+    regex = r"[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        """The id as an int."""
+        if not (value.isascii() and value.isdigit()):
+            raise ValidationError()
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        """The id in a URL."""
+        return str(int(value))
+
+
+def db() -> orm.Session:
+    """The request's database session; the request commits it once (``init_app``)."""
+    if "db" not in g:
+        g.db = current_app.extensions["db_sessionmaker"]()
+    return g.db
+
+
+def clock() -> Clock:
+    """The app's clock: the real time, or moved by APP_TODAY (R-PA-6)."""
+    return current_app.extensions["clock"]
+
+
+def adapters() -> Adapters:
+    """The configured payment provider adapters."""
+    return current_app.extensions["payment_adapters"]
+
+
+def after_commit(fn: Callable[[], Any]) -> None:
+    """Run ``fn`` once this request's transaction is committed (e.g. send a refund it recorded)."""
+    g.setdefault("after_commit", []).append(fn)
+
+
+def current_user() -> Person | None:
+    """The signed-in person, if the login is still valid."""
+    if "user" in g:
+        return g.user
+    user = None
+    pid = session.get("person_id")
+    expires = session.get("login_expires")
+    if pid and expires and datetime.fromisoformat(expires) > datetime.now().astimezone():
+        user = db().get(Person, pid)
+    g.user = user
+    return user
+
+
+def me() -> Person:
+    """The signed-in person (inside ``login_required`` views)."""
+    user = current_user()
+    assert user is not None, "me() outside login_required"
+    return user
+
+
+def sign_in(person: Person, remember: bool) -> None:
+    """Start a login session: 2 hours, or 7 days with 7天免登录 (R-ID-1)."""
+    channel = session.get("channel")
+    session.clear()
+    if channel:
+        session["channel"] = channel
+    session["person_id"] = person.id
+    session.permanent = remember
+    span = timedelta(days=REMEMBER_DAYS) if remember else timedelta(hours=SESSION_HOURS)
+    session["login_expires"] = (datetime.now().astimezone() + span).isoformat()
+    g.user = person
+
+
+def sign_out() -> None:
+    """End the login but keep the channel the user came from."""
+    channel = session.get("channel")
+    session.clear()
+    if channel:
+        session["channel"] = channel
+    g.user = None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site may be a redirect target (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return None
+    return target
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send an anonymous (or expired) user to login, then back to where they were going."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            target = request.full_path.rstrip("?") if request.method == "GET" else (
+                request.headers.get("HX-Current-URL") and urlsplit(
+                    request.headers["HX-Current-URL"]).path or request.path)
+            expired = "person_id" in session
+            login = url_for("auth.login", next=target, expired=1 if expired else None)
+            if request.headers.get("HX-Request"):
+                return "", 200, {"HX-Redirect": login}
+            return redirect(login)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@contextmanager
+def found() -> Iterator[None]:
+    """Turn the services' ``NotFound`` (missing, or someone else's) into a 404 page."""
+    try:
+        yield
+    except errors.NotFound:
+        raise NotFound() from None
+
+
+def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Any:
+    """Render a page; an htmx request that names a block gets just that block."""
+    if block and request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        return render_block(template, block, **context), status
+    return render_template(template, **context), status
+
+
+def month_range(default_start: Month, default_end: Month) -> tuple[Month, Month, str | None]:
+    """``start``/``end`` query arguments (费款所属期, YYYY-MM), or the defaults and a Chinese message."""
+    try:
+        start = Month.parse(request.args["start"]) if request.args.get("start") else default_start
+        end = Month.parse(request.args["end"]) if request.args.get("end") else default_end
+    except ValueError:
+        return default_start, default_end, "费款所属期格式应为YYYY-MM"
+    return start, end, None
+
+
+def date_range(default_start: date, default_end: date) -> tuple[date, date, str | None]:
+    """``start``/``end`` query arguments (dates, YYYY-MM-DD), or the defaults and a Chinese message."""
+    try:
+        start = date.fromisoformat(request.args["start"]) if request.args.get("start") else default_start
+        end = date.fromisoformat(request.args["end"]) if request.args.get("end") else default_end
+    except ValueError:
+        return default_start, default_end, "日期格式应为YYYY-MM-DD"
+    return start, end, None
+
+
+def audit(kind: str, subject: str = "", detail: str = "", actor_id: int | None = None) -> None:
+    """Record an audit event in this request's transaction (the signed-in user is the actor)."""
+    if actor_id is None:
+        user = current_user()
+        actor_id = user.id if user else None
+    record(db(), kind, subject, detail, actor_id)
+
+
+def _error_page(status: int, title: str, message: str) -> Any:
+    return render_template("_components/error.html", title=title, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    """Wire the request lifecycle (one commit per request), error pages and template helpers."""
+    app.url_map.converters["id"] = IdConverter
+
+    @app.after_request
+    def _commit(response):  # type: ignore[no-untyped-def]
+        """One commit per request, unless it failed (the 500 handler rolled back)."""
+        response.vary.add("HX-Request")
+        session_ = g.get("db")
+        if session_ is not None and not g.get("failed"):
+            session_.commit()
+            for fn in g.pop("after_commit", []):
+                fn()
+        return response
+
+    @app.teardown_appcontext
+    def _close_db(_exc: BaseException | None) -> None:
+        session_ = g.pop("db", None)
+        if session_ is not None:
+            session_.close()
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_e: CSRFError) -> Any:
+        return _error_page(400, "页面已过期", "页面已过期或请求不完整，请返回上一页刷新后重试。")
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Any:
+        titles = {404: "未找到", 405: "操作不支持", 400: "请求有误"}
+        messages = {404: "您要找的页面或记录不存在，或不属于您。", 405: "该页面不支持这种操作，请返回上一页。"}
+        return _error_page(e.code or 500, titles.get(e.code or 0, "出错了"),
+                           messages.get(e.code or 0, e.description or ""))
+
+    @app.errorhandler(Exception)
+    def _crash(e: Exception) -> Any:
+        g.failed = True
+        session_ = g.get("db")
+        if session_ is not None:
+            session_.rollback()
+        if app.testing:
+            raise e  # tests see the real error, not the friendly page
+        app.logger.exception("unhandled error", exc_info=e)
+        return _error_page(500, "系统繁忙", "系统繁忙，请稍后重试。您的缴费不会重复扣款。")
+
+    app.jinja_env.globals.update(
+        current_user=current_user,
+        mask_id=identity.mask_id_number,
+        mask_name=identity.mask_name,
+        id_type_label=lambda code: identity.ID_TYPES.get(code, code),
+        ID_TYPES=identity.ID_TYPES,
+        CHANNELS=CHANNELS,
+        METHOD_LABELS=METHOD_LABELS,
+        SCHEMES=SCHEMES,
+        LEVY_LABELS=levy.LABELS,
+        charge_type_label=levy.charge_type_label,
+        today=lambda: clock().today(),
+    )
+    app.jinja_env.filters["yuan"] = format_yuan
+    app.jinja_env.filters["month"] = lambda d: d.strftime("%Y-%m") if d else "--"
+    app.jinja_env.filters["dt"] = lambda d: d.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if d else ""

@@ -1,0 +1,82 @@
+"""The service hall (社保费办理), the QR poster and the health check (R-CH-2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from flask import Blueprint, current_app, redirect, session, url_for
+from markupsafe import Markup
+from sqlalchemy import text
+
+from ..domain.channels import CHANNELS
+from ._web import db, render
+
+bp = Blueprint("hall", __name__)
+
+
+@bp.app_context_processor
+def _hall_helpers() -> dict[str, Any]:
+    return {"hall_links": hall_links}
+
+# R-CH-2: printed on posters, so these paths never change.
+ENTRY_POINTS: list[tuple[str, str]] = [
+    ("/", "社保费办理"),
+    ("/rm/pay", "城乡居民医疗缴费"),
+    ("/rp/pay", "城乡居民养老缴费"),
+    ("/flex/base", "灵活就业基数申报"),
+    ("/flex/pay", "灵活就业缴费"),
+    ("/agreements", "缴费协议"),
+    ("/certificates", "缴费证明"),
+    ("/verify", "证明查验"),
+]
+
+
+@bp.get("/")
+def index() -> Any:
+    """The service hall, like 京通's 社保费办理 page."""
+    return render("hall/index.html")
+
+
+@bp.get("/qr")
+def qr_poster() -> Any:
+    """A poster of QR codes: every entry URL in every channel."""
+    base = str(current_app.config["PUBLIC_BASE_URL"])
+    rows = []
+    for channel, channel_label in CHANNELS.items():
+        if channel == "window":
+            continue
+        codes = []
+        for path, label in ENTRY_POINTS:
+            url = f"{base}{path}?ch={channel}"
+            svg = segno.make(url, error="m").svg_inline(scale=3, border=2)
+            codes.append({"label": label, "url": url, "svg": Markup(svg)})
+        rows.append({"channel": channel_label, "codes": codes})
+    return render("hall/qr.html", rows=rows)
+
+
+@bp.post("/care")
+def toggle_care() -> Any:
+    """Switch large text (关怀模式) on or off; remembered in the session."""
+    session["care"] = not session.get("care", True)
+    return redirect(url_for("auth.settings"), 303)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    """For monitoring: 200 when the database answers."""
+    db().execute(text("SELECT 1"))
+    return {"status": "ok"}
+
+
+def hall_links() -> list[dict[str, str]]:
+    """The hall's tiles."""
+    return [
+        {"title": "城乡居民医疗", "desc": "本人或为家人缴费", "href": url_for("resident_medical.pay")},
+        {"title": "已申报查询", "desc": "居民医疗 · 作废", "href": url_for("resident_medical.declared")},
+        {"title": "居民医疗缴费记录", "desc": "按费款所属期查询", "href": url_for("resident_medical.records")},
+        {"title": "灵活就业缴费", "desc": "正常申报 · 特殊核定", "href": url_for("flexible.pay")},
+        {"title": "缴费基数申报", "desc": "灵活就业人员", "href": url_for("flexible.base")},
+        {"title": "应缴费信息查询", "desc": "灵活就业 · 待申报", "href": url_for("flexible.due")},
+        {"title": "灵活就业缴费记录", "desc": "按费款所属期查询", "href": url_for("flexible.records")},
+    ]

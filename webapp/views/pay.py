@@ -1,0 +1,134 @@
+"""支付 (/pay): the checkout every flow shares — 选择支付方式 and 确认缴费, 作废, the return from the cashier,
+the result page (缴费成功, 支付结果确认中 with 取消支付, or why it did not go through, and any refund) —
+and the providers' notifications (R-PA-1 … R-PA-6). Thin: ``services.checkout`` decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+
+from ..domain.errors import RuleViolation
+from ..domain.schemes import SCHEMES
+from ..domain.statuses import DeclarationStatus, OrderState
+from ..payments import orders
+from ..services import checkout, declarations
+from ._checkout import urls_for
+from ._web import adapters, after_commit, clock, db, found, login_required, me, render, safe_next
+
+bp = Blueprint("pay", __name__, url_prefix="/pay")
+
+
+def _declaration(declaration_id: int) -> Any:
+    with found():
+        return declarations.declaration_of(db(), me().id, declaration_id)
+
+
+@bp.route("/<id:declaration_id>", methods=["GET", "POST"])
+@login_required
+def method(declaration_id: int) -> Any:
+    """选择支付方式 → 确认缴费 → the provider's cashier (R-CH-1, R-PA-4)."""
+    decl = _declaration(declaration_id)
+    if decl.status is DeclarationStatus.PAID and (paid := orders.paid_order(db(), decl.id)) is not None:
+        return redirect(url_for("pay.order", out_trade_no=paid.out_trade_no), 303)
+    channel = str(g.channel)
+    methods = checkout.methods(channel, decl.scheme)
+    chosen = request.form.get("method") or (methods[0] if methods else "")
+    error = None
+    if request.method == "POST":
+        try:
+            order = checkout.confirm(db(), adapters(), decl, chosen, channel=channel, now=clock().now(),
+                                     urls=urls_for(chosen),
+                                     expire_minutes=int(current_app.config["ORDER_EXPIRE_MINUTES"]))
+        except RuleViolation as e:
+            error = str(e)
+        else:
+            if order.state is OrderState.PAYING and order.cashier_url:
+                return redirect(order.cashier_url, 303)
+            if order.state is OrderState.PAID:
+                return redirect(url_for("pay.order", out_trade_no=order.out_trade_no), 303)
+            error = order.failure_reason or orders.MSG_CREATE_FAILED
+    return render("pay/method.html", decl=decl, scheme=SCHEMES[decl.scheme], methods=methods, chosen=chosen,
+                  error=error, open_order=orders.open_order(db(), decl.id),
+                  not_now=checkout.why_not_now(db(), decl, clock().now()), status=422 if error else 200)
+
+
+@bp.post("/<id:declaration_id>/void")
+@login_required
+def void(declaration_id: int) -> Any:
+    """作废 an unpaid declaration (closing its unfinished order at the provider first); back to the list."""
+    decl = _declaration(declaration_id)
+    try:
+        flash(declarations.void(db(), adapters(), decl, clock().now(), me().id), "ok")
+    except RuleViolation as e:
+        flash(str(e), "warn")
+    back = safe_next(request.form.get("next")) or url_for(SCHEMES[decl.scheme].declared)
+    return redirect(back, 303)
+
+
+def _own_order(out_trade_no: str) -> Any:
+    with found():
+        return declarations.order_of(db(), me().id, out_trade_no)
+
+
+@bp.get("/return/<provider>/<out_trade_no>")
+@login_required
+def returned(provider: str, out_trade_no: str) -> Any:
+    """Back from the cashier: what the redirect says proves nothing, so ask the provider (R-PA-3)."""
+    o = _own_order(out_trade_no)
+    if o.provider != provider:
+        abort(404)
+    o = checkout.refresh(db(), adapters(), o, clock().now())
+    _send_refunds_if_any(o)
+    return redirect(url_for("pay.order", out_trade_no=o.out_trade_no), 303)
+
+
+@bp.get("/orders/<out_trade_no>")
+@login_required
+def order(out_trade_no: str) -> Any:
+    """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund."""
+    o = _own_order(out_trade_no)
+    if o.state.is_open and request.headers.get("HX-Request"):
+        o = checkout.refresh(db(), adapters(), o, clock().now())
+        _send_refunds_if_any(o)
+    return _result(o, block="result" if request.args.get("poll") else None)
+
+
+def _result(o: Any, block: str | None = None, error: str | None = None, status: int = 200) -> Any:
+    decl = o.declaration
+    return render("pay/result.html", o=o, decl=decl, scheme=SCHEMES[decl.scheme], refunds=checkout.refunds(db(), o),
+                  error=error, block=block, status=status)
+
+
+@bp.post("/orders/<out_trade_no>/cancel")
+@login_required
+def cancel(out_trade_no: str) -> Any:
+    """取消支付: close the order at the provider now, then choose another way (no 35-minute wait)."""
+    o = _own_order(out_trade_no)
+    try:
+        o = checkout.cancel(db(), adapters(), o, clock().now())
+    except RuleViolation as e:
+        return _result(o, error=str(e), status=503)
+    if o.state is OrderState.PAID:
+        return redirect(url_for("pay.order", out_trade_no=o.out_trade_no), 303)
+    return redirect(url_for("pay.method", declaration_id=o.declaration_id), 303)
+
+
+def _send_refunds_if_any(o: Any) -> None:
+    if o.state is OrderState.UNAPPLIED:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        after_commit(lambda: orders.send_refunds(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"],
+                                                 app.extensions["clock"].now(), order_id=o.id))
+
+
+@bp.post("/notify/<provider>")
+def notify(provider: str) -> Any:
+    """A provider's asynchronous notification: verified, settled at most once, answered its way."""
+    adapter = adapters().get(provider)
+    if adapter is None:
+        abort(404)
+    ack, o = orders.handle_notification(db(), adapter, request.headers, request.get_data(), clock().now())
+    if o is not None:
+        _send_refunds_if_any(o)
+    return ack.body, ack.status, {"Content-Type": ack.content_type}

@@ -1,0 +1,131 @@
+"""城乡居民医疗 (/rm): 缴费办理 for oneself or family, 已申报查询, 缴费记录查询 (R-RM-1 … R-RM-4).
+Payment, 作废 and the result are the shared checkout (``pay``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, request, session, url_for
+
+from ..domain.calendar import Month
+from ..domain.errors import RuleViolation
+from ..domain.identity import IdentityError, normalize_id_number
+from ..domain.schemes import SCHEMES, SchemeCode
+from ..models import Person
+from ..services import declarations
+from ..services import resident_medical as rm
+from ._checkout import record_page, records_page, to_method
+from ._web import audit, clock, date_range, db, login_required, me, render
+
+bp = Blueprint("resident_medical", __name__, url_prefix="/rm")
+SCHEME = SCHEMES[SchemeCode.RESIDENT_MEDICAL]
+
+
+@bp.route("/pay", methods=["GET", "POST"])
+@login_required
+def pay() -> Any:
+    """Step 1, 身份信息确认: 本人, a saved family member, or 他人 typed in (R-RM-1)."""
+    user = me()
+    form = {"who": request.values.get("who", "self"), "name": "", "id_type": "resident_id", "id_number": "",
+            "nationality": "中华人民共和国", "save": "1", "relation": ""}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form.update({k: request.form.get(k, "").strip() for k in form if k != "who"})
+        who = form["who"]
+        if who == "self":
+            return _go_select(user.id)
+        if who.isascii() and who.isdigit() and len(who) < 19:
+            if not rm.may_pay_for(db(), user.id, int(who)):
+                abort(404)
+            return _go_select(int(who))
+        if not form["name"]:
+            errors["name"] = "请输入参保人姓名"
+        try:
+            form["id_number"] = normalize_id_number(form["id_type"], form["id_number"])
+        except IdentityError as e:
+            errors["id_number"] = str(e)
+        if not errors:
+            try:
+                insured = rm.find_insured(db(), form["name"], form["id_type"], form["id_number"])
+            except RuleViolation as e:
+                errors["form"] = str(e)
+            else:
+                if insured.id == user.id:
+                    return _go_select(user.id)
+                if form["save"]:
+                    rm.remember(db(), user.id, insured.id, form["relation"] or None)
+                    audit("family.saved", str(insured.id))
+                session["rm_other"] = insured.id
+                return _go_select(insured.id)
+    return render("resident_medical/pay.html", form=form, errors=errors, steps=SCHEME.steps,
+                  family=rm.family(db(), user.id), user=user, status=422 if errors else 200)
+
+
+def _go_select(insured_id: int) -> Any:
+    return redirect(url_for("resident_medical.select", insured=insured_id), 303)
+
+
+def _insured_or_404(insured_id: int) -> Person:
+    user = me()
+    allowed = rm.may_pay_for(db(), user.id, insured_id) or session.get("rm_other") == insured_id
+    person = db().get(Person, insured_id) if allowed else None
+    if person is None:
+        abort(404)
+    return person
+
+
+@bp.route("/pay/select", methods=["GET", "POST"], endpoint="select")
+@login_required
+def select_items() -> Any:
+    """Step 2, 选择缴费信息: the year's receivable with 明细数据; 提交 declares it (R-RM-2, R-PA-1)."""
+    insured_text = request.values.get("insured", "")
+    if not (insured_text.isascii() and insured_text.isdigit() and len(insured_text) < 19):
+        return redirect(url_for("resident_medical.pay"))
+    insured = _insured_or_404(int(insured_text))
+    error = None
+    chosen = request.form.getlist("receivable") if request.method == "POST" else None
+    if request.method == "POST":
+        try:
+            decl = declarations.declare(db(), payer_id=me().id, insured_id=insured.id, scheme=SCHEME.code,
+                                        receivable_ids=declarations.parse_ids(chosen or []), channel=str(g.channel),
+                                        now=clock().now())
+            return to_method(decl)
+        except RuleViolation as e:
+            error = str(e)
+    return render("resident_medical/select.html", insured=insured, items=rm.receivables(db(), insured.id),
+                  steps=SCHEME.steps, error=error, chosen=chosen, state=rm.status_of(db(), insured.id),
+                  status=422 if error else 200)
+
+
+@bp.get("/declared")
+@login_required
+def declared() -> Any:
+    """已申报查询: declarations by date, including those made for others (R-RM-4), with 继续缴费 and 作废."""
+    today = clock().today()
+    start, end, error = date_range(today - timedelta(days=90), today)
+    rows = []
+    if not error:
+        try:
+            rows = declarations.declared_between(db(), me().id, SCHEME.code, start, end)
+        except RuleViolation as e:
+            error = str(e)
+    return render("resident_medical/declared.html", rows=rows, start=request.args.get("start") or start.isoformat(),
+                  end=request.args.get("end") or end.isoformat(), error=error,
+                  block="results" if request.args.get("partial") else None, status=422 if error else 200)
+
+
+@bp.get("/records")
+@login_required
+def records() -> Any:
+    """缴费记录查询 by 费款所属期: what was paid for me, or by me (R-CE-1 columns)."""
+    year = clock().today().year
+    return records_page(SCHEME.code, Month(year - 1, 1), Month(year, 12))
+
+
+@bp.get("/records/<id:payment_id>")
+@login_required
+def record(payment_id: int) -> Any:
+    """One payment's 明细数据."""
+    return record_page(SCHEME.code, payment_id)
