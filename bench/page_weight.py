@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from webapp.views.hall import ENTRY_POINTS  # noqa: E402
 
 from webapp import create_app, demo  # noqa: E402
 from webapp.migrate import upgrade  # noqa: E402
+from webapp.views.hall import ENTRY_POINTS  # noqa: E402
 
 BUDGET = 60 * 1024  # bytes, gzipped, per page: HTML + its own CSS + JS
 TODAY = "2026-11-22T10:00:00+08:00"  # the demo data's day, as in the tests

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
@@ -28,6 +28,7 @@ from ..models import Person
 from ..payments.orders import Adapters
 from ..services.audit import record
 
+T = TypeVar("T")
 SESSION_HOURS = 2
 REMEMBER_DAYS = 7
 MAX_ID_DIGITS = 18  # ids beyond this are not ours: 404, not an integer overflow
@@ -159,24 +160,23 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     return render_template(template, **context), status
 
 
+def _range(parse: Callable[[str], T], default_start: T, default_end: T, message: str) -> tuple[T, T, str | None]:
+    try:
+        start = parse(request.args["start"]) if request.args.get("start") else default_start
+        end = parse(request.args["end"]) if request.args.get("end") else default_end
+    except ValueError:
+        return default_start, default_end, message
+    return start, end, None
+
+
 def month_range(default_start: Month, default_end: Month) -> tuple[Month, Month, str | None]:
     """``start``/``end`` query arguments (费款所属期, YYYY-MM), or the defaults and a Chinese message."""
-    try:
-        start = Month.parse(request.args["start"]) if request.args.get("start") else default_start
-        end = Month.parse(request.args["end"]) if request.args.get("end") else default_end
-    except ValueError:
-        return default_start, default_end, "费款所属期格式应为YYYY-MM"
-    return start, end, None
+    return _range(Month.parse, default_start, default_end, "费款所属期格式应为YYYY-MM")
 
 
 def date_range(default_start: date, default_end: date) -> tuple[date, date, str | None]:
     """``start``/``end`` query arguments (dates, YYYY-MM-DD), or the defaults and a Chinese message."""
-    try:
-        start = date.fromisoformat(request.args["start"]) if request.args.get("start") else default_start
-        end = date.fromisoformat(request.args["end"]) if request.args.get("end") else default_end
-    except ValueError:
-        return default_start, default_end, "日期格式应为YYYY-MM-DD"
-    return start, end, None
+    return _range(date.fromisoformat, default_start, default_end, "日期格式应为YYYY-MM-DD")
 
 
 def audit(kind: str, subject: str = "", detail: str = "", actor_id: int | None = None) -> None:
