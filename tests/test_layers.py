@@ -14,7 +14,8 @@ WEBAPP = Path(__file__).resolve().parent.parent / "webapp"
 
 # Third-party packages a layer may use besides the standard library.
 PURE_LIBRARIES = {"chinese_calendar", "stdnum"}  # data libraries: no I/O, no framework
-WEB_LIBRARIES = {"flask", "flask_wtf", "flask_htmx", "jinja2", "jinja2_fragments", "werkzeug", "markupsafe", "segno"}
+WEB_LIBRARIES = {"flask", "flask_wtf", "flask_htmx", "flask_limiter", "jinja2", "jinja2_fragments", "werkzeug",
+                 "markupsafe", "segno"}
 
 
 def _module(path: Path) -> str:

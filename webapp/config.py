@@ -26,6 +26,8 @@
 | ORDER_EXPIRE_MINUTES | 30 | how long a provider cashier accepts an order |
 | RECONCILE_AFTER_SECONDS | 60 | the periodic job queries orders left unfinished this long |
 | HUEY_URL | sqlite under instance/ | redis://… to run the periodic jobs on Redis at scale |
+| REDIS_URL | (none) | redis://…: rate-limit counts shared by every worker (memory per process otherwise) |
+| RATELIMIT_ENABLED | 1 | 0 turns every rate limit off (never in production) |
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
         "ORDER_EXPIRE_MINUTES": int(raw("ORDER_EXPIRE_MINUTES", "30")),
         "RECONCILE_AFTER_SECONDS": int(raw("RECONCILE_AFTER_SECONDS", "60")),
         "HUEY_URL": raw("HUEY_URL") or None,
+        "REDIS_URL": raw("REDIS_URL") or None,
+        "RATELIMIT_STORAGE_URI": raw("REDIS_URL") or "memory://",
+        "RATELIMIT_ENABLED": raw("RATELIMIT_ENABLED", "1") not in ("0", "False", "false"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,

@@ -218,8 +218,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Any:
-        titles = {404: "未找到", 405: "操作不支持", 400: "请求有误"}
-        messages = {404: "您要找的页面或记录不存在，或不属于您。", 405: "该页面不支持这种操作，请返回上一页。"}
+        titles = {404: "未找到", 405: "操作不支持", 400: "请求有误", 429: "操作过于频繁"}
+        messages = {404: "您要找的页面或记录不存在，或不属于您。", 405: "该页面不支持这种操作，请返回上一页。",
+                    429: "您的操作过于频繁，请稍后再试。"}
         return _error_page(e.code or 500, titles.get(e.code or 0, "出错了"),
                            messages.get(e.code or 0, e.description or ""))
 
