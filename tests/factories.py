@@ -6,19 +6,22 @@ the person (flushed, not committed: the caller commits).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from datetime import date, datetime
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
 from webapp import demo
+from webapp.domain import banks
 from webapp.domain.calendar import BEIJING, Month
 from webapp.domain.identity import facts_from_id
 from webapp.domain.policy import contribution_year
 from webapp.domain.statuses import BaseSource, ChargeType
-from webapp.models import BaseDeclaration, Enrolment, FamilyPayee, Person, Receivable
+from webapp.models import Agreement, BaseDeclaration, Enrolment, FamilyPayee, Person, Receivable
 from webapp.services import flexible, resident_medical
 
 TODAY = date(2026, 11, 22)
@@ -74,14 +77,14 @@ def make_family(s: Session, payer: Person, members: list[tuple[Person, str]]) ->
 
 def make_flex_worker(s: Session, name: str = "刘一", *, base: int | None = 8000, unpaid_months: int = 3,
                      unpaid: dict[str, tuple[int, ...]] | None = None, subsidized: bool = False,
-                     enrolled_on: date = date(2024, 3, 5), today: date = TODAY, batch_debit: bool = False,
+                     enrolled_on: date = date(2024, 3, 5), today: date = TODAY,
                      birth: date = date(1987, 4, 15), number: str | None = None) -> Person:
     """A flexible worker with six months of receivables before ``today``: the last ``unpaid_months`` of
     them unpaid (or ``unpaid``: by insurance, offsets from this month, ``"*"`` for all three), the rest
     paid. ``base=None`` for a new enrollee who has not declared yet."""
     p = make_person(s, name, number, birth=birth)
     e = Enrolment(person_id=p.id, scheme=flexible.SCHEME, region="beijing", tax_office=TAX_OFFICE,
-                  si_agency=SI_AGENCY, enrolled_on=enrolled_on, subsidized=subsidized, batch_debit=batch_debit,
+                  si_agency=SI_AGENCY, enrolled_on=enrolled_on, subsidized=subsidized,
                   insurances="pension,unemployment,medical", special_category="享受补贴人员" if subsidized else None)
     s.add(e)
     s.flush()
@@ -118,3 +121,27 @@ def add_special_items(s: Session, person: Person, items: list[tuple[str, str, st
 def at(day: date, hour: int = 10) -> datetime:
     """A Beijing time on a day (for ``clock.set``)."""
     return datetime(day.year, day.month, day.day, hour, tzinfo=BEIJING)
+
+
+def make_agreement(s: Session, person: Person, providers: Flask | None = None, *, batch_debit: bool = True,
+                   bank: str = "ICBC", balance_fen: int = 1_000_000, effective_on: date = date(2026, 11, 1),
+                   tax_office: str = TAX_OFFICE, holder: str | None = None) -> Agreement:
+    """A debit agreement in effect (signed at the counter), with the account open and funded at the simulated
+    bank when ``providers`` is given."""
+    card = banks.card_number(bank, next(_seq))
+    a = Agreement(agreement_no=f"AGTEST{next(_seq):010d}", payer_id=person.id, tax_office=tax_office,
+                  si_agency=SI_AGENCY, bank=bank, bank_region=banks.regions(bank)[0],
+                  branch=banks.branches(bank, banks.regions(bank)[0])[0], holder=holder or person.name,
+                  account_masked=banks.mask_card(card), account_digest=hashlib.sha256(card.encode()).hexdigest(),
+                  batch_debit=batch_debit, effective_on=effective_on,
+                  signed_at=datetime.combine(effective_on, datetime.min.time(), BEIJING))
+    s.add(a)
+    s.flush()
+    if providers is not None:
+        from webapp.payments.sim import bank as sim_bank
+
+        store = providers.extensions["sim"].store
+        sim_bank.open_account(store, card, bank, holder or person.name, person.id_number, balance_fen)
+        sim_bank.register_agreement(store, a.agreement_no, card, holder or person.name, person.id_number)
+    a.card_number = card  # type: ignore[attr-defined]  # for tests that drain or fund the account
+    return a

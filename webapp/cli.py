@@ -17,6 +17,7 @@ db_cli = AppGroup("db", help="Database schema.")
 demo_cli = AppGroup("demo", help="Demo data.")
 receivables_cli = AppGroup("receivables", help="Receivables from the bureaus' data.")
 payments_cli = AppGroup("payments", help="Payment housekeeping.")
+batch_cli = AppGroup("batch-debit", help="The bank's batch debit on the batch day (批量扣款).")
 
 
 def _session():  # type: ignore[no-untyped-def]
@@ -137,6 +138,35 @@ def reconcile() -> None:
     click.echo(f"{n} unfinished orders checked")
 
 
+@batch_cli.command("run")
+@click.option("--date", "day_text", default=None, help="The batch day, YYYY-MM-DD (default: today).")
+@click.option("--worker", default="cli", help="This worker's name in the run's claims.")
+@click.option("--chunk", type=click.IntRange(1, 5000), default=500, help="Agreements claimed at a time.")
+def batch_run(day_text: str | None, worker: str, chunk: int) -> None:
+    """Debit every batch-debit agreement for a batch day; safe to run on many workers at once and to rerun."""
+    from datetime import date
+
+    from .domain.calendar import format_date_zh, is_batch_debit_day
+    from .services import batch_debit
+
+    clock = current_app.extensions["clock"]
+    try:
+        day = date.fromisoformat(day_text) if day_text else clock.today()
+    except ValueError:
+        raise click.BadParameter("应为YYYY-MM-DD，例如 2026-11-09", param_hint="--date") from None
+    if not is_batch_debit_day(day):
+        raise click.ClickException(f"{format_date_zh(day)}不是批量扣款日（本月批量扣款日为"
+                                   f"{format_date_zh(batch_debit.batch_day_of(day))}）")
+    report = batch_debit.run(current_app.extensions["db_sessionmaker"],
+                             current_app.extensions["payment_adapters"]["agreement"], day, clock.now,
+                             worker=worker, chunk=chunk)
+    reasons = ", ".join(f"{k} {v}" for k, v in report.reasons.items()) or "none"
+    click.echo(f"{day}: {report.debits} debits in {report.chunks} chunks, {report.succeeded} debited, "
+               f"{report.failed} failed ({reasons}), {report.seconds:.1f}s")
+    if report.unanswered:
+        raise click.ClickException("银行未应答，请稍后重新运行（已发出的扣款不会重复扣款）")
+
+
 @click.command("qr")
 def qr() -> None:
     """Print the hall URL as a QR code in the terminal."""
@@ -147,6 +177,6 @@ def qr() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for group in (db_cli, demo_cli, receivables_cli, payments_cli):
+    for group in (db_cli, demo_cli, receivables_cli, payments_cli, batch_cli):
         app.cli.add_command(group)
     app.cli.add_command(qr)

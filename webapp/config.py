@@ -16,6 +16,8 @@
 | WECHAT_BASE_URL | PROVIDERS_URL/sim/wechat | WeChat Pay API base (https://api.mch.weixin.qq.com for the real one) |
 | ALIPAY_GATEWAY_URL | PROVIDERS_URL/sim/alipay/gateway.do | Alipay gateway |
 | UNIONPAY_BASE_URL | PROVIDERS_URL/sim/unionpay | UnionPay gateway |
+| BANK_BASE_URL | PROVIDERS_URL/sim/bank | the bank behind 缴费协议, 协议支付 and 批量扣款 |
+| BANK_MERCHANT_KEY, BANK_PUBLIC_KEY | the simulation's | our signing key and the bank's public key |
 | WECHAT_MCHID, _APPID, _SERIAL_NO, _MERCHANT_KEY, _PLATFORM_PUBLIC_KEY, _PLATFORM_KEY_ID, _APIV3_KEY_FILE | sim | ids |
 | ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY | the simulation's | Alipay app and keys |
 | UNIONPAY_MER_ID, _SIGN_KEY, _SIGN_PUBLIC_KEY, _VERIFY_KEY | the simulation's | UnionPay merchant and keys |
@@ -89,6 +91,7 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
         "WECHAT_BASE_URL": raw("WECHAT_BASE_URL", f"{providers}/sim/wechat"),
         "ALIPAY_GATEWAY_URL": raw("ALIPAY_GATEWAY_URL", f"{providers}/sim/alipay/gateway.do"),
         "UNIONPAY_BASE_URL": raw("UNIONPAY_BASE_URL", f"{providers}/sim/unionpay"),
+        "BANK_BASE_URL": raw("BANK_BASE_URL", f"{providers}/sim/bank"),
         "PAYMENT_TRANSPORT": raw("PAYMENT_TRANSPORT", "http"),
         "SIM_NOTIFY_MODE": raw("SIM_NOTIFY_MODE", "thread"),
         "SIM_RETRY_SCALE": float(raw("SIM_RETRY_SCALE", "1.0")),
@@ -106,7 +109,7 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
     for key in ("WECHAT_MCHID", "WECHAT_APPID", "WECHAT_SERIAL_NO", "WECHAT_MERCHANT_KEY", "WECHAT_PLATFORM_PUBLIC_KEY",
                 "WECHAT_PLATFORM_KEY_ID", "WECHAT_APIV3_KEY_FILE", "ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY",
                 "ALIPAY_PUBLIC_KEY", "UNIONPAY_MER_ID", "UNIONPAY_SIGN_KEY", "UNIONPAY_SIGN_PUBLIC_KEY",
-                "UNIONPAY_VERIFY_KEY"):
+                "UNIONPAY_VERIFY_KEY", "BANK_MERCHANT_KEY", "BANK_PUBLIC_KEY"):
         if raw(key):
             cfg[key] = raw(key)
     # Anything else a test passes (TESTING, …) goes through unchanged.

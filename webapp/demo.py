@@ -155,7 +155,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
         if e is None:
             e = Enrolment(person_id=person.id, scheme=flex.SCHEME, region=region, tax_office=FLEX_TAX_OFFICE,
                           si_agency=FLEX_SI_AGENCY, enrolled_on=enrolled_on, subsidized=bool(f.get("subsidized")),
-                          insurances="pension,unemployment,medical", batch_debit=bool(f.get("batch_debit")),
+                          insurances="pension,unemployment,medical",
                           special_category="享受补贴人员" if f.get("subsidized") else None)
             session.add(e)
             session.flush()
@@ -281,7 +281,7 @@ def population(session: Session, *, residents: int, flex_workers: int, today: da
                 "person_id": ids[num], "scheme": rm.SCHEME if kind == "rm" else flex.SCHEME, "region": region,
                 "category": category, "tax_office": POPULATION_TAX_OFFICE, "si_agency": POPULATION_SI_AGENCY,
                 "enrolled_on": date(2020, 1, 1), "insurances": "" if kind == "rm" else "pension,unemployment,medical",
-                "subsidized": False, "pay_cycle": "monthly", "batch_debit": False, "status": "active"})
+                "subsidized": False, "pay_cycle": "monthly", "status": "active"})
         session.execute(insert(Enrolment.__table__), enrol_rows)
         scheme = rm.SCHEME if kind == "rm" else flex.SCHEME
         person_ids = list(ids.values())

@@ -1,5 +1,6 @@
 """Periodic jobs (huey): reconcile payment orders left unfinished, so a lost notification or a buyer who
-never came back from the cashier never leaves an order 已下单缴费中 (R-PA-3), and send refunds.
+never came back from the cashier never leaves an order 已下单缴费中 (R-PA-3), and send refunds; on the batch
+day, the bank's batch debit (R-BD-1).
 
 Run the consumer with ``huey_consumer webapp.jobs.huey`` (``make run`` starts it). The queue is a SQLite
 file under instance/ by default, Redis when HUEY_URL=redis://… says so. The app is built once per
@@ -53,3 +54,24 @@ def reconcile(flask_app: Flask) -> int:
 def reconcile_unfinished_orders() -> int:
     """Every minute: ``reconcile`` on the process's app."""
     return reconcile(app())
+
+
+def batch_debit_today(flask_app: Flask) -> int:
+    """On the batch day, run (or resume) the batch debit; any day else, nothing. Returns debits decided."""
+    from .domain.calendar import is_batch_debit_day
+    from .services import batch_debit
+
+    clock = flask_app.extensions["clock"]
+    today = clock.today()
+    if not is_batch_debit_day(today):
+        return 0
+    report = batch_debit.run(flask_app.extensions["db_sessionmaker"],
+                             flask_app.extensions["payment_adapters"]["agreement"], today, clock.now,
+                             worker=f"huey-{os.getpid()}")
+    return report.debits
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def batch_debit_on_the_batch_day() -> int:
+    """Every ten minutes: on the batch day, the batch debit (R-BD-1); every worker may share it."""
+    return batch_debit_today(app())

@@ -16,7 +16,10 @@ from .db import Base, UTCDateTime
 from .domain.schemes import SchemeCode
 from .domain.statuses import (
     OPEN_ORDER_STATES,
+    AgreementStatus,
     BaseSource,
+    BatchDebitState,
+    BatchWorkState,
     Channel,
     ChargeType,
     DeclarationKind,
@@ -28,8 +31,9 @@ from .domain.statuses import (
     RefundState,
 )
 
-__all__ = ["OPEN_ORDER_STATES", "AuditEvent", "BaseDeclaration", "Declaration", "DeclarationItem", "Enrolment",
-           "FamilyPayee", "PaymentOrder", "Person", "Receivable", "Refund", "SettledPayment", "utcnow"]
+__all__ = ["OPEN_ORDER_STATES", "Agreement", "AuditEvent", "BaseDeclaration", "BatchDebit", "BatchRun", "BatchWork",
+           "Declaration", "DeclarationItem", "Enrolment", "FamilyPayee", "PaymentOrder", "Person", "Receivable",
+           "Refund", "SettledPayment", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -101,8 +105,6 @@ class Enrolment(Base):
     enrolled_on: Mapped[date]
     insurances: Mapped[str] = mapped_column(sa.String(60), default="")  # flex: "pension,unemployment,medical"
     pay_cycle: Mapped[str] = mapped_column(sa.String(12), default="monthly")
-    # 是否银行代扣: the payer has a batch-debit agreement, so cannot pay another way on the batch day (R-FP-4).
-    batch_debit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     status: Mapped[EnrolmentStatus] = mapped_column(status_column(EnrolmentStatus, "enrolment_status"),
                                                     default=EnrolmentStatus.ACTIVE)
 
@@ -152,6 +154,8 @@ class Receivable(Base):
     status: Mapped[ReceivableStatus] = mapped_column(status_column(ReceivableStatus, "receivable_status"),
                                                      default=ReceivableStatus.DUE, index=True)
     declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("declaration.id"))
+    # Taken by a batch debit in progress (申报处理中): no one can declare it until the bank has answered.
+    batch_debit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_debit.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     insured: Mapped[Person] = orm.relationship(foreign_keys=[insured_id])
@@ -264,13 +268,16 @@ class PaymentOrder(Base):
 
 
 class SettledPayment(Base):
-    """A receivable paid: the unique constraint on receivable_id is the last guard against paying twice."""
+    """A receivable paid, by an order or by a batch debit (exactly one of the two): the unique constraint on
+    receivable_id is the last guard against paying twice."""
 
     __tablename__ = "settled_payment"
+    __table_args__ = (sa.CheckConstraint("(order_id IS NULL) != (batch_debit_id IS NULL)", name="paid_by_one"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     receivable_id: Mapped[int] = mapped_column(sa.ForeignKey("receivable.id"), unique=True)
-    order_id: Mapped[int] = mapped_column(sa.ForeignKey("payment_order.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_order.id"), index=True)
+    batch_debit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_debit.id"), index=True)
     payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
     amount_fen: Mapped[int]
     levy_voucher_no: Mapped[str] = mapped_column(sa.String(30), unique=True)  # 应征凭证序号
@@ -279,7 +286,8 @@ class SettledPayment(Base):
     method: Mapped[Provider] = mapped_column(status_column(Provider, "provider"))
 
     receivable: Mapped[Receivable] = orm.relationship()
-    order: Mapped[PaymentOrder] = orm.relationship()
+    order: Mapped[PaymentOrder | None] = orm.relationship()
+    payer: Mapped[Person] = orm.relationship()
 
     @property
     def amount(self) -> Decimal:
@@ -328,3 +336,91 @@ class AuditEvent(Base):
     kind: Mapped[str] = mapped_column(sa.String(40), index=True)
     subject: Mapped[str] = mapped_column(sa.String(80), default="")
     detail: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class Agreement(Base):
+    """缴费协议: the payer's own bank account, signed with the bank for one 税务机关 (R-AG-*).
+
+    The full card number stays with the bank; we keep what screens show (masked) and a digest to tell
+    a change of account. ``batch_debit`` is 是否银行代扣: with it the agreement serves the batch debit
+    as well as 协议支付.
+    """
+
+    __tablename__ = "agreement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_no: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    tax_office: Mapped[str] = mapped_column(sa.String(100))
+    si_agency: Mapped[str] = mapped_column(sa.String(100))
+    bank: Mapped[str] = mapped_column(sa.String(12))
+    bank_region: Mapped[str] = mapped_column(sa.String(40))
+    branch: Mapped[str] = mapped_column(sa.String(80))
+    holder: Mapped[str] = mapped_column(sa.String(60))
+    account_masked: Mapped[str] = mapped_column(sa.String(30))
+    account_digest: Mapped[str] = mapped_column(sa.String(64))
+    batch_debit: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[AgreementStatus] = mapped_column(status_column(AgreementStatus, "agreement_status"),
+                                                    default=AgreementStatus.SIGNED, index=True)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    effective_on: Mapped[date]
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(sa.String(200))
+
+    payer: Mapped[Person] = orm.relationship()
+
+
+class BatchRun(Base):
+    """The batch debit of one batch day (批量扣款, R-BD-1): planned once, shared by any number of workers."""
+
+    __tablename__ = "batch_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_date: Mapped[date] = mapped_column(unique=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BatchWork(Base):
+    """One agreement's share of a run: claimed by a worker for a lease, so a killed worker's share is
+    picked up again (R-BD-2)."""
+
+    __tablename__ = "batch_work"
+    __table_args__ = (sa.UniqueConstraint("run_id", "agreement_id"),
+                      sa.Index("ix_batch_work_run_state", "run_id", "state"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_run.id"))
+    agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreement.id"))
+    state: Mapped[BatchWorkState] = mapped_column(status_column(BatchWorkState, "batch_work_state"),
+                                                  default=BatchWorkState.PENDING)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BatchDebit(Base):
+    """One debit of a run: a group of receivables taken together (R-FP-5: medical 本期 + 往期 as one,
+    pension 本期, unemployment 本期), keyed by ``debit_no`` at the bank so a resend never takes twice."""
+
+    __tablename__ = "batch_debit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_run.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreement.id"))
+    payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    debit_no: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # medical | pension | unemployment | rp_pension …
+    amount_fen: Mapped[int]
+    receivable_ids: Mapped[str] = mapped_column(sa.Text)  # "12,13,14": what it covers, kept after a failure
+    state: Mapped[BatchDebitState] = mapped_column(status_column(BatchDebitState, "batch_debit_state"),
+                                                   default=BatchDebitState.PLANNED, index=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(100))
+    bank_txn: Mapped[str | None] = mapped_column(sa.String(40))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    agreement: Mapped[Agreement] = orm.relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount in yuan."""
+        return _yuan(self.amount_fen)

@@ -126,7 +126,8 @@ def test_r_rm_1_r_pa_1_r_ch_1_wechat_pays_for_father(live_server: LiveServer, ph
 
 def test_r_rm_1_r_pa_1_r_ch_1_alipay_pays_for_daughter(live_server: LiveServer,
                                                       phone: Callable[[str], Phone]) -> None:
-    """In Alipay, 王建国 pays 王小雨's resident medical (¥435.00) with 支付宝; 协议支付 is not offered yet."""
+    """In Alipay, 王建国 pays 王小雨's resident medical (¥435.00) with 支付宝; 协议支付 is offered beside it
+    (R-CH-1) and needs an agreement he has not signed."""
     ph = phone("alipay")
     page = ph.page
     ph.open("/?ch=alipay")
@@ -136,10 +137,10 @@ def test_r_rm_1_r_pa_1_r_ch_1_alipay_pays_for_daughter(live_server: LiveServer,
 
     ph.counting = True
     declare_for_family_member(ph, "王小雨", "435.00")
-    methods = page.locator(".weui-cells_radio .weui-cell")
-    expect(methods).to_have_count(1)
-    expect(methods).to_have_text("支付宝")
-    expect(page.get_by_text("协议支付")).to_have_count(0)
+    methods = page.locator('.weui-cells_radio input[name="method"]')
+    expect(methods).to_have_count(2)
+    expect(page.get_by_label("支付宝")).to_be_checked()
+    expect(page.get_by_label("协议支付")).not_to_be_checked()
     expect(page.get_by_text("微信支付")).to_have_count(0)
     ph.shot("method")
     ph.tap(page.get_by_role("button", name="确认缴费"))

@@ -139,4 +139,4 @@ def test_cashier_links_are_absolute_urls_on_the_providers_host(live):
     """The providers are another party on another host: the app reaches them over HTTP."""
     assert live.providers_url != live.url
     health = requests.get(urljoin(live.providers_url, "/healthz"), timeout=10).json()
-    assert health["providers"] == ["alipay", "unionpay", "wechat"]
+    assert health["providers"] == ["alipay", "bank", "unionpay", "wechat"]

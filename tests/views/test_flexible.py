@@ -2,13 +2,13 @@
 records, and the bureau's data loaded from the command line (R-FB-*, R-FP-*)."""
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from webapp.domain.calendar import BEIJING
-from webapp.models import BaseDeclaration, Declaration, Enrolment, Receivable
+from webapp.models import BaseDeclaration, Declaration, Person, Receivable
 from webapp.payments.sim import controls
 
 from ..conftest import Browser, text
@@ -186,15 +186,17 @@ def test_R_FP_4_outside_the_10th_to_25th_payment_is_closed_and_says_when_it_open
 
 
 def test_R_FP_4_on_the_batch_day_an_agreement_payer_is_told_why(as_person, app, flex):
+    from tests.factories import make_agreement
+
     with app.extensions["db_sessionmaker"]() as s:
-        e = s.scalar(select(Enrolment).where(Enrolment.person_id == flex[FLEX].id,
-                                             Enrolment.scheme == "flex"))
-        e.batch_debit = True
+        make_agreement(s, s.get(Person, flex[FLEX].id), batch_debit=True, effective_on=date(2025, 1, 1))
         s.commit()
     b = as_person(FLEX)
     app.extensions["clock"].set(datetime(2025, 11, 10, 9, 0, tzinfo=BEIJING))  # the 8th was a Saturday
     page = text(b.get("/flex/pay/select"))
     assert "批量扣款" in page and not _ids(page)
+    app.extensions["clock"].set(datetime(2025, 11, 11, 9, 0, tzinfo=BEIJING))  # the next day: open again
+    assert "批量扣款日" not in text(b.get("/flex/pay/select"))
 
 
 def test_R_FP_7_lapse_warning_when_medical_has_two_unpaid_months(as_person):

@@ -9,6 +9,7 @@ CHANNELS: dict[str, str] = {
     "etax-app": "电子税务局APP",
     "etax-web": "电子税务局网页版",
     "window": "税务窗口",
+    "batch": "银行批扣",
 }
 
 METHOD_LABELS: dict[str, str] = {
@@ -33,7 +34,7 @@ RESIDENT_SCHEMES = ("rm", "rp")
 
 def channel_from(param: str | None, user_agent: str | None) -> str | None:
     """The channel a request names: ``?ch=`` first, then the host app in the user agent."""
-    if param in CHANNELS and param != "window":
+    if param in CHANNELS and param not in ("window", "batch"):
         return param
     ua = user_agent or ""
     if "MicroMessenger" in ua:

@@ -31,7 +31,8 @@ class Scheme:
     records: str  # endpoint of its 缴费记录查询
     record: str  # endpoint of one payment's 明细数据 (takes payment_id)
     pays_for_others: bool  # R-RM-1 (family) vs R-FP-6 / R-RP (oneself only)
-    self_service_window: bool  # R-FP-4: only the 10th–25th, and not on the batch day
+    self_service_window: bool  # R-FP-4: only the 10th–25th
+    batch_debited: bool = False  # R-BD-1: the batch debit takes it (so, on the batch day, nothing else may: Q42)
     void_label: str = "作废"  # the guide's word for voiding a declaration in this flow
     steps: tuple[str, ...] = ("身份信息确认", "选择缴费信息", "选择支付方式")
 
@@ -50,7 +51,8 @@ SCHEMES: dict[str, Scheme] = {
                self_service_window=False),
         Scheme(SchemeCode.FLEXIBLE, "灵活就业", "企业职工基本养老保险、失业保险、职工基本医疗保险",
                "灵活就业人员社会保险费", entry="flexible.pay", declared="flexible.due", records="flexible.records",
-               record="flexible.record", pays_for_others=False, self_service_window=True, void_label="作废申报"),
+               record="flexible.record", pays_for_others=False, self_service_window=True, void_label="作废申报",
+               batch_debited=True),
     )
 }
 

@@ -82,6 +82,7 @@ class Channel(StrEnum):
     ETAX_APP = "etax-app"
     ETAX_WEB = "etax-web"
     WINDOW = "window"
+    BATCH = "batch"  # the bank's batch debit on the batch day (银行批扣): no channel a person uses
 
 
 class ChargeType(StrEnum):
@@ -113,3 +114,28 @@ class EnrolmentStatus(StrEnum):
 
     ACTIVE = "active"
     ENDED = "ended"
+
+
+class AgreementStatus(StrEnum):
+    """A debit agreement as stored: signed (签订成功, or 次日生效 before its first day), revoked (已撤销) by the
+    payer, or invalid (失效) after a change of 社保经办机构, name, document or account (R-AG-5, R-AG-6, R-AG-8)."""
+
+    SIGNED = "signed"
+    REVOKED = "revoked"
+    INVALID = "invalid"
+
+
+class BatchDebitState(StrEnum):
+    """One debit of a batch run: planned (sent, or to be sent, to the bank), then succeeded or failed."""
+
+    PLANNED = "planned"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class BatchWorkState(StrEnum):
+    """One agreement's share of a batch run: pending, claimed by a worker (with a lease), done."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .alipay import AlipayAdapter
+from .bank import BankAdapter
 from .base import Now, PaymentAdapter
 from .crypto import APIV3_KEY, MERCHANT_KEYS, PLATFORM_KEYS
 from .transport import Transport
@@ -46,4 +47,8 @@ def build_adapters(config: Mapping[str, object], transport: Transport, now: Now)
             sign_key=get("UNIONPAY_SIGN_KEY", str(inst / f"{MERCHANT_KEYS['unionpay']}.pem")),
             sign_public_key=get("UNIONPAY_SIGN_PUBLIC_KEY", str(inst / f"{MERCHANT_KEYS['unionpay']}.pub.pem")),
             verify_key=get("UNIONPAY_VERIFY_KEY", str(inst / f"{PLATFORM_KEYS['unionpay']}.pub.pem")), now=now),
+        "agreement": BankAdapter(
+            transport, base_url=str(config["BANK_BASE_URL"]),
+            merchant_key=get("BANK_MERCHANT_KEY", str(inst / f"{MERCHANT_KEYS['bank']}.pem")),
+            bank_public_key=get("BANK_PUBLIC_KEY", str(inst / f"{PLATFORM_KEYS['bank']}.pub.pem")), now=now),
     }

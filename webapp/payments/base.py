@@ -55,15 +55,21 @@ class OrderRequest:
     notify_url: str  # absolute URL of /pay/notify/<provider>
     return_url: str  # absolute URL the cashier sends the buyer back to
     created_at: datetime  # aware; UnionPay's txnTime is derived from it
+    agreement_no: str = ""  # 协议支付: the debit agreement to take the money from
 
 
 @dataclass(frozen=True)
 class CreateResult:
-    """A created order at the provider and where to send the buyer."""
+    """A created order at the provider and where to send the buyer — or, for a provider that decides at
+    once (a bank debit), what it decided."""
 
-    cashier_url: str  # absolute URL of the provider's (simulated) cashier page
+    cashier_url: str  # absolute URL of the provider's (simulated) cashier page; "" when there is none
     provider_ref: str = ""  # prepay_id / trade token / tn
     extra: Mapping[str, str] = field(default_factory=dict)  # e.g. signed pay-sheet params
+    status: ProviderStatus | None = None  # PAID or FAILED when the provider already decided
+    amount_fen: int | None = None
+    provider_txn_id: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .base import SignatureError
 
 # Merchant side (the app's) and provider side (the simulation's) key files, relative to instance/.
-MERCHANT_KEYS = {"wechat": "keys/wechat_merchant", "alipay": "keys/alipay_app", "unionpay": "keys/unionpay_merchant"}
+MERCHANT_KEYS = {"wechat": "keys/wechat_merchant", "alipay": "keys/alipay_app", "unionpay": "keys/unionpay_merchant",
+                 "bank": "keys/bank_merchant"}
 PLATFORM_KEYS = {"wechat": "sim/keys/wechat_platform", "alipay": "sim/keys/alipay_platform",
-                 "unionpay": "sim/keys/unionpay_platform"}
+                 "unionpay": "sim/keys/unionpay_platform", "bank": "sim/keys/bank_platform"}
 APIV3_KEY = "keys/wechat_apiv3.key"
 
 

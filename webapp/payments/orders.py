@@ -120,12 +120,14 @@ def _reusable(order: PaymentOrder, provider: str, now: datetime) -> bool:
 
 
 def start(session: Session, adapters: Adapters, provider: str, *, declaration_id: int, channel: str,
-          now: datetime, urls: Urls, expire_minutes: int, actor_id: int | None = None) -> PaymentOrder:
+          now: datetime, urls: Urls, expire_minutes: int, actor_id: int | None = None,
+          agreement_no: str = "") -> PaymentOrder:
     """确认缴费: the order to send the buyer to (R-PA-1, R-PA-4).
 
     Returns the open order with its cashier (an existing one for the same method, or a new one), or
     the order that paid the declaration. A provider that refused or did not answer gives back an
-    order in ``failed`` or ``created`` with ``failure_reason``; the caller shows that message.
+    order in ``failed`` or ``created`` with ``failure_reason``; the caller shows that message. A provider
+    that decides at once (协议支付: the bank debits ``agreement_no``) gives back the order paid or failed.
     Raises ``OrderError`` (having written nothing) when the declaration cannot be paid.
     """
     decl = lock_declaration(session, declaration_id)
@@ -163,7 +165,8 @@ def start(session: Session, adapters: Adapters, provider: str, *, declaration_id
         created = adapter.create(OrderRequest(
             out_trade_no=order.out_trade_no, amount_fen=amount, description=SCHEMES[decl.scheme].order_subject,
             expire_at=order.expires_at, notify_url=urls.notify_url,
-            return_url=urls.return_url.replace("{out_trade_no}", order.out_trade_no), created_at=now))
+            return_url=urls.return_url.replace("{out_trade_no}", order.out_trade_no), created_at=now,
+            agreement_no=agreement_no))
     except ProviderRefused as e:
         order.state, order.failure_reason = OrderState.FAILED, MSG_CREATE_FAILED
         _audit(session, "order.create_refused", order, str(e), actor_id)
@@ -173,8 +176,11 @@ def start(session: Session, adapters: Adapters, provider: str, *, declaration_id
         order.failure_reason = MSG_CREATE_FAILED
         _audit(session, "order.create_unknown", order, str(e), actor_id)
         return order
-    order.state, order.cashier_url, order.updated_at = OrderState.PAYING, created.cashier_url, now
     _audit(session, "order.created", order, f"{adapter.name} {amount}", actor_id)
+    if created.status is not None:  # decided at once
+        return _apply_locked(session, decl, order, created.status, amount_fen=created.amount_fen,
+                             txn_id=created.provider_txn_id, paid_at=now, now=now, reason=created.reason)
+    order.state, order.cashier_url, order.updated_at = OrderState.PAYING, created.cashier_url, now
     return order
 
 
@@ -347,10 +353,10 @@ def _close_locked(session: Session, adapters: Adapters, decl: Declaration, order
         return _apply_locked(session, decl, order, ProviderStatus.PAID, txn_id=result.provider_txn_id,
                              amount_fen=order.amount_fen if result.amount_fen is None else result.amount_fen,
                              paid_at=result.paid_at, now=now)
-    if result.status is not ProviderStatus.CLOSED:
+    if result.status not in (ProviderStatus.CLOSED, ProviderStatus.FAILED):
         raise OrderError(MSG_CLOSE_FAILED)
-    return _apply_locked(session, decl, order, ProviderStatus.CLOSED, amount_fen=None, txn_id="", paid_at=None,
-                         now=now)
+    return _apply_locked(session, decl, order, result.status, amount_fen=None, txn_id="", paid_at=None, now=now,
+                         reason=result.reason)
 
 
 def _close_quietly(session: Session, adapters: Adapters, decl: Declaration, order: PaymentOrder,

@@ -5,49 +5,76 @@ come from the registry (``domain.schemes``), never from a branch on a scheme cod
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from ..domain.calendar import BEIJING, is_batch_debit_day
 from ..domain.channels import methods_for
 from ..domain.errors import RuleViolation
+from ..domain.flexible import MSG_BATCH_DAY
 from ..domain.schemes import SCHEMES
-from ..models import Declaration, PaymentOrder, Refund
+from ..domain.statuses import Provider
+from ..models import Agreement, Declaration, PaymentOrder, Refund
 from ..payments import orders
 from ..payments.orders import Adapters, Urls
-from . import flexible
+from . import agreements, flexible
 from .audit import record
 
 
 def methods(channel: str, scheme_code: str) -> list[str]:
-    """The payment methods the channel offers for the scheme (R-CH-1); agreement payment waits for the
-    debit-agreement core."""
-    return methods_for(channel, scheme_code, agreements_available=False)
+    """The payment methods the channel offers for the scheme (R-CH-1)."""
+    return methods_for(channel, scheme_code)
+
+
+def tax_office_of(decl: Declaration) -> str:
+    """The 税务机关 a declaration's receivables belong to (an agreement must name the same one, R-AG-4)."""
+    return decl.items[0].receivable.tax_office if decl.items else ""
+
+
+def usable_agreements(session: Session, decl: Declaration, today: date) -> list[Agreement]:
+    """The payer's agreements that may pay this declaration today (R-AG-4 … R-AG-7)."""
+    return agreements.usable(session, decl.payer_id, tax_office_of(decl), today)
 
 
 def why_not_now(session: Session, decl: Declaration, now: datetime) -> str | None:
-    """None when the declaration may be paid here now, else why not (R-FP-4 for the schemes it binds)."""
-    if SCHEMES[decl.scheme].self_service_window:
+    """None when the declaration may be paid here now, else why not: the 10th–25th for the schemes it binds,
+    and nothing but the batch debit on the batch day for a payer whose agreement it uses (R-FP-4, Q42)."""
+    scheme = SCHEMES[decl.scheme]
+    if scheme.self_service_window:
         window = flexible.pay_window(session, decl.insured_id, now)
         if not window.open:
             return window.message_zh
+    elif scheme.batch_debited:
+        today = now.astimezone(BEIJING).date()
+        if is_batch_debit_day(today) and agreements.has_batch_agreement(session, decl.payer_id, today):
+            return MSG_BATCH_DAY
     return None
 
 
 def confirm(session: Session, adapters: Adapters, decl: Declaration, method: str, *, channel: str, now: datetime,
-            urls: Urls, expire_minutes: int) -> PaymentOrder:
-    """确认缴费: the order whose cashier the payer goes to, or the one that already paid.
+            urls: Urls, expire_minutes: int, agreement_id: int | None = None) -> PaymentOrder:
+    """确认缴费: the order whose cashier the payer goes to, or the one that already paid (or, with 协议支付,
+    the bank's decision on the chosen agreement).
 
-    ``RuleViolation`` (nothing written) when the method, the time or the declaration does not allow
-    it. An order that comes back ``failed`` or ``created`` carries the message in ``failure_reason``.
+    ``RuleViolation`` (nothing written) when the method, the agreement, the time or the declaration does
+    not allow it. An order that comes back ``failed`` or ``created`` carries the message in ``failure_reason``.
     """
     if method not in methods(channel, decl.scheme):
         raise RuleViolation("请选择本渠道支持的支付方式")
     if (why := why_not_now(session, decl, now)) is not None:
         raise RuleViolation(why)
+    agreement_no = ""
+    if method == Provider.AGREEMENT:
+        usable = {a.id: a for a in usable_agreements(session, decl, now.astimezone(BEIJING).date())}
+        if not usable:
+            raise RuleViolation("您没有可用于该税务机关缴费的缴费协议（新签协议次日生效），请先在缴费协议中新增协议")
+        if agreement_id not in usable:
+            raise RuleViolation("请选择一条可用的缴费协议")
+        agreement_no = usable[agreement_id].agreement_no
     try:
         return orders.start(session, adapters, method, declaration_id=decl.id, channel=channel, now=now, urls=urls,
-                            expire_minutes=expire_minutes, actor_id=decl.payer_id)
+                            expire_minutes=expire_minutes, actor_id=decl.payer_id, agreement_no=agreement_no)
     except orders.OrderError as e:
         raise RuleViolation(str(e)) from e
 

@@ -54,13 +54,16 @@ def declare(session: Session, *, payer_id: int, insured_id: int, scheme: str, re
         raise AlreadyDeclared("所选缴费信息已缴费，无需重复缴纳")
     if any(r.status is not ReceivableStatus.DUE for r in rows):
         raise AlreadyDeclared("所选缴费信息已申报，请在已申报查询中继续缴费或作废后重新申报")
+    if any(r.batch_debit_id is not None for r in rows):
+        raise AlreadyDeclared("所选缴费信息正在银行批量扣款中（申报处理中），请待扣款结果返回后再操作")
     decl = Declaration(payer_id=payer_id, insured_id=insured_id, scheme=scheme, kind=kind,
                        total_fen=sum(r.amount_fen for r in rows), channel=channel, declared_at=now)
     session.add(decl)
     session.flush()
     moved = session.execute(
         update(Receivable)
-        .where(Receivable.id.in_(receivable_ids), Receivable.status == ReceivableStatus.DUE)
+        .where(Receivable.id.in_(receivable_ids), Receivable.status == ReceivableStatus.DUE,
+               Receivable.batch_debit_id.is_(None))
         .values(status=ReceivableStatus.DECLARED, declaration_id=decl.id)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -31,6 +31,7 @@ from ..domain.statuses import (
     ReceivableStatus,
 )
 from ..models import BaseDeclaration, Declaration, Enrolment, Person, Receivable
+from . import agreements
 from .declarations import declare, parse_ids
 
 SCHEME = SchemeCode.FLEXIBLE
@@ -303,7 +304,8 @@ def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWind
     """Whether the worker may pay here now: the 10th–25th, and not on the batch day with a batch-debit
     agreement (R-FP-4)."""
     e = enrolment_of(session, person_id)
-    return rules.can_pay_now(now, bool(e and e.batch_debit))
+    today = now.astimezone(BEIJING).date()
+    return rules.can_pay_now(now, bool(e and agreements.has_batch_agreement(session, person_id, today, e.tax_office)))
 
 
 def items_of_tab(session: Session, person_id: int, tab: str, today: date) -> list[Receivable]:

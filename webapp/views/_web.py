@@ -19,7 +19,8 @@ from sqlalchemy import orm
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import BaseConverter, ValidationError
 
-from ..domain import errors, identity, levy
+from ..domain import batch_debit as batch_rules
+from ..domain import banks, errors, identity, levy
 from ..domain.calendar import BEIJING, Clock, Month
 from ..domain.channels import CHANNELS, METHOD_LABELS
 from ..domain.money import format_yuan
@@ -246,6 +247,9 @@ def init_app(app: Flask) -> None:
         SCHEMES=SCHEMES,
         LEVY_LABELS=levy.LABELS,
         charge_type_label=levy.charge_type_label,
+        BATCH_KIND_LABELS=batch_rules.KIND_LABELS,
+        BANK_NAMES={code: b.name for code, b in banks.banks().items()},
+        batch_advice=batch_rules.advice,
         today=lambda: clock().today(),
     )
     app.jinja_env.filters["yuan"] = format_yuan

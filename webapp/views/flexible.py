@@ -17,6 +17,7 @@ from ..domain.errors import RuleViolation
 from ..domain.policy import NoPolicyError, contribution_year
 from ..domain.schemes import SCHEMES, SchemeCode
 from ..models import Person, Receivable
+from ..services import batch_debit
 from ..services import flexible as accounts
 from ._checkout import record_page, records_page, to_method
 from ._web import audit, clock, db, login_required, me, render
@@ -156,7 +157,8 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
             "lapse": rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today) if e else None,
             "charge_type_of": lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
             "labels": rules.INSURANCE_LABELS, "steps": STEPS, "needs_base": needs_base,
-            "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0}
+            "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
+            "failures": batch_debit.failures_for(db(), person.id, today) if e else []}
 
 
 @bp.post("/pay/total")
@@ -183,6 +185,7 @@ def due() -> Any:
     pending = accounts.window_receivables(db(), person.id, today) + accounts.special_receivables(db(), person.id) \
         if e else []
     return render("flexible/due.html", enrolment=e, pending=pending,
+                  failures=batch_debit.failures_for(db(), person.id, today) if e else [],
                   by_decl=accounts.declared_receivables(db(), person.id) if e else {},
                   labels=rules.INSURANCE_LABELS,
                   charge_type_of=lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),

@@ -9,8 +9,10 @@ from flask import Blueprint, current_app, redirect, session, url_for
 from markupsafe import Markup
 from sqlalchemy import text
 
+from ..domain import batch_debit as batch_rules
 from ..domain.channels import CHANNELS
-from ._web import db, render
+from ..services import agreements
+from ._web import clock, current_user, db, render
 
 bp = Blueprint("hall", __name__)
 
@@ -34,8 +36,13 @@ ENTRY_POINTS: list[tuple[str, str]] = [
 
 @bp.get("/")
 def index() -> Any:
-    """The service hall, like 京通's 社保费办理 page."""
-    return render("hall/index.html")
+    """The service hall, like 京通's 社保费办理 page; an agreement holder is reminded to fund the account
+    before the batch day (R-BD-4)."""
+    user = current_user()
+    today = clock().today()
+    remind = batch_rules.reminder(today) if user is not None and agreements.has_batch_agreement(
+        db(), user.id, today) else None
+    return render("hall/index.html", reminder=remind)
 
 
 @bp.get("/qr")
@@ -44,7 +51,7 @@ def qr_poster() -> Any:
     base = str(current_app.config["PUBLIC_BASE_URL"])
     rows = []
     for channel, channel_label in CHANNELS.items():
-        if channel == "window":
+        if channel in ("window", "batch"):  # no QR code leads there: a clerk, or the bank
             continue
         codes = []
         for path, label in ENTRY_POINTS:
@@ -79,4 +86,5 @@ def hall_links() -> list[dict[str, str]]:
         {"title": "缴费基数申报", "desc": "灵活就业人员", "href": url_for("flexible.base")},
         {"title": "应缴费信息查询", "desc": "灵活就业 · 待申报", "href": url_for("flexible.due")},
         {"title": "灵活就业缴费记录", "desc": "按费款所属期查询", "href": url_for("flexible.records")},
+        {"title": "缴费协议", "desc": "新增协议 · 撤销", "href": url_for("agreements.index")},
     ]

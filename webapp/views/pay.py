@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, request, ur
 
 from ..domain.errors import RuleViolation
 from ..domain.schemes import SCHEMES
-from ..domain.statuses import DeclarationStatus, OrderState
+from ..domain.statuses import DeclarationStatus, OrderState, Provider
 from ..payments import orders
 from ..services import checkout, declarations
 from ._checkout import urls_for
@@ -35,22 +35,27 @@ def method(declaration_id: int) -> Any:
     channel = str(g.channel)
     methods = checkout.methods(channel, decl.scheme)
     chosen = request.form.get("method") or (methods[0] if methods else "")
+    usable = checkout.usable_agreements(db(), decl, clock().today()) if Provider.AGREEMENT in methods else []
+    agreement_text = request.form.get("agreement_id", "")
+    agreement_id = int(agreement_text) if agreement_text.isascii() and agreement_text.isdigit() \
+        and len(agreement_text) < 19 else (usable[0].id if len(usable) == 1 else None)
     error = None
     if request.method == "POST":
         try:
             order = checkout.confirm(db(), adapters(), decl, chosen, channel=channel, now=clock().now(),
-                                     urls=urls_for(chosen),
+                                     urls=urls_for(chosen), agreement_id=agreement_id,
                                      expire_minutes=int(current_app.config["ORDER_EXPIRE_MINUTES"]))
         except RuleViolation as e:
             error = str(e)
         else:
             if order.state is OrderState.PAYING and order.cashier_url:
                 return redirect(order.cashier_url, 303)
-            if order.state is OrderState.PAID:
+            if order.state is OrderState.PAID or order.provider == Provider.AGREEMENT:
                 return redirect(url_for("pay.order", out_trade_no=order.out_trade_no), 303)
             error = order.failure_reason or orders.MSG_CREATE_FAILED
     return render("pay/method.html", decl=decl, scheme=SCHEMES[decl.scheme], methods=methods, chosen=chosen,
-                  error=error, open_order=orders.open_order(db(), decl.id),
+                  agreements=usable, agreement_id=agreement_id, error=error,
+                  open_order=orders.open_order(db(), decl.id),
                   not_now=checkout.why_not_now(db(), decl, clock().now()), status=422 if error else 200)
 
 

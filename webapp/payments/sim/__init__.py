@@ -176,10 +176,14 @@ def create_app(config: Mapping[str, object] | None = None, *, clock: Clock | Non
         bp = cashier_blueprint(provider)
         module.register(bp)
         app.register_blueprint(bp)
+    from . import bank
+
+    bank.init(store)
+    app.register_blueprint(bank.blueprint())
 
     @app.get("/healthz")
     def healthz() -> Any:
-        return {"status": "ok", "providers": sorted(providers.MODULES)}
+        return {"status": "ok", "providers": sorted([*providers.MODULES, "bank"])}
 
     return app
 

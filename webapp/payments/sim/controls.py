@@ -24,7 +24,7 @@ def set(providers: Flask, provider: str, **controls: Any) -> None:  # noqa: A001
 
 def reset(providers: Flask) -> None:
     """Clear every control."""
-    for p in MODULES:
+    for p in (*MODULES, "bank"):
         providers.extensions["sim"].store.set_controls(p, {})
 
 
@@ -61,3 +61,31 @@ def trades(providers: Flask) -> list[dict[str, Any]]:
 def outbox(providers: Flask) -> list[dict[str, Any]]:
     """Every queued or sent notification (for assertions)."""
     return [dict(r) for r in providers.extensions["sim"].store.all("SELECT * FROM outbox ORDER BY id")]
+
+
+def open_account(providers: Flask, card_number: str, bank_code: str, holder: str, balance_fen: int = 0,
+                 id_number: str = "", status: str = "normal") -> None:
+    """The bank opens (or resets) an account."""
+    from . import bank
+
+    bank.open_account(providers.extensions["sim"].store, card_number, bank_code, holder, id_number, balance_fen,
+                      status)
+
+
+def set_balance(providers: Flask, card_number: str, balance_fen: int) -> None:
+    """The account holder funds (or drains) an account."""
+    from . import bank
+
+    bank.set_balance(providers.extensions["sim"].store, card_number, balance_fen)
+
+
+def account(providers: Flask, card_number: str) -> dict[str, Any] | None:
+    """An account as the bank holds it."""
+    from . import bank
+
+    return bank.account(providers.extensions["sim"].store, card_number)
+
+
+def debits(providers: Flask) -> list[dict[str, Any]]:
+    """Every debit the bank decided."""
+    return [dict(r) for r in providers.extensions["sim"].store.all("SELECT * FROM bank_debit ORDER BY rowid")]

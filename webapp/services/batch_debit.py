@@ -1,0 +1,279 @@
+"""批量扣款 on the batch day (R-BD-1 … R-BD-4): every agreement with 是否银行代扣 = 是 in effect, each receivable
+debited at most once whatever the reruns, crashes or concurrent workers.
+
+How a run goes, so any number of workers can share it and a killed one costs nothing:
+
+1. ``open_run``: one ``batch_run`` per batch day, and one ``batch_work`` row per agreement (a unique key
+   makes planning twice, or by two workers at once, a no-op).
+2. ``claim``: a worker takes a chunk of pending work rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+   has one writer) with a lease; a share claimed by a worker that died is taken again once the lease ends.
+3. ``plan``: the chunk's debits (R-FP-5 groups), keyed ``debit_no`` per batch day, agreement and kind; their
+   receivables are marked taken (申报处理中), so no one declares them while the bank decides. A rerun finds the
+   debits already planned and plans nothing twice.
+4. ``send``: the chunk's undecided debits go to the bank as one file; the bank answers every debit_no once and
+   returns the same answer to a resend, so money is never taken twice.
+5. ``apply``: successes settle their receivables (one ``settled_payment`` each: the unique constraint is the last
+   guard); failures keep the bank's reason and free the receivables for the 10th–25th.
+
+Set-based SQL and executemany throughout: a chunk of 500 agreements is a handful of statements.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..domain import batch_debit as rules
+from ..domain.calendar import Month, batch_debit_date
+from ..domain.flexible import FlexReceivable, window_periods
+from ..domain.money import fen_to_yuan
+from ..domain.schemes import SchemeCode
+from ..domain.statuses import (
+    AgreementStatus,
+    BatchDebitState,
+    BatchWorkState,
+    ChargeType,
+    EnrolmentStatus,
+    ReceivableStatus,
+)
+from ..models import Agreement, BatchDebit, BatchRun, BatchWork, Enrolment, Receivable, SettledPayment
+from ..payments.bank import BankAdapter, DebitResult
+from ..payments.base import PaymentError
+
+LEASE = timedelta(minutes=10)
+CHUNK = 500
+SessionFactory = Callable[[], Session]
+
+
+@dataclass
+class RunReport:
+    """What one worker did in a run."""
+
+    batch_day: date
+    chunks: int = 0
+    debits: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    unanswered: int = 0
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _insert_ignore(conn: Connection, table: object, rows: list[dict[str, object]]) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    if rows:
+        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)  # type: ignore[arg-type]
+
+
+def open_run(session: Session, day: date, now: datetime) -> BatchRun:
+    """The run of a batch day, with a work row for every agreement it debits (idempotent, R-BD-1)."""
+    conn = session.connection()
+    _insert_ignore(conn, BatchRun.__table__, [{"batch_date": day, "started_at": now}])
+    run = session.scalar(select(BatchRun).where(BatchRun.batch_date == day))
+    assert run is not None
+    agreements = select(Agreement.id).where(Agreement.status == AgreementStatus.SIGNED,
+                                            Agreement.batch_debit.is_(True), Agreement.effective_on <= day)
+    planned = set(session.scalars(select(BatchWork.agreement_id).where(BatchWork.run_id == run.id)))
+    _insert_ignore(conn, BatchWork.__table__, [
+        {"run_id": run.id, "agreement_id": a, "state": BatchWorkState.PENDING}
+        for a in session.scalars(agreements) if a not in planned])
+    return run
+
+
+def claim(session: Session, run_id: int, worker: str, now: datetime, limit: int = CHUNK) -> list[int]:
+    """Take up to ``limit`` agreements of the run that nobody holds (or whose holder's lease ran out)."""
+    free = select(BatchWork.id).where(
+        BatchWork.run_id == run_id,
+        (BatchWork.state == BatchWorkState.PENDING)
+        | ((BatchWork.state == BatchWorkState.CLAIMED) & (BatchWork.claimed_at < now - LEASE))
+    ).order_by(BatchWork.id).limit(limit).with_for_update(skip_locked=True)
+    return list(session.scalars(
+        update(BatchWork).where(BatchWork.id.in_(free.scalar_subquery()))
+        .values(state=BatchWorkState.CLAIMED, claimed_by=worker[:40], claimed_at=now)
+        .returning(BatchWork.agreement_id)))
+
+
+def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
+    """The chunk's debits and the receivables they take (R-FP-5); debits planned before are kept as they
+    are. Returns how many debits were planned now."""
+    if not agreement_ids:
+        return 0
+    done = set(session.scalars(select(BatchDebit.agreement_id).where(BatchDebit.run_id == run.id,
+                                                                      BatchDebit.agreement_id.in_(agreement_ids))))
+    agreements = list(session.scalars(select(Agreement).where(
+        Agreement.id.in_([a for a in agreement_ids if a not in done]), Agreement.status == AgreementStatus.SIGNED)))
+    if not agreements:
+        return 0
+    by_payer = {(a.payer_id, a.tax_office): a for a in agreements}
+    day = run.batch_date
+    periods = [m.first_day for m in window_periods(day)]
+    rows = session.execute(select(Receivable.id, Receivable.insured_id, Receivable.tax_office, Receivable.insurance,
+                                  Receivable.fee_period_start, Receivable.amount_fen)
+                           .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
+                           .where(Receivable.insured_id.in_({a.payer_id for a in agreements}),
+                                  Receivable.scheme == SchemeCode.FLEXIBLE, Receivable.charge_type == ChargeType.NORMAL,
+                                  Receivable.status == ReceivableStatus.DUE, Receivable.batch_debit_id.is_(None),
+                                  Receivable.fee_period_start.in_(periods),
+                                  Enrolment.status == EnrolmentStatus.ACTIVE)
+                           .with_for_update(of=Receivable)).all()
+    items: dict[int, list[FlexReceivable]] = defaultdict(list)
+    for rid, payer, office, insurance, period, fen in rows:
+        a = by_payer.get((payer, office))
+        if a is not None:
+            items[a.id].append(FlexReceivable(id=rid, insurance=insurance, fee_period=Month.of(period),
+                                              amount=fen_to_yuan(fen), charge_type="", notice_no=None))
+    debits, claims = [], []
+    for a in agreements:
+        for group in rules.flex_groups(items.get(a.id, []), day):
+            debits.append({"run_id": run.id, "agreement_id": a.id, "payer_id": a.payer_id, "kind": group.kind,
+                           "debit_no": rules.debit_no(day, a.id, group.kind), "amount_fen": group.amount_fen,
+                           "receivable_ids": ",".join(str(r.id) for r in group.receivables),
+                           "state": BatchDebitState.PLANNED})
+    if not debits:
+        return 0
+    conn = session.connection()
+    _insert_ignore(conn, BatchDebit.__table__, debits)
+    ids = dict(session.execute(select(BatchDebit.debit_no, BatchDebit.id).where(
+        BatchDebit.debit_no.in_([d["debit_no"] for d in debits]))).all())
+    for d in debits:
+        claims += [{"rid": int(r), "bd": ids[d["debit_no"]]} for r in str(d["receivable_ids"]).split(",")]
+    table = Receivable.__table__
+    conn.execute(update(table).where(table.c.id == bindparam("rid")).values(batch_debit_id=bindparam("bd")), claims)
+    return len(debits)
+
+
+def send(sessions: SessionFactory, bank: BankAdapter, run_id: int,
+         agreement_ids: list[int]) -> dict[str, DebitResult]:
+    """The chunk's undecided debits, as one file to the bank; its answers by debit_no ({} if it did not answer)."""
+    with sessions() as s:
+        planned = s.execute(select(BatchDebit.debit_no, BatchDebit.kind, BatchDebit.agreement_id,
+                                   Agreement.agreement_no, BatchDebit.amount_fen)
+                            .join(Agreement, Agreement.id == BatchDebit.agreement_id)
+                            .where(BatchDebit.run_id == run_id, BatchDebit.agreement_id.in_(agreement_ids),
+                                   BatchDebit.state == BatchDebitState.PLANNED)).all()
+    order = {k: i for i, k in enumerate(rules.ordered(list({p.kind for p in planned})))}
+    planned = sorted(planned, key=lambda p: (p.agreement_id, order[p.kind]))
+    if not planned:
+        return {}
+    try:
+        results = bank.debit_batch([(p.debit_no, p.agreement_no, p.amount_fen) for p in planned])
+    except PaymentError:
+        return {}  # the file is sent again: every debit keeps its number
+    return {r.debit_no: r for r in results}
+
+
+def apply(session: Session, run_id: int, agreement_ids: list[int], results: dict[str, DebitResult],
+          now: datetime) -> tuple[int, int, dict[str, int]]:
+    """Settle what the bank took, keep the reason for what it did not; returns (succeeded, failed, reasons)."""
+    debits = list(session.scalars(select(BatchDebit).where(
+        BatchDebit.run_id == run_id, BatchDebit.agreement_id.in_(agreement_ids),
+        BatchDebit.state == BatchDebitState.PLANNED, BatchDebit.debit_no.in_(list(results)))))
+    ok: list[BatchDebit] = []
+    failed: list[BatchDebit] = []
+    reasons: dict[str, int] = defaultdict(int)
+    for d in debits:
+        r = results[d.debit_no]
+        if r.succeeded and r.amount_fen == d.amount_fen:
+            d.state, d.bank_txn, d.decided_at = BatchDebitState.SUCCEEDED, r.bank_txn, now
+            ok.append(d)
+        else:
+            reason = r.reason if not r.succeeded else "扣款金额与清单不一致"
+            d.state, d.reason, d.decided_at = BatchDebitState.FAILED, reason[:100], now
+            reasons[reason] += 1
+            failed.append(d)
+    conn = session.connection()
+    table = Receivable.__table__
+    if failed:
+        conn.execute(update(table).where(table.c.batch_debit_id.in_([d.id for d in failed]))
+                     .values(batch_debit_id=None))
+    if ok:
+        by_debit = {d.id: d for d in ok}
+        taken = conn.execute(select(table.c.id, table.c.amount_fen, table.c.batch_debit_id)
+                             .where(table.c.batch_debit_id.in_(list(by_debit)),
+                                    table.c.status == ReceivableStatus.DUE)).all()
+        conn.execute(update(table).where(table.c.batch_debit_id.in_(list(by_debit)),
+                                         table.c.status == ReceivableStatus.DUE)
+                     .values(status=ReceivableStatus.PAID))
+        if taken:
+            conn.execute(SettledPayment.__table__.insert(), [
+                {"receivable_id": rid, "batch_debit_id": bd, "order_id": None, "payer_id": by_debit[bd].payer_id,
+                 "amount_fen": fen, "levy_voucher_no": f"1001{now:%y}{rid:014d}", "paid_at": now,
+                 "channel": "batch", "method": "agreement"} for rid, fen, bd in taken])
+    session.flush()
+    return len(ok), len(failed), dict(reasons)
+
+
+def finish(session: Session, run_id: int, agreement_ids: list[int], now: datetime) -> None:
+    """The chunk's agreements are done; the run is finished once nothing is pending or claimed."""
+    session.execute(update(BatchWork).where(BatchWork.run_id == run_id, BatchWork.agreement_id.in_(agreement_ids))
+                    .values(state=BatchWorkState.DONE))
+    left = session.scalar(select(func.count()).select_from(BatchWork).where(
+        BatchWork.run_id == run_id, BatchWork.state != BatchWorkState.DONE))
+    undecided = session.scalar(select(func.count()).select_from(BatchDebit).where(
+        BatchDebit.run_id == run_id, BatchDebit.state == BatchDebitState.PLANNED))
+    if not left and not undecided:
+        session.execute(update(BatchRun).where(BatchRun.id == run_id, BatchRun.finished_at.is_(None))
+                        .values(finished_at=now))
+
+
+def run(sessions: SessionFactory, bank: BankAdapter, day: date, now: Callable[[], datetime], *,
+        worker: str = "worker", chunk: int = CHUNK) -> RunReport:
+    """One worker's share of the batch day's run, until nothing is left to claim. Safe to start on any number
+    of workers at once, and again after a crash."""
+    started = time.monotonic()
+    report = RunReport(day)
+    with sessions() as s:
+        run_row = open_run(s, day, now())
+        s.commit()
+        run_id = run_row.id
+    while True:
+        with sessions() as s:
+            ids = claim(s, run_id, worker, now(), chunk)
+            s.commit()
+        if not ids:
+            break
+        report.chunks += 1
+        with sessions() as s:
+            run_row = s.get(BatchRun, run_id)
+            assert run_row is not None
+            plan(s, run_row, ids)
+            s.commit()
+        results = send(sessions, bank, run_id, ids)
+        with sessions() as s:
+            ok, failed, reasons = apply(s, run_id, ids, results, now())
+            if results:
+                finish(s, run_id, ids, now())
+            s.commit()
+        report.succeeded += ok
+        report.failed += failed
+        report.debits += ok + failed
+        report.unanswered += 0 if results else 1
+        for k, v in reasons.items():
+            report.reasons[k] = report.reasons.get(k, 0) + v
+        if not results:
+            break  # the bank did not answer: the lease lets this or another worker resend later
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def batch_day_of(today: date) -> date:
+    """This month's batch day (the 8th, or the next working day)."""
+    return batch_debit_date(today.year, today.month)
+
+
+def failures_for(session: Session, payer_id: int, today: date) -> list[BatchDebit]:
+    """The payer's failed debits of this month's batch run, to show with the bank's reason and what to do
+    (R-BD-3); only while the month's payment is still open."""
+    day = batch_day_of(today)
+    if today < day:
+        return []
+    return list(session.scalars(select(BatchDebit).join(BatchRun, BatchRun.id == BatchDebit.run_id).where(
+        BatchRun.batch_date == day, BatchDebit.payer_id == payer_id, BatchDebit.state == BatchDebitState.FAILED)
+        .order_by(BatchDebit.id)))
