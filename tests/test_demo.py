@@ -71,3 +71,53 @@ def test_a_population_resident_can_log_in_and_pay(app, providers, phone_user):
     controls.pay(providers, "wechat", no)
     controls.deliver_pending(providers)
     assert order_state(app, no) == "paid"
+
+
+def test_R_AG_2_every_persona_has_a_bank_account_a_newcomer_can_sign_with(app, providers, phone_user):
+    from webapp.domain import banks
+    from webapp.payments.sim import controls
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    people = json.loads(runner.invoke(args=["demo", "people", "--json"]).output)
+    for p in people:
+        (account,) = p["bank_accounts"]
+        assert set(account) >= {"bank", "card_number", "holder", "balance"} and account["holder"] == p["name"]
+        bank = banks.banks()[account["bank"]]
+        assert banks.normalize_card(bank.code, account["card_number"]) == account["card_number"]
+        assert controls.account(providers, account["card_number"])["holder"] == p["name"]
+
+
+def test_the_agreement_personas_pay_by_agreement_at_once_and_one_is_short_of_funds(app, providers, phone_user):
+    from datetime import date
+
+    from tests.factories import at
+    from webapp.services import batch_debit
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    people = {p["name"]: p for p in json.loads(runner.invoke(args=["demo", "people", "--json"]).output)}
+    assert "agreement" in people["钱敏"]["roles"] and "agreement-short-funds" in people["高红"]["roles"]
+    with app.extensions["db_sessionmaker"]() as s:
+        qian = s.scalar(select(Person).where(Person.id_number == people["钱敏"]["id_number"]))
+        s.expunge(qian)
+    page = phone_user(qian, "alipay").get("/agreements").get_data(as_text=True)
+    assert page.count("签订成功") == 2  # one per 税务机关 of her enrolments, in effect since last month
+    report = batch_debit.run(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"],
+                             date(2026, 11, 9), lambda: at(date(2026, 11, 9), 6))
+    assert report.reasons == {"余额不足": 3} and report.succeeded == 3  # 高红 short of everything, 钱敏 debited
+
+
+def test_a_population_with_agreements_is_debited_by_the_batch_run(app, providers):
+    from datetime import date
+
+    from tests.factories import at
+    from webapp.services import batch_debit
+
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["demo", "population", "--flex", "5", "--agreements", "--json"])
+    assert r.exit_code == 0, r.output
+    assert all(p["bank_accounts"] for p in json.loads(r.output))
+    report = batch_debit.run(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"],
+                             date(2026, 11, 9), lambda: at(date(2026, 11, 9), 6))
+    assert (report.succeeded, report.failed) == (15, 0)

@@ -39,6 +39,7 @@ def demo_seed() -> None:
     with _session() as s:
         result = demo.seed(s, current_app.extensions["clock"].today(), str(current_app.config["REGION"]))
         s.commit()
+        result["bank_agreements"] = demo.seed_bank(current_app.instance_path, s)
     click.echo(f"demo data ready: {result}")
 
 
@@ -59,13 +60,17 @@ def demo_people(as_json: bool) -> None:
 @click.option("--residents", type=click.IntRange(0, 1_000_000), default=0, help="Residents owing resident medical.")
 @click.option("--flex", "flex_workers", type=click.IntRange(0, 1_000_000), default=0,
               help="Flexible workers owing the rolling window.")
+@click.option("--agreements", is_flag=True, help="Give everyone a batch-debit agreement in effect.")
 @click.option("--json", "as_json", is_flag=True, help="Print them as `demo people --json` does.")
-def demo_population(residents: int, flex_workers: int, as_json: bool) -> None:
-    """Synthetic enrolled people with receivables, for load tests (idempotent for the same numbers)."""
+def demo_population(residents: int, flex_workers: int, agreements: bool, as_json: bool) -> None:
+    """Synthetic enrolled people with receivables and bank accounts, for load tests (idempotent for the same
+    numbers)."""
+    today = current_app.extensions["clock"].today()
     with _session() as s:
-        people = demo.population(s, residents=residents, flex_workers=flex_workers,
-                                 today=current_app.extensions["clock"].today(),
+        people = demo.population(s, residents=residents, flex_workers=flex_workers, today=today,
                                  region=str(current_app.config["REGION"]))
+        s.commit()
+        demo.population_bank(s, current_app.instance_path, people, agreements=agreements, today=today)
         s.commit()
     if as_json:
         click.echo(json.dumps(people, ensure_ascii=False))

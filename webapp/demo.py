@@ -4,12 +4,14 @@ amounts come from the policy table through the same generation the bureau feed w
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .domain import banks
 from .domain.calendar import BEIJING, Month
 from .domain.identity import facts_from_id
 from .domain.policy import NoPolicyError, contribution_year
@@ -43,6 +45,9 @@ class Persona:
     family: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (id_number, relation)
     paid_rm: bool = False
     flex: dict[str, object] | None = None  # flexible-worker enrolment: enrolled_on, base, subsidized, paid
+    agreement: dict[str, object] | None = None  # a debit agreement in effect: bank, batch_debit
+    balance_fen: int = 2_000_000  # what the persona's own bank account holds (20,000.00 unless said)
+    bank: str = "ICBC"
 
 
 PERSONAS: tuple[Persona, ...] = (
@@ -64,6 +69,13 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("黄磊", "110106199502110016", ("flex-new",), flex={"enrolled_on": "last-month"}),
     Persona("吴芳", "11010519830619002X", ("flex-special",),
             flex={"enrolled_on": date(2022, 6, 1), "base": 7500, "unpaid": {}, "special": True}),
+    # Debit agreements (缴费协议): signed a month ago, in effect; 钱敏's account is funded, 高红's is not.
+    Persona("钱敏", "110105198205160040", ("agreement",), rm_category="working_age", bank="CCB",
+            balance_fen=5_000_000, agreement={"batch_debit": True},
+            flex={"enrolled_on": date(2023, 3, 1), "base": 9000, "unpaid": {"*": (-1,)}}),
+    Persona("高红", "110108197608230028", ("agreement", "agreement-short-funds"), rm_category="working_age",
+            bank="BOC", balance_fen=1_000, agreement={"batch_debit": True},
+            flex={"enrolled_on": date(2022, 1, 1), "base": 8000, "unpaid": {"*": (-1,)}}),
     Persona("郑伟", "110108197911080018", ("flex-lapse",),
             flex={"enrolled_on": date(2021, 9, 1), "base": 10000, "unpaid": {"medical": (-2, -1)}}),
 )
@@ -105,7 +117,61 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
     for p in PERSONAS:
         if p.paid_rm:
             _mark_paid(session, people[p.id_number], year, today)
-    return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created}
+    agreements = _seed_agreements(session, people, today)
+    return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created,
+            "agreements": agreements}
+
+
+def bank_account(p: Persona) -> dict[str, object]:
+    """The persona's own account at the simulated bank (what `demo people --json` lists)."""
+    index = PERSONAS.index(p)
+    return {"bank": p.bank, "bank_name": banks.banks()[p.bank].name, "card_number": banks.card_number(
+        p.bank, 7_000_000 + index), "holder": p.name, "balance": f"{p.balance_fen / 100:.2f}"}
+
+
+def bank_rows() -> list[tuple[str, str, str, str, int]]:
+    """Every persona's account, as the bank's back office opens them."""
+    return [(str(a["card_number"]), p.bank, p.name, p.id_number, p.balance_fen)
+            for p in PERSONAS if (a := bank_account(p))]
+
+
+def _seed_agreements(session: Session, people: dict[str, Person], today: date) -> int:
+    """Agreements signed a month ago for the personas that have one (the bank side is ``bank_agreements``)."""
+    from .models import Agreement
+    from .services.agreements import offices
+
+    created = 0
+    for p in PERSONAS:
+        if not p.agreement:
+            continue
+        person = people[p.id_number]
+        if session.scalar(select(Agreement.id).where(Agreement.payer_id == person.id)) is not None:
+            continue
+        card = str(bank_account(p)["card_number"])
+        for office, agency in offices(session, person.id).items():
+            region = banks.regions(p.bank)[0]
+            session.add(Agreement(
+                agreement_no=f"AGDEMO{person.id:06d}{len(office) % 100:02d}{created:02d}", payer_id=person.id,
+                tax_office=office, si_agency=agency, bank=p.bank, bank_region=region,
+                branch=banks.branches(p.bank, region)[0], holder=p.name, account_masked=banks.mask_card(card),
+                account_digest=hashlib.sha256(card.encode()).hexdigest(),
+                batch_debit=bool(p.agreement.get("batch_debit")), effective_on=today - timedelta(days=29),
+                signed_at=datetime.combine(today - timedelta(days=30), time(10, 0), BEIJING)))
+            created += 1
+    session.flush()
+    return created
+
+
+def bank_agreements(session: Session) -> list[tuple[str, str, str, str]]:
+    """The demo's agreements as the bank registered them: (agreement_no, card, holder, id number)."""
+    from .models import Agreement
+
+    by_number = {p.id_number: p for p in PERSONAS}
+    rows = session.execute(select(Agreement.agreement_no, Person.id_number, Person.name)
+                           .join(Person, Person.id == Agreement.payer_id)
+                           .where(Agreement.agreement_no.like("AGDEMO%"))).all()
+    return [(no, str(bank_account(by_number[number])["card_number"]), name, number) for no, number, name in rows
+            if number in by_number]
 
 
 def _mark_paid(session: Session, person: Person, year: int, today: date) -> None:
@@ -200,6 +266,7 @@ def people_json(session: Session) -> list[dict[str, object]]:
             continue
         item: dict[str, object] = {"name": p.name, "id_type": "resident_id", "id_number": p.id_number,
                                    "roles": list(p.roles)}
+        item["bank_accounts"] = [bank_account(p)]
         if p.family:
             fam = []
             by_number = {q.id_number: q for q in PERSONAS}
@@ -212,6 +279,19 @@ def people_json(session: Session) -> list[dict[str, object]]:
     return out
 
 
+def seed_bank(instance_path: str, session: Session) -> int:
+    """The simulated bank's side of the demo: every persona's account, and the agreements the personas signed
+    (the bank's back office; balances already there are left as the demo's users left them)."""
+    from .payments.sim import bank as sim_bank
+    from .payments.sim.store import Store
+
+    store = Store(instance_path)
+    sim_bank.init(store)
+    sim_bank.open_accounts(store, bank_rows())
+    rows = bank_agreements(session)
+    for row in rows:
+        sim_bank.register_agreement(store, *row)
+    return len(rows)
 
 
 # ----------------------------------------------------------------------------------------- population
@@ -255,8 +335,10 @@ def population(session: Session, *, residents: int, flex_workers: int, today: da
     out: list[dict[str, object]] = []
     for kind, count in (("rm", residents), ("flex", flex_workers)):
         people = [population_person(kind, i) for i in range(count)]
-        out += [{"name": n, "id_type": "resident_id", "id_number": num, "roles": ["population", kind]}
-                for n, num in people]
+        out += [{"name": n, "id_type": "resident_id", "id_number": num, "roles": ["population", kind],
+                 "bank_accounts": [{"bank": "ICBC", "card_number": population_card(kind, i), "holder": n,
+                                    "balance": f"{POPULATION_BALANCE[kind] / 100:.2f}"}]}
+                for i, (n, num) in enumerate(people)]
         existing: set[str] = set()
         for chunk in range(0, len(people), 5000):
             numbers = [num for _, num in people[chunk:chunk + 5000]]
@@ -322,6 +404,54 @@ def population(session: Session, *, residents: int, flex_workers: int, today: da
         for chunk in range(0, len(receivables), 10000):
             session.execute(insert(Receivable.__table__), receivables[chunk:chunk + 10000])
     return out
+
+
+POPULATION_BALANCE = {"rm": 200_000, "flex": 1_000_000}  # 2,000.00 and 10,000.00 in their accounts
+
+
+def population_card(kind: str, i: int) -> str:
+    """The i-th synthetic person's 工商银行 card (Luhn-valid, no clash with the personas')."""
+    return banks.card_number("ICBC", (20_000_000 if kind == "rm" else 30_000_000) + i)
+
+
+def population_bank(session: Session, instance_path: str, people: list[dict[str, object]], *,
+                    agreements: bool, today: date) -> int:
+    """The simulated bank's side of the population: an account for everyone; with ``agreements``, a
+    batch-debit agreement in effect for each of them (signed at the counter). Returns agreements created."""
+    from sqlalchemy import insert
+
+    from .models import Agreement
+    from .payments.sim import bank as sim_bank
+    from .payments.sim.store import Store
+
+    store = Store(instance_path)
+    sim_bank.init(store)
+    accounts = [(str(a["card_number"]), "ICBC", str(p["name"]), str(p["id_number"]),
+                 POPULATION_BALANCE[str(p["roles"][1])]) for p in people for a in p["bank_accounts"]]  # type: ignore[index,attr-defined]
+    sim_bank.open_accounts(store, accounts)
+    if not agreements:
+        return 0
+    ids = _ids_by_number(session, [str(p["id_number"]) for p in people])
+    have = set(session.scalars(select(Agreement.payer_id).where(Agreement.agreement_no.like("AGPOP%"))))
+    region = banks.regions("ICBC")[0]
+    branch = banks.branches("ICBC", region)[0]
+    rows, bank_rows = [], []
+    for card, _bank, holder, number, _balance in accounts:
+        pid = ids[number]
+        if pid in have:
+            continue
+        no = f"AGPOP{pid:012d}"
+        rows.append({"agreement_no": no, "payer_id": pid, "tax_office": POPULATION_TAX_OFFICE,
+                     "si_agency": POPULATION_SI_AGENCY, "bank": "ICBC", "bank_region": region, "branch": branch,
+                     "holder": holder, "account_masked": banks.mask_card(card),
+                     "account_digest": hashlib.sha256(card.encode()).hexdigest(), "batch_debit": True,
+                     "status": "signed", "signed_at": datetime.combine(date(2026, 1, 1), time(9), BEIJING),
+                     "effective_on": date(2026, 1, 2)})
+        bank_rows.append((no, card, holder, number))
+    for chunk in range(0, len(rows), 10000):
+        session.execute(insert(Agreement.__table__), rows[chunk:chunk + 10000])
+    sim_bank.register_agreements(store, bank_rows)
+    return len(rows)
 
 
 def _ids_by_number(session: Session, numbers: list[str]) -> dict[str, int]:

@@ -151,11 +151,14 @@ class Receivable(Base):
     si_agency: Mapped[str] = mapped_column(sa.String(100))
     special_category: Mapped[str | None] = mapped_column(sa.String(40))
     provisional: Mapped[bool] = mapped_column(default=False)  # computed on last year's numbers (R-FB-6)
+    # Not indexed: every query reaches receivables by the insured person first, and the batch debit updates
+    # status and batch_debit_id of hundreds of thousands of rows, which PostgreSQL does in place (HOT) only
+    # when no index covers the columns it changes.
     status: Mapped[ReceivableStatus] = mapped_column(status_column(ReceivableStatus, "receivable_status"),
-                                                     default=ReceivableStatus.DUE, index=True)
+                                                     default=ReceivableStatus.DUE)
     declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("declaration.id"))
     # Taken by a batch debit in progress (申报处理中): no one can declare it until the bank has answered.
-    batch_debit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_debit.id"), index=True)
+    batch_debit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_debit.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     insured: Mapped[Person] = orm.relationship(foreign_keys=[insured_id])

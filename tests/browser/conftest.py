@@ -48,6 +48,7 @@ def live_server(tmp_path: Path, template_dir: Path) -> Iterator[LiveServer]:
     with live.app.extensions["db_sessionmaker"]() as s:
         demo.seed(s, live.app.extensions["clock"].today())
         s.commit()
+        demo.seed_bank(live.app.instance_path, s)
     try:
         yield live
     finally:

@@ -37,8 +37,8 @@ def payer(app, providers):
 
 
 def _form(**over):
-    form = {"tax_office": TAX_OFFICE, "bank": "ICBC", "bank_region": "北京市西城区", "branch": "中国工商银行北京西单支行",
-            "holder": "赵丽", "card_number": CARD, "batch_debit": "1"}
+    form = {"tax_office": TAX_OFFICE, "bank": "ICBC", "bank_region": "北京市西城区",
+            "branch": "中国工商银行北京西单支行", "holder": "赵丽", "card_number": CARD, "batch_debit": "1"}
     return {**form, **over}
 
 
@@ -46,7 +46,8 @@ def test_R_AG_1_new_agreement_shows_the_payers_own_data_read_only(phone_user, pa
     page = text(phone_user(payer, "alipay").get("/agreements/new"))
     assert "赵丽" in page and payer.id_number not in page and payer.id_number[:6] in page
     assert 'name="name"' not in page and 'name="id_number"' not in page  # nothing to change there
-    for label in ("是否银行代扣", "税务机关", "社保经办机构", "开户银行", "银行行政区划", "银行网点", "持卡人姓名", "银行账号"):
+    for label in ("是否银行代扣", "税务机关", "社保经办机构", "开户银行", "银行行政区划", "银行网点", "持卡人姓名",
+                  "银行账号"):
         assert label in page
     assert "本系统只支持给本人签订扣款协议" in page and "次日" not in page
 
@@ -208,7 +209,8 @@ def test_R_AG_8_a_change_of_si_agency_name_or_account_makes_agreements_invalid(a
     assert "失效" in page and "社保经办机构变更，请重新签订缴费协议" in page
     assert a.account_masked not in text(b.get(declare_for(b, payer.id)))
     with app.extensions["db_sessionmaker"]() as s:
-        assert s.scalar(select(Enrolment.si_agency).where(Enrolment.person_id == payer.id)) == "北京市东城区社会保险基金管理中心"
+        agency = s.scalar(select(Enrolment.si_agency).where(Enrolment.person_id == payer.id))
+        assert agency == "北京市东城区社会保险基金管理中心"
         other = make_agreement(s, s.merge(payer), providers, bank="BOC")
         assert agreements.bureau_change(s, s.merge(payer), at(date(2026, 11, 22)), name="赵丽丽") == 1
         assert agreements.account_changed(s, payer.id, other.card_number, at(date(2026, 11, 22))) == 0  # already 失效

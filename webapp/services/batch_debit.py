@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,10 +66,94 @@ class RunReport:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _insert_ignore(conn: Connection, table: object, rows: list[dict[str, object]]) -> None:
+def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:
+    """Insert rows, skipping those whose unique key exists (small tables: the run and its work queue)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     if rows:
-        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)  # type: ignore[arg-type]
+        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+# The chunk's big writes. PostgreSQL gets one statement each, its rows as arrays (``unnest``), compiled once;
+# SQLite (tests, the embedded default) gets executemany.
+_PG_DEBITS = text("""
+    INSERT INTO batch_debit (run_id, agreement_id, payer_id, kind, debit_no, amount_fen, receivable_ids, state)
+    SELECT :run_id, v.agreement_id, v.payer_id, v.kind, v.debit_no, v.amount_fen, v.receivable_ids, 'planned'
+    FROM unnest(CAST(:agreement_ids AS bigint[]), CAST(:payer_ids AS bigint[]), CAST(:kinds AS text[]),
+                CAST(:debit_nos AS text[]), CAST(:amounts AS bigint[]), CAST(:receivable_ids AS text[]))
+         AS v(agreement_id, payer_id, kind, debit_no, amount_fen, receivable_ids)
+    ON CONFLICT (debit_no) DO NOTHING""")
+_PG_CLAIM = text("""
+    UPDATE receivable SET batch_debit_id = v.debit_id
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:debit_ids AS bigint[])) AS v(id, debit_id) WHERE receivable.id = v.id""")
+_PG_DECIDE = text("""
+    UPDATE batch_debit SET state = :state, decided_at = :now, reason = v.reason, bank_txn = v.txn
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[]), CAST(:txns AS text[])) AS v(id, reason, txn)
+    WHERE batch_debit.id = v.id""")
+_PG_SETTLE = text("""
+    INSERT INTO settled_payment (receivable_id, batch_debit_id, payer_id, amount_fen, levy_voucher_no, paid_at,
+                                 channel, method)
+    SELECT v.receivable_id, v.debit_id, v.payer_id, v.amount_fen, v.voucher, :now, 'batch', 'agreement'
+    FROM unnest(CAST(:receivable_ids AS bigint[]), CAST(:debit_ids AS bigint[]), CAST(:payer_ids AS bigint[]),
+                CAST(:amounts AS bigint[]), CAST(:vouchers AS text[]))
+         AS v(receivable_id, debit_id, payer_id, amount_fen, voucher)""")
+
+
+_PG_RELEASE = text("""
+    UPDATE receivable SET batch_debit_id = NULL
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND batch_debit_id = ANY(CAST(:debit_ids AS bigint[]))""")
+_PG_PAID = text("""
+    UPDATE receivable SET status = 'paid'
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND batch_debit_id = ANY(CAST(:debit_ids AS bigint[])) AND status = 'due'
+    RETURNING id, batch_debit_id, amount_fen""")
+
+
+def _pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _write_debits(conn: Connection, run_id: int, debits: list[dict[str, object]]) -> None:
+    if _pg(conn):
+        conn.execute(_PG_DEBITS, {"run_id": run_id, **{key: [d[col] for d in debits] for key, col in (
+            ("agreement_ids", "agreement_id"), ("payer_ids", "payer_id"), ("kinds", "kind"),
+            ("debit_nos", "debit_no"), ("amounts", "amount_fen"), ("receivable_ids", "receivable_ids"))}})
+    else:
+        _insert_ignore(conn, BatchDebit.__table__, [{**d, "run_id": run_id, "state": BatchDebitState.PLANNED}
+                                                    for d in debits])
+
+
+def _claim_receivables(conn: Connection, claims: list[tuple[int, int]]) -> None:
+    if _pg(conn):
+        conn.execute(_PG_CLAIM, {"ids": [r for r, _ in claims], "debit_ids": [d for _, d in claims]})
+    else:
+        table = Receivable.__table__
+        conn.execute(update(table).where(table.c.id == bindparam("rid")).values(batch_debit_id=bindparam("bd")),
+                     [{"rid": r, "bd": d} for r, d in claims])
+
+
+def _decide(conn: Connection, state: str, now: datetime, rows: list[tuple[int, str | None, str | None]]) -> None:
+    """(debit id, reason, bank txn) of debits the bank decided."""
+    if _pg(conn):
+        conn.execute(_PG_DECIDE, {"state": state, "now": now, "ids": [r[0] for r in rows],
+                                  "reasons": [r[1] for r in rows], "txns": [r[2] for r in rows]})
+    else:
+        table = BatchDebit.__table__
+        conn.execute(update(table).where(table.c.id == bindparam("k")).values(
+            state=state, decided_at=now, reason=bindparam("reason"), bank_txn=bindparam("txn")),
+            [{"k": i, "reason": reason, "txn": txn} for i, reason, txn in rows])
+
+
+def _settle(conn: Connection, now: datetime, rows: list[tuple[int, int, int, int]]) -> None:
+    """(receivable, debit, payer, fen) settled by a batch debit."""
+    vouchers = [f"1001{now:%y}{r[0]:014d}" for r in rows]
+    if _pg(conn):
+        conn.execute(_PG_SETTLE, {"now": now, "receivable_ids": [r[0] for r in rows], "debit_ids": [r[1] for r in rows],
+                                  "payer_ids": [r[2] for r in rows], "amounts": [r[3] for r in rows],
+                                  "vouchers": vouchers})
+    else:
+        conn.execute(SettledPayment.__table__.insert(), [
+            {"receivable_id": r, "batch_debit_id": d, "order_id": None, "payer_id": p, "amount_fen": f,
+             "levy_voucher_no": v, "paid_at": now, "channel": "batch", "method": "agreement"}
+            for (r, d, p, f), v in zip(rows, vouchers, strict=True)])
 
 
 def open_run(session: Session, day: date, now: datetime) -> BatchRun:
@@ -129,23 +213,22 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         if a is not None:
             items[a.id].append(FlexReceivable(id=rid, insurance=insurance, fee_period=Month.of(period),
                                               amount=fen_to_yuan(fen), charge_type="", notice_no=None))
-    debits, claims = [], []
+    debits: list[dict[str, object]] = []
+    claims: list[tuple[int, int]] = []
     for a in agreements:
         for group in rules.flex_groups(items.get(a.id, []), day):
-            debits.append({"run_id": run.id, "agreement_id": a.id, "payer_id": a.payer_id, "kind": group.kind,
+            debits.append({"agreement_id": a.id, "payer_id": a.payer_id, "kind": group.kind,
                            "debit_no": rules.debit_no(day, a.id, group.kind), "amount_fen": group.amount_fen,
-                           "receivable_ids": ",".join(str(r.id) for r in group.receivables),
-                           "state": BatchDebitState.PLANNED})
+                           "receivable_ids": ",".join(str(r.id) for r in group.receivables)})
     if not debits:
         return 0
     conn = session.connection()
-    _insert_ignore(conn, BatchDebit.__table__, debits)
+    _write_debits(conn, run.id, debits)
     ids = dict(session.execute(select(BatchDebit.debit_no, BatchDebit.id).where(
-        BatchDebit.debit_no.in_([d["debit_no"] for d in debits]))).all())
+        BatchDebit.run_id == run.id, BatchDebit.agreement_id.in_([a.id for a in agreements]))).all())
     for d in debits:
-        claims += [{"rid": int(r), "bd": ids[d["debit_no"]]} for r in str(d["receivable_ids"]).split(",")]
-    table = Receivable.__table__
-    conn.execute(update(table).where(table.c.id == bindparam("rid")).values(batch_debit_id=bindparam("bd")), claims)
+        claims += [(int(r), ids[str(d["debit_no"])]) for r in str(d["receivable_ids"]).split(",")]
+    _claim_receivables(conn, claims)
     return len(debits)
 
 
@@ -172,41 +255,42 @@ def send(sessions: SessionFactory, bank: BankAdapter, run_id: int,
 def apply(session: Session, run_id: int, agreement_ids: list[int], results: dict[str, DebitResult],
           now: datetime) -> tuple[int, int, dict[str, int]]:
     """Settle what the bank took, keep the reason for what it did not; returns (succeeded, failed, reasons)."""
-    debits = list(session.scalars(select(BatchDebit).where(
-        BatchDebit.run_id == run_id, BatchDebit.agreement_id.in_(agreement_ids),
-        BatchDebit.state == BatchDebitState.PLANNED, BatchDebit.debit_no.in_(list(results)))))
-    ok: list[BatchDebit] = []
-    failed: list[BatchDebit] = []
-    reasons: dict[str, int] = defaultdict(int)
-    for d in debits:
-        r = results[d.debit_no]
-        if r.succeeded and r.amount_fen == d.amount_fen:
-            d.state, d.bank_txn, d.decided_at = BatchDebitState.SUCCEEDED, r.bank_txn, now
-            ok.append(d)
-        else:
-            reason = r.reason if not r.succeeded else "扣款金额与清单不一致"
-            d.state, d.reason, d.decided_at = BatchDebitState.FAILED, reason[:100], now
-            reasons[reason] += 1
-            failed.append(d)
     conn = session.connection()
+    planned = conn.execute(select(BatchDebit.id, BatchDebit.debit_no, BatchDebit.payer_id, BatchDebit.amount_fen,
+                                  BatchDebit.receivable_ids)
+                           .where(BatchDebit.run_id == run_id, BatchDebit.agreement_id.in_(agreement_ids),
+                                  BatchDebit.state == BatchDebitState.PLANNED)).all()
+    covers = {debit_id: [int(r) for r in ids.split(",")] for debit_id, _no, _p, _a, ids in planned}
+    ok: dict[int, int] = {}  # debit id → payer
+    succeeded: list[tuple[int, str | None, str | None]] = []
+    failed: list[tuple[int, str | None, str | None]] = []
+    reasons: dict[str, int] = defaultdict(int)
+    for debit_id, no, payer, amount, _ids in planned:
+        r = results.get(no)
+        if r is None:
+            continue
+        if r.succeeded and r.amount_fen == amount:
+            ok[debit_id] = payer
+            succeeded.append((debit_id, None, r.bank_txn))
+        else:
+            reason = (r.reason if not r.succeeded else "扣款金额与清单不一致")[:100]
+            failed.append((debit_id, reason, None))
+            reasons[reason] += 1
     table = Receivable.__table__
     if failed:
-        conn.execute(update(table).where(table.c.batch_debit_id.in_([d.id for d in failed]))
-                     .values(batch_debit_id=None))
+        _decide(conn, BatchDebitState.FAILED, now, failed)
+        freed, by = [r for f in failed for r in covers[f[0]]], [f[0] for f in failed]
+        conn.execute(_PG_RELEASE, {"ids": freed, "debit_ids": by}) if _pg(conn) else conn.execute(
+            update(table).where(table.c.id.in_(freed), table.c.batch_debit_id.in_(by)).values(batch_debit_id=None))
     if ok:
-        by_debit = {d.id: d for d in ok}
-        taken = conn.execute(select(table.c.id, table.c.amount_fen, table.c.batch_debit_id)
-                             .where(table.c.batch_debit_id.in_(list(by_debit)),
-                                    table.c.status == ReceivableStatus.DUE)).all()
-        conn.execute(update(table).where(table.c.batch_debit_id.in_(list(by_debit)),
-                                         table.c.status == ReceivableStatus.DUE)
-                     .values(status=ReceivableStatus.PAID))
-        if taken:
-            conn.execute(SettledPayment.__table__.insert(), [
-                {"receivable_id": rid, "batch_debit_id": bd, "order_id": None, "payer_id": by_debit[bd].payer_id,
-                 "amount_fen": fen, "levy_voucher_no": f"1001{now:%y}{rid:014d}", "paid_at": now,
-                 "channel": "batch", "method": "agreement"} for rid, fen, bd in taken])
-    session.flush()
+        _decide(conn, BatchDebitState.SUCCEEDED, now, succeeded)
+        ids = [r for d in ok for r in covers[d]]
+        taken = conn.execute(_PG_PAID, {"ids": ids, "debit_ids": list(ok)}).all() if _pg(conn) else conn.execute(
+            update(table).where(table.c.id.in_(ids), table.c.batch_debit_id.in_(list(ok)),
+                                table.c.status == ReceivableStatus.DUE)
+            .values(status=ReceivableStatus.PAID).returning(table.c.id, table.c.batch_debit_id, table.c.amount_fen)
+        ).all()
+        _settle(conn, now, [(rid, bd, ok[bd], fen) for rid, bd, fen in taken])
     return len(ok), len(failed), dict(reasons)
 
 

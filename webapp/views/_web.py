@@ -19,8 +19,8 @@ from sqlalchemy import orm
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import BaseConverter, ValidationError
 
-from ..domain import batch_debit as batch_rules
 from ..domain import banks, errors, identity, levy
+from ..domain import batch_debit as batch_rules
 from ..domain.calendar import BEIJING, Clock, Month
 from ..domain.channels import CHANNELS, METHOD_LABELS
 from ..domain.money import format_yuan

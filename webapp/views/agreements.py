@@ -77,7 +77,8 @@ def new() -> Any:
 @bp.get("/new/options")
 @login_required
 def options() -> Any:
-    """The selects that depend on an earlier choice (社保经办机构, 银行行政区划, 银行网点), as the payer chooses (htmx)."""
+    """The selects that depend on an earlier choice (社保经办机构, 银行行政区划, 银行网点), as they are made
+    (htmx)."""
     return render("agreements/new.html", block="dependent", **_form_context(_form(), {}))
 
 
