@@ -11,7 +11,7 @@ APP_TODAY_ANCHOR := $(shell date +%s)
 export HOST PORT SIM_PORT APP_TODAY_ANCHOR
 FLASK := $(BIN)/flask --app webapp
 
-.PHONY: setup run test browsers lint page-weight bench clean
+.PHONY: setup run test browsers lint page-weight bench bench-batch clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ lint: setup
 
 page-weight: setup
 	$(BIN)/python bench/page_weight.py
+
+# The batch debit of 10 000, 50 000 and 100 000 agreements on PostgreSQL, two workers (its own database).
+bench-batch: setup
+	$(BIN)/python bench/batch_debit.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor
