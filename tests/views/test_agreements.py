@@ -222,3 +222,32 @@ def test_the_agreement_list_is_on_the_poster_url_and_in_the_hall(phone_user, pay
     b = phone_user(payer, "alipay")
     assert "缴费协议" in text(b.get("/")) and re.search(r'href="/agreements"', text(b.get("/")))
     assert "新增协议" in text(b.get("/agreements"))
+
+
+def test_R_PA_1_two_taps_on_confirm_with_an_agreement_debit_once(app, providers, phone_user, payer):
+    import threading
+
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        a = make_agreement(s, s.merge(payer), providers, balance_fen=500000)
+        s.commit()
+    b = phone_user(payer, "alipay")
+    method_url = declare_for(b, payer.id)
+    b.get(method_url)
+    token, cookie = b.token, b.client.get_cookie("session").value
+    statuses, barrier = [], threading.Barrier(3)
+
+    def tap():
+        c = app.test_client()
+        c.set_cookie("session", cookie)
+        barrier.wait()
+        statuses.append(c.post(method_url, data={"method": "agreement", "agreement_id": str(a.id),
+                                                 "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=tap) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [303, 303, 303]
+    assert len(controls.debits(providers)) == 1 and _count(app, SettledPayment) == 1
+    assert controls.account(providers, a.card_number)["balance_fen"] == 500000 - 79500
