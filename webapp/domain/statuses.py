@@ -113,3 +113,18 @@ class EnrolmentStatus(StrEnum):
 
     ACTIVE = "active"
     ENDED = "ended"
+
+
+class PensionAmountStatus(StrEnum):
+    """批量扣款缴费金额 (R-RP-1): active (有效) → replaced (another amount set for the year) | void (已作废)."""
+
+    ACTIVE = "active"
+    REPLACED = "replaced"
+    VOID = "void"
+
+
+class PensionAmountSource(StrEnum):
+    """Who chose a resident pension amount: the payer (设置), or the yearly generation carrying the last one."""
+
+    SET = "set"
+    CARRIED = "carried"
