@@ -7,7 +7,7 @@ the person (flushed, not committed: the caller commits).
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from webapp.domain.identity import facts_from_id
 from webapp.domain.policy import contribution_year
 from webapp.domain.statuses import BaseSource, ChargeType
 from webapp.models import BaseDeclaration, Enrolment, FamilyPayee, Person, Receivable
-from webapp.services import flexible, resident_medical
+from webapp.services import flexible, resident_medical, resident_pension
 
 TODAY = date(2026, 11, 22)
 TAX_OFFICE = "国家税务总局北京市朝阳区税务局第一税务所"
@@ -118,3 +118,32 @@ def add_special_items(s: Session, person: Person, items: list[tuple[str, str, st
 def at(day: date, hour: int = 10) -> datetime:
     """A Beijing time on a day (for ``clock.set``)."""
     return datetime(day.year, day.month, day.day, hour, tzinfo=BEIJING)
+
+
+def make_pension_payer(s: Session, name: str = "马兰", *, amount: int | None = 2000, year: int = TODAY.year,
+                       paid: bool = False, set_on: date = TODAY, birth: date = date(1968, 5, 12),
+                       number: str | None = None, region: str = "beijing") -> Person:
+    """A resident enrolled in resident pension (城乡居民养老) who set ``amount`` for ``year`` (R-RP-1) on
+    ``set_on``, so the year's receivable exists at it (or has been paid, ``paid``); ``amount=None``: nothing
+    set yet."""
+    p = make_person(s, name, number, birth=birth, male=False)
+    s.add(Enrolment(person_id=p.id, scheme=resident_pension.SCHEME, region=region, tax_office=TAX_OFFICE,
+                    si_agency=SI_AGENCY, enrolled_on=date(2015, 3, 1), insurances="rp_pension"))
+    s.flush()
+    if amount is not None:
+        resident_pension.set_amount(s, p.id, insurance="rp_pension", year=year, amount_text=str(amount),
+                                    now=datetime.combine(set_on, time(9, 0), BEIJING))
+        if paid:
+            r = resident_pension.year_receivable(s, p.id, "rp_pension", year)
+            demo.settle_past(s, p, [r], set_on, "alipay")
+    s.flush()
+    return p
+
+
+def add_pension_special_items(s: Session, person: Person, items: list[tuple[str, str, str]],
+                              year: int = 2024) -> None:
+    """人社核定 special items of resident pension: ``[(amount, charge_type, notice_no), …]`` for ``year``."""
+    csv_text = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n" + "".join(
+        f"resident_id,{person.id_number},rp_pension,{year},{amount},{kind},{notice}\n"
+        for amount, kind, notice in items)
+    resident_pension.import_special(s, csv_text)
