@@ -48,10 +48,11 @@ SPECIAL_TYPES = tuple(sorted(SPECIAL_CHARGE_TYPES))
 MSG_NOT_ENROLLED = ("未查询到城乡居民养老保险参保信息。请核实是否已在人社部门办理参保登记；"
                     "如已登记，请待次月登记信息传递至税务部门后再办理。")
 
-__all__ = ["SCHEME", "AmountRefused", "amount_for_batch_debit", "DeclarationRow", "GenerateResult", "ImportFileError", "active_amount",
-           "amounts_of", "declaration_row", "declaration_rows", "declare_selection", "enrolment_of", "generate_year",
-           "grades_for", "import_special", "insurances", "normal_receivables", "set_amount", "set_amounts",
-           "special_receivables", "void_amount", "voidable", "year_receivable", "year_status"]
+__all__ = ["SCHEME", "AmountRefused", "DeclarationRow", "GenerateResult", "ImportFileError", "active_amount",
+           "amount_for_batch_debit", "amounts_of", "declaration_row", "declaration_rows", "declare_selection",
+           "enrolment_of", "generate_year", "grades_for", "import_special", "insurances", "normal_receivables",
+           "set_amount", "set_amounts", "special_receivables", "void_amount", "voidable", "year_receivable",
+           "year_status"]
 
 
 # ----------------------------------------------------------------------------------------- enrolment
