@@ -64,6 +64,8 @@ def test_R_RP_1_R_RP_2_R_RP_3_R_RP_4_alipay_sets_the_amount_pays_the_year_and_fi
     expect(page.locator(".app-card").filter(has_text="应参未参补缴")).to_have_count(1)
     ph.shot("rp-special")
     ph.tap(page.get_by_role("link", name="正常缴费"))
+    expect(page.get_by_role("link", name="正常缴费")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#total")).to_contain_text("¥3,000.00")
     ph.tap(page.get_by_role("button", name="提交"))
 
     # 选择支付方式 in Alipay: 支付宝 (协议支付 waits for the debit agreements, R-CH-1) → 确认缴费 → 缴费成功.
@@ -115,6 +117,7 @@ def test_R_RP_3_an_unpaid_declaration_is_voided_in_the_page_and_the_year_paid_ag
     ph.tap(page.locator(".app-tile", has_text="城乡居民养老保险办理"))
     _to_items(ph)
     ph.tap(page.get_by_role("button", name="提交"))
+    expect(page.get_by_role("listitem").filter(has_text="选择支付方式")).to_have_attribute("aria-current", "step")
     ph.tap(page.get_by_role("link", name="申报记录查询"))  # not paid: back to the declarations
 
     card = page.locator(".app-card").filter(has_text="城乡居民养老正常缴费")
@@ -157,6 +160,7 @@ def test_R_RP_1_the_set_amount_is_voided_after_an_in_page_confirmation(
     ph.tap(page.get_by_role("link", name="我的"))
     ph.open("/me/settings")
     ph.tap(page.get_by_role("button", name="关闭"))
+    expect(page.get_by_role("button", name="开启")).to_be_visible()  # the standard mode from here on
     ph.open("/")
     ph.tap(page.locator(".app-tile", has_text="批量扣款缴费金额作废"))
     card = page.locator(".app-card").filter(has_text="城乡居民基本养老保险")
