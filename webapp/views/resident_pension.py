@@ -53,8 +53,9 @@ def pay() -> Any:
 
 
 def _chosen_insurances(e: Enrolment, values: list[str]) -> list[str]:
+    """The insurances ticked at 选择参保信息 (all of the enrolled ones when none of them is named)."""
     enrolled = rp.insurances(e)
-    return [i for i in enrolled if i in values] if values else enrolled
+    return [i for i in enrolled if i in values] or enrolled
 
 
 @bp.route("/pay/insurance", methods=["GET", "POST"])
