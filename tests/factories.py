@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from flask import Flask
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from webapp.domain.identity import facts_from_id
 from webapp.domain.policy import contribution_year
 from webapp.domain.statuses import BaseSource, ChargeType
 from webapp.models import Agreement, BaseDeclaration, Enrolment, FamilyPayee, Person, Receivable
-from webapp.services import flexible, resident_medical
+from webapp.services import flexible, resident_medical, resident_pension
 
 TODAY = date(2026, 11, 22)
 TAX_OFFICE = "国家税务总局北京市朝阳区税务局第一税务所"
@@ -33,7 +33,7 @@ _seq = itertools.count(1)
 def id_number(birth: date = date(1980, 1, 1), *, male: bool = True, area: str = "110105") -> str:
     """A fresh resident ID number with a valid GB 11643 check digit."""
     n = next(_seq)
-    order = (n * 2 + (1 if male else 0)) % 1000 or (1 if male else 2)
+    order = 2 * (n % 499) + (1 if male else 2)  # odd for men, even for women; 499 in a row never repeat
     body = f"{area}{birth:%Y%m%d}{order:03d}"
     number = body + ric.calc_check_digit(body + "0")  # it reads the first 17 of 18
     return number
@@ -145,3 +145,32 @@ def make_agreement(s: Session, person: Person, providers: Flask | None = None, *
         sim_bank.register_agreement(store, a.agreement_no, card, holder or person.name, person.id_number)
     a.card_number = card  # type: ignore[attr-defined]  # for tests that drain or fund the account
     return a
+
+
+def make_pension_payer(s: Session, name: str = "马兰", *, amount: int | None = 2000, year: int = TODAY.year,
+                       paid: bool = False, set_on: date = TODAY, birth: date = date(1968, 5, 12),
+                       number: str | None = None, region: str = "beijing") -> Person:
+    """A resident enrolled in resident pension (城乡居民养老) who set ``amount`` for ``year`` (R-RP-1) on
+    ``set_on``, so the year's receivable exists at it (or has been paid, ``paid``); ``amount=None``: nothing
+    set yet."""
+    p = make_person(s, name, number, birth=birth, male=False)
+    s.add(Enrolment(person_id=p.id, scheme=resident_pension.SCHEME, region=region, tax_office=TAX_OFFICE,
+                    si_agency=SI_AGENCY, enrolled_on=date(2015, 3, 1), insurances="rp_pension"))
+    s.flush()
+    if amount is not None:
+        resident_pension.set_amount(s, p.id, insurance="rp_pension", year=year, amount_text=str(amount),
+                                    now=datetime.combine(set_on, time(9, 0), BEIJING))
+        if paid:
+            r = resident_pension.year_receivable(s, p.id, "rp_pension", year)
+            demo.settle_past(s, p, [r], set_on, "alipay")
+    s.flush()
+    return p
+
+
+def add_pension_special_items(s: Session, person: Person, items: list[tuple[str, str, str]],
+                              year: int = 2024) -> None:
+    """人社核定 special items of resident pension: ``[(amount, charge_type, notice_no), …]`` for ``year``."""
+    csv_text = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n" + "".join(
+        f"resident_id,{person.id_number},rp_pension,{year},{amount},{kind},{notice}\n"
+        for amount, kind, notice in items)
+    resident_pension.import_special(s, csv_text)

@@ -26,7 +26,7 @@ def test_demo_seed_is_idempotent_and_people_json_lists_every_role(app):
     people = json.loads(runner.invoke(args=["demo", "people", "--json"]).output)
     roles = {r for p in people for r in p["roles"]}
     assert {"rm-family", "rm-paid", "no-enrolment", "face-fails", "flex", "flex-subsidized", "flex-new",
-            "flex-special", "flex-lapse"} <= roles
+            "flex-special", "flex-lapse", "rp"} <= roles
     for p in people:
         assert set(p) >= {"name", "id_type", "id_number", "roles"} and ric.is_valid(p["id_number"])
     family = next(p for p in people if "rm-family" in p["roles"])["family"]
@@ -121,3 +121,19 @@ def test_a_population_with_agreements_is_debited_by_the_batch_run(app, providers
     report = batch_debit.run(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"],
                              date(2026, 11, 9), lambda: at(date(2026, 11, 9), 6))
     assert (report.succeeded, report.failed) == (15, 0)
+
+
+def test_demo_rp_persona_has_a_set_amount_an_unpaid_year_and_a_special_item(app):
+    """Role ``rp``: 2000 set for this year (R-RP-1), the year owed, one 人社核定 item (R-RP-2)."""
+    from webapp.services import resident_pension as rp
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    people = json.loads(runner.invoke(args=["demo", "people", "--json"]).output)
+    [persona] = [p for p in people if "rp" in p["roles"]]
+    with app.extensions["db_sessionmaker"]() as s:
+        person = s.scalar(select(Person).where(Person.id_number == persona["id_number"]))
+        e = rp.enrolment_of(s, person.id)
+        assert rp.active_amount(s, e.id, "rp_pension", 2026).amount_fen == 200000
+        assert str(rp.year_receivable(s, person.id, "rp_pension", 2026).status) == "due"
+        assert len(rp.special_receivables(s, person.id)) == 1

@@ -1,5 +1,6 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
-demo population | receivables generate | generate-rm | import-special | payments reconcile | qr``.
+demo population | receivables generate | generate-rm | generate-rp | import-special | import-special-rp |
+payments reconcile | qr``.
 Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations
@@ -126,6 +127,42 @@ def import_special(file) -> None:  # type: ignore[no-untyped-def]
         try:
             n = flex_accounts.import_special(s, file.read())
         except flex_accounts.ImportFileError as e:
+            s.rollback()
+            for line, message in e.errors:
+                click.echo(f"第{line}行：{message}", err=True)
+            raise click.ClickException("文件有误，未导入任何数据") from None
+        s.commit()
+    click.echo(f"{n} special items imported")
+
+
+@receivables_cli.command("generate-rp")
+@click.option("--year", type=click.IntRange(1990, 2100), required=True)
+def generate_rp(year: int) -> None:
+    """Build a year's resident pension receivables at each payer's set (or carried) amount (idempotent)."""
+    from .domain.policy import NoPolicyError
+    from .services import resident_pension as rp
+
+    with _session() as s:
+        try:
+            result = rp.generate_year(s, year, str(current_app.config["REGION"]), current_app.extensions["clock"].now())
+        except NoPolicyError as e:
+            raise click.ClickException(str(e)) from None
+        s.commit()
+    click.echo(f"{year}: {result.created} receivables created ({result.carried} at an earlier year's amount), "
+               f"{result.waiting} payers waiting for 缴费金额设置")
+
+
+@receivables_cli.command("import-special-rp")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def import_special_rp(file) -> None:  # type: ignore[no-untyped-def]
+    """Load the bureau's resident pension special items (人社核定) from CSV; a bad row is reported and nothing
+    is loaded."""
+    from .services import resident_pension as rp
+
+    with _session() as s:
+        try:
+            n = rp.import_special(s, file.read())
+        except rp.ImportFileError as e:
             s.rollback()
             for line, message in e.errors:
                 click.echo(f"第{line}行：{message}", err=True)

@@ -48,6 +48,7 @@ class Persona:
     agreement: dict[str, object] | None = None  # a debit agreement in effect: bank, batch_debit
     balance_fen: int = 2_000_000  # what the persona's own bank account holds (20,000.00 unless said)
     bank: str = "ICBC"
+    rp_amount: int | None = None  # enrolled in resident pension, this amount set for the year (unpaid)
 
 
 PERSONAS: tuple[Persona, ...] = (
@@ -78,7 +79,12 @@ PERSONAS: tuple[Persona, ...] = (
             flex={"enrolled_on": date(2022, 1, 1), "base": 8000, "unpaid": {"*": (-1,)}}),
     Persona("郑伟", "110108197911080018", ("flex-lapse",),
             flex={"enrolled_on": date(2021, 9, 1), "base": 10000, "unpaid": {"medical": (-2, -1)}}),
+    # Resident pension: 2000 set for this year (unpaid) and one 人社核定 special item.
+    Persona("马秀兰", "110106196805120023", ("rp",), rp_amount=2000),
 )
+RP_TAX_OFFICE = "国家税务总局北京市丰台区税务局第一税务所"
+RP_SI_AGENCY = "北京市丰台区社会保险基金管理中心（人社）"
+RP_SPECIAL_NOTICE = "20261015093021"
 FLEX_TAX_OFFICE = "国家税务总局北京市海淀区税务局"
 FLEX_SI_AGENCY = "北京市海淀区社会保险基金管理中心（人社）"
 
@@ -117,6 +123,7 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
     for p in PERSONAS:
         if p.paid_rm:
             _mark_paid(session, people[p.id_number], year, today)
+    _seed_rp(session, people, today, region)
     agreements = _seed_agreements(session, people, today)
     return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created,
             "agreements": agreements}
@@ -172,6 +179,43 @@ def bank_agreements(session: Session) -> list[tuple[str, str, str, str]]:
                            .where(Agreement.agreement_no.like("AGDEMO%"))).all()
     return [(no, str(bank_account(by_number[number])["card_number"]), name, number) for no, number, name in rows
             if number in by_number]
+
+
+def _has_rp_policy(region: str, year: int) -> bool:
+    from .domain.policy import resident_pension_grades
+
+    try:
+        resident_pension_grades(region, year)
+    except NoPolicyError:
+        return False
+    return True
+
+
+def _seed_rp(session: Session, people: dict[str, Person], today: date, region: str) -> None:
+    """Resident pension payers: enrolled, this year's amount set through the same use case as the page
+    (the receivable follows), and one 人社核定 special item. A year without a policy row uses the last one."""
+    from .domain.pension import pension_year
+    from .services import resident_pension as rp
+
+    now = datetime.combine(today, time(9, 0), BEIJING)
+    for p in PERSONAS:
+        if p.rp_amount is None:
+            continue
+        person = people[p.id_number]
+        if rp.enrolment_of(session, person.id) is None:
+            session.add(Enrolment(person_id=person.id, scheme=rp.SCHEME, region=region, tax_office=RP_TAX_OFFICE,
+                                  si_agency=RP_SI_AGENCY, enrolled_on=date(2015, 3, 1), insurances="rp_pension"))
+            session.flush()
+        year = next((y for y in (pension_year(today), pension_year(today) - 1) if _has_rp_policy(region, y)), None)
+        if year is None:
+            continue  # no policy row for this year or the last: enrolled, nothing to set
+        if rp.year_receivable(session, person.id, "rp_pension", year) is None:
+            rp.set_amount(session, person.id, insurance="rp_pension", year=year, amount_text=str(p.rp_amount),
+                          now=now if now.year == year else datetime(year, 12, 1, 9, 0, tzinfo=BEIJING))
+        rp.import_special(session, "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
+                          f"resident_id,{p.id_number},rp_pension,{year - 2},1000.00,missed_enrolment,"
+                          f"{RP_SPECIAL_NOTICE}\n")
+    session.flush()
 
 
 def _mark_paid(session: Session, person: Person, year: int, today: date) -> None:

@@ -26,14 +26,16 @@ from .domain.statuses import (
     DeclarationStatus,
     EnrolmentStatus,
     OrderState,
+    PensionAmountSource,
+    PensionAmountStatus,
     Provider,
     ReceivableStatus,
     RefundState,
 )
 
 __all__ = ["OPEN_ORDER_STATES", "Agreement", "AuditEvent", "BaseDeclaration", "BatchDebit", "BatchRun", "BatchWork",
-           "Declaration", "DeclarationItem", "Enrolment", "FamilyPayee", "PaymentOrder", "Person", "Receivable",
-           "Refund", "SettledPayment", "utcnow"]
+           "Declaration", "DeclarationItem", "Enrolment", "FamilyPayee", "PaymentOrder", "PensionAmount", "Person",
+           "Receivable", "Refund", "SettledPayment", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -422,6 +424,53 @@ class BatchDebit(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     agreement: Mapped[Agreement] = orm.relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount in yuan."""
+        return _yuan(self.amount_fen)
+
+
+class PensionAmount(Base):
+    """批量扣款缴费金额设置 (R-RP-1): the amount a resident pension payer chose for one insurance and year.
+
+    What the batch debit (批量扣款, R-BD-1) reads: for a receivable of ``(enrolment_id, insurance, year)``,
+    debit ``amount_fen`` only while an ``active`` row's 缴费金额有效期起止 (``valid_from``..``valid_to``,
+    both included) covers the batch day. A ``void`` row (缴费金额作废) keeps its period and means: no batch
+    debit of that insurance in it, unless the payer sets an amount again (a new ``active`` row).
+    ``replaced`` rows are the history of earlier choices for the year. At most one row per insurance and
+    year is active (partial unique index); ``receivable_id`` is the year's receivable it priced.
+    """
+
+    __tablename__ = "pension_amount"
+    __table_args__ = (
+        sa.Index(
+            "uq_pension_amount_active_per_year",
+            "enrolment_id", "insurance", "year",
+            unique=True,
+            postgresql_where=sa.text("status = 'active'"),
+            sqlite_where=sa.text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrolment.id"), index=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)  # payer and insured
+    insurance: Mapped[str] = mapped_column(sa.String(20))  # rp_pension
+    year: Mapped[int]  # the pension year (calendar)
+    amount_fen: Mapped[int]  # a grade of the policy table
+    valid_from: Mapped[date]  # 缴费金额有效期起
+    valid_to: Mapped[date]  # 缴费金额有效期止
+    status: Mapped[PensionAmountStatus] = mapped_column(
+        status_column(PensionAmountStatus, "pension_amount_status"), default=PensionAmountStatus.ACTIVE)
+    source: Mapped[PensionAmountSource] = mapped_column(
+        status_column(PensionAmountSource, "pension_amount_source"), default=PensionAmountSource.SET)
+    receivable_id: Mapped[int | None] = mapped_column(sa.ForeignKey("receivable.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    enrolment: Mapped[Enrolment] = orm.relationship()
+    receivable: Mapped[Receivable | None] = orm.relationship()
 
     @property
     def amount(self) -> Decimal:

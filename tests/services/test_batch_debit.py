@@ -198,3 +198,99 @@ def test_the_batch_debit_command_runs_only_on_a_batch_day(app, providers, worker
     assert refused.exit_code != 0 and "不是批量扣款日" in refused.output and "2026年11月9日" in refused.output
     done = runner.invoke(args=["batch-debit", "run", "--date", "2026-11-09"])
     assert done.exit_code == 0 and "3 debited" in done.output, done.output
+
+
+# ------------------------------------------------------------------------------ resident pension (R-RP-1)
+
+
+@pytest.fixture
+def pension_payer(app, providers):
+    """A resident pension payer who set ``amount`` in March, with a batch-debit agreement in effect."""
+
+    def make(amount: int | None = 2000, balance_fen: int = 1_000_000):
+        from tests.factories import make_pension_payer
+
+        with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+            p = make_pension_payer(s, "养老批扣", amount=amount, set_on=date(2026, 3, 2))
+            a = make_agreement(s, p, providers, balance_fen=balance_fen)
+            s.commit()
+        return p, a
+
+    return make
+
+
+def _year_receivable(app, person):
+    from webapp.services import resident_pension as rp
+
+    with app.extensions["db_sessionmaker"]() as s:
+        r = rp.year_receivable(s, person.id, "rp_pension", 2026)
+        s.expunge(r)
+    return r
+
+
+def test_R_BD_1_R_RP_1_resident_pension_is_debited_at_the_amount_the_payer_set(app, providers, pension_payer,
+                                                                               phone_user):
+    person, agreement = pension_payer(2000)
+    report = _run(app)
+    assert (report.succeeded, report.failed) == (1, 0)
+    assert [(d["amount_fen"], d["debit_no"][-1]) for d in controls.debits(providers)] == [(200000, "R")]
+    assert str(_year_receivable(app, person).status) == "paid"
+    assert controls.account(providers, agreement.card_number)["balance_fen"] == 1_000_000 - 200000
+    assert _run(app, worker="w2").debits == 0  # R-BD-2
+    app.extensions["clock"].set(at(date(2026, 11, 10)))
+    page = phone_user(person, "alipay").get("/rp/records?start=2026-01&end=2026-12").get_data(as_text=True)
+    assert "2,000.00" in page and "批扣成功" in page
+
+
+def test_R_BD_1_R_RP_1_a_voided_amount_is_not_debited(app, providers, pension_payer):
+    from webapp.services import resident_pension as rp
+
+    person, _ = pension_payer(2000)
+    with app.extensions["db_sessionmaker"]() as s:
+        amount = rp.active_amount(s, rp.enrolment_of(s, person.id).id, "rp_pension", 2026)
+        rp.void_amount(s, person.id, amount.id, datetime(2026, 11, 5, 9, tzinfo=BEIJING))
+        s.commit()
+    assert _run(app).debits == 0 and controls.debits(providers) == []
+    assert str(_year_receivable(app, person).status) == "due"  # still the payer's to pay 10th–25th
+
+
+def test_R_BD_1_resident_pension_without_a_set_amount_is_not_debited(app, providers, pension_payer):
+    pension_payer(None)
+    assert _run(app).debits == 0
+
+
+def test_R_BD_3_a_short_balance_leaves_the_pension_year_due_and_says_why(app, providers, pension_payer, phone_user):
+    person, _ = pension_payer(2000, balance_fen=1000)
+    report = _run(app)
+    assert report.reasons == {"余额不足": 1}
+    assert str(_year_receivable(app, person).status) == "due" and _year_receivable(app, person).batch_debit_id is None
+    app.extensions["clock"].set(at(date(2026, 11, 10)))
+    page = phone_user(person, "alipay").get("/rp/pay").get_data(as_text=True)
+    assert "批扣失败" in page and "余额不足" in page and "城乡居民基本养老保险" in page
+    flex = phone_user(person, "alipay").get("/rp/pay/select?insurance=rp_pension").get_data(as_text=True)
+    assert "批扣失败" in flex
+
+
+def test_R_BD_2_R_RP_1_while_the_bank_decides_the_amount_cannot_be_changed_voided_or_declared(
+        app, providers, pension_payer, monkeypatch):
+    from webapp.domain.errors import RuleViolation
+    from webapp.services import declarations
+    from webapp.services import resident_pension as rp
+
+    person, _ = pension_payer(2000)
+    monkeypatch.setattr(batch_debit, "send", lambda *a, **kw: {})  # the bank does not answer: the debit waits
+    report = _run(app)
+    assert report.unanswered == 1 and report.debits == 0  # planned and sent, nothing decided
+    receivable = _year_receivable(app, person)
+    assert receivable.batch_debit_id is not None
+    now = datetime(2026, 11, 9, 9, tzinfo=BEIJING)
+    with app.extensions["db_sessionmaker"]() as s:
+        amount = rp.active_amount(s, rp.enrolment_of(s, person.id).id, "rp_pension", 2026)
+        with pytest.raises(RuleViolation, match="正在银行批量扣款中"):
+            rp.set_amount(s, person.id, insurance="rp_pension", year=2026, amount_text="3000", now=now)
+        with pytest.raises(RuleViolation, match="正在银行批量扣款中"):
+            rp.void_amount(s, person.id, amount.id, now)
+        with pytest.raises(RuleViolation, match="正在银行批量扣款中"):
+            declarations.declare(s, payer_id=person.id, insured_id=person.id, scheme="rp",
+                                 receivable_ids=[receivable.id], channel="alipay", now=now)
+        assert rp.active_amount(s, amount.enrolment_id, "rp_pension", 2026).amount_fen == 200000

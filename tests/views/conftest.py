@@ -72,3 +72,24 @@ def flex(app: Flask) -> dict[str, Person]:
 def wechat_user(phone_user, family):  # type: ignore[no-untyped-def]
     """王建国 (who pays for his family) logged in inside WeChat."""
     return phone_user(family.payer, "wechat")
+
+
+@pytest.fixture
+def pension(app: Flask) -> dict[str, Person]:
+    """Resident pension payers by role (R-RP-*): ``set`` (2000 set for 2026, unpaid), ``unset`` (enrolled,
+    nothing set), ``paid`` (2026 paid at 3000), ``special`` (2000 set, and 人社核定 items under two
+    征集通知流水号)."""
+    from tests.factories import add_pension_special_items, make_pension_payer
+
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        people = {
+            "set": make_pension_payer(s, "马兰", amount=2000),
+            "unset": make_pension_payer(s, "牛芳", amount=None),
+            "paid": make_pension_payer(s, "杨梅", amount=3000, paid=True, set_on=date(2026, 3, 2)),
+            "special": make_pension_payer(s, "朱红", amount=2000),
+        }
+        add_pension_special_items(s, people["special"], [("1000.00", "missed_enrolment", "20261015093021"),
+                                                         ("500.00", "policy_backpay", "20261015093021"),
+                                                         ("800.00", "other", "20261015093055")], year=2024)
+        s.commit()
+    return people

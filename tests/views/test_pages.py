@@ -5,6 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from webapp.db import Base
+from webapp.domain.channels import CHANNELS
 
 from ..conftest import text
 
@@ -17,7 +18,8 @@ def test_R_CH_2_public_pages_work_without_login(family, browser, path):
 
 
 @pytest.mark.parametrize("path", ["/rm/pay", "/rm/declared", "/rm/records", "/flex/pay", "/flex/base", "/flex/due",
-                                  "/flex/records", "/me/settings"])
+                                  "/flex/records", "/me/settings", "/rp/pay", "/rp/pay/insurance", "/rp/pay/select",
+                                  "/rp/amount", "/rp/amount/void", "/rp/declared", "/rp/records"])
 def test_pages_that_need_identity_send_anonymous_users_to_login(family, browser, path):
     r = browser.get(path)
     assert r.status_code == 302 and r.location.startswith("/login?next=")
@@ -27,6 +29,36 @@ def test_pages_that_need_identity_send_anonymous_users_to_login(family, browser,
 def test_signed_in_pages_render(wechat_user, path):
     r = wechat_user.get(path)
     assert r.status_code == 200 and "<html" in text(r)
+
+
+@pytest.mark.parametrize("path", ["/rp/pay", "/rp/pay/insurance", "/rp/pay/select", "/rp/pay/select?tab=special",
+                                  "/rp/amount", "/rp/amount/void", "/rp/declared", "/rp/records"])
+def test_resident_pension_pages_render(phone_user, pension, path):
+    r = phone_user(pension["special"], "alipay").get(path)
+    assert r.status_code == 200 and "<html" in text(r)
+
+
+@pytest.mark.parametrize("channel", ["wechat", "alipay", "baidu", "etax-app", "etax-web"])
+def test_R_CH_2_the_posters_rp_pay_code_opens_a_working_page(phone_user, pension, browser, channel):
+    """The poster prints /rp/pay for every channel; scanned, it asks who you are, then opens 城乡居民养老保险办理
+    in that channel."""
+    assert f"http://localhost/rp/pay?ch={channel}" in text(browser.get("/qr"))
+    r = browser.get(f"/rp/pay?ch={channel}")
+    assert r.status_code == 302 and r.location.startswith("/login?next=/rp/pay")
+    browser.login("马兰", pension["set"].id_number, f"/rp/pay?ch={channel}")
+    page = browser.get(f"/rp/pay?ch={channel}")
+    assert page.status_code == 200
+    assert "城乡居民养老保险办理" in text(page) and "身份信息确认" in text(page) and "下一步" in text(page)
+    assert f'<span class="app-bar__channel">{CHANNELS[channel]}</span>' in text(page)
+
+
+def test_R_CH_2_the_hall_has_a_tile_for_every_resident_pension_page(browser):
+    page = text(browser.get("/"))
+    for href, title in (("/rp/pay", "城乡居民养老保险办理"), ("/rp/amount", "批量扣款缴费金额设置"),
+                        ("/rp/amount/void", "批量扣款缴费金额作废"), ("/rp/declared", "申报记录查询"),
+                        ("/rp/records", "已缴费查询")):
+        assert f'href="{href}">{title}<small>' in page
+    assert page.count("城乡居民养老") == 1  # one tile a test or a reader finds by that name
 
 
 def test_the_qr_poster_has_a_code_for_every_entry_in_every_channel(family, browser):
@@ -71,6 +103,20 @@ def test_htmx_request_after_session_expiry_redirects_the_whole_page(wechat_user)
     ("post", "/rm/pay", {"who": "other", "id_type": "bogus", "id_number": "1"}),
     ("post", "/rm/pay/select", {"insured": "2", "receivable": ["1", "x"]}),
 
+    ("get", "/rp/records/99999999999999999999", None),
+    ("get", "/rp/records/99999", None),
+    ("get", "/rp/declared?void=99999999999999999999", None),
+    ("get", "/rp/declared?void=%C2%B2", None),
+    ("get", "/rp/declared?void=99999", None),
+    ("get", "/rp/declared?start=x&end=y", None),
+    ("get", "/rp/amount?done=abc&done=99999999999999999999", None),
+    ("get", "/rp/pay/select?insurance=%00&tab=%00&receivable=x", None),
+    ("post", "/rp/pay/select", {"tab": "special", "receivable": ["x", "99999999999999999999"]}),
+    ("post", "/rp/pay/insurance", {"insurance": "%00"}),
+    ("post", "/rp/pay/total", {"tab": "x", "receivable": ["x"]}),
+    ("post", "/rp/amount", {"amount_rp_pension": "\x00"}),
+    ("post", "/rp/amount/void", {"amount_id": "99999999999999999999", "confirmed": "1"}),
+    ("post", "/rp/amount/void", {"amount_id": "99999"}),
     ("post", "/pay/notify/wechat", {}),
     ("post", "/pay/notify/nobody", {}),
 ])

@@ -12,12 +12,17 @@ from datetime import date
 from .calendar import Month, batch_debit_date, format_date_zh
 from .flexible import FlexReceivable, current_period, window_periods
 from .money import yuan_to_fen
+from .pension import RP_PENSION as RESIDENT_PENSION
 from .policy import MEDICAL, PENSION, UNEMPLOYMENT
+from .schemes import SchemeCode
 
 #: The order debits are sent in for one account, so the balance serves medical first (R-FP-5).
-KIND_ORDER = (MEDICAL, PENSION, UNEMPLOYMENT)
+KIND_ORDER = (MEDICAL, PENSION, UNEMPLOYMENT, RESIDENT_PENSION)
+#: The kinds of debit each scheme's receivables are taken by.
+KINDS_OF_SCHEME = {SchemeCode.FLEXIBLE: (MEDICAL, PENSION, UNEMPLOYMENT),
+                   SchemeCode.RESIDENT_PENSION: (RESIDENT_PENSION,)}
 KIND_LABELS = {MEDICAL: "职工基本医疗保险（本期应缴费与往期未缴费）", PENSION: "职工基本养老保险（本期应缴费）",
-               UNEMPLOYMENT: "失业保险（本期应缴费）"}
+               UNEMPLOYMENT: "失业保险（本期应缴费）", RESIDENT_PENSION: "城乡居民基本养老保险（设置的缴费金额）"}
 #: Where the payer must deposit the money by (seed 000 Q41: 建议在每月7日前存足费款).
 FUND_BY_DAY = 7
 
@@ -83,7 +88,7 @@ def debit_no(batch_day: date, agreement_id: int, kind: str) -> str:
     return f"BD{batch_day:%Y%m%d}{agreement_id:010d}{KIND_CODES[kind]}"
 
 
-KIND_CODES = {MEDICAL: "M", PENSION: "P", UNEMPLOYMENT: "U", "rp_pension": "R"}
+KIND_CODES = {MEDICAL: "M", PENSION: "P", UNEMPLOYMENT: "U", RESIDENT_PENSION: "R"}
 
 
 def ordered(kinds: Sequence[str]) -> list[str]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .pension import LABELS as RP_LABELS
+from .pension import RP_PENSION
 from .policy import INSURANCE_LABELS, RM_CATEGORIES
 
 RM_MEDICAL = "rm_medical"
 
 #: Every insurance code a receivable can carry, with the label screens show on each line.
-LABELS: dict[str, str] = {**INSURANCE_LABELS, RM_MEDICAL: "城乡居民基本医疗保险"}
+LABELS: dict[str, str] = {**INSURANCE_LABELS, RM_MEDICAL: "城乡居民基本医疗保险", **RP_LABELS}
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ _LEVY: dict[str, tuple[str, str, str]] = {
     "pension": ("企业职工基本养老保险费", "职工基本养老保险", "灵活就业人员基本养老保险"),
     "unemployment": ("失业保险费", "失业保险", "灵活就业人员失业保险"),
     "medical": ("基本医疗保险费", "职工基本医疗保险", "灵活就业人员基本医疗保险"),
+    RP_PENSION: ("城乡居民基本养老保险费", "城乡居民基本养老保险", "城乡居民基本养老保险个人缴费"),
 }
 
 

@@ -36,7 +36,9 @@ Decisions:
   on 1 January of the covered year — under 18 学生儿童, 18–59 劳动年龄内居民, 60 and over 老年人,
   men and women alike. The guides do not define the bands; callers may store the category.
 - Resident pension grades: Beijing lets a payer choose between the minimum and the maximum
-  (1000–9000 yuan for 2026); the app offers grades every 1000 yuan (the ``step`` column).
+  (1000–9000 yuan for 2026, as quoted publicly); the app offers grades every 1000 yuan (the ``step``
+  column, an app decision marked in ``derived``: no source gives the grades in between). When the
+  step does not divide the range, the maximum is offered as the last grade.
 """
 
 from __future__ import annotations
@@ -297,6 +299,13 @@ class ResidentPensionRow:
     derived: frozenset[str] = frozenset()
     source: str = ""
 
+    def __post_init__(self) -> None:
+        where = f"resident pension row {self.region}/{self.year}"
+        if self.minimum <= 0 or self.maximum < self.minimum or self.step <= 0:
+            raise ValueError(f"{where}: bad range or step")
+        if self.derived - {"step"}:
+            raise ValueError(f"{where}: only the step may be marked derived, not {sorted(self.derived - {'step'})}")
+
     @classmethod
     def from_record(cls, rec: Mapping[str, str]) -> ResidentPensionRow:
         """A row from a CSV record."""
@@ -427,6 +436,9 @@ class PolicyTable:
         keys = [(r.region, r.contribution_year) for r in self.flex]
         if len(keys) != len(set(keys)):
             raise ValueError("flex policy rows repeat a (region, contribution year)")
+        years = [(r.region, r.year) for r in self.resident_pension]
+        if len(years) != len(set(years)):
+            raise ValueError("resident pension rows repeat a (region, year)")
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> PolicyTable:
@@ -467,6 +479,13 @@ class PolicyTable:
         keys = {(r.region, r.contribution_year) for r in new}
         kept = tuple(r for r in self.flex if (r.region, r.contribution_year) not in keys)
         return replace(self, flex=kept + tuple(new))
+
+    def with_resident_pension(self, *rows: ResidentPensionRow | Mapping[str, str]) -> PolicyTable:
+        """A copy with these resident pension rows added (replacing any row of the same region and year)."""
+        new = [r if isinstance(r, ResidentPensionRow) else ResidentPensionRow.from_record(r) for r in rows]
+        keys = {(r.region, r.year) for r in new}
+        kept = tuple(r for r in self.resident_pension if (r.region, r.year) not in keys)
+        return replace(self, resident_pension=kept + tuple(new))
 
     def without_flex(self, region: str, contribution_year: int | None) -> PolicyTable:
         """A copy without the flexible-worker row of that region and year."""

@@ -34,7 +34,9 @@ class Scheme:
     self_service_window: bool  # R-FP-4: only the 10th–25th
     batch_debited: bool = False  # R-BD-1: the batch debit takes it (so, on the batch day, nothing else may: Q42)
     void_label: str = "作废"  # the guide's word for voiding a declaration in this flow
-    steps: tuple[str, ...] = ("身份信息确认", "选择缴费信息", "选择支付方式")
+    steps: tuple[str, ...] = ("身份信息确认", "选择缴费信息", "选择支付方式")  # the last is 选择支付方式
+    declared_label: str = "已申报查询"  # the name of the ``declared`` page (继续缴费 / 作废 live there)
+    records_label: str = "缴费记录查询"  # the name of the ``records`` page
 
     @property
     def again_label(self) -> str:
@@ -52,7 +54,13 @@ SCHEMES: dict[str, Scheme] = {
         Scheme(SchemeCode.FLEXIBLE, "灵活就业", "企业职工基本养老保险、失业保险、职工基本医疗保险",
                "灵活就业人员社会保险费", entry="flexible.pay", declared="flexible.due", records="flexible.records",
                record="flexible.record", pays_for_others=False, self_service_window=True, void_label="作废申报",
-               batch_debited=True),
+               batch_debited=True, declared_label="应缴费信息查询"),
+        Scheme(SchemeCode.RESIDENT_PENSION, "城乡居民养老", "城乡居民基本养老保险", "城乡居民基本养老保险费",
+               entry="resident_pension.pay", declared="resident_pension.declared",
+               records="resident_pension.records", record="resident_pension.record", pays_for_others=False,
+               self_service_window=False,
+               steps=("身份信息确认", "选择参保信息", "选择缴费信息", "选择支付方式"),
+               declared_label="申报记录查询", records_label="已缴费查询", batch_debited=True),
     )
 }
 

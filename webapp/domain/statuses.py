@@ -139,3 +139,18 @@ class BatchWorkState(StrEnum):
     PENDING = "pending"
     CLAIMED = "claimed"
     DONE = "done"
+
+
+class PensionAmountStatus(StrEnum):
+    """批量扣款缴费金额 (R-RP-1): active (有效) → replaced (another amount set for the year) | void (已作废)."""
+
+    ACTIVE = "active"
+    REPLACED = "replaced"
+    VOID = "void"
+
+
+class PensionAmountSource(StrEnum):
+    """Who chose a resident pension amount: the payer (设置), or the yearly generation carrying the last one."""
+
+    SET = "set"
+    CARRIED = "carried"

@@ -41,9 +41,10 @@ from ..domain.statuses import (
     BatchWorkState,
     ChargeType,
     EnrolmentStatus,
+    PensionAmountStatus,
     ReceivableStatus,
 )
-from ..models import Agreement, BatchDebit, BatchRun, BatchWork, Enrolment, Receivable, SettledPayment
+from ..models import Agreement, BatchDebit, BatchRun, BatchWork, Enrolment, PensionAmount, Receivable, SettledPayment
 from ..payments.bank import BankAdapter, DebitResult
 from ..payments.base import PaymentError
 
@@ -213,6 +214,11 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         if a is not None:
             items[a.id].append(FlexReceivable(id=rid, insurance=insurance, fee_period=Month.of(period),
                                               amount=fen_to_yuan(fen), charge_type="", notice_no=None))
+    pension: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for rid, payer, office, fen in _pension_due(session, {a.payer_id for a in agreements}, day):
+        a = by_payer.get((payer, office))
+        if a is not None:
+            pension[a.id].append((rid, fen))
     debits: list[dict[str, object]] = []
     claims: list[tuple[int, int]] = []
     for a in agreements:
@@ -220,6 +226,11 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
             debits.append({"agreement_id": a.id, "payer_id": a.payer_id, "kind": group.kind,
                            "debit_no": rules.debit_no(day, a.id, group.kind), "amount_fen": group.amount_fen,
                            "receivable_ids": ",".join(str(r.id) for r in group.receivables)})
+        if pension.get(a.id):
+            debits.append({"agreement_id": a.id, "payer_id": a.payer_id, "kind": rules.RESIDENT_PENSION,
+                           "debit_no": rules.debit_no(day, a.id, rules.RESIDENT_PENSION),
+                           "amount_fen": sum(fen for _, fen in pension[a.id]),
+                           "receivable_ids": ",".join(str(rid) for rid, _ in pension[a.id])})
     if not debits:
         return 0
     conn = session.connection()
@@ -230,6 +241,23 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         claims += [(int(r), ids[str(d["debit_no"])]) for r in str(d["receivable_ids"]).split(",")]
     _claim_receivables(conn, claims)
     return len(debits)
+
+
+def _pension_due(session: Session, payers: set[int], day: date) -> list[tuple[int, int, str, int]]:
+    """Resident pension receivables the batch debit takes on ``day`` (R-BD-1, R-RP-1): the year's receivable
+    at the amount the payer set, while that amount is active and its 缴费金额有效期 covers the day; a voided
+    amount debits nothing. Both rows are locked, so a 作废 committed meanwhile is seen (and wins)."""
+    return [tuple(r) for r in session.execute(  # type: ignore[misc]
+        select(Receivable.id, Receivable.insured_id, Receivable.tax_office, Receivable.amount_fen)
+        .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
+        .join(PensionAmount, PensionAmount.receivable_id == Receivable.id)
+        .where(Receivable.insured_id.in_(payers), Receivable.scheme == SchemeCode.RESIDENT_PENSION,
+               Receivable.charge_type == ChargeType.ANNUAL, Receivable.status == ReceivableStatus.DUE,
+               Receivable.batch_debit_id.is_(None), Enrolment.status == EnrolmentStatus.ACTIVE,
+               PensionAmount.status == PensionAmountStatus.ACTIVE, PensionAmount.amount_fen == Receivable.amount_fen,
+               PensionAmount.valid_from <= day, PensionAmount.valid_to >= day)
+        .order_by(Receivable.id)
+        .with_for_update(of=(Receivable, PensionAmount))).all()]
 
 
 def send(sessions: SessionFactory, bank: BankAdapter, run_id: int,
@@ -352,12 +380,13 @@ def batch_day_of(today: date) -> date:
     return batch_debit_date(today.year, today.month)
 
 
-def failures_for(session: Session, payer_id: int, today: date) -> list[BatchDebit]:
-    """The payer's failed debits of this month's batch run, to show with the bank's reason and what to do
-    (R-BD-3); only while the month's payment is still open."""
+def failures_for(session: Session, payer_id: int, today: date, scheme: str) -> list[BatchDebit]:
+    """The payer's failed debits of one scheme in this month's batch run, to show with the bank's reason and
+    what to do (R-BD-3); only while the month's payment is still open."""
+    kinds = rules.KINDS_OF_SCHEME.get(SchemeCode(scheme), ())
     day = batch_day_of(today)
     if today < day:
         return []
     return list(session.scalars(select(BatchDebit).join(BatchRun, BatchRun.id == BatchDebit.run_id).where(
-        BatchRun.batch_date == day, BatchDebit.payer_id == payer_id, BatchDebit.state == BatchDebitState.FAILED)
-        .order_by(BatchDebit.id)))
+        BatchRun.batch_date == day, BatchDebit.payer_id == payer_id, BatchDebit.state == BatchDebitState.FAILED,
+        BatchDebit.kind.in_(kinds)).order_by(BatchDebit.id)))

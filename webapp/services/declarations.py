@@ -24,6 +24,7 @@ from ..payments.orders import Adapters
 from .audit import record
 
 MSG_STALE = "所选缴费信息有误，请刷新页面后重新选择"
+MSG_AMOUNT_CHANGED = "缴费金额已变更，请核对后重新提交"
 
 
 class AlreadyDeclared(RuleViolation):
@@ -50,10 +51,11 @@ def declare(session: Session, *, payer_id: int, insured_id: int, scheme: str, re
     rows = session.scalars(select(Receivable).where(Receivable.id.in_(receivable_ids))).all()
     if len(rows) != len(receivable_ids) or any(r.insured_id != insured_id or r.scheme != scheme for r in rows):
         raise RuleViolation(MSG_STALE)
+    already = f"所选缴费信息已申报，请在{SCHEMES[scheme].declared_label}中继续缴费或作废后重新申报"
     if any(r.status is ReceivableStatus.PAID for r in rows):
         raise AlreadyDeclared("所选缴费信息已缴费，无需重复缴纳")
     if any(r.status is not ReceivableStatus.DUE for r in rows):
-        raise AlreadyDeclared("所选缴费信息已申报，请在已申报查询中继续缴费或作废后重新申报")
+        raise AlreadyDeclared(already)
     if any(r.batch_debit_id is not None for r in rows):
         raise AlreadyDeclared("所选缴费信息正在银行批量扣款中（申报处理中），请待扣款结果返回后再操作")
     decl = Declaration(payer_id=payer_id, insured_id=insured_id, scheme=scheme, kind=kind,
@@ -68,9 +70,16 @@ def declare(session: Session, *, payer_id: int, insured_id: int, scheme: str, re
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != len(receivable_ids):
-        raise AlreadyDeclared("所选缴费信息已申报，请在已申报查询中继续缴费或作废后重新申报")
+        raise AlreadyDeclared(already)
+    # The rows are ours now (locked by the UPDATE): an amount changed since they were read (a resident
+    # pension amount set in another tab, R-RP-1) refuses the whole declaration rather than declare a
+    # total that the receivables no longer add up to (R-MO-2).
+    amounts: dict[int, int] = {rid: fen for rid, fen in session.execute(
+        select(Receivable.id, Receivable.amount_fen).where(Receivable.id.in_(receivable_ids)))}
+    if sum(amounts.values()) != decl.total_fen:
+        raise RuleViolation(MSG_AMOUNT_CHANGED)
     for r in rows:
-        session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=r.amount_fen))
+        session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=amounts[r.id]))
     record(session, "declaration.created", str(decl.id), str(decl.total_fen), payer_id)
     return decl
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import _limits, _web, agreements, auth, flexible, hall, pay, resident_medical
+from . import _limits, _web, agreements, auth, flexible, hall, pay, resident_medical, resident_pension
 
-BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, agreements.bp, pay.bp)
+BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, agreements.bp, pay.bp, resident_pension.bp)
 
 
 def init_app(app: Flask) -> None:

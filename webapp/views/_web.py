@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
@@ -135,6 +135,9 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
             target = request.full_path.rstrip("?") if request.method == "GET" else (
                 request.headers.get("HX-Current-URL") and urlsplit(
                     request.headers["HX-Current-URL"]).path or request.path)
+            kept = [(k, v) for k in getattr(view, "kept_on_expiry", ()) for v in request.form.getlist(k)]
+            if request.method == "POST" and kept:
+                target = f"{target}?{urlencode(kept)}"
             expired = "person_id" in session
             login = url_for("auth.login", next=target, expired=1 if expired else None)
             if request.headers.get("HX-Request"):
@@ -143,6 +146,17 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def keep_on_expiry(*fields: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Under ``login_required``: when the login has ended before a POST, these form fields ride along in
+    ``next`` (as query arguments), so the page comes back after login with what was chosen still chosen."""
+
+    def mark(view: Callable[..., T]) -> Callable[..., T]:
+        view.kept_on_expiry = fields  # type: ignore[attr-defined]
+        return view
+
+    return mark
 
 
 @contextmanager

@@ -158,7 +158,7 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
             "charge_type_of": lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
             "labels": rules.INSURANCE_LABELS, "steps": STEPS, "needs_base": needs_base,
             "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
-            "failures": batch_debit.failures_for(db(), person.id, today) if e else []}
+            "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else []}
 
 
 @bp.post("/pay/total")
@@ -185,7 +185,7 @@ def due() -> Any:
     pending = accounts.window_receivables(db(), person.id, today) + accounts.special_receivables(db(), person.id) \
         if e else []
     return render("flexible/due.html", enrolment=e, pending=pending,
-                  failures=batch_debit.failures_for(db(), person.id, today) if e else [],
+                  failures=batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
                   by_decl=accounts.declared_receivables(db(), person.id) if e else {},
                   labels=rules.INSURANCE_LABELS,
                   charge_type_of=lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),

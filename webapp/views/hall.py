@@ -86,5 +86,12 @@ def hall_links() -> list[dict[str, str]]:
         {"title": "缴费基数申报", "desc": "灵活就业人员", "href": url_for("flexible.base")},
         {"title": "应缴费信息查询", "desc": "灵活就业 · 待申报", "href": url_for("flexible.due")},
         {"title": "灵活就业缴费记录", "desc": "按费款所属期查询", "href": url_for("flexible.records")},
+        {"title": "城乡居民养老保险办理", "desc": "本人缴费 · 正常/特殊缴费", "href": url_for("resident_pension.pay")},
+        {"title": "批量扣款缴费金额设置", "desc": "居民养老 · 选择缴费档次",
+         "href": url_for("resident_pension.amount")},
+        {"title": "批量扣款缴费金额作废", "desc": "居民养老 · 停止批量扣款",
+         "href": url_for("resident_pension.amount_void")},
+        {"title": "申报记录查询", "desc": "居民养老 · 作废 · 继续缴费", "href": url_for("resident_pension.declared")},
+        {"title": "已缴费查询", "desc": "居民养老 · 按费款所属期", "href": url_for("resident_pension.records")},
         {"title": "缴费协议", "desc": "新增协议 · 撤销", "href": url_for("agreements.index")},
     ]

@@ -34,8 +34,9 @@ def method(declaration_id: int) -> Any:
         return redirect(url_for("pay.order", out_trade_no=paid.out_trade_no), 303)
     channel = str(g.channel)
     methods = checkout.methods(channel, decl.scheme)
-    chosen = request.form.get("method") or (methods[0] if methods else "")
     usable = checkout.usable_agreements(db(), decl, clock().today()) if Provider.AGREEMENT in methods else []
+    ready = [m for m in methods if m != Provider.AGREEMENT or usable]  # 协议支付 preselected only when it can pay
+    chosen = request.form.get("method") or (ready or methods or [""])[0]
     agreement_text = request.form.get("agreement_id", "")
     agreement_id = int(agreement_text) if agreement_text.isascii() and agreement_text.isdigit() \
         and len(agreement_text) < 19 else (usable[0].id if len(usable) == 1 else None)

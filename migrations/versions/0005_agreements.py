@@ -2,15 +2,15 @@
 debits; a receivable taken by a debit in progress; a settled payment by an order or by a batch debit;
 the 'batch' channel; enrolment.batch_debit (a placeholder) gives way to agreements.
 
-Revision ID: 0007_agreements
-Revises: 0003
+Revision ID: 0005_agreements
+Revises: 0004_resident_pension
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_agreements"
-down_revision = "0003"
+revision = "0005_agreements"
+down_revision = "0004_resident_pension"
 branch_labels = None
 depends_on = None
 
