@@ -1,5 +1,5 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
-demo population | receivables generate | generate-rm | import-special | payments reconcile | qr``.
+demo population | receivables generate | generate-rm | import-special | payments reconcile | payments post | qr``.
 Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations
@@ -135,6 +135,18 @@ def reconcile() -> None:
 
     n = reconcile_job(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"{n} unfinished orders checked")
+
+
+@payments_cli.command("post")
+def post() -> None:
+    """入库: post paid items whose posting day (two working days after payment) has come (also every
+    minute, huey), and make any certificate request still 制作中."""
+    from .jobs import make_waiting_certificates, post_payments
+
+    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
+    n = post_payments(flask_app)
+    made = make_waiting_certificates(flask_app, older_than_seconds=0)
+    click.echo(f"{n} paid items posted, {made} certificate requests made")
 
 
 @click.command("qr")

@@ -24,6 +24,7 @@ from .models import (
     Receivable,
     SettledPayment,
 )
+from .services import certificates
 from .services import flexible as flex
 from .services import resident_medical as rm
 
@@ -105,7 +106,11 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
     for p in PERSONAS:
         if p.paid_rm:
             _mark_paid(session, people[p.id_number], year, today)
-    return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created}
+    session.flush()
+    # Past payments are in the treasury already (入库), so a newcomer can apply for a certificate at once.
+    posted = certificates.post_due(session, today)
+    return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created,
+            "posted": posted}
 
 
 def _mark_paid(session: Session, person: Person, year: int, today: date) -> None:

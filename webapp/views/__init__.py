@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import _limits, _web, auth, flexible, hall, pay, resident_medical
+from . import _limits, _web, auth, certificates, flexible, hall, pay, resident_medical, verify
 
-BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, pay.bp)
+BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, pay.bp, certificates.bp, verify.bp)
 
 
 def init_app(app: Flask) -> None:

@@ -79,4 +79,6 @@ def hall_links() -> list[dict[str, str]]:
         {"title": "缴费基数申报", "desc": "灵活就业人员", "href": url_for("flexible.base")},
         {"title": "应缴费信息查询", "desc": "灵活就业 · 待申报", "href": url_for("flexible.due")},
         {"title": "灵活就业缴费记录", "desc": "按费款所属期查询", "href": url_for("flexible.records")},
+        {"title": "开具缴费证明", "desc": "记录打印 · 记录下载", "href": url_for("certificates.index")},
+        {"title": "记录查验", "desc": "查验缴费证明真伪", "href": url_for("verify.index")},
     ]
