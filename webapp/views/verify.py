@@ -93,7 +93,8 @@ def _spend(nonce: str) -> bool:
 def new_captcha() -> Any:
     """看不清，换一张 (another image) or 改用文字题 / 改用图片验证码 (htmx): just the captcha part, anew."""
     challenge = _new_challenge(request.form.get("kind", "image"))
-    return render("verify/index.html", block="captcha", challenge=_challenge_view(challenge), errors={})
+    return render("verify/index.html", block="captcha", challenge=_challenge_view(challenge), errors={},
+                  form=_form(), result=None, failed=False, message=None, from_qr=False)
 
 
 @bp.get("/captcha/<nonce>.png")
