@@ -94,7 +94,7 @@ def test_no_layer_reaches_up(layer: str) -> None:
 
 
 def test_a_view_never_imports_another_view() -> None:
-    shared = {"webapp.views._web", "webapp.views._checkout"}
+    shared = {"webapp.views._web", "webapp.views._checkout", "webapp.views._limits"}  # the briefing's list
     wrong = []
     for path in _files("views"):
         if path.name.startswith("_"):

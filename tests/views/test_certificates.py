@@ -82,7 +82,7 @@ def test_R_CE_3_证明申请_goes_to_记录下载_which_polls_while_making_and_s
     r = apply(b)
     assert r.status_code == 303 and r.location == "/certificates/downloads"
     page = text(b.get(r.location))
-    assert "证明申请已提交" in page and "制作中" in page
+    assert "证明申请已提交，制作成功后可查看和下载" in page and "制作中" in page
     assert 'hx-trigger="load delay:1s"' in page and "partial=1" in page
     fragment = b.get("/certificates/downloads?partial=1", headers={"HX-Request": "true"})
     assert "<html" not in text(fragment) and 'id="cert-list"' in text(fragment) and "hx-trigger" in text(fragment)
@@ -190,7 +190,7 @@ def test_R_CE_6_a_flexible_workers_record_page_leads_to_a_certificate_of_their_m
     assert jobs.post_payments(app) == 9
     b = phone_user(worker, "alipay")
     page = text(b.get("/certificates?start=2026-05&end=2026-11"))
-    assert page.count("<tr>") == 1 + 9 and "费款合计：<strong>¥6,794.76</strong>" in page
+    assert page.count('<li class="cert-item">') == 9 and "费款合计：<strong>¥6,794.76</strong>" in page
     apply(b, "2026-05", "2026-11")
     with app.extensions["db_sessionmaker"]() as s:
         cert = s.scalar(select(Certificate))

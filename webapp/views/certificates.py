@@ -73,7 +73,7 @@ def apply() -> Any:
         return _print_page(str(e))
     maker = current_app.extensions["certificate_maker"]
     after_commit(lambda: maker(cert.id))
-    flash("证明申请已提交，正在制作，请稍候。", "ok")
+    flash("证明申请已提交，制作成功后可查看和下载。", "ok")
     return redirect(url_for("certificates.downloads"), 303)
 
 
