@@ -98,7 +98,7 @@ def build_db(tmp: Path, count: int):  # type: ignore[no-untyped-def]
         ids = dict(s.execute(select(Certificate.check_code, Certificate.id)).all())
         s.execute(insert(CertificateItem.__table__), [{"certificate_id": ids[code], "settled_payment_id": pid}
                                                        for _, code, pid in pairs])
-        for code, cid in ids.items():
+        for cid in ids.values():
             s.execute(Certificate.__table__.update().where(Certificate.id == cid).values(
                 number=certificate_number(date(2026, 11, 22), cid)))
         s.commit()

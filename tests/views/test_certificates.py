@@ -54,7 +54,8 @@ def test_R_CE_1_every_record_page_offers_更多相关操作_证明申请(app, ph
     b = phone_user(zhao)
     for path in ("/rm/records", "/flex/records"):
         page = text(b.get(path))
-        assert "更多相关操作" in page and re.search(r'href="/certificates\?start=[0-9-]+&amp;end=[0-9-]+">证明申请', page)
+        assert "更多相关操作" in page
+        assert re.search(r'href="/certificates\?start=[0-9-]+&amp;end=[0-9-]+">证明申请', page)
     payment = re.search(r'href="/rm/records/(\d+)"', text(b.get("/rm/records"))).group(1)
     detail = text(b.get(f"/rm/records/{payment}"))
     assert "更多相关操作" in detail and 'href="/certificates?start=2026-01&amp;end=2026-12">证明申请' in detail
