@@ -75,12 +75,15 @@ def _certificates(app: Flask) -> None:
     mode = app.config["CERTIFICATE_MAKING"]
 
     def submit(certificate_id: int) -> None:
-        if mode == "inline":
-            make_now(app.extensions["db_sessionmaker"], certificate_id, settings, app.extensions["clock"].now())
-        elif mode == "queue":
-            from .jobs import make_certificate_task  # the queue is only opened where it is used
+        try:
+            if mode == "inline":
+                make_now(app.extensions["db_sessionmaker"], certificate_id, settings, app.extensions["clock"].now())
+            elif mode == "queue":
+                from .jobs import make_certificate_task  # the queue is only opened where it is used
 
-            make_certificate_task(certificate_id)
+                make_certificate_task(certificate_id)
+        except Exception:  # the request is committed: the periodic job makes what stays 制作中
+            app.logger.exception("certificate %s: making not started", certificate_id)
 
     app.extensions["certificate_settings"] = settings
     app.extensions["certificate_maker"] = submit

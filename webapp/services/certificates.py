@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from ..db import atomic
 from ..documents import certificate as document
@@ -218,8 +218,7 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
 def make(session: Session, certificate_id: int, settings: MakeSettings, now: datetime) -> Certificate | None:
     """Make a 制作中 certificate (row locked, so two workers never make it twice): 制作成功 with the PDF
     and page images stored, or 制作失败 with the reason. Anything else is left alone."""
-    cert = session.scalar(select(Certificate).where(Certificate.id == certificate_id).with_for_update()
-                          .options(undefer(Certificate.pdf)))
+    cert = session.scalar(select(Certificate).where(Certificate.id == certificate_id).with_for_update())
     if cert is None or cert.status is not CertificateStatus.MAKING:
         return cert
     cert.attempts += 1

@@ -90,6 +90,7 @@ def _spend(nonce: str) -> bool:
 
 
 @bp.post("/captcha")
+@limiter.limit("60/minute")
 def new_captcha() -> Any:
     """看不清，换一张 (another image) or 改用文字题 / 改用图片验证码 (htmx): just the captcha part, anew."""
     challenge = _new_challenge(request.form.get("kind", "image"))
@@ -98,6 +99,7 @@ def new_captcha() -> Any:
 
 
 @bp.get("/captcha/<nonce>.png")
+@limiter.limit("60/minute")
 def captcha_image(nonce: str) -> Any:
     """The image of the session's current challenge (no other nonce is drawn)."""
     challenge = session.get("captcha")
@@ -115,8 +117,9 @@ def captcha_image(nonce: str) -> Any:
 
 
 def _form() -> dict[str, str]:
+    """What was typed; a link (the QR code) only ever brings the code and the key, never a number."""
     src = request.form if request.method == "POST" else request.args
-    return {"id_number": (src.get("id_number") or "").strip()[:40],
+    return {"id_number": (request.form.get("id_number") or "").strip()[:40] if request.method == "POST" else "",
             "code": normalize_check_code(src.get("code", ""))[:40],
             "k": (src.get("k") or "")[:32], "captcha": ""}
 
