@@ -136,6 +136,7 @@ class _Painter:
     def __init__(self, c: Canvas, doc: CertificateDoc, font: str) -> None:
         self.c, self.doc, self.font = c, doc, font
         self.qr_rows = _qr_runs(doc.verify_url)
+        self.queued: list[tuple[float, float, str]] = []
 
     def text(self, x: float, y: float, s: str, size: float = FONT_SIZE, *, align: str = "left",
              color: tuple[float, float, float] = INK) -> None:
@@ -194,41 +195,83 @@ class _Painter:
         self.text(MARGIN, 30, NOTE, 7.5, color=GREY)
         self.text(PAGE_W - MARGIN, 30, f"第 {page} 页  共 {pages} 页", 8, align="right", color=GREY)
 
-    def grid_row(self, top: float, height: float, cells: Sequence[Sequence[str]], *, shade: bool = False,
-                 widths: Sequence[float] | None = None, aligns: Sequence[str] | None = None) -> None:
-        c = self.c
-        widths = widths or [w for _, w in COLUMNS]
-        if shade:
-            c.setFillColorRGB(*SHADE)
-            c.rect(MARGIN, top - height, TABLE_W, height, stroke=0, fill=1)
-        c.setStrokeColorRGB(*RULE)
-        c.setLineWidth(0.5)
-        c.rect(MARGIN, top - height, TABLE_W, height, stroke=1, fill=0)
+    def width(self, s: str, size: float = FONT_SIZE) -> float:
+        """The width of ``s`` from the cached character widths."""
+        return sum(_char_width(ch, self.font, size) for ch in s)
+
+    def cells(self, top: float, height: float, cells: Sequence[Sequence[str]], widths: Sequence[float],
+              aligns: Sequence[str]) -> None:
+        """Queue one row's cell text (drawn by ``flush``, one text object per page)."""
         x = MARGIN
-        for i, (lines, w) in enumerate(zip(cells, widths, strict=True)):
-            if i:
-                c.line(x, top, x, top - height)
-            align = aligns[i] if aligns else ("right" if i == len(widths) - 1 else "left")
-            block = len(lines) * LEADING
-            y = top - (height - block) / 2 - LEADING + 2
+        for lines, w, align in zip(cells, widths, aligns, strict=True):
+            y = top - (height - len(lines) * LEADING) / 2 - LEADING + 2
             for ln in lines:
                 if align == "right":
-                    self.text(x + w - PAD, y, ln, align="right")
+                    at = x + w - PAD - self.width(ln)
                 elif align == "center":
-                    self.text(x + w / 2, y, ln, align="center")
+                    at = x + (w - self.width(ln)) / 2
                 else:
-                    self.text(x + PAD, y, ln)
+                    at = x + PAD
+                self.queued.append((at, y, ln))
                 y -= LEADING
             x += w
+
+    def flush(self) -> None:
+        """Draw the queued cell text: one text object, one font, one colour (3× cheaper than drawString)."""
+        t = self.c.beginText()
+        t.setFont(self.font, FONT_SIZE)
+        for x, y, s in self.queued:
+            t.setTextOrigin(x, y)
+            t.textOut(s)
+        self.c.setFillColorRGB(*INK)
+        self.c.drawText(t)
+        self.queued.clear()
+
+    def grid(self, top: float, bottom: float, row_tops: Sequence[float], widths: Sequence[float]) -> None:
+        """The table's rules: the frame, a line under each row, the column lines top to bottom."""
+        c = self.c
+        c.setStrokeColorRGB(*RULE)
+        c.setLineWidth(0.5)
+        path = c.beginPath()
+        path.rect(MARGIN, bottom, TABLE_W, top - bottom)
+        for y in row_tops[1:]:
+            path.moveTo(MARGIN, y)
+            path.lineTo(MARGIN + TABLE_W, y)
+        x = MARGIN
+        for w in widths[:-1]:
+            x += w
+            path.moveTo(x, top)
+            path.lineTo(x, bottom)
+        c.drawPath(path, stroke=1, fill=0)
+
+    def table(self, top: float, header: Sequence[Sequence[str]], rows: Sequence[Sequence[Sequence[str]]],
+              heights: Sequence[float]) -> float:
+        """The header row (shaded) and the page's rows; returns the bottom."""
+        widths = [w for _, w in COLUMNS]
+        self.c.setFillColorRGB(*SHADE)
+        self.c.rect(MARGIN, top - HEADER_H, TABLE_W, HEADER_H, stroke=0, fill=1)
+        self.cells(top, HEADER_H, header, widths, ["center"] * len(widths))
+        tops = [top]
+        y = top - HEADER_H
+        body_aligns = ["left"] * (len(widths) - 1) + ["right"]
+        for row, h in zip(rows, heights, strict=True):
+            tops.append(y)
+            self.cells(y, h, row, widths, body_aligns)
+            y -= h
+        self.grid(top, y, tops, widths)
+        return y
 
     def closing(self, top: float, total_height: float) -> None:
         doc = self.doc
         label_w = COLUMNS[0][1]
         amount_w = COLUMNS[-1][1]
         middle = TABLE_W - label_w - amount_w
+        widths = [label_w, middle, amount_w]
         words = wrap(f"金额合计（大写）：人民币{doc.total_in_words}", middle - 2 * PAD, self.font)
-        self.grid_row(top, total_height, [["合  计"], words, [f"¥{format_yuan(doc.total)}"]],
-                      widths=[label_w, middle, amount_w], aligns=["center", "left", "right"])
+        self.cells(top, total_height, [["合  计"], words, [f"¥{format_yuan(doc.total)}"]], widths,
+                   ["center", "left", "right"])
+        self.grid(top, top - total_height, [top], widths)
+        self.flush()
         y = top - total_height - 28
         self.text(MARGIN + 20, y, "特此证明", 12)
         self.text(PAGE_W - MARGIN - 20, y - 24, f"开具机关：{doc.tax_office}", 11, align="right")
@@ -254,14 +297,11 @@ def draw(doc: CertificateDoc, font_path: str = DEFAULT_FONT_PATH) -> bytes:
     header_cells = [wrap(h, w - 2 * PAD, font) for h, w in COLUMNS]
     for n, indexes in enumerate(pages, start=1):
         p.header(n, len(pages))
-        top = TABLE_TOP_FIRST if n == 1 else TABLE_TOP_NEXT
-        p.grid_row(top, HEADER_H, header_cells, shade=True, aligns=["center"] * len(COLUMNS))
-        top -= HEADER_H
-        for i in indexes:
-            p.grid_row(top, heights[i], rows[i])
-            top -= heights[i]
+        bottom = p.table(TABLE_TOP_FIRST if n == 1 else TABLE_TOP_NEXT, header_cells, [rows[i] for i in indexes],
+                         [heights[i] for i in indexes])
         if n == len(pages):
-            p.closing(top, total_h)
+            p.closing(bottom, total_h)
+        p.flush()
         c.showPage()
     c.save()
     return buf.getvalue()
