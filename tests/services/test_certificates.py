@@ -113,7 +113,7 @@ def test_R_CE_4_the_pdf_is_encrypted_and_carries_every_field(db):
                   "入(退)库日期", "实缴(退)金额", payment.e_ticket_no, "2026-11-03", "795.00",
                   "柒佰玖拾伍元整", "特此证明", f"开具机关：{TAX_OFFICE}", "开具日期：2026年11月22日",
                   "城乡居民基本医疗保险", "劳动年龄内居民", p.person_no):
-        assert field in text.replace("\n", ""), field
+        assert "".join(field.split()) in "".join(text.split()), field
     png = certificates.page_png(db, cert, 1)
     assert png.startswith(b"\x89PNG")
     with pytest.raises(NotFound):
@@ -126,10 +126,10 @@ def test_R_CE_4_a_long_certificate_repeats_the_header_and_totals_on_the_last_pag
     doc = sample_doc(36)
     reader = PdfReader(io.BytesIO(document.make_pdf(doc)))
     reader.decrypt(doc.password)
-    pages = [page.extract_text().replace("\n", "") for page in reader.pages]
+    pages = ["".join(page.extract_text().split()) for page in reader.pages]
     assert len(pages) == 3
-    assert all("电子税票号码" in t and doc.check_code in t and f"共 {len(pages)} 页" in t for t in pages)
-    assert ["合计" in t.replace(" ", "") for t in pages] == [False, False, True]
+    assert all("电子税票号码" in t and doc.check_code in t and f"共{len(pages)}页" in t for t in pages)
+    assert ["合计" in t for t in pages] == [False, False, True]
     assert "特此证明" in pages[-1] and doc.total_in_words in pages[-1]
 
 
