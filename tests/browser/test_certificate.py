@@ -151,4 +151,5 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     # The non-image alternative is one tap away.
     ph.tap(page.get_by_role("button", name="改用文字题"))
     expect(page.get_by_text("等于几？")).to_be_visible()
+    expect(page.get_by_label("验证码")).to_have_attribute("inputmode", "numeric")
     ph.shot("verify-text-captcha")
