@@ -2,7 +2,7 @@
 certificate, waits for 制作成功, looks at it and downloads it; the PDF opens with its password and says
 what it should (pdftotext); its QR code (read back with zxing-cpp from the page rendered by pdftoppm)
 opens 记录查验 pre-filled, which shows the certificate; a wrong code is refused
-(R-CE-1 … R-CE-6, R-CH-2). Every step is screenshotted to tests/artifacts/.
+(R-CE-1 … R-CE-6, R-CH-2, R-UX-1 for the new buttons). Every step is screenshotted to tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     expect(request).to_contain_text("制作成功", timeout=10_000)  # htmx polling picked it up
     expect(page.locator("#cert-list[hx-get]")).to_have_count(0)  # and stopped
     ph.shot("made")
+    for name in ("查看", "下载"):  # R-UX-1: care mode (the default) taps are at least 60 × 60
+        box = request.get_by_role("link", name=name).bounding_box()
+        assert box and box["height"] >= 60 and box["width"] >= 60, (name, box)
 
     # 查看: the page as an image to long-press.
     ph.tap(request.get_by_role("link", name="查看"))
@@ -149,6 +152,8 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     ph.shot("verify-refused")
 
     # The non-image alternative is one tap away.
+    box = page.get_by_role("button", name="看不清，换一张").bounding_box()
+    assert box and box["height"] >= 60, box  # R-UX-1
     ph.tap(page.get_by_role("button", name="改用文字题"))
     expect(page.get_by_text("等于几？")).to_be_visible()
     expect(page.get_by_label("验证码")).to_have_attribute("inputmode", "numeric")
