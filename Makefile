@@ -11,7 +11,7 @@ APP_TODAY_ANCHOR := $(shell date +%s)
 export HOST PORT SIM_PORT APP_TODAY_ANCHOR
 FLASK := $(BIN)/flask --app webapp
 
-.PHONY: setup run test browsers lint page-weight bench bench-batch clean
+.PHONY: setup run test browsers fonts lint page-weight bench bench-batch bench-cert clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,14 +25,27 @@ static/vendor/.installed: package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/weui/dist/style/weui.min.css static/vendor/
 	touch $@
 
-setup: $(BIN)/.installed static/vendor/.installed
+setup: $(BIN)/.installed static/vendor/.installed fonts
 
-# Debian's chromium and a CJK font for the browser tests (the Playwright browser download does not work here).
-browsers:
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquanyi"; then \
+# The CJK font payment certificates are drawn in (a subset is embedded in each PDF): Debian's
+# fonts-wqy-microhei, or any TrueType/TTC font named by CJK_FONT_PATH.
+CJK_FONT_PATH ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+fonts:
+	@if [ ! -f "$(CJK_FONT_PATH)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
-	  else echo "browser tests need: sudo apt-get install chromium fonts-wqy-microhei"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	  else echo "payment certificates need a CJK font: sudo apt-get install fonts-wqy-microhei (or set CJK_FONT_PATH)"; fi; \
+	fi
+
+# Debian's chromium and a CJK font for the browser tests (the Playwright browser download does not work here);
+# poppler-utils (pdftotext, pdftoppm) to read the certificate PDF back.
+browsers:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquanyi" \
+	    || ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei \
+	      poppler-utils >/dev/null; \
+	  else echo "browser tests need: sudo apt-get install chromium fonts-wqy-microhei poppler-utils"; fi; \
 	fi
 
 # The simulated providers run as a server of their own on SIM_PORT, as a real provider would be another
@@ -59,6 +72,10 @@ page-weight: setup
 # The batch debit of 10 000, 50 000 and 100 000 agreements on PostgreSQL, two workers (its own database).
 bench-batch: setup
 	$(BIN)/python bench/batch_debit.py
+
+# Certificate PDF (1 and 3 pages, AES-256) and 记录查验 lookup medians, against baselines of the same run.
+bench-cert: setup
+	$(BIN)/python bench/cert_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor

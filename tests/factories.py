@@ -174,3 +174,21 @@ def add_pension_special_items(s: Session, person: Person, items: list[tuple[str,
         f"resident_id,{person.id_number},rp_pension,{year},{amount},{kind},{notice}\n"
         for amount, kind, notice in items)
     resident_pension.import_special(s, csv_text)
+
+
+def make_certificate(s: Session, person: Person, *, today: date = TODAY, start: Month | None = None,
+                     end: Month | None = None, make: bool = True, tax_office: str = TAX_OFFICE,
+                     base_url: str = "http://localhost", secret: str = "test"):  # type: ignore[no-untyped-def]
+    """Post what the person has paid by ``today`` (入库), apply for a certificate of one 税务机关 over
+    ``start``..``end`` (default: last year to this month) and, unless ``make=False``, make it."""
+    from webapp.services import certificates
+
+    certificates.post_due(s, today)
+    this = Month.of(today)
+    cert = certificates.apply(s, person, tax_office, start or Month(this.year - 1, 1), end or this,
+                              datetime(today.year, today.month, today.day, 10, tzinfo=BEIJING))
+    if make:
+        certificates.make(s, cert.id, certificates.MakeSettings(base_url=base_url, secret=secret),
+                          datetime(today.year, today.month, today.day, 10, 1, tzinfo=BEIJING))
+    s.flush()
+    return cert

@@ -45,6 +45,8 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     app.extensions["payment_transport"] = transport
     app.extensions["payment_adapters"] = build_adapters(app.config, transport, app.extensions["clock"].now)
 
+    _certificates(app)
+
     from . import cli, views
 
     views.init_app(app)
@@ -61,3 +63,27 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
         g.channel = session.get("channel") or "etax-web"
 
     return app
+
+
+def _certificates(app: Flask) -> None:
+    """How a requested certificate gets made (CERTIFICATE_MAKING): a huey task (``queue``), right after the
+    request commits (``inline``, tests), or by the periodic job (``later``)."""
+    from .services.certificates import MakeSettings, make_now
+
+    settings = MakeSettings(base_url=str(app.config["PUBLIC_BASE_URL"]), secret=str(app.config["SECRET_KEY"]),
+                            font_path=str(app.config["CJK_FONT_PATH"]))
+    mode = app.config["CERTIFICATE_MAKING"]
+
+    def submit(certificate_id: int) -> None:
+        try:
+            if mode == "inline":
+                make_now(app.extensions["db_sessionmaker"], certificate_id, settings, app.extensions["clock"].now())
+            elif mode == "queue":
+                from .jobs import make_certificate_task  # the queue is only opened where it is used
+
+                make_certificate_task(certificate_id)
+        except Exception:  # the request is committed: the periodic job makes what stays 制作中
+            app.logger.exception("certificate %s: making not started", certificate_id)
+
+    app.extensions["certificate_settings"] = settings
+    app.extensions["certificate_maker"] = submit

@@ -1,6 +1,6 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
 demo population | receivables generate | generate-rm | generate-rp | import-special | import-special-rp |
-payments reconcile | qr``.
+payments reconcile | payments post | batch-debit run | qr``.
 Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations
@@ -207,6 +207,18 @@ def batch_run(day_text: str | None, worker: str, chunk: int) -> None:
                f"{report.failed} failed ({reasons}), {report.seconds:.1f}s")
     if report.unanswered:
         raise click.ClickException("银行未应答，请稍后重新运行（已发出的扣款不会重复扣款）")
+
+
+@payments_cli.command("post")
+def post() -> None:
+    """入库: post paid items whose posting day (two working days after payment) has come (also every
+    minute, huey), and make any certificate request still 制作中."""
+    from .jobs import make_waiting_certificates, post_payments
+
+    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
+    n = post_payments(flask_app)
+    made = make_waiting_certificates(flask_app, older_than_seconds=0)
+    click.echo(f"{n} paid items posted, {made} certificate requests made")
 
 
 @click.command("qr")

@@ -30,10 +30,16 @@
 | HUEY_URL | sqlite under instance/ | redis://… to run the periodic jobs on Redis at scale |
 | REDIS_URL | (none) | redis://…: rate-limit counts shared by every worker (memory per process otherwise) |
 | RATELIMIT_ENABLED | 1 | 0 turns every rate limit off (never in production) |
+| CERTIFICATE_MAKING | queue (inline if TESTING) | who makes a 缴费证明: queue (a huey task), inline (after the request
+  commits), later (the periodic job) |
+| CJK_FONT_PATH | …/wqy/wqy-microhei.ttc | the CJK font of certificates (Debian's fonts-wqy-microhei) |
+| CAPTCHA_TEST_ANSWER | (none) | tests only: the answer to every 记录查验 captcha; honoured ONLY with APP_TODAY,
+  ignored with a warning otherwise |
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -112,6 +118,14 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
                 "UNIONPAY_VERIFY_KEY", "BANK_MERCHANT_KEY", "BANK_PUBLIC_KEY"):
         if raw(key):
             cfg[key] = raw(key)
+    captcha_answer = raw("CAPTCHA_TEST_ANSWER")
+    if captcha_answer and app_today is None:
+        logging.getLogger(__name__).warning("CAPTCHA_TEST_ANSWER is ignored: it is honoured only with APP_TODAY "
+                                            "(a demo or test run)")
+        captcha_answer = ""
+    cfg["CAPTCHA_TEST_ANSWER"] = captcha_answer or None
+    cfg["CERTIFICATE_MAKING"] = raw("CERTIFICATE_MAKING", "inline" if over.get("TESTING") else "queue")
+    cfg["CJK_FONT_PATH"] = raw("CJK_FONT_PATH", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
     # Anything else a test passes (TESTING, …) goes through unchanged.
     for key, value in over.items():
         cfg.setdefault(key, value)

@@ -26,6 +26,7 @@ from .models import (
     Receivable,
     SettledPayment,
 )
+from .services import certificates
 from .services import flexible as flex
 from .services import resident_medical as rm
 
@@ -125,8 +126,11 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
             _mark_paid(session, people[p.id_number], year, today)
     _seed_rp(session, people, today, region)
     agreements = _seed_agreements(session, people, today)
+    session.flush()
+    # Past payments are in the treasury already (入库), so a newcomer can apply for a certificate at once.
+    posted = certificates.post_due(session, today)
     return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created,
-            "agreements": agreements}
+            "agreements": agreements, "posted": posted}
 
 
 def bank_account(p: Persona) -> dict[str, object]:

@@ -1,6 +1,7 @@
 """Periodic jobs (huey): reconcile payment orders left unfinished, so a lost notification or a buyer who
 never came back from the cashier never leaves an order 已下单缴费中 (R-PA-3), and send refunds; on the batch
-day, the bank's batch debit (R-BD-1).
+day, the bank's batch debit (R-BD-1); post paid items to the treasury (入库, R-CE-2) and make the payment
+certificates asked for (R-CE-3).
 
 Run the consumer with ``huey_consumer webapp.jobs.huey`` (``make run`` starts it). The queue is a SQLite
 file under instance/ by default, Redis when HUEY_URL=redis://… says so. The app is built once per
@@ -75,3 +76,49 @@ def batch_debit_today(flask_app: Flask) -> int:
 def batch_debit_on_the_batch_day() -> int:
     """Every ten minutes: on the batch day, the batch debit (R-BD-1); every worker may share it."""
     return batch_debit_today(app())
+
+
+def post_payments(flask_app: Flask) -> int:
+    """入库: post every paid item whose posting day (two working days after payment) has come, on the
+    app's clock; returns how many."""
+    from .services import certificates
+
+    with flask_app.extensions["db_sessionmaker"]() as s:
+        n = certificates.post_due(s, flask_app.extensions["clock"].today())
+        s.commit()
+    return n
+
+
+def make_certificate(flask_app: Flask, certificate_id: int) -> str | None:
+    """Make one requested certificate in its own transaction; returns its status."""
+    from .services import certificates
+
+    status = certificates.make_now(flask_app.extensions["db_sessionmaker"], certificate_id,
+                                   flask_app.extensions["certificate_settings"], flask_app.extensions["clock"].now())
+    return str(status) if status else None
+
+
+def make_waiting_certificates(flask_app: Flask, older_than_seconds: int = 60) -> int:
+    """Make the requests still 制作中 after ``older_than_seconds`` (a task lost, a consumer that was down, or
+    CERTIFICATE_MAKING=later); returns how many were looked at."""
+    from .services import certificates
+
+    now = flask_app.extensions["clock"].now()
+    with flask_app.extensions["db_sessionmaker"]() as s:
+        ids = certificates.making_ids(s, now - timedelta(seconds=older_than_seconds))
+    for cid in ids:
+        make_certificate(flask_app, cid)
+    return len(ids)
+
+
+@huey.task()
+def make_certificate_task(certificate_id: int) -> str | None:
+    """Queued by 证明申请 and 重新制作: ``make_certificate`` on the process's app."""
+    return make_certificate(app(), certificate_id)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def post_and_make() -> tuple[int, int]:
+    """Every minute: post what is due (cheap when nothing is), then make any request left 制作中."""
+    flask_app = app()
+    return post_payments(flask_app), make_waiting_certificates(flask_app)

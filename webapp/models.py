@@ -20,6 +20,7 @@ from .domain.statuses import (
     BaseSource,
     BatchDebitState,
     BatchWorkState,
+    CertificateStatus,
     Channel,
     ChargeType,
     DeclarationKind,
@@ -34,8 +35,9 @@ from .domain.statuses import (
 )
 
 __all__ = ["OPEN_ORDER_STATES", "Agreement", "AuditEvent", "BaseDeclaration", "BatchDebit", "BatchRun", "BatchWork",
-           "Declaration", "DeclarationItem", "Enrolment", "FamilyPayee", "PaymentOrder", "PensionAmount", "Person",
-           "Receivable", "Refund", "SettledPayment", "utcnow"]
+           "Certificate", "CertificateItem", "CertificatePage", "Declaration", "DeclarationItem", "Enrolment",
+           "FamilyPayee", "PaymentOrder", "PensionAmount", "Person", "Receivable", "Refund", "SettledPayment",
+           "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -289,6 +291,9 @@ class SettledPayment(Base):
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
     channel: Mapped[Channel] = mapped_column(status_column(Channel, "channel"))
     method: Mapped[Provider] = mapped_column(status_column(Provider, "provider"))
+    # 入库 (R-CE-2): set by the posting job about two working days after payment; certifiable from then on.
+    posted_on: Mapped[date | None] = mapped_column(index=True)  # 入(退)库日期
+    e_ticket_no: Mapped[str | None] = mapped_column(sa.String(20), unique=True)  # 电子税票号码
 
     receivable: Mapped[Receivable] = orm.relationship()
     order: Mapped[PaymentOrder | None] = orm.relationship()
@@ -476,3 +481,65 @@ class PensionAmount(Base):
     def amount(self) -> Decimal:
         """The amount in yuan."""
         return _yuan(self.amount_fen)
+
+
+class Certificate(Base):
+    """缴费证明 request (R-CE-3): one payer, one 税务机关, a 费款所属期 range; 制作中 → 制作成功 | 制作失败.
+
+    The items are fixed when the payer applies (``CertificateItem``); the PDF (encrypted) and the page
+    images are made once, in the background, and kept here, served to the payer only.
+    """
+
+    __tablename__ = "certificate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    tax_office: Mapped[str] = mapped_column(sa.String(100))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    number: Mapped[str | None] = mapped_column(sa.String(24), unique=True)  # 证明编号
+    check_code: Mapped[str] = mapped_column(sa.String(16), unique=True)  # 证明校验码
+    total_fen: Mapped[int]
+    status: Mapped[CertificateStatus] = mapped_column(status_column(CertificateStatus, "certificate_status"),
+                                                      default=CertificateStatus.MAKING, index=True)
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    page_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+
+    payer: Mapped[Person] = orm.relationship()
+    items: Mapped[list[CertificateItem]] = orm.relationship(back_populates="certificate",
+                                                            order_by="CertificateItem.id")
+
+    @property
+    def total(self) -> Decimal:
+        """合计 in yuan."""
+        return _yuan(self.total_fen)
+
+
+class CertificateItem(Base):
+    """One posted payment a certificate covers."""
+
+    __tablename__ = "certificate_item"
+    __table_args__ = (sa.UniqueConstraint("certificate_id", "settled_payment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("certificate.id"), index=True)
+    settled_payment_id: Mapped[int] = mapped_column(sa.ForeignKey("settled_payment.id"))
+
+    certificate: Mapped[Certificate] = orm.relationship(back_populates="items")
+    payment: Mapped[SettledPayment] = orm.relationship()
+
+
+class CertificatePage(Base):
+    """One page of a made certificate as a PNG, for 查看 (long-press to save, R-CE-6)."""
+
+    __tablename__ = "certificate_page"
+    __table_args__ = (sa.UniqueConstraint("certificate_id", "page_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("certificate.id"))
+    page_no: Mapped[int]
+    png: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)

@@ -294,3 +294,24 @@ def test_R_BD_2_R_RP_1_while_the_bank_decides_the_amount_cannot_be_changed_voide
             declarations.declare(s, payer_id=person.id, insured_id=person.id, scheme="rp",
                                  receivable_ids=[receivable.id], channel="alipay", now=now)
         assert rp.active_amount(s, amount.enrolment_id, "rp_pension", 2026).amount_fen == 200000
+
+
+def test_R_CE_6_months_taken_by_the_batch_debit_are_posted_and_certified(app, providers, pension_payer):
+    """A batch-debited payment has no order; it is posted (R-CE-2) and certified like any other (R-CE-6)."""
+    import io
+
+    from pypdf import PdfReader
+
+    from tests.factories import make_certificate
+    from webapp.domain.certificates import pdf_password
+    from webapp.services import certificates
+
+    person, _ = pension_payer(2000)
+    assert _run(app).succeeded == 1
+    with app.extensions["db_sessionmaker"]() as s:
+        cert = make_certificate(s, person, today=date(2026, 11, 20))
+        assert str(cert.status) == "made" and cert.total_fen == 200000
+        reader = PdfReader(io.BytesIO(certificates.pdf_of(s, cert)))
+        reader.decrypt(pdf_password(person.id_number))
+        text = "".join(page.extract_text() for page in reader.pages).replace(" ", "").replace("\n", "")
+        assert "2,000.00" in text and "城乡居民基本养老保险" in text

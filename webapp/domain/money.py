@@ -81,3 +81,65 @@ def parse_whole_yuan(text: str) -> int:
     if value <= 0:
         raise ValueError("金额须大于0")
     return value
+
+
+_DIGITS_ZH = "零壹贰叁肆伍陆柒捌玖"
+_UNITS_ZH = ("", "拾", "佰", "仟")
+_GROUPS_ZH = ("", "万", "亿", "万亿")
+
+
+def _four_digits_zh(n: int) -> str:
+    """0 < n < 10000 in capitals, with 零 for inner gaps (``1005`` → ``壹仟零伍``)."""
+    out, zero = "", False
+    for pos in range(3, -1, -1):
+        d = n // 10**pos % 10
+        if d == 0:
+            zero = bool(out)
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        out += _DIGITS_ZH[d] + _UNITS_ZH[pos]
+    return out
+
+
+def amount_in_words(x: Decimal) -> str:
+    """大写金额 as 《支付结算办法》 writes it (整 after 元 or 角, none after 分):
+    ``Decimal("1265.20")`` → ``壹仟贰佰陆拾伍元贰角整``, ``Decimal("1000")`` → ``壹仟元整``,
+    ``Decimal("0.05")`` → ``伍分``, ``Decimal("100000.01")`` → ``壹拾万元零壹分``.
+    Rounded half-up to the fen first; negative amounts (退) start with 负."""
+    fen = yuan_to_fen(x)
+    sign = "负" if fen < 0 else ""
+    fen = abs(fen)
+    yuan, jiao, cent = fen // 100, fen // 10 % 10, fen % 10
+    if yuan >= 10**16:
+        raise ValueError("amount too large")
+    words = ""
+    if yuan:
+        groups = []
+        rest = yuan
+        while rest:
+            groups.append(rest % 10000)
+            rest //= 10000
+        need_zero = False
+        for i in range(len(groups) - 1, -1, -1):
+            g = groups[i]
+            if g == 0:
+                need_zero = bool(words)
+                continue
+            if words and (need_zero or g < 1000):
+                words += "零"
+            words += _four_digits_zh(g) + _GROUPS_ZH[i]
+            need_zero = False
+        words += "元"
+    if not jiao and not cent:
+        return sign + (words + "整" if words else "零元整")
+    if jiao:
+        words += _DIGITS_ZH[jiao] + "角"
+    elif words:
+        words += "零"
+    if cent:
+        words += _DIGITS_ZH[cent] + "分"
+    else:
+        words += "整"
+    return sign + words

@@ -154,3 +154,11 @@ class PensionAmountSource(StrEnum):
 
     SET = "set"
     CARRIED = "carried"
+
+
+class CertificateStatus(StrEnum):
+    """缴费证明 request (R-CE-3): making (制作中) → made (制作成功) | failed (制作失败, retried by 重新制作)."""
+
+    MAKING = "making"
+    MADE = "made"
+    FAILED = "failed"

@@ -7,9 +7,22 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import _limits, _web, agreements, auth, flexible, hall, pay, resident_medical, resident_pension
+from . import (
+    _limits,
+    _web,
+    agreements,
+    auth,
+    certificates,
+    flexible,
+    hall,
+    pay,
+    resident_medical,
+    resident_pension,
+    verify,
+)
 
-BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, agreements.bp, pay.bp, resident_pension.bp)
+BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, agreements.bp, pay.bp, resident_pension.bp,
+              certificates.bp, verify.bp)
 
 
 def init_app(app: Flask) -> None:

@@ -94,4 +94,6 @@ def hall_links() -> list[dict[str, str]]:
         {"title": "申报记录查询", "desc": "居民养老 · 作废 · 继续缴费", "href": url_for("resident_pension.declared")},
         {"title": "已缴费查询", "desc": "居民养老 · 按费款所属期", "href": url_for("resident_pension.records")},
         {"title": "缴费协议", "desc": "新增协议 · 撤销", "href": url_for("agreements.index")},
+        {"title": "开具缴费证明", "desc": "记录打印 · 记录下载", "href": url_for("certificates.index")},
+        {"title": "记录查验", "desc": "查验缴费证明真伪", "href": url_for("verify.index")},
     ]

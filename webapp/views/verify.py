@@ -1,0 +1,192 @@
+"""记录查验 (/verify, no login, R-CE-5): 纳税人识别号 + 16-digit 证明校验码 + a captcha → 开始校验 → the
+certificate's details with names and numbers masked, or a plain 校验不通过 that never says which field was
+wrong. The certificate's QR code opens this page with the check code and a key standing for the document
+number (never the number itself, R-ID-3), so the reader only answers the captcha.
+
+The captcha is an image (看不清，换一张 draws another) or, for people who cannot read it, a sum in Chinese
+words (改用文字题). Wrong attempts — a wrong captcha, a malformed code, 校验不通过 — are counted per
+address AND per document number (the shared limiter: Redis when configured); the 21st within a minute
+is refused with 429 and a plain message. The form is a plain (not boosted) form, so that answer shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, g, request, session
+from flask_limiter.util import get_remote_address
+
+from ..domain import captcha
+from ..domain.certificates import is_check_code, mask_number, normalize_check_code, period_text
+from ..domain.identity import mask_id_number, mask_name
+from ..domain.levy import levy_of
+from ..models import Certificate
+from ..services import certificates as certs
+from ._limits import limiter
+from ._web import db, render
+
+bp = Blueprint("verify", __name__, url_prefix="/verify")
+LIMIT = "20/minute"
+MSG_TOO_MANY = "校验失败次数过多，请1分钟后再试。"
+MSG_FAILED = "校验不通过"
+CAPTCHA_MINUTES = 10
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def _document_key() -> str:
+    """The per-document limit's key: a keyed hash of the typed number (no ID in the limiter's storage),
+    or of the check code when the QR code stands in for the number."""
+    typed = "".join((request.form.get("id_number") or "").split()).upper() or \
+        "code:" + normalize_check_code(request.form.get("code", ""))
+    return "verify-doc:" + hashlib.sha256(f"{_secret()}:{typed}".encode()).hexdigest()[:24]
+
+
+def _wrong(_response: Response) -> bool:
+    """Only a wrong attempt counts against the limits."""
+    return bool(g.get("verify_wrong"))
+
+
+# ------------------------------------------------------------------------------------------ captcha
+
+
+def _new_challenge(kind: str) -> dict[str, Any]:
+    challenge = {"n": captcha.new_nonce(), "kind": kind if kind in captcha.KINDS else "image", "t": int(time.time())}
+    session["captcha"] = challenge
+    return challenge
+
+
+def _challenge_view(challenge: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of a challenge: the image URL, or the question in words."""
+    if challenge["kind"] == "text":
+        return {"kind": "text", "question": captcha.question(_secret(), challenge["n"])[0]}
+    return {"kind": "image", "nonce": challenge["n"]}
+
+
+def _captcha_passes(typed: str) -> bool:
+    """The answer to the session's challenge, used once (a replayed cookie finds it spent) and for
+    CAPTCHA_MINUTES at most."""
+    challenge = session.pop("captcha", None)
+    if not challenge or time.time() - challenge.get("t", 0) > CAPTCHA_MINUTES * 60:
+        return False
+    if not _spend(challenge["n"]):
+        return False
+    answer = captcha.expected(_secret(), challenge["n"], challenge["kind"],
+                              current_app.config.get("CAPTCHA_TEST_ANSWER"))
+    return captcha.matches(typed, answer)
+
+
+def _spend(nonce: str) -> bool:
+    """Mark a nonce used in the limiter's storage (shared by every worker with Redis); False if it was."""
+    try:
+        return limiter.storage.incr(f"captcha-used:{nonce}", CAPTCHA_MINUTES * 60) == 1  # type: ignore[union-attr]
+    except Exception:  # the storage is down: the session pop above still spends it in this browser
+        return True
+
+
+@bp.post("/captcha")
+@limiter.limit("60/minute")
+def new_captcha() -> Any:
+    """看不清，换一张 (another image) or 改用文字题 / 改用图片验证码 (htmx): just the captcha part, anew."""
+    challenge = _new_challenge(request.form.get("kind", "image"))
+    return render("verify/index.html", block="captcha", challenge=_challenge_view(challenge), errors={},
+                  form=_form(), result=None, failed=False, message=None, from_qr=False)
+
+
+@bp.get("/captcha/<nonce>.png")
+@limiter.limit("60/minute")
+def captcha_image(nonce: str) -> Any:
+    """The image of the session's current challenge (no other nonce is drawn)."""
+    challenge = session.get("captcha")
+    if not challenge or challenge.get("n") != nonce or challenge.get("kind") != "image":
+        abort(404)
+    from captcha.image import ImageCaptcha
+
+    text = captcha.expected(_secret(), nonce, "image", current_app.config.get("CAPTCHA_TEST_ANSWER"))
+    buf = io.BytesIO()
+    ImageCaptcha(width=200, height=72, font_sizes=(44, 50, 56)).write(text, buf, format="png")
+    return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------------------------------ the page
+
+
+def _form() -> dict[str, str]:
+    """What was typed; a link (the QR code) only ever brings the code and the key, never a number."""
+    src = request.form if request.method == "POST" else request.args
+    return {"id_number": (request.form.get("id_number") or "").strip()[:40] if request.method == "POST" else "",
+            "code": normalize_check_code(src.get("code", ""))[:40],
+            "k": (src.get("k") or "")[:32], "captcha": ""}
+
+
+def _page(form: dict[str, str], *, kind: str = "image", errors: dict[str, str] | None = None,
+          result: dict[str, Any] | None = None, failed: bool = False, message: str | None = None,
+          status: int = 200) -> Any:
+    challenge = _new_challenge(kind)
+    return render("verify/index.html", form=form, errors=errors or {}, result=result, failed=failed,
+                  message=message, challenge=_challenge_view(challenge), from_qr=bool(form["k"]), status=status)
+
+
+@bp.get("")
+def index() -> Any:
+    """记录查验, empty or pre-filled from the certificate's QR code."""
+    return _page(_form(), kind=request.args.get("captcha", "image"))
+
+
+@bp.post("")
+@limiter.limit(LIMIT, key_func=get_remote_address, deduct_when=_wrong, error_message=MSG_TOO_MANY)
+@limiter.limit(LIMIT, key_func=_document_key, deduct_when=_wrong, error_message=MSG_TOO_MANY)
+def check() -> Any:
+    """开始校验."""
+    form = _form()
+    kind = request.form.get("kind", "image")
+    errors: dict[str, str] = {}
+    if not form["id_number"] and not form["k"]:
+        errors["id_number"] = "请输入纳税人识别号（证件号码）"
+    if not form["code"]:
+        errors["code"] = "请输入16位证明校验码"
+    elif not is_check_code(form["code"]):
+        errors["code"] = "证明校验码应为16位数字，请核对后重新输入"
+    typed = request.form.get("captcha", "")
+    if not typed.strip():
+        errors["captcha"] = "请输入验证码"
+    elif not _captcha_passes(typed):
+        errors["captcha"] = "验证码不正确，请重新输入" if kind == "image" else "答案不正确，请重新计算"
+    if errors:
+        g.verify_wrong = True
+        return _page(form, kind=kind, errors=errors, status=422)
+    if form["k"]:
+        cert = certs.verify_by_key(db(), form["code"], form["k"], _secret())
+    else:
+        cert = certs.verify(db(), form["id_number"], form["code"])
+    if cert is None:
+        g.verify_wrong = True
+        return _page(form, kind=kind, failed=True)
+    return _page(form, kind=kind, result=masked(cert))
+
+
+def masked(cert: Certificate) -> dict[str, Any]:
+    """What 记录查验 shows of a certificate: names and numbers masked (R-CE-5, R-ID-3)."""
+    payer = cert.payer
+    items = []
+    for item in cert.items:
+        p = item.payment
+        r = p.receivable
+        levy = levy_of(r.insurance, r.enrolment.category)
+        items.append({"item": levy.item, "subject": levy.subject, "period": period_text(r.fee_period_start,
+                                                                                        r.fee_period_end),
+                      "posted_on": p.posted_on, "e_ticket_no": mask_number(p.e_ticket_no), "amount": p.amount})
+    return {"number": cert.number, "payer": mask_name(payer.name), "id_number": mask_id_number(payer.id_number),
+            "tax_office": cert.tax_office, "issued_on": cert.requested_at, "total": cert.total, "items": items,
+            "period": period_text(cert.period_start, cert.period_end)}
+
+
+@bp.errorhandler(429)
+def too_many(_e: Exception) -> Any:
+    """20 wrong attempts in a minute: say so plainly, on the page (429)."""
+    return _page(_form(), message=MSG_TOO_MANY, status=429)
