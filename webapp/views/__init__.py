@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import _limits, _web, auth, flexible, hall, pay, resident_medical
+from . import _limits, _sessions, _web, auth, flexible, hall, pay, resident_medical
 
 BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, pay.bp)
 
@@ -15,6 +15,7 @@ BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, pay.bp)
 def init_app(app: Flask) -> None:
     """The request lifecycle, then every flow's blueprint."""
     _web.init_app(app)
+    _sessions.init_app(app)
     _limits.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
