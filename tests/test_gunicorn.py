@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PG_URL
+from webapp.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,11 +31,12 @@ def _free_port() -> int:
 @pytest.fixture
 def gunicorn(tmp_path: Path, template_dir: Path) -> Iterator[int]:
     """gunicorn serving the app on a free port, with the repo's gunicorn settings."""
-    if PG_URL:
-        pytest.skip("runs on the SQLite template (the PostgreSQL schema belongs to the in-process tests)")
     shutil.copytree(template_dir / "keys", tmp_path / "keys")
     shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys")
-    shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
+    if PG_URL:  # a SQLite file of its own: the PostgreSQL test database belongs to the in-process tests
+        upgrade(f"sqlite:///{tmp_path}/app.sqlite3")
+    else:
+        shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
     port = _free_port()
     env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
            "SECRET_KEY": "test", "APP_TODAY": "2026-11-22"}

@@ -118,6 +118,14 @@ def test_R_ID_5_a_session_ended_while_a_request_held_it_is_not_brought_back_by_i
         assert s.scalar(select(func.count()).select_from(WebSession).where(WebSession.person_id.is_not(None))) == 0
 
 
+@pytest.mark.parametrize("tamper", [lambda v: v[:-1] + ("A" if v[-1] != "A" else "B"), lambda v: v[:20],
+                                    lambda v: v + "x", lambda v: "%00" + v, lambda v: "😀" * 10])
+def test_R_ID_5_a_tampered_cookie_is_a_stranger_not_an_error(app, wechat_user, tamper):
+    r = _with_cookie(app, tamper(_cookie(wechat_user))).get("/rm/pay")
+    assert r.status_code == 302 and "/login" in r.location
+    assert wechat_user.get("/rm/pay").status_code == 200  # the real one still works
+
+
 def test_R_ID_5_logging_in_issues_a_new_token_and_the_old_one_dies(app, family, browser):
     browser.get("/login")
     before = _cookie(browser)
