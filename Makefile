@@ -58,7 +58,8 @@ run: setup
 	    'webapp.payments.sim:create_app()' & sim=$$!; \
 	  $(BIN)/huey_consumer webapp.jobs.huey --logfile instance/huey.log & huey=$$!; \
 	  trap "kill $$sim $$huey 2>/dev/null" EXIT INT TERM; \
-	  $(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
+	  $(BIN)/gunicorn -c python:webapp.gunicorn_conf --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - \
+	    'webapp:create_app()'
 
 test: setup browsers
 	$(BIN)/python -m pytest

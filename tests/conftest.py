@@ -7,6 +7,7 @@ People are built with ``tests/factories.py``; only the demo's own tests use the 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -104,12 +105,18 @@ def db(app: Flask) -> Iterator[sa.orm.Session]:
 
 
 class Browser:
-    """A phone user: test clients for the app and the providers, keeping the CSRF token of the last page."""
+    """A phone user: test clients for the app and the providers, keeping the CSRF token of the last page.
+    Each phone has an address of its own, as real phones do (rate limits count per address)."""
+
+    _addresses = itertools.count(1)
 
     def __init__(self, app: Flask, ua: str = "") -> None:
         self.app, self.ua, self.token = app, ua, ""
         self.client: FlaskClient = app.test_client()
-        self.cashier: FlaskClient = app.extensions["test_providers"].test_client()
+        n = next(Browser._addresses)
+        self.client.environ_base["REMOTE_ADDR"] = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        providers = app.extensions.get("test_providers")  # an app built without them has no cashier
+        self.cashier: FlaskClient = providers.test_client() if providers else app.test_client()
 
     def _client(self, url: str) -> tuple[FlaskClient, str, str]:
         parts = urlsplit(url)

@@ -22,7 +22,7 @@ from webapp.domain.identity import facts_from_id
 from webapp.domain.policy import contribution_year
 from webapp.domain.statuses import BaseSource, ChargeType
 from webapp.models import Agreement, BaseDeclaration, Enrolment, FamilyPayee, Person, Receivable
-from webapp.services import flexible, resident_medical, resident_pension
+from webapp.services import flexible, identity, resident_medical, resident_pension
 
 TODAY = date(2026, 11, 22)
 TAX_OFFICE = "国家税务总局北京市朝阳区税务局第一税务所"
@@ -40,12 +40,14 @@ def id_number(birth: date = date(1980, 1, 1), *, male: bool = True, area: str = 
 
 
 def make_person(s: Session, name: str = "张三", number: str | None = None, *, birth: date = date(1980, 1, 1),
-                male: bool = True) -> Person:
-    """Someone the tax system knows (no enrolment)."""
+                male: bool = True, face_fail_reason: str | None = None) -> Person:
+    """Someone the tax system knows (no enrolment), listed as the holder of their ID in the simulated
+    identity register so they can log in (``face_fail_reason``: their face check fails with it)."""
     number = number or id_number(birth, male=male)
     facts = facts_from_id("resident_id", number)
+    identity.register(s, "resident_id", number, name, face_fail_reason)
     p = Person(name=name, id_type="resident_id", id_number=number, sex=facts.sex, birth_date=facts.birth_date,
-               person_no=demo.synthetic_person_no(number))
+               person_no=identity.next_person_no(s))
     s.add(p)
     s.flush()
     return p
@@ -53,9 +55,9 @@ def make_person(s: Session, name: str = "张三", number: str | None = None, *, 
 
 def make_resident(s: Session, name: str = "李四", *, category: str | None = "working_age", year: int = TODAY.year,
                   birth: date = date(1980, 1, 1), number: str | None = None, paid: bool = False,
-                  region: str = "beijing") -> Person:
+                  region: str = "beijing", face_fail_reason: str | None = None) -> Person:
     """A resident enrolled in resident medical, owing the year's premium (or having paid it, ``paid``)."""
-    p = make_person(s, name, number, birth=birth)
+    p = make_person(s, name, number, birth=birth, face_fail_reason=face_fail_reason)
     s.add(Enrolment(person_id=p.id, scheme=resident_medical.SCHEME, region=region, category=category,
                     tax_office=TAX_OFFICE, si_agency=SI_AGENCY, enrolled_on=date(2020, 1, 1)))
     s.flush()

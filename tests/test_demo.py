@@ -137,3 +137,35 @@ def test_demo_rp_persona_has_a_set_amount_an_unpaid_year_and_a_special_item(app)
         assert rp.active_amount(s, e.id, "rp_pension", 2026).amount_fen == 200000
         assert str(rp.year_receivable(s, person.id, "rp_pension", 2026).status) == "due"
         assert len(rp.special_receivables(s, person.id)) == 1
+
+
+def test_R_ID_4_demo_holder_names_the_person_the_face_check_accepts(app):
+    from webapp.domain.identity import holder_name
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert runner.invoke(args=["demo", "holder", "110105198003120032"]).output.strip() == "王建国"
+    assert runner.invoke(args=["demo", "holder", "110101199003070054"]).output.strip() == "孙强"
+    assert runner.invoke(args=["demo", "holder", "110105198003120040"]).output.strip() == \
+        holder_name("resident_id", "110105198003120040")
+    bad = runner.invoke(args=["demo", "holder", "110105198003120031"])
+    assert bad.exit_code != 0 and "校验位" in bad.output
+
+
+def test_R_ID_4_every_demo_persona_logs_in_and_face_fails_says_why(app):
+    from tests.conftest import Browser
+
+    with app.extensions["db_sessionmaker"]() as s:
+        demo.seed(s, app.extensions["clock"].today())
+        s.commit()
+        people = demo.people_json(s)
+    for i, p in enumerate(people):
+        b, env = Browser(app), {"REMOTE_ADDR": f"10.1.0.{i + 1}"}  # one phone each: under the login limit
+        b.get("/login", environ_base=env)
+        b.post("/login", {"name": p["name"], "id_type": "resident_id", "id_number": p["id_number"], "agree": "1"},
+               environ_base=env)
+        r = b.post("/login/face", environ_base=env)
+        if "face-fails" in p["roles"]:
+            assert r.status_code == 422 and "光线" in r.get_data(as_text=True)
+        else:
+            assert r.status_code == 303, p["name"]

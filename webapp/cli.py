@@ -1,6 +1,6 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
-demo population | receivables generate | generate-rm | generate-rp | import-special | import-special-rp |
-payments reconcile | payments post | batch-debit run | qr``.
+demo holder | demo population | receivables generate | generate-rm | generate-rp | import-special |
+import-special-rp | payments reconcile | payments post | batch-debit run | qr``.
 Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations
@@ -55,6 +55,22 @@ def demo_people(as_json: bool) -> None:
         return
     for p in people:
         click.echo(f"{p['name']}\t{p['id_number']}\t{','.join(p['roles'])}")  # type: ignore[arg-type]
+
+
+@demo_cli.command("holder")
+@click.argument("id_number")
+@click.option("--id-type", default="resident_id", show_default=True, help="Document type code.")
+def demo_holder(id_number: str, id_type: str) -> None:
+    """The name the simulated identity register holds for a document: the one its face check accepts."""
+    from .domain.identity import IdentityError, normalize_id_number
+    from .services import identity
+
+    try:
+        number = normalize_id_number(id_type, id_number)
+    except IdentityError as e:
+        raise click.ClickException(str(e)) from None
+    with _session() as s:
+        click.echo(identity.holder(s, id_type, number).name)
 
 
 @demo_cli.command("population")

@@ -35,6 +35,14 @@
 | CJK_FONT_PATH | …/wqy/wqy-microhei.ttc | the CJK font of certificates (Debian's fonts-wqy-microhei) |
 | CAPTCHA_TEST_ANSWER | (none) | tests only: the answer to every 记录查验 captcha; honoured ONLY with APP_TODAY,
   ignored with a warning otherwise |
+| RATELIMIT_LOGIN | 10 per minute | login form submissions per client address |
+| RATELIMIT_FACE | 10 per minute | face checks per client address |
+| RATELIMIT_FACE_PER_ID | 5 per 10 minutes | failed face checks per document number, whatever the address |
+| RATELIMIT_LOOKUP | 10 per minute | 他人 look-ups (/rm/pay) per logged-in payer |
+| RATELIMIT_NOTIFY | 60 per minute | refused provider notifications per address (valid ones are not counted) |
+| SESSION_COOKIE_SECURE | 0 | 1 sends the session cookie over HTTPS only (set it behind TLS) |
+| HSTS_SECONDS | 0 | > 0 sends Strict-Transport-Security with this max-age (set it behind TLS) |
+| MAX_URL_LENGTH | 4096 | longer request URLs are answered 414 (gunicorn's own limit is 8190) |
 """
 
 from __future__ import annotations
@@ -108,8 +116,17 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
         "REDIS_URL": raw("REDIS_URL") or None,
         "RATELIMIT_STORAGE_URI": raw("REDIS_URL") or "memory://",
         "RATELIMIT_ENABLED": raw("RATELIMIT_ENABLED", "1") not in ("0", "False", "false"),
+        "RATELIMIT_LOGIN": raw("RATELIMIT_LOGIN", "10 per minute"),
+        "RATELIMIT_FACE": raw("RATELIMIT_FACE", "10 per minute"),
+        "RATELIMIT_FACE_PER_ID": raw("RATELIMIT_FACE_PER_ID", "5 per 10 minutes"),
+        "RATELIMIT_LOOKUP": raw("RATELIMIT_LOOKUP", "10 per minute"),
+        "RATELIMIT_NOTIFY": raw("RATELIMIT_NOTIFY", "60 per minute"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": raw("SESSION_COOKIE_SECURE", "0") in ("1", "True", "true"),
+        "HSTS_SECONDS": int(raw("HSTS_SECONDS", "0")),
+        "MAX_URL_LENGTH": int(raw("MAX_URL_LENGTH", "4096")),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,  # no form or notification comes near; bigger bodies get 413
         "WTF_CSRF_TIME_LIMIT": None,
     }
     for key in ("WECHAT_MCHID", "WECHAT_APPID", "WECHAT_SERIAL_NO", "WECHAT_MERCHANT_KEY", "WECHAT_PLATFORM_PUBLIC_KEY",

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .domain import banks
 from .domain.calendar import BEIJING, Month
-from .domain.identity import facts_from_id
+from .domain.identity import facts_from_id, holder_name
 from .domain.policy import NoPolicyError, contribution_year
 from .domain.statuses import BaseSource, ChargeType, DeclarationStatus, OrderState, ReceivableStatus
 from .models import (
@@ -26,7 +26,7 @@ from .models import (
     Receivable,
     SettledPayment,
 )
-from .services import certificates
+from .services import certificates, identity
 from .services import flexible as flex
 from .services import resident_medical as rm
 
@@ -91,14 +91,15 @@ FLEX_SI_AGENCY = "北京市海淀区社会保险基金管理中心（人社）"
 
 
 def _person(session: Session, p: Persona) -> Person:
+    """The persona as the bureau knows it, listed in the simulated identity register (R-ID-4)."""
+    identity.register(session, "resident_id", p.id_number, p.name, p.face_fail_reason)
     person = session.scalar(select(Person).where(Person.id_type == "resident_id", Person.id_number == p.id_number))
     facts = facts_from_id("resident_id", p.id_number)
     if person is None:
         person = Person(name=p.name, id_type="resident_id", id_number=p.id_number, sex=facts.sex,
-                        birth_date=facts.birth_date, person_no=synthetic_person_no(p.id_number))
+                        birth_date=facts.birth_date, person_no=identity.next_person_no(session))
         session.add(person)
         session.flush()
-    person.face_fail_reason = p.face_fail_reason
     return person
 
 
@@ -344,8 +345,6 @@ def seed_bank(instance_path: str, session: Session) -> int:
 
 # ----------------------------------------------------------------------------------------- population
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国志文斌宇浩凯琳晨欣怡子涵梓轩雨"
 POPULATION_AREAS = {"rm": "110109", "flex": "110107"}  # 门头沟 and 石景山: no demo persona lives there
 _DAYS = 20000  # births spread over 1950-01-01 + 20000 days (to 2004)
 POPULATION_TAX_OFFICE = "国家税务总局北京市石景山区税务局"
@@ -353,14 +352,14 @@ POPULATION_SI_AGENCY = "北京市石景山区社会保险基金管理中心"
 
 
 def population_person(kind: str, i: int) -> tuple[str, str]:
-    """The i-th synthetic person of a kind: (name, resident ID number with a valid check digit)."""
+    """The i-th synthetic person of a kind: (name, resident ID number with a valid check digit). The name
+    is the one the simulated identity register derives from the number, so each can log in (R-ID-4)."""
     from stdnum.cn import ric
 
     birth = date(1950, 1, 1) + timedelta(days=(i * 37) % _DAYS)
     body = f"{POPULATION_AREAS[kind]}{birth:%Y%m%d}{i // _DAYS + 1:03d}"
-    name = SURNAMES[i % len(SURNAMES)] + GIVEN[(i // len(SURNAMES)) % len(GIVEN)] + \
-        (GIVEN[(i * 7) % len(GIVEN)] if i % 3 else "")
-    return name, body + ric.calc_check_digit(body + "0")  # it reads the first 17 of 18
+    number = body + ric.calc_check_digit(body + "0")  # it reads the first 17 of 18
+    return holder_name("resident_id", number), number
 
 
 def population(session: Session, *, residents: int, flex_workers: int, today: date,
@@ -396,10 +395,10 @@ def population(session: Session, *, residents: int, flex_workers: int, today: da
         if not new:
             continue
         rows = []
-        for n, num in new:
+        for (n, num), person_no in zip(new, identity.next_person_nos(session, len(new)), strict=True):
             facts = facts_from_id("resident_id", num)
             rows.append({"name": n, "id_type": "resident_id", "id_number": num, "sex": facts.sex,
-                         "birth_date": facts.birth_date, "person_no": synthetic_person_no(num),
+                         "birth_date": facts.birth_date, "person_no": person_no,
                          "nationality": "中华人民共和国"})
         session.execute(insert(Person.__table__), rows)  # Core executemany: no ORM bookkeeping per row
         ids = _ids_by_number(session, [num for _, num in new])
@@ -509,9 +508,3 @@ def _ids_by_number(session: Session, numbers: list[str]) -> dict[str, int]:
             Person.id_type == "resident_id", Person.id_number.in_(numbers[chunk:chunk + 5000]))))
     return ids
 
-
-def synthetic_person_no(id_number: str) -> str:
-    """A 16-digit 人员编号 for a synthetic person, derived by hashing so it repeats none of the ID's digits."""
-    import hashlib
-
-    return "9" + f"{int(hashlib.sha256(id_number.encode()).hexdigest()[:16], 16) % 10**15:015d}"

@@ -1,7 +1,7 @@
 """Periodic jobs (huey): reconcile payment orders left unfinished, so a lost notification or a buyer who
 never came back from the cashier never leaves an order 已下单缴费中 (R-PA-3), and send refunds; on the batch
 day, the bank's batch debit (R-BD-1); post paid items to the treasury (入库, R-CE-2) and make the payment
-certificates asked for (R-CE-3).
+certificates asked for (R-CE-3); drop ended sessions (R-ID-5).
 
 Run the consumer with ``huey_consumer webapp.jobs.huey`` (``make run`` starts it). The queue is a SQLite
 file under instance/ by default, Redis when HUEY_URL=redis://… says so. The app is built once per
@@ -122,3 +122,17 @@ def post_and_make() -> tuple[int, int]:
     """Every minute: post what is due (cheap when nothing is), then make any request left 制作中."""
     flask_app = app()
     return post_payments(flask_app), make_waiting_certificates(flask_app)
+
+
+def purge_sessions(flask_app: Flask) -> int:
+    """Drop the server-side sessions whose stay has ended (the database store; Redis expires its own keys);
+    returns how many went."""
+    interface = flask_app.session_interface
+    store = getattr(interface, "store", None)
+    return store.purge(interface.now()) if store is not None else 0  # type: ignore[attr-defined]
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def purge_expired_sessions() -> int:
+    """Every ten minutes: ``purge_sessions`` on the process's app."""
+    return purge_sessions(app())

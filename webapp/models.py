@@ -35,9 +35,9 @@ from .domain.statuses import (
 )
 
 __all__ = ["OPEN_ORDER_STATES", "Agreement", "AuditEvent", "BaseDeclaration", "BatchDebit", "BatchRun", "BatchWork",
-           "Certificate", "CertificateItem", "CertificatePage", "Declaration", "DeclarationItem", "Enrolment",
-           "FamilyPayee", "PaymentOrder", "PensionAmount", "Person", "Receivable", "Refund", "SettledPayment",
-           "utcnow"]
+           "BureauSequence", "Certificate", "CertificateItem", "CertificatePage", "Declaration", "DeclarationItem",
+           "Enrolment", "FamilyPayee", "NotificationTally", "PaymentOrder", "PensionAmount", "Person", "Receivable",
+           "Refund", "RegisteredHolder", "SettledPayment", "WebSession", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -68,9 +68,7 @@ class Person(Base):
     nationality: Mapped[str] = mapped_column(sa.String(40), default="中华人民共和国")
     sex: Mapped[str | None] = mapped_column(sa.String(1))  # "M" / "F"
     birth_date: Mapped[date | None]
-    person_no: Mapped[str | None] = mapped_column(sa.String(30))  # 人员编号
-    # The simulated face check fails for this person with this reason (demo persona face-fails).
-    face_fail_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    person_no: Mapped[str | None] = mapped_column(sa.String(30))  # 人员编号, from the bureau's sequence
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     enrolments: Mapped[list[Enrolment]] = orm.relationship(back_populates="person")
@@ -543,3 +541,57 @@ class CertificatePage(Base):
     certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("certificate.id"))
     page_no: Mapped[int]
     png: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+
+
+class RegisteredHolder(Base):
+    """The simulated identity authority's register (the public-security photo register the face check
+    stands for, R-ID-4): who holds a document. Not the app's people: a person row is written only after
+    a face check against this register succeeds. IDs it does not list get a holder name derived from the
+    number (``domain.identity.holder_name``)."""
+
+    __tablename__ = "identity_register"
+    __table_args__ = (sa.UniqueConstraint("id_type", "id_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_type: Mapped[str] = mapped_column(sa.String(20))
+    id_number: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(60))
+    # The face check fails for this holder with this reason (the demo persona face-fails).
+    face_fail_reason: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class WebSession(Base):
+    """A browser session kept on the server (R-ID-5); the cookie carries only a random token, stored here
+    as its SHA-256, so neither a cookie nor this table gives the other. Deleting the row ends the session."""
+
+    __tablename__ = "web_session"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # sha256 hex of the cookie's token
+    person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    data: Mapped[str] = mapped_column(sa.Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NotificationTally(Base):
+    """Refused provider notifications counted per provider, minute and reason (forged, unreadable,
+    unknown order), with the last one's detail, instead of an audit row each (a flood stays one row)."""
+
+    __tablename__ = "notification_tally"
+    __table_args__ = (sa.UniqueConstraint("provider", "minute", "outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(20))
+    minute: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(sa.String(20))  # bad_signature | unreadable | unknown_order
+    count: Mapped[int] = mapped_column(default=1)
+    last_detail: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+class BureauSequence(Base):
+    """The bureau's own counters: ``person_no`` numbers 人员编号 in order, never from an ID's digits."""
+
+    __tablename__ = "bureau_sequence"
+
+    name: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger)

@@ -67,6 +67,7 @@ class Phone:
     taps: int = 0
     counting: bool = False
     shots: list[Path] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     def open(self, path: str) -> None:
         """Open a URL (scanning a QR code; not a tap)."""
@@ -121,8 +122,15 @@ def phone(request: pytest.FixtureRequest, playwright_instance: Any, browser_inst
         context = browser_instance.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai")
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return Phone(page=context.new_page(), base=live_server.url, prefix=request.node.name)
+        ph = Phone(page=context.new_page(), base=live_server.url, prefix=request.node.name)
+        ph.page.on("console", lambda m: ph.csp_violations.append(f"{ph.page.url}: {m.text}")
+                   if "Content Security Policy" in m.text else None)
+        phones.append(ph)
+        return ph
 
+    phones: list[Phone] = []
     yield make
     for c in contexts:
         c.close()
+    # The app's CSP (no inline script or style) holds on every page every browser test opens.
+    assert [v for ph in phones for v in ph.csp_violations] == []

@@ -43,8 +43,8 @@ def test_R_ID_1_consent_is_required(family, browser):
 
 def test_R_ID_1_failed_face_check_says_why_and_logs_nobody_in(app, browser):
     with app.extensions["db_sessionmaker"]() as s:
-        zhou = make_resident(s, "周敏", number="110106197811030029")
-        zhou.face_fail_reason = "未能识别到本人面部，请在光线充足处正对屏幕重试"
+        make_resident(s, "周敏", number="110106197811030029",
+                      face_fail_reason="未能识别到本人面部，请在光线充足处正对屏幕重试")
         s.commit()
     browser.get("/login")
     browser.post("/login", {"name": "周敏", "id_type": "resident_id", "id_number": "110106197811030029", "agree": "1"})
@@ -57,7 +57,7 @@ def test_R_ID_1_name_that_does_not_match_the_id_fails_the_face_check(family, bro
     browser.get("/login")
     browser.post("/login", {"name": "李四", "id_type": "resident_id", "id_number": "110105198003120032", "agree": "1"})
     r = browser.post("/login/face")
-    assert r.status_code == 422 and "姓名与证件号码不一致" in text(r)
+    assert r.status_code == 422 and "人脸识别未通过：请核对姓名、证件类型和证件号码后重试" in text(r)
 
 
 def test_no_open_redirect_after_login(family, browser):

@@ -101,11 +101,16 @@ def test_R_CE_5_the_non_image_alternative_is_answered_in_digits(app, browser, ce
 
 
 def test_R_CE_5_a_solved_captcha_cannot_be_replayed(app, browser, cert):
+    """Sessions live on the server, so an old cookie brings no old challenge back; and should a solved
+    challenge come back anyway (here: written back into the session), its nonce is spent."""
     browser.get("/verify")
-    saved = browser.client.get_cookie("session").value
+    with browser.client.session_transaction() as sess:
+        solved = dict(sess["captcha"])
     ok = browser.post("/verify", {"id_number": ID_X, "code": cert.check_code, "captcha": ANSWER})
     assert "校验通过" in text(ok)
-    browser.client.set_cookie("session", saved)  # the same solved challenge again
+    with browser.client.session_transaction() as sess:
+        assert sess["captcha"]["n"] != solved["n"]  # a new challenge replaced the solved one
+        sess["captcha"] = solved  # the same solved challenge again
     again = browser.post("/verify", {"id_number": ID_X, "code": cert.check_code, "captcha": ANSWER})
     assert again.status_code == 422 and "验证码不正确" in text(again)
 

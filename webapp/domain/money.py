@@ -5,8 +5,9 @@ everywhere, so a binary rounding error can never reach an amount.
 
 Decisions on user input (``parse_whole_yuan``):
 - surrounding white space (ASCII or the full-width space U+3000) is stripped;
-- full-width digits and signs (``７０００``) are normalised with NFKC, because Chinese input
-  methods produce them easily and they carry no ambiguity;
+- full-width digits and signs (``７０００``) are folded to ASCII (``inputs.fold_fullwidth``), because
+  Chinese input methods produce them easily and they carry no ambiguity; nothing else is folded, so
+  ``²`` or ``①`` (which NFKC would turn into digits) are refused;
 - ``7,000`` is accepted when the commas group the digits by three (the screens print bases
   that way, so people copy it), and ``7000.00`` is accepted because it is a whole number;
 - ``7000.5``, Chinese numerals (``七千``), signs, zero, and the empty string are refused with
@@ -16,8 +17,9 @@ Decisions on user input (``parse_whole_yuan``):
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .inputs import fold_fullwidth
 
 CENT = Decimal("0.01")
 _MAX_DIGITS = 12
@@ -59,7 +61,7 @@ def parse_whole_yuan(text: str) -> int:
     """A positive whole number of yuan typed by a user; ``ValueError`` with a Chinese message otherwise."""
     if text is None:
         raise ValueError("请填写金额")
-    s = unicodedata.normalize("NFKC", str(text)).strip()
+    s = fold_fullwidth(str(text)).strip()
     if not s:
         raise ValueError("请填写金额")
     m = _WITH_ZERO_FRACTION.fullmatch(s)

@@ -23,12 +23,15 @@ except the jobs' loops at the bottom, which take a session factory and commit pe
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..domain.schemes import SCHEMES
@@ -39,7 +42,7 @@ from ..domain.statuses import (
     ReceivableStatus,
     RefundState,
 )
-from ..models import AuditEvent, Declaration, PaymentOrder, Receivable, Refund, SettledPayment
+from ..models import AuditEvent, Declaration, NotificationTally, PaymentOrder, Receivable, Refund, SettledPayment
 from .base import (
     AckResponse,
     OrderRequest,
@@ -270,24 +273,43 @@ def handle_notification(session: Session, adapter: PaymentAdapter, headers: Mapp
     """Verify a provider notification, settle on it at most once, and answer as the provider expects.
 
     A forged, stale, unreadable or unknown-order notification is refused in the provider's own words
-    (it retries, then gives up); a verified one is acknowledged once applied.
+    (it retries, then gives up) and counted in ``notification_tally`` (one row per provider, minute and
+    reason, not one audit row each: a flood of forgeries stays small); a verified one is acknowledged
+    once applied.
     """
     try:
         note = adapter.verify_notification(headers, body)
     except SignatureError as e:
-        _audit(session, "notify.bad_signature", None, f"{adapter.name}: {e}")
+        tally_refusal(session, adapter.name, "bad_signature", str(e), now)
         return adapter.ack(False), None
-    except PaymentError as e:
-        _audit(session, "notify.unreadable", None, f"{adapter.name}: {e}")
+    except (PaymentError, ValueError, TypeError, KeyError, ArithmeticError) as e:  # whatever a body can be
+        tally_refusal(session, adapter.name, "unreadable", str(e) or type(e).__name__, now)
         return adapter.ack(False), None
     order_id = session.scalar(select(PaymentOrder.id).where(PaymentOrder.out_trade_no == note.out_trade_no,
-                                                            PaymentOrder.provider == adapter.name))
+                                                            PaymentOrder.provider == adapter.name)) \
+        if _ORDER_NO.fullmatch(note.out_trade_no) else None
     if order_id is None:
-        _audit(session, "notify.unknown_order", None, f"{adapter.name}: {note.out_trade_no}"[:500])
+        tally_refusal(session, adapter.name, "unknown_order", note.out_trade_no.encode("unicode_escape").decode(),
+                      now)
         return adapter.ack(False), None
     order = apply(session, order_id, note.status, amount_fen=note.amount_fen, txn_id=note.provider_txn_id,
                   paid_at=note.paid_at, now=now, reason=note.reason)
     return adapter.ack(True), order
+
+
+_ORDER_NO = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def tally_refusal(session: Session, provider: str, outcome: str, detail: str, now: datetime) -> None:
+    """Count a refused notification in its provider's row for this minute and reason (an upsert)."""
+    table = NotificationTally.__table__
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(provider=provider[:20], minute=minute, outcome=outcome, count=1,
+                                last_detail=detail[:200])
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["provider", "minute", "outcome"],
+        set_={"count": table.c.count + 1, "last_detail": stmt.excluded.last_detail}))
 
 
 # ----------------------------------------------------------------------------------------- asking and closing

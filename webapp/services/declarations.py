@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..db import atomic
 from ..domain.calendar import BEIJING, Month
 from ..domain.errors import NotFound, RuleViolation
+from ..domain.inputs import parse_id
 from ..domain.schemes import SCHEMES
 from ..domain.statuses import DeclarationKind, DeclarationStatus, ReceivableStatus
 from ..models import Declaration, DeclarationItem, PaymentOrder, Receivable, SettledPayment
@@ -35,10 +36,10 @@ def parse_ids(values: Iterable[str]) -> list[int]:
     """Receivable ids from form values; anything but a plain positive integer is refused."""
     ids = []
     for v in values:
-        text = str(v)
-        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        parsed = parse_id(v)
+        if parsed is None:
             raise RuleViolation(MSG_STALE)
-        ids.append(int(text))
+        ids.append(parsed)
     return sorted(set(ids))
 
 

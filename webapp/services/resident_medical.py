@@ -19,14 +19,16 @@ from ..models import Enrolment, FamilyPayee, Person, Receivable
 SCHEME = SchemeCode.RESIDENT_MEDICAL
 
 
+MSG_NOT_FOUND = ("未查询到参保信息。请核实参保人是否已在医保部门办理参保登记；"
+                 "如已登记，请待次月登记信息传递至税务部门后再缴费。")
+
+
 def find_insured(session: Session, name: str, id_type: str, id_number: str) -> Person:
-    """The insured person named on the 他人 form; refuses unknown people as the guide's Q21 does."""
+    """The insured person named on the 他人 form. Unknown, not enrolled, or a name that does not match:
+    the guide's Q21 message alone, so the form tells a stranger nothing more (R-ID-4)."""
     person = session.scalar(select(Person).where(Person.id_type == id_type, Person.id_number == id_number))
-    if person is None or not _enrolment(session, person.id):
-        raise RuleViolation("未查询到参保信息。请核实参保人是否已在医保部门办理参保登记；"
-                            "如已登记，请待次月登记信息传递至税务部门后再缴费。")
-    if person.name != name:
-        raise RuleViolation("姓名与证件号码不一致，请核对后重试")
+    if person is None or person.name != name or not _enrolment(session, person.id):
+        raise RuleViolation(MSG_NOT_FOUND)
     return person
 
 

@@ -9,6 +9,7 @@ from flask import Flask
 
 from . import (
     _limits,
+    _sessions,
     _web,
     agreements,
     auth,
@@ -28,6 +29,7 @@ BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, agreements.bp,
 def init_app(app: Flask) -> None:
     """The request lifecycle, then every flow's blueprint."""
     _web.init_app(app)
+    _sessions.init_app(app)
     _limits.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

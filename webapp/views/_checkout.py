@@ -11,6 +11,7 @@ from flask import current_app, redirect, request, url_for
 
 from ..domain.calendar import Month
 from ..domain.errors import RuleViolation
+from ..domain.inputs import parse_id
 from ..domain.levy import LABELS, levy_of
 from ..domain.schemes import SCHEMES
 from ..models import Declaration
@@ -35,8 +36,7 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
     """缴费记录查询 by 费款所属期 (R-CE-1): what was paid for me, or by me; ``?insured=`` narrows it
     to one person I paid for."""
     start, end, error = month_range(default_start, default_end)
-    insured = request.args.get("insured", "")
-    insured_id = int(insured) if insured.isascii() and insured.isdigit() and len(insured) < 19 else None
+    insured_id = parse_id(request.args.get("insured", ""))
     rows = []
     if not error:
         try:

@@ -23,32 +23,41 @@ from ..domain import banks, errors, identity, levy
 from ..domain import batch_debit as batch_rules
 from ..domain.calendar import BEIJING, Clock, Month
 from ..domain.channels import CHANNELS, METHOD_LABELS
+from ..domain.inputs import parse_id
 from ..domain.money import format_yuan
 from ..domain.schemes import SCHEMES
 from ..models import Person
 from ..payments.orders import Adapters
 from ..services.audit import record
+from ._sessions import session_now
 
 T = TypeVar("T")
 SESSION_HOURS = 2
 REMEMBER_DAYS = 7
-MAX_ID_DIGITS = 18  # ids beyond this are not ours: 404, not an integer overflow
 
 
 class IdConverter(BaseConverter):
-    """``<id:name>``: a database id, ASCII digits only and at most 18 of them; anything else is 404."""
+    """``<id:name>``: a database id as ``domain.inputs.parse_id`` reads one (ASCII digits after full-width
+    folding, 1 … 2^31 − 1); anything else is 404, never an overflow. Forms read ids with the same parser."""
 
-    regex = r"[0-9]{1,18}"
+    regex = r"[^/]{1,40}"
 
     def to_python(self, value: str) -> int:
         """The id as an int."""
-        if not (value.isascii() and value.isdigit()):
+        parsed = parse_id(value)
+        if parsed is None:
             raise ValidationError()
-        return int(value)
+        return parsed
 
     def to_url(self, value: Any) -> str:
         """The id in a URL."""
         return str(int(value))
+
+
+class TokenConverter(BaseConverter):
+    """``<token:name>``: an order number or a provider name, ``[0-9A-Za-z_-]``, at most 64; else 404."""
+
+    regex = r"[0-9A-Za-z_-]{1,64}"
 
 
 def db() -> orm.Session:
@@ -79,11 +88,20 @@ def current_user() -> Person | None:
         return g.user
     user = None
     pid = session.get("person_id")
-    expires = session.get("login_expires")
-    if pid and expires and datetime.fromisoformat(expires) > datetime.now().astimezone():
+    if isinstance(pid, int) and _login_valid(session.get("login_expires")):
         user = db().get(Person, pid)
     g.user = user
     return user
+
+
+def _login_valid(expires: object) -> bool:
+    if not isinstance(expires, str):
+        return False
+    try:
+        until = datetime.fromisoformat(expires)
+    except ValueError:
+        return False
+    return until.tzinfo is not None and until > session_now()
 
 
 def me() -> Person:
@@ -93,31 +111,35 @@ def me() -> Person:
     return user
 
 
-def sign_in(person: Person, remember: bool) -> None:
-    """Start a login session: 2 hours, or 7 days with 7天免登录 (R-ID-1)."""
-    channel = session.get("channel")
+def _fresh_session() -> None:
+    """Empty the session under a new token, keeping only the device's own settings (the channel the user
+    came from, large text): nothing of the person before survives, not even a half-filled 他人 (R-ID-5)."""
+    kept = {k: session[k] for k in ("channel", "care") if k in session}
     session.clear()
-    if channel:
-        session["channel"] = channel
+    regenerate = getattr(session, "regenerate", None)
+    if regenerate is not None:
+        regenerate()
+    session.update(kept)
+
+
+def sign_in(person: Person, remember: bool) -> None:
+    """Start a login session on a new token: 2 hours, or 7 days with 7天免登录 (R-ID-1, R-ID-5)."""
+    _fresh_session()
     session["person_id"] = person.id
-    session.permanent = remember
     span = timedelta(days=REMEMBER_DAYS) if remember else timedelta(hours=SESSION_HOURS)
-    session["login_expires"] = (datetime.now().astimezone() + span).isoformat()
+    session["login_expires"] = (session_now() + span).isoformat()
     g.user = person
 
 
 def sign_out() -> None:
-    """End the login but keep the channel the user came from."""
-    channel = session.get("channel")
-    session.clear()
-    if channel:
-        session["channel"] = channel
+    """End the login on the server; the browser keeps a fresh session with its channel (R-ID-5)."""
+    _fresh_session()
     g.user = None
 
 
 def safe_next(target: str | None) -> str | None:
     """Only a path on this site may be a redirect target (no open redirects)."""
-    if not target:
+    if not target or len(target) > 2000 or any(c < " " or c == "\x7f" for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
@@ -138,7 +160,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
             kept = [(k, v) for k in getattr(view, "kept_on_expiry", ()) for v in request.form.getlist(k)]
             if request.method == "POST" and kept:
                 target = f"{target}?{urlencode(kept)}"
-            expired = "person_id" in session
+            expired = "person_id" in session or getattr(session, "lost", False)
             login = url_for("auth.login", next=target, expired=1 if expired else None)
             if request.headers.get("HX-Request"):
                 return "", 200, {"HX-Redirect": login}
@@ -202,13 +224,74 @@ def audit(kind: str, subject: str = "", detail: str = "", actor_id: int | None =
     record(db(), kind, subject, detail, actor_id)
 
 
-def _error_page(status: int, title: str, message: str) -> Any:
-    return render_template("_components/error.html", title=title, message=message), status
+# Every error a browser can meet, in the app's layout and in Chinese (never Werkzeug's English page).
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("请求有误", "请求不完整或包含无法识别的内容，请返回上一页重试。"),
+    401: ("无权访问", "您无权访问该页面，请登录后重试。"),
+    403: ("无权访问", "您无权访问该页面。"),
+    404: ("未找到", "您要找的页面或记录不存在，或不属于您。"),
+    405: ("操作不支持", "该页面不支持这种操作，请返回上一页。"),
+    406: ("请求有误", "无法按要求的格式返回该页面。"),
+    408: ("请求超时", "请求超时，请重试。"),
+    409: ("请求冲突", "该操作与当前状态冲突，请刷新页面后重试。"),
+    410: ("页面已失效", "该页面已不再提供。"),
+    411: ("请求有误", "请求不完整，请返回上一页重试。"),
+    413: ("内容过大", "提交的内容过大，请精简后重试。"),
+    414: ("网址过长", "网址过长，无法处理。请返回首页重新进入。"),
+    415: ("请求有误", "提交的内容格式无法识别，请返回上一页重试。"),
+    416: ("请求有误", "请求的范围无效。"),
+    422: ("请求有误", "提交的内容有误，请返回上一页核对。"),
+    429: ("操作过于频繁", "您的操作过于频繁，请稍后再试。"),
+    431: ("请求有误", "请求头过大，请清除浏览器数据后重试。"),
+    501: ("操作不支持", "该操作暂不支持。"),
+    503: ("系统繁忙", "系统繁忙，请稍后重试。"),
+}
+MSG_CRASH = ("系统繁忙", "系统繁忙，请稍后重试。您的缴费不会重复扣款。")
+
+
+def error_page(status: int, title: str | None = None, message: str | None = None) -> Any:
+    """The error page in the app's layout, with the Chinese title and message of its status."""
+    default_title, default_message = ERROR_PAGES.get(status, ("出错了", "请求无法处理，请返回上一页重试。"))
+    return render_template("_components/error.html", title=title or default_title,
+                           message=message or default_message), status
+
+
+def content_security_policy(config: Any) -> str:
+    """The CSP: scripts, styles and fetches from this site only (htmx and WeUI are self-hosted, no inline
+    script or style anywhere), WeUI's icons as data: images, no framing, no plugins, no <base>, and forms
+    may go to this site and, through the 303 after 确认缴费, to the providers' cashiers."""
+    cashiers = sorted({f"{u.scheme}://{u.netloc}" for u in (urlsplit(str(config.get(k) or "")) for k in
+                       ("WECHAT_BASE_URL", "ALIPAY_GATEWAY_URL", "UNIONPAY_BASE_URL")) if u.scheme and u.netloc})
+    return "; ".join([
+        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
+        "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+        "form-action " + " ".join(["'self'", *cashiers]),
+    ])
+
+
+def _refuse_what_no_browser_means() -> Any:
+    """Before anything reads the request: a URL longer than MAX_URL_LENGTH is 414, and a NUL byte in the
+    path, the query or a form field is 400 (no text with NUL may reach the database)."""
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
+        environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", ""))
+    if len(raw) > int(current_app.config.get("MAX_URL_LENGTH") or 4096):
+        return error_page(414)
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        return error_page(400)
+    if request.endpoint != "pay.notify" and request.method == "POST" and any(
+            "\x00" in k or "\x00" in v for k, v in request.form.items(multi=True)):
+        return error_page(400)
+    return None
 
 
 def init_app(app: Flask) -> None:
-    """Wire the request lifecycle (one commit per request), error pages and template helpers."""
+    """Wire the request lifecycle (one commit per request), error pages, security headers and helpers."""
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["token"] = TokenConverter
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_what_no_browser_means)
+    csp = content_security_policy(app.config)
+    hsts = int(app.config.get("HSTS_SECONDS") or 0)
 
     @app.after_request
     def _commit(response):  # type: ignore[no-untyped-def]
@@ -221,6 +304,19 @@ def init_app(app: Flask) -> None:
                 fn()
         return response
 
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        """On every answer, pages, fragments, errors and static files alike."""
+        headers = response.headers
+        headers["Content-Security-Policy"] = csp
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+        if hsts:
+            headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"
+        headers.pop("Server", None)
+        return response
+
     @app.teardown_appcontext
     def _close_db(_exc: BaseException | None) -> None:
         session_ = g.pop("db", None)
@@ -229,15 +325,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(_e: CSRFError) -> Any:
-        return _error_page(400, "页面已过期", "页面已过期或请求不完整，请返回上一页刷新后重试。")
+        return error_page(400, "页面已过期", "页面已过期或请求不完整，请返回上一页刷新后重试。")
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Any:
-        titles = {404: "未找到", 405: "操作不支持", 400: "请求有误", 429: "操作过于频繁"}
-        messages = {404: "您要找的页面或记录不存在，或不属于您。", 405: "该页面不支持这种操作，请返回上一页。",
-                    429: "您的操作过于频繁，请稍后再试。"}
-        return _error_page(e.code or 500, titles.get(e.code or 0, "出错了"),
-                           messages.get(e.code or 0, e.description or ""))
+        return error_page(e.code or 500)
 
     @app.errorhandler(Exception)
     def _crash(e: Exception) -> Any:
@@ -248,7 +340,7 @@ def init_app(app: Flask) -> None:
         if app.testing:
             raise e  # tests see the real error, not the friendly page
         app.logger.exception("unhandled error", exc_info=e)
-        return _error_page(500, "系统繁忙", "系统繁忙，请稍后重试。您的缴费不会重复扣款。")
+        return error_page(500, *MSG_CRASH)
 
     app.jinja_env.globals.update(
         current_user=current_user,

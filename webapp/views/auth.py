@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, request, session, url_for
-from sqlalchemy import select
+from flask import Blueprint, current_app, redirect, request, session, url_for
 
-from ..domain.identity import IdentityError, facts_from_id, normalize_id_number
-from ..models import Person
-from ._web import audit, current_user, db, login_required, render, safe_next, sign_in, sign_out
+from ..domain.identity import IdentityError, normalize_id_number
+from ..services import identity
+from ._limits import configured, digest, limiter, per_address
+from ._sessions import end_every_session_of
+from ._web import after_commit, audit, current_user, db, login_required, render, safe_next, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@per_address("RATELIMIT_LOGIN")
 def login() -> Any:
     """身份验证: 姓名, 证件类型, 证件号码, consent, 7天免登录; then the face check."""
     form = {"name": "", "id_type": "resident_id", "id_number": "", "remember": "",
@@ -42,34 +44,32 @@ def login() -> Any:
                   status=422 if errors else 200)
 
 
-@bp.route("/login/face", methods=["GET", "POST"])
-def face() -> Any:
-    """The simulated 人脸识别: succeeds, or fails with a reason the user can act on."""
+def _pending_id() -> str:
+    """The counter key of the document a pending login names (keyed digest, never the number)."""
     pending = session.get("pending_login")
-    if not pending:
+    number = pending.get("id_number", "") if isinstance(pending, dict) else ""
+    return "face-id:" + digest(str(number))
+
+
+@bp.route("/login/face", methods=["GET", "POST"])
+@per_address("RATELIMIT_FACE")
+@limiter.limit(configured("RATELIMIT_FACE_PER_ID"), methods=["POST"], key_func=_pending_id,
+               deduct_when=lambda response: response.status_code == 422)
+def face() -> Any:
+    """The simulated 人脸识别 against the identity authority's register (R-ID-4): it passes only for the
+    document's holder; a person row is written only then. A refusal reads the same for every ID."""
+    pending = session.get("pending_login")
+    if not isinstance(pending, dict):
         return redirect(url_for("auth.login"))
     failure = None
     if request.method == "POST":
-        person = db().scalar(select(Person).where(Person.id_type == pending["id_type"],
-                                                  Person.id_number == pending["id_number"]))
-        if person is not None and person.name != pending["name"]:
-            failure = "姓名与证件号码不一致，请返回核对后重试"
-        elif person is not None and person.face_fail_reason:
-            failure = person.face_fail_reason
-        if failure:
-            audit("login.face_failed", pending["id_number"][-4:], failure,
-                  actor_id=person.id if person else None)
+        check = identity.face_check(db(), pending["id_type"], pending["id_number"], pending["name"])
+        if not check.passed:
+            failure = check.reason
+            audit("login.face_failed", pending["id_number"][-4:], "", actor_id=None)
         else:
-            if person is None:
-                facts = facts_from_id(pending["id_type"], pending["id_number"])
-                person = Person(name=pending["name"], id_type=pending["id_type"],
-                                id_number=pending["id_number"], sex=facts.sex,
-                                birth_date=facts.birth_date)
-                db().add(person)
-                db().flush()
-            audit("login", str(person.id), "7天免登录" if pending.get("remember") else "",
-                  actor_id=person.id)
-            session.pop("pending_login", None)
+            person = identity.person_after_face_check(db(), pending["id_type"], pending["id_number"], pending["name"])
+            audit("login", str(person.id), "7天免登录" if pending.get("remember") else "", actor_id=person.id)
             sign_in(person, remember=bool(pending.get("remember")))
             return redirect(safe_next(pending.get("next")) or url_for("hall.index"), 303)
     return render("auth/face.html", pending=pending, failure=failure,
@@ -91,10 +91,25 @@ def settings() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    """退出登录 (我的 → 设置 → 退出登录)."""
+    """退出登录 (我的 → 设置 → 退出登录): this session ends on the server (R-ID-5)."""
     user = current_user()
     if user:
         audit("logout", str(user.id))
+    sign_out()
+    return redirect(url_for("hall.index"), 303)
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere() -> Any:
+    """退出所有设备 (我的 → 设置): every session of this person ends, on every phone (R-ID-5)."""
+    user = current_user()
+    assert user is not None
+    app, person_id = current_app._get_current_object(), user.id  # type: ignore[attr-defined]
+    audit("logout.everywhere", str(person_id), actor_id=person_id)
+    # After this request's commit, before its session is saved: the store's own transaction must not
+    # wait on the request's (SQLite has one writer).
+    after_commit(lambda: end_every_session_of(app, person_id))
     sign_out()
     return redirect(url_for("hall.index"), 303)
 

@@ -15,6 +15,7 @@ from ..domain.statuses import DeclarationStatus, OrderState, Provider
 from ..payments import orders
 from ..services import checkout, declarations
 from ._checkout import urls_for
+from ._limits import per_address
 from ._web import adapters, after_commit, clock, db, found, login_required, me, render, safe_next
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
@@ -78,7 +79,7 @@ def _own_order(out_trade_no: str) -> Any:
         return declarations.order_of(db(), me().id, out_trade_no)
 
 
-@bp.get("/return/<provider>/<out_trade_no>")
+@bp.get("/return/<token:provider>/<token:out_trade_no>")
 @login_required
 def returned(provider: str, out_trade_no: str) -> Any:
     """Back from the cashier: what the redirect says proves nothing, so ask the provider (R-PA-3)."""
@@ -90,7 +91,7 @@ def returned(provider: str, out_trade_no: str) -> Any:
     return redirect(url_for("pay.order", out_trade_no=o.out_trade_no), 303)
 
 
-@bp.get("/orders/<out_trade_no>")
+@bp.get("/orders/<token:out_trade_no>")
 @login_required
 def order(out_trade_no: str) -> Any:
     """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund."""
@@ -107,7 +108,7 @@ def _result(o: Any, block: str | None = None, error: str | None = None, status: 
                   error=error, block=block, status=status)
 
 
-@bp.post("/orders/<out_trade_no>/cancel")
+@bp.post("/orders/<token:out_trade_no>/cancel")
 @login_required
 def cancel(out_trade_no: str) -> Any:
     """取消支付: close the order at the provider now, then choose another way (no 35-minute wait)."""
@@ -128,13 +129,18 @@ def _send_refunds_if_any(o: Any) -> None:
                                                  app.extensions["clock"].now(), order_id=o.id))
 
 
-@bp.post("/notify/<provider>")
+@bp.post("/notify/<token:provider>")
+@per_address("RATELIMIT_NOTIFY", deduct_when=lambda _response: bool(g.get("notification_refused")))
 def notify(provider: str) -> Any:
-    """A provider's asynchronous notification: verified, settled at most once, answered its way."""
+    """A provider's asynchronous notification: verified, settled at most once, answered its way. Refused
+    ones (forged, unreadable, unknown order) are counted per address and limited; accepted ones are not,
+    so a flood of forgeries slows its sender without holding back real notifications for long (R-PA-5)."""
     adapter = adapters().get(provider)
     if adapter is None:
         abort(404)
     ack, o = orders.handle_notification(db(), adapter, request.headers, request.get_data(), clock().now())
     if o is not None:
         _send_refunds_if_any(o)
+    else:
+        g.notification_refused = True
     return ack.body, ack.status, {"Content-Type": ack.content_type}

@@ -12,21 +12,30 @@ from flask import Blueprint, abort, g, redirect, request, session, url_for
 from ..domain.calendar import Month
 from ..domain.errors import RuleViolation
 from ..domain.identity import IdentityError, normalize_id_number
+from ..domain.inputs import parse_id
 from ..domain.schemes import SCHEMES, SchemeCode
 from ..models import Person
 from ..services import declarations
 from ..services import resident_medical as rm
 from ._checkout import record_page, records_page, to_method
+from ._limits import configured, limiter, per_payer
 from ._web import audit, clock, date_range, db, login_required, me, render
 
 bp = Blueprint("resident_medical", __name__, url_prefix="/rm")
 SCHEME = SCHEMES[SchemeCode.RESIDENT_MEDICAL]
 
 
+def _is_lookup() -> bool:
+    """A POST that looks someone up by name and document (他人), not 本人 or a saved family member."""
+    return request.method == "POST" and request.form.get("who") == "other"
+
+
 @bp.route("/pay", methods=["GET", "POST"])
 @login_required
+@limiter.limit(configured("RATELIMIT_LOOKUP"), key_func=per_payer, exempt_when=lambda: not _is_lookup())
 def pay() -> Any:
-    """Step 1, 身份信息确认: 本人, a saved family member, or 他人 typed in (R-RM-1)."""
+    """Step 1, 身份信息确认: 本人, a saved family member, or 他人 typed in (R-RM-1). The 他人 look-up answers
+    only the guide's Q21 message when it finds no one, whatever the reason, and is rate-limited (R-ID-4)."""
     user = me()
     form = {"who": request.values.get("who", "self"), "name": "", "id_type": "resident_id", "id_number": "",
             "nationality": "中华人民共和国", "save": "1", "relation": ""}
@@ -36,12 +45,19 @@ def pay() -> Any:
         who = form["who"]
         if who == "self":
             return _go_select(user.id)
-        if who.isascii() and who.isdigit() and len(who) < 19:
-            if not rm.may_pay_for(db(), user.id, int(who)):
+        if who != "other":  # a saved family member, by id; anything else names no one
+            family_id = parse_id(who)
+            if family_id is None or not rm.may_pay_for(db(), user.id, family_id):
                 abort(404)
-            return _go_select(int(who))
+            return _go_select(family_id)
         if not form["name"]:
             errors["name"] = "请输入参保人姓名"
+        elif len(form["name"]) > 30:
+            errors["name"] = "姓名过长，请核对"
+        if len(form["nationality"]) > 40:
+            errors["nationality"] = "国籍(地区)过长，请核对"
+        if len(form["relation"]) > 20:
+            errors["relation"] = "关系最多填写20个字"
         try:
             form["id_number"] = normalize_id_number(form["id_type"], form["id_number"])
         except IdentityError as e:
@@ -80,10 +96,10 @@ def _insured_or_404(insured_id: int) -> Person:
 @login_required
 def select_items() -> Any:
     """Step 2, 选择缴费信息: the year's receivable with 明细数据; 提交 declares it (R-RM-2, R-PA-1)."""
-    insured_text = request.values.get("insured", "")
-    if not (insured_text.isascii() and insured_text.isdigit() and len(insured_text) < 19):
+    insured_id = parse_id(request.values.get("insured", ""))
+    if insured_id is None:
         return redirect(url_for("resident_medical.pay"))
-    insured = _insured_or_404(int(insured_text))
+    insured = _insured_or_404(insured_id)
     error = None
     chosen = request.form.getlist("receivable") if request.method == "POST" else None
     if request.method == "POST":

@@ -1,0 +1,27 @@
+"""gunicorn settings for the app (``make run``: ``gunicorn -c python:webapp.gunicorn_conf …``).
+
+- No server banner: gunicorn writes ``Server: gunicorn`` itself, after the app's headers, so the app
+  cannot remove it (``views._web`` drops Werkzeug's). This file runs in the master before any worker
+  starts and filters that line out of gunicorn's default response headers.
+- Request lines: gunicorn's limit is raised to its maximum (8190 bytes) so that the app itself answers
+  URLs longer than MAX_URL_LENGTH (4096) with its Chinese 414 page. A request line over 8190 bytes never
+  reaches the app: gunicorn answers it with its own plain "414 URI Too Long" page and closes the
+  connection (tests/test_gunicorn.py shows both).
+"""
+
+from __future__ import annotations
+
+from gunicorn.http import wsgi
+
+limit_request_line = 8190
+limit_request_field_size = 8190
+
+_default_headers = wsgi.Response.default_headers
+
+
+def _without_server_banner(self: wsgi.Response) -> list[str]:
+    """gunicorn's default headers, less ``Server:``."""
+    return [h for h in _default_headers(self) if not h.lower().startswith("server:")]
+
+
+wsgi.Response.default_headers = _without_server_banner  # type: ignore[method-assign]
