@@ -308,6 +308,68 @@ def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWind
     return rules.can_pay_now(now, bool(e and agreements.has_batch_agreement(session, person_id, today, e.tax_office)))
 
 
+def enrolment_and_batch_agreement(session: Session, person_id: int, today: date) -> tuple[Enrolment | None, bool]:
+    """The enrolment and whether a batch-debit agreement of its 税务机关 is in effect, in one query (pages)."""
+    has_batch = agreements.batch_agreement_exists(person_id, today, Enrolment.tax_office)
+    row = session.execute(select(Enrolment, has_batch).where(Enrolment.person_id == person_id,
+                                                             Enrolment.scheme == SCHEME)).first()
+    return (row[0], bool(row[1])) if row is not None else (None, False)
+
+
+@dataclass(frozen=True)
+class OpenItems:
+    """A worker's flexible receivables still open (应缴 or 已申报待缴款), read once and cut the ways the pages
+    show them; each property is what the query of the same name returns."""
+
+    rows: list[Receivable]
+    today: date
+
+    def _window(self, statuses: tuple[str, ...]) -> list[Receivable]:
+        periods = {m.first_day for m in rules.window_periods(self.today)}
+        picked = [r for r in self.rows if r.charge_type is ChargeType.NORMAL and r.status in statuses
+                  and r.fee_period_start in periods]
+        return sorted(picked, key=lambda r: (-r.fee_period_start.toordinal(), r.id))
+
+    @property
+    def window(self) -> list[Receivable]:
+        """``window_receivables``: the rolling window's 应缴 items."""
+        return self._window((ReceivableStatus.DUE,))
+
+    @property
+    def special(self) -> list[Receivable]:
+        """``special_receivables``: 特殊核定 items still 应缴."""
+        picked = [r for r in self.rows if r.charge_type in SPECIAL_TYPES and r.status == ReceivableStatus.DUE]
+        return sorted(picked, key=lambda r: (r.notice_no or "", r.id))
+
+    def of_tab(self, tab: str) -> list[Receivable]:
+        """``items_of_tab``."""
+        return self.special if tab == "special" else self.window
+
+    @property
+    def unpaid_medical_periods(self) -> list[Month]:
+        """``unpaid_medical_periods``."""
+        rows = self._window((ReceivableStatus.DUE, ReceivableStatus.DECLARED))
+        return sorted(Month.of(r.fee_period_start) for r in rows if r.insurance == rules.MEDICAL)
+
+    @property
+    def declared(self) -> dict[int, list[Receivable]]:
+        """``declared_receivables``."""
+        rows = sorted((r for r in self.rows if r.status == ReceivableStatus.DECLARED),
+                      key=lambda r: (r.declaration_id or 0, r.fee_period_start, r.id))
+        by_decl: dict[int, list[Receivable]] = {}
+        for r in rows:
+            by_decl.setdefault(r.declaration_id or 0, []).append(r)
+        return by_decl
+
+
+def open_items(session: Session, person_id: int, today: date) -> OpenItems:
+    """The worker's open flexible receivables in one query (see ``OpenItems``)."""
+    rows = session.scalars(select(Receivable).where(
+        Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
+        Receivable.status.in_((ReceivableStatus.DUE, ReceivableStatus.DECLARED))))
+    return OpenItems(list(rows), today)
+
+
 def items_of_tab(session: Session, person_id: int, tab: str, today: date) -> list[Receivable]:
     """正常申报缴费 (the rolling window) or 特殊核定缴费 (items by notice number)."""
     if tab == "special":
