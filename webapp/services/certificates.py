@@ -20,7 +20,6 @@ from sqlalchemy import orm, select
 from sqlalchemy.orm import Session
 
 from ..db import atomic
-from ..documents import certificate as document
 from ..documents.fonts import DEFAULT_FONT_PATH, FontMissing
 from ..domain import certificates as rules
 from ..domain.calendar import BEIJING, Month
@@ -232,6 +231,8 @@ def make(session: Session, certificate_id: int, settings: MakeSettings, now: dat
     if cert is None or cert.status is not CertificateStatus.MAKING:
         return cert
     cert.attempts += 1
+    from ..documents import certificate as document  # reportlab, pypdf, segno: loaded where PDFs are made
+
     try:
         made = document.render(document_of(cert, settings), settings.font_path)
     except FontMissing as e:
