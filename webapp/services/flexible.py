@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..db import atomic
@@ -308,11 +308,14 @@ def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWind
     return rules.can_pay_now(now, bool(e and agreements.has_batch_agreement(session, person_id, today, e.tax_office)))
 
 
+_ENROLMENT_AND_BATCH = select(
+    Enrolment, agreements.batch_agreement_exists(bindparam("person_id"), bindparam("today"), Enrolment.tax_office)
+).where(Enrolment.person_id == bindparam("person_id"), Enrolment.scheme == SCHEME)  # built once: pages run it often
+
+
 def enrolment_and_batch_agreement(session: Session, person_id: int, today: date) -> tuple[Enrolment | None, bool]:
     """The enrolment and whether a batch-debit agreement of its 税务机关 is in effect, in one query (pages)."""
-    has_batch = agreements.batch_agreement_exists(person_id, today, Enrolment.tax_office)
-    row = session.execute(select(Enrolment, has_batch).where(Enrolment.person_id == person_id,
-                                                             Enrolment.scheme == SCHEME)).first()
+    row = session.execute(_ENROLMENT_AND_BATCH, {"person_id": person_id, "today": today}).first()
     return (row[0], bool(row[1])) if row is not None else (None, False)
 
 
@@ -362,12 +365,14 @@ class OpenItems:
         return by_decl
 
 
+_OPEN_ITEMS = select(Receivable).where(
+    Receivable.insured_id == bindparam("person_id"), Receivable.scheme == SCHEME,
+    Receivable.status.in_((ReceivableStatus.DUE, ReceivableStatus.DECLARED)))
+
+
 def open_items(session: Session, person_id: int, today: date) -> OpenItems:
     """The worker's open flexible receivables in one query (see ``OpenItems``)."""
-    rows = session.scalars(select(Receivable).where(
-        Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
-        Receivable.status.in_((ReceivableStatus.DUE, ReceivableStatus.DECLARED))))
-    return OpenItems(list(rows), today)
+    return OpenItems(list(session.scalars(_OPEN_ITEMS, {"person_id": person_id})), today)
 
 
 def items_of_tab(session: Session, person_id: int, tab: str, today: date) -> list[Receivable]:

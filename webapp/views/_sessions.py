@@ -95,13 +95,13 @@ class DatabaseStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self.table = WebSession.__table__
+        self.table = t = WebSession.__table__
+        self._load = sa.select(t.c.data, t.c.expires_at).where(t.c.key == sa.bindparam("key"))  # built once
 
     def load(self, key: str, now: datetime) -> str | None:
         """The session's data, unless it is missing or expired."""
-        t = self.table
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.c.data, t.c.expires_at).where(t.c.key == key)).first()
+            row = conn.execute(self._load, {"key": key}).first()
         if row is not None and row.expires_at <= now:
             self.delete(key)  # ended: it stays ended (the purge job clears the ones nobody comes back with)
         return row.data if row is not None and row.expires_at > now else None
