@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 from flask import Flask, g, request, session
 from flask_htmx import HTMX
@@ -78,6 +79,7 @@ def _csrf_without_session(app: Flask) -> None:
     from itsdangerous import BadData, URLSafeTimedSerializer
 
     field = "csrf_token"
+    shared: list = [-1e9, ""]  # when the current anonymous token was signed, and the token
 
     def serializer() -> URLSafeTimedSerializer:
         secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
@@ -87,9 +89,13 @@ def _csrf_without_session(app: Flask) -> None:
         """``csrf_token()`` in templates."""
         if getattr(session, "token", None) or session.modified or session or getattr(session, "lost", False):
             return generate_csrf()
-        if "anonymous_csrf" not in g:
-            g.anonymous_csrf = serializer().dumps(secrets.token_hex(20))
-        return g.anonymous_csrf
+        # Stored nowhere and bound to nobody, so one per process a minute serves every visitor as well as one
+        # each would (signing is most of a small page's cost).
+        minted, token = shared
+        if time.monotonic() - minted > 60:
+            token = serializer().dumps(secrets.token_hex(20))
+            shared[:] = [time.monotonic(), token]
+        return token
 
     def adopt() -> None:
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or getattr(session, "token", None) \
