@@ -64,6 +64,7 @@ SERVICE_PAGES = {
     "/agreements": SERVICE_BUDGET,
     "/certificates": SERVICE_BUDGET,
     "/me": SERVICE_BUDGET,
+    "/?logged-in": SERVICE_BUDGET,  # the hall, logged in
 }
 PUBLIC_PAGES = {"/": 0, "/login": 0, "/healthz": 1, "/verify": 0}  # /healthz: its SELECT 1 is the check
 
@@ -73,8 +74,10 @@ def everything(app: Flask, db, phone_user, providers) -> Browser:  # type: ignor
     """One person who has every page's data: resident medical with family, flexible months, resident
     pension, an agreement and a certificate."""
     payer = f.make_flex_worker(db, "刘一")
-    rm_enrol = f.make_resident(db, "刘一亲", birth=date(1950, 1, 1))
-    f.make_family(db, payer, [(rm_enrol, "父亲")])
+    father = f.make_resident(db, "刘父", birth=date(1950, 1, 1))
+    mother = f.make_resident(db, "李母", birth=date(1952, 2, 2), category="elderly")
+    child = f.make_resident(db, "刘小", birth=date(2015, 3, 3), category="student_child")
+    f.make_family(db, payer, [(father, "父亲"), (mother, "母亲"), (child, "子女")])  # a page must not read per member
     db.add(Enrolment(person_id=payer.id, scheme="rp", region="beijing", tax_office=f.TAX_OFFICE,
                        si_agency=f.SI_AGENCY, enrolled_on=date(2015, 3, 1), insurances="rp_pension"))
     f.make_agreement(db, payer, providers)

@@ -94,13 +94,16 @@ class DatabaseStore:
     """Sessions as ``web_session`` rows, each read and write in a short transaction of its own."""
 
     def __init__(self, engine: sa.Engine) -> None:
+        from ..db import reader_engine
+
         self.engine = engine
+        self.reader = reader_engine(engine)  # a load waits for no writer (SQLite: deferred BEGIN)
         self.table = t = WebSession.__table__
         self._load = sa.select(t.c.data, t.c.expires_at).where(t.c.key == sa.bindparam("key"))  # built once
 
     def load(self, key: str, now: datetime) -> str | None:
         """The session's data, unless it is missing or expired."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(self._load, {"key": key}).first()
         if row is not None and row.expires_at <= now:
             self.delete(key)  # ended: it stays ended (the purge job clears the ones nobody comes back with)
