@@ -34,7 +34,8 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
                          max_overflow=int(app.config["DB_MAX_OVERFLOW"]))
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = make_sessionmaker(engine)
-    app.extensions["db_readers"] = make_sessionmaker(reader_engine(engine, strict=bool(app.config.get("TESTING"))))
+    app.extensions["db_reader_engine"] = readers = reader_engine(engine, strict=bool(app.config.get("TESTING")))
+    app.extensions["db_readers"] = make_sessionmaker(readers)
     app.extensions["clock"] = app.config["CLOCK"]
 
     csrf.init_app(app)
@@ -54,6 +55,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     from . import cli, views
 
     views.init_app(app)
+    from . import static_files
+
+    static_files.init_app(app, app.extensions["security_headers"])
     csrf.exempt(views.pay.notify)  # the providers post without our CSRF token; their signature is checked
     cli.init_app(app)
 

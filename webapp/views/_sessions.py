@@ -93,11 +93,9 @@ class SessionStore(Protocol):
 class DatabaseStore:
     """Sessions as ``web_session`` rows, each read and write in a short transaction of its own."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        from ..db import reader_engine
-
+    def __init__(self, engine: sa.Engine, reader: sa.Engine | None = None) -> None:
         self.engine = engine
-        self.reader = reader_engine(engine)  # a load waits for no writer (SQLite: deferred BEGIN)
+        self.reader = reader or engine  # ``db.reader_engine``: a load waits for no writer (SQLite: deferred BEGIN)
         self.table = t = WebSession.__table__
         self._load = sa.select(t.c.data, t.c.expires_at).where(t.c.key == sa.bindparam("key"))  # built once
 
@@ -281,7 +279,7 @@ def init_app(app: Flask) -> None:
 
         store = RedisStore(redis.Redis.from_url(str(url)), str(app.config.get("SESSION_REDIS_PREFIX") or "sess:"))
     else:
-        store = DatabaseStore(app.extensions["db_engine"])
+        store = DatabaseStore(app.extensions["db_engine"], app.extensions.get("db_reader_engine"))
     app.session_interface = ServerSessionInterface(store)
 
 

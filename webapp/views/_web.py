@@ -329,9 +329,7 @@ def init_app(app: Flask) -> None:
         response.headers.pop("Server", None)
         return response
 
-    from .. import static_files
-
-    static_files.init_app(app, security_headers)
+    app.extensions["security_headers"] = security_headers  # static files get them too (``static_files``)
 
     @app.teardown_appcontext
     def _close_db(_exc: BaseException | None) -> None:
