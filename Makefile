@@ -70,6 +70,13 @@ lint: setup
 page-weight: setup
 	$(BIN)/python bench/page_weight.py
 
+# Issue 12: the page table (A B A B against hello-world, pinned cores, SQLite and PostgreSQL), payments over
+# HTTP at concurrency 1/4/16 and the core alone; quick by default (SECONDS_PER_RUN, ROUNDS, PAY_SECONDS …).
+bench: setup
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+	  { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/speed.py
+
 # The batch debit of 10 000, 50 000 and 100 000 agreements on PostgreSQL, two workers (its own database).
 bench-batch: setup
 	$(BIN)/python bench/batch_debit.py

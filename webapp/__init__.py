@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import time
 
 from flask import Flask, g, request, session
 from flask_htmx import HTMX
@@ -10,7 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
 
 from .config import ROOT, load_config
-from .db import make_engine, make_sessionmaker
+from .db import make_engine, make_sessionmaker, reader_engine
 from .payments.transport import RequestsTransport, Transport, WsgiTransport
 
 csrf = CSRFProtect()
@@ -32,9 +34,12 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
                          max_overflow=int(app.config["DB_MAX_OVERFLOW"]))
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = make_sessionmaker(engine)
+    app.extensions["db_reader_engine"] = readers = reader_engine(engine, strict=bool(app.config.get("TESTING")))
+    app.extensions["db_readers"] = make_sessionmaker(readers)
     app.extensions["clock"] = app.config["CLOCK"]
 
     csrf.init_app(app)
+    _csrf_without_session(app)
     htmx.init_app(app)
 
     from .payments import build_adapters
@@ -50,6 +55,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     from . import cli, views
 
     views.init_app(app)
+    from . import static_files
+
+    static_files.init_app(app, app.extensions["security_headers"])
     csrf.exempt(views.pay.notify)  # the providers post without our CSRF token; their signature is checked
     cli.init_app(app)
 
@@ -63,6 +71,54 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
         g.channel = session.get("channel") or "etax-web"
 
     return app
+
+
+def _csrf_without_session(app: Flask) -> None:
+    """Anonymous GETs create no session (no store write, no Set-Cookie): a page rendered for someone with no
+    session carries a form token that is signed as Flask-WTF signs its own but stored nowhere. When that
+    visitor POSTs (still without a session), the token's signed value becomes the new session's CSRF value
+    just before Flask-WTF checks it, so the check is the usual one. Anyone with a session, even an ended
+    one, gets and must send the token bound to it."""
+    from flask_wtf.csrf import generate_csrf
+    from itsdangerous import BadData, URLSafeTimedSerializer
+
+    field = "csrf_token"
+    shared: list = [-1e9, ""]  # when the current anonymous token was signed, and the token
+
+    def serializer() -> URLSafeTimedSerializer:
+        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+        return URLSafeTimedSerializer(secret, salt="wtf-csrf-token")  # Flask-WTF's own signing
+
+    def form_token() -> str:
+        """``csrf_token()`` in templates."""
+        if getattr(session, "token", None) or session.modified or session or getattr(session, "lost", False):
+            return generate_csrf()
+        # Stored nowhere and bound to nobody, so one per process a minute serves every visitor as well as one
+        # each would (signing is most of a small page's cost).
+        minted, token = shared
+        if time.monotonic() - minted > 60:
+            token = serializer().dumps(secrets.token_hex(20))
+            shared[:] = [time.monotonic(), token]
+        return token
+
+    def adopt() -> None:
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or getattr(session, "token", None) \
+                or getattr(session, "lost", False) or getattr(session, "stateless", False) or field in session:
+            return
+        sent = request.form.get(field) or request.headers.get("X-CSRFToken") or ""
+        try:
+            raw = serializer().loads(sent, max_age=int(ANONYMOUS_FORM_SECONDS))
+        except BadData:
+            return  # Flask-WTF refuses it as before
+        if isinstance(raw, str):
+            session[field] = raw
+
+    app.jinja_env.globals["csrf_token"] = form_token
+    app.context_processor(lambda: {"csrf_token": form_token})  # after (so over) Flask-WTF's own
+    app.before_request_funcs.setdefault(None, []).insert(0, adopt)
+
+
+ANONYMOUS_FORM_SECONDS = 2 * 3600  # as long as an anonymous session lives
 
 
 def _certificates(app: Flask) -> None:

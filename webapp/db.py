@@ -47,12 +47,29 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> sa.
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers (``reader_engine``: the GET pages) begin deferred and never wait for a writer (WAL);
+            # everything else takes the write lock at BEGIN.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READER) else "BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _reader_writes(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+            if conn.get_execution_options().get(READER) == "strict" and statement.lstrip()[:6].upper() in (
+                    "INSERT", "UPDATE", "DELETE"):
+                raise AssertionError(f"a reader wrote (mark its endpoint a writer): {statement[:80]}")
 
         return engine
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not the psycopg2 default
     return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+
+
+READER = "sqlite_reader"
+
+
+def reader_engine(engine: sa.Engine, *, strict: bool = False) -> sa.Engine:
+    """The same engine (same pool) for requests that only read: on SQLite their transactions begin deferred,
+    so reads never queue behind ``BEGIN IMMEDIATE``; ``strict`` (tests) makes a write there an error."""
+    return engine.execution_options(**{READER: "strict" if strict else True})
 
 
 def make_sessionmaker(engine: sa.Engine) -> orm.sessionmaker[orm.Session]:

@@ -7,12 +7,18 @@
   URLs longer than MAX_URL_LENGTH (4096) with its Chinese 414 page. A request line over 8190 bytes never
   reaches the app: gunicorn answers it with its own plain "414 URI Too Long" page and closes the
   connection (tests/test_gunicorn.py shows both).
+- The app is built once in the master (``preload_app``) and the workers fork from it: a worker is up as
+  soon as it forks, and the modules' pages are shared. No connection is opened before the fork; each
+  worker starts with an empty pool all the same (``post_fork``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from gunicorn.http import wsgi
 
+preload_app = True
 limit_request_line = 8190
 limit_request_field_size = 8190
 
@@ -25,3 +31,11 @@ def _without_server_banner(self: wsgi.Response) -> list[str]:
 
 
 wsgi.Response.default_headers = _without_server_banner  # type: ignore[method-assign]
+
+
+def post_fork(_server: Any, worker: Any) -> None:
+    """Each worker its own database connections (none is inherited from the master)."""
+    app = worker.app.wsgi()  # built in the master (preload_app)
+    engine = getattr(app, "extensions", {}).get("db_engine")
+    if engine is not None:
+        engine.dispose(close=False)

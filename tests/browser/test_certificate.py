@@ -96,6 +96,7 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     ph.tap(request.get_by_role("link", name="查看"))
     image = page.locator("img.cert-page")
     expect(image).to_have_count(1)
+    page.wait_for_function("() => document.querySelector('img.cert-page').complete")  # loaded (slow under load)
     assert image.evaluate("img => img.complete && img.naturalWidth") > 1000
     ph.shot("view")
     page.go_back()

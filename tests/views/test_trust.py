@@ -127,7 +127,7 @@ def test_R_ID_5_a_tampered_cookie_is_a_stranger_not_an_error(app, wechat_user, t
 
 
 def test_R_ID_5_logging_in_issues_a_new_token_and_the_old_one_dies(app, family, browser):
-    browser.get("/login")
+    browser.get("/login?ch=wechat")  # a session before login (the channel); a bare anonymous GET makes none
     before = _cookie(browser)
     assert before
     _face(browser, family.payer.name, family.payer.id_number)
@@ -178,7 +178,7 @@ def test_R_ID_5_session_cookie_secure_and_hsts_come_from_configuration(tmp_path,
 
     app = make_test_app(tmp_path, template_dir, SESSION_COOKIE_SECURE="1", HSTS_SECONDS="31536000")
     try:
-        r = app.test_client().get("/login", base_url="https://localhost")
+        r = app.test_client().get("/login?ch=wechat", base_url="https://localhost")  # the channel makes a session
         assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
         assert r.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     finally:
@@ -186,7 +186,7 @@ def test_R_ID_5_session_cookie_secure_and_hsts_come_from_configuration(tmp_path,
 
 
 def test_by_default_no_hsts_and_the_cookie_is_httponly_lax(browser):
-    r = browser.get("/login")
+    r = browser.get("/login?ch=wechat")  # the channel makes a session (a bare anonymous GET makes none)
     assert "Strict-Transport-Security" not in r.headers
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie

@@ -8,9 +8,6 @@ from __future__ import annotations
 import os
 import threading
 
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-
 DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 FONT_NAME = "WQYMicroHei"
 INSTALL_HINT = "apt-get install fonts-wqy-microhei"
@@ -31,6 +28,9 @@ def cjk_font(path: str = DEFAULT_FONT_PATH) -> str:
         if _registered is None:
             if not os.path.exists(path):
                 raise FontMissing(f"CJK font not found at {path} ({INSTALL_HINT})")
+            from reportlab.pdfbase import pdfmetrics  # reportlab is loaded where certificates are drawn
+            from reportlab.pdfbase.ttfonts import TTFont
+
             # subfontIndex 0 of the .ttc is 文泉驿微米黑 (1 is the monospaced 等宽微米黑).
             pdfmetrics.registerFont(TTFont(FONT_NAME, path, subfontIndex=0))
             _registered = FONT_NAME

@@ -24,7 +24,7 @@ from .base import (
     RefundResult,
     SignatureError,
 )
-from .crypto import load_private, load_public, rsa_sign, rsa_verify, sign_string
+from .crypto import LazyPrivateKey, load_public, rsa_sign, rsa_verify, sign_string
 from .transport import Transport
 
 TIME_FMT = "%Y-%m-%d %H:%M:%S"
@@ -65,7 +65,7 @@ class AlipayAdapter:
     def __init__(self, transport: Transport, *, gateway_url: str, app_id: str, app_private_key: str,
                  alipay_public_key: str, now: Now) -> None:
         self.transport, self.gateway_url, self.app_id = transport, gateway_url, app_id
-        self._key, self._platform = load_private(app_private_key), load_public(alipay_public_key)
+        self._key, self._platform = LazyPrivateKey(app_private_key), load_public(alipay_public_key)
         self._now = now
 
     def _params(self, method: str, biz: Mapping[str, object], **extra: str) -> dict[str, str]:

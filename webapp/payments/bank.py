@@ -22,7 +22,7 @@ from .base import (
     RefundResult,
     SignatureError,
 )
-from .crypto import load_private, load_public, nonce, rsa_sign, rsa_verify
+from .crypto import LazyPrivateKey, load_public, nonce, rsa_sign, rsa_verify
 from .transport import Transport
 
 FRESH_SECONDS = 300
@@ -69,7 +69,7 @@ class BankAdapter:
     def __init__(self, transport: Transport, *, base_url: str, merchant_key: str, bank_public_key: str,
                  now: Now) -> None:
         self.transport, self.base_url = transport, base_url.rstrip("/")
-        self._key, self._bank = load_private(merchant_key), load_public(bank_public_key)
+        self._key, self._bank = LazyPrivateKey(merchant_key), load_public(bank_public_key)
         self._now = now
 
     def _call(self, path: str, doc: Mapping[str, object]) -> dict[str, object]:

@@ -82,6 +82,23 @@ def load_private(path: str | Path) -> rsa.RSAPrivateKey:
     return _load_private(str(p), p.stat().st_mtime_ns)
 
 
+class LazyPrivateKey:
+    """A private key parsed at its first use, not when the adapter is built: a worker boots without paying
+    ~50 ms per key, and a process that never signs never parses (the file must exist now)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.stat()  # a missing key file is a configuration error at boot, not at the first payment
+
+    def sign(self, data: bytes, pad: padding.AsymmetricPadding, algorithm: hashes.HashAlgorithm) -> bytes:
+        """Sign as the parsed key does."""
+        return load_private(self.path).sign(data, pad, algorithm)  # type: ignore[arg-type]
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        """The parsed key's public half."""
+        return load_private(self.path).public_key()
+
+
 def load_public(path: str | Path) -> rsa.RSAPublicKey:
     """Read a PEM public key (parsed once per file version)."""
     p = Path(path).resolve()
@@ -104,7 +121,7 @@ def wechat_public_key_id(key: rsa.RSAPublicKey) -> str:
     return f"PUB_KEY_ID_01{key_serial(key):020d}"
 
 
-def rsa_sign(key: rsa.RSAPrivateKey, message: str) -> str:
+def rsa_sign(key: rsa.RSAPrivateKey | LazyPrivateKey, message: str) -> str:
     """SHA256withRSA, base64."""
     return base64.b64encode(key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
 
@@ -127,7 +144,7 @@ def unionpay_digest(params: Mapping[str, str]) -> str:
     return hashlib.sha256(sign_string(params, ("signature",)).encode()).hexdigest()
 
 
-def unionpay_sign(key: rsa.RSAPrivateKey, params: Mapping[str, str]) -> str:
+def unionpay_sign(key: rsa.RSAPrivateKey | LazyPrivateKey, params: Mapping[str, str]) -> str:
     """``signature`` of a UnionPay 5.1.0 message: RSA-SHA256 over the hex digest, base64."""
     return rsa_sign(key, unionpay_digest(params))
 

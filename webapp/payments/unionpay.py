@@ -24,7 +24,7 @@ from .base import (
     RefundResult,
     SignatureError,
 )
-from .crypto import key_serial, load_private, load_public, public_pem, unionpay_sign, unionpay_verify
+from .crypto import LazyPrivateKey, key_serial, load_public, public_pem, unionpay_sign, unionpay_verify
 from .transport import Transport
 
 VERSION = "5.1.0"
@@ -43,7 +43,7 @@ class UnionPayAdapter:
     def __init__(self, transport: Transport, *, base_url: str, mer_id: str, sign_key: str, sign_public_key: str,
                  verify_key: str, now: Now) -> None:
         self.transport, self.base_url, self.mer_id = transport, base_url.rstrip("/"), mer_id
-        self._key = load_private(sign_key)
+        self._key = LazyPrivateKey(sign_key)
         self.cert_id = str(key_serial(load_public(sign_public_key)))
         self._platform = load_public(verify_key)
         self._platform_pem = public_pem(self._platform).strip()

@@ -24,7 +24,15 @@ from .base import (
     RefundResult,
     SignatureError,
 )
-from .crypto import aes_gcm_decrypt, load_private, load_public, nonce, rsa_sign, rsa_verify, wechat_public_key_id
+from .crypto import (
+    LazyPrivateKey,
+    aes_gcm_decrypt,
+    load_public,
+    nonce,
+    rsa_sign,
+    rsa_verify,
+    wechat_public_key_id,
+)
 from .transport import Transport, TransportResponse
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
@@ -45,7 +53,7 @@ class WechatPayAdapter:
                  platform_key_id: str | None = None) -> None:
         self.transport, self.base_url = transport, base_url.rstrip("/")
         self.mchid, self.appid, self.serial_no = mchid, appid, serial_no
-        self._key, self._platform = load_private(merchant_key), load_public(platform_public_key)
+        self._key, self._platform = LazyPrivateKey(merchant_key), load_public(platform_public_key)
         self.platform_key_id = platform_key_id or wechat_public_key_id(self._platform)
         self._apiv3 = apiv3_key
         self._now = now

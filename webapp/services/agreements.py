@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -67,6 +69,13 @@ def usable(session: Session, payer_id: int, tax_office: str, today: date) -> lis
     return list(session.scalars(select(Agreement).where(
         Agreement.payer_id == payer_id, Agreement.tax_office == tax_office,
         Agreement.status == AgreementStatus.SIGNED, Agreement.effective_on <= today).order_by(Agreement.id)))
+
+
+def batch_agreement_exists(payer_id: int, today: date, tax_office: Any) -> sa.Exists:
+    """``has_batch_agreement`` as an EXISTS to put into another query (``tax_office`` may be a column)."""
+    return sa.exists().where(Agreement.payer_id == payer_id, Agreement.batch_debit.is_(True),
+                             Agreement.status == AgreementStatus.SIGNED, Agreement.effective_on <= today,
+                             Agreement.tax_office == tax_office)
 
 
 def has_batch_agreement(session: Session, payer_id: int, today: date, tax_office: str | None = None) -> bool:

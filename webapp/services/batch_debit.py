@@ -387,6 +387,10 @@ def failures_for(session: Session, payer_id: int, today: date, scheme: str) -> l
     day = batch_day_of(today)
     if today < day:
         return []
-    return list(session.scalars(select(BatchDebit).join(BatchRun, BatchRun.id == BatchDebit.run_id).where(
-        BatchRun.batch_date == day, BatchDebit.payer_id == payer_id, BatchDebit.state == BatchDebitState.FAILED,
-        BatchDebit.kind.in_(kinds)).order_by(BatchDebit.id)))
+    return list(session.scalars(_FAILURES, {"day": day, "payer_id": payer_id, "kinds": list(kinds)}))
+
+
+_FAILURES = select(BatchDebit).join(BatchRun, BatchRun.id == BatchDebit.run_id).where(
+    BatchRun.batch_date == bindparam("day"), BatchDebit.payer_id == bindparam("payer_id"),
+    BatchDebit.state == BatchDebitState.FAILED, BatchDebit.kind.in_(bindparam("kinds", expanding=True))
+).order_by(BatchDebit.id)  # built once: every service page asks

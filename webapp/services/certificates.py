@@ -14,13 +14,12 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import orm, select
 from sqlalchemy.orm import Session
 
 from ..db import atomic
-from ..documents import certificate as document
 from ..documents.fonts import DEFAULT_FONT_PATH, FontMissing
 from ..domain import certificates as rules
 from ..domain.calendar import BEIJING, Month
@@ -46,10 +45,19 @@ def available_on(p: SettledPayment) -> date:
     return p.posted_on or rules.posting_date(p.paid_at)
 
 
+def last_postable_day(today: date) -> date:
+    """The last payment day whose items are posted by ``today``: what the minute job reads stops there, so
+    the items paid since (not due yet) are not read every minute (the unposted ones go by the index)."""
+    day = today - timedelta(days=1)
+    while rules.posting_date(day) > today:
+        day -= timedelta(days=1)
+    return day
+
+
 def post_due(session: Session, today: date) -> int:
     """入库: give every paid item whose posting day has come its 入(退)库日期 and 电子税票号码; returns how
     many. Idempotent: a posted item is never touched again."""
-    cutoff = datetime.combine(today, time.min, BEIJING)  # paid today or later cannot be due yet
+    cutoff = datetime.combine(last_postable_day(today) + timedelta(days=1), time.min, BEIJING)
     posted, last_id = 0, 0
     while True:
         batch = list(session.scalars(select(SettledPayment).where(
@@ -72,7 +80,7 @@ def post_due(session: Session, today: date) -> int:
 def _mine_between(person_id: int, start: Month, end: Month):  # type: ignore[no-untyped-def]
     if start > end:
         raise RuleViolation("起始所属期不能晚于截止所属期")
-    return select(SettledPayment).join(Receivable).where(
+    return select(SettledPayment).join(Receivable).options(orm.contains_eager(SettledPayment.receivable)).where(
         Receivable.insured_id == person_id, Receivable.fee_period_start <= end.first_day,
         Receivable.fee_period_end >= start.first_day)
 
@@ -92,6 +100,16 @@ def waiting_items(session: Session, person_id: int, start: Month, end: Month) ->
     """Paid but not posted yet: the page says when each will be available."""
     stmt = _mine_between(person_id, start, end).where(SettledPayment.posted_on.is_(None))
     return list(session.scalars(stmt.order_by(SettledPayment.paid_at)))
+
+
+def print_items(session: Session, person_id: int, start: Month,
+                end: Month) -> tuple[list[SettledPayment], list[SettledPayment]]:
+    """记录打印 in one query: (posted items as ``posted_items`` orders them, items waiting as ``waiting_items``)."""
+    rows = list(session.scalars(_mine_between(person_id, start, end)))
+    posted = sorted((p for p in rows if p.posted_on is not None), key=lambda p: (
+        p.receivable.tax_office, p.receivable.fee_period_start, p.receivable.insurance, p.id))
+    waiting = sorted((p for p in rows if p.posted_on is None), key=lambda p: (p.paid_at, p.id))
+    return posted, waiting
 
 
 def by_tax_office(items: list[SettledPayment]) -> dict[str, list[SettledPayment]]:
@@ -222,6 +240,8 @@ def make(session: Session, certificate_id: int, settings: MakeSettings, now: dat
     if cert is None or cert.status is not CertificateStatus.MAKING:
         return cert
     cert.attempts += 1
+    from ..documents import certificate as document  # reportlab, pypdf, segno: loaded where PDFs are made
+
     try:
         made = document.render(document_of(cert, settings), settings.font_path)
     except FontMissing as e:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..db import atomic
@@ -306,6 +306,73 @@ def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWind
     e = enrolment_of(session, person_id)
     today = now.astimezone(BEIJING).date()
     return rules.can_pay_now(now, bool(e and agreements.has_batch_agreement(session, person_id, today, e.tax_office)))
+
+
+_ENROLMENT_AND_BATCH = select(
+    Enrolment, agreements.batch_agreement_exists(bindparam("person_id"), bindparam("today"), Enrolment.tax_office)
+).where(Enrolment.person_id == bindparam("person_id"), Enrolment.scheme == SCHEME)  # built once: pages run it often
+
+
+def enrolment_and_batch_agreement(session: Session, person_id: int, today: date) -> tuple[Enrolment | None, bool]:
+    """The enrolment and whether a batch-debit agreement of its 税务机关 is in effect, in one query (pages)."""
+    row = session.execute(_ENROLMENT_AND_BATCH, {"person_id": person_id, "today": today}).first()
+    return (row[0], bool(row[1])) if row is not None else (None, False)
+
+
+@dataclass(frozen=True)
+class OpenItems:
+    """A worker's flexible receivables still open (应缴 or 已申报待缴款), read once and cut the ways the pages
+    show them; each property is what the query of the same name returns."""
+
+    rows: list[Receivable]
+    today: date
+
+    def _window(self, statuses: tuple[str, ...]) -> list[Receivable]:
+        periods = {m.first_day for m in rules.window_periods(self.today)}
+        picked = [r for r in self.rows if r.charge_type is ChargeType.NORMAL and r.status in statuses
+                  and r.fee_period_start in periods]
+        return sorted(picked, key=lambda r: (-r.fee_period_start.toordinal(), r.id))
+
+    @property
+    def window(self) -> list[Receivable]:
+        """``window_receivables``: the rolling window's 应缴 items."""
+        return self._window((ReceivableStatus.DUE,))
+
+    @property
+    def special(self) -> list[Receivable]:
+        """``special_receivables``: 特殊核定 items still 应缴."""
+        picked = [r for r in self.rows if r.charge_type in SPECIAL_TYPES and r.status == ReceivableStatus.DUE]
+        return sorted(picked, key=lambda r: (r.notice_no or "", r.id))
+
+    def of_tab(self, tab: str) -> list[Receivable]:
+        """``items_of_tab``."""
+        return self.special if tab == "special" else self.window
+
+    @property
+    def unpaid_medical_periods(self) -> list[Month]:
+        """``unpaid_medical_periods``."""
+        rows = self._window((ReceivableStatus.DUE, ReceivableStatus.DECLARED))
+        return sorted(Month.of(r.fee_period_start) for r in rows if r.insurance == rules.MEDICAL)
+
+    @property
+    def declared(self) -> dict[int, list[Receivable]]:
+        """``declared_receivables``."""
+        rows = sorted((r for r in self.rows if r.status == ReceivableStatus.DECLARED),
+                      key=lambda r: (r.declaration_id or 0, r.fee_period_start, r.id))
+        by_decl: dict[int, list[Receivable]] = {}
+        for r in rows:
+            by_decl.setdefault(r.declaration_id or 0, []).append(r)
+        return by_decl
+
+
+_OPEN_ITEMS = select(Receivable).where(
+    Receivable.insured_id == bindparam("person_id"), Receivable.scheme == SCHEME,
+    Receivable.status.in_((ReceivableStatus.DUE, ReceivableStatus.DECLARED)))
+
+
+def open_items(session: Session, person_id: int, today: date) -> OpenItems:
+    """The worker's open flexible receivables in one query (see ``OpenItems``)."""
+    return OpenItems(list(session.scalars(_OPEN_ITEMS, {"person_id": person_id})), today)
 
 
 def items_of_tab(session: Session, person_id: int, tab: str, today: date) -> list[Receivable]:

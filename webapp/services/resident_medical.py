@@ -38,8 +38,8 @@ def _enrolment(session: Session, person_id: int) -> Enrolment | None:
 
 def family(session: Session, payer_id: int) -> list[Person]:
     """The people this payer saved or paid for before (R-RM-1)."""
-    rows = session.scalars(select(FamilyPayee).where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id))
-    return [r.insured for r in rows]
+    return list(session.scalars(select(Person).join(FamilyPayee, FamilyPayee.insured_id == Person.id)
+                                .where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id)))  # one query
 
 
 def may_pay_for(session: Session, payer_id: int, insured_id: int) -> bool:

@@ -27,15 +27,17 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis
 import sqlalchemy as sa
 from flask import Flask, Request, Response, current_app
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SessionInterface
 
 from ..models import WebSession
+
+if TYPE_CHECKING:
+    import redis
 
 ANONYMOUS_LIFETIME = timedelta(hours=2)  # a session nobody logged in with (CSRF token, channel, pending login)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -91,15 +93,16 @@ class SessionStore(Protocol):
 class DatabaseStore:
     """Sessions as ``web_session`` rows, each read and write in a short transaction of its own."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, reader: sa.Engine | None = None) -> None:
         self.engine = engine
-        self.table = WebSession.__table__
+        self.reader = reader or engine  # ``db.reader_engine``: a load waits for no writer (SQLite: deferred BEGIN)
+        self.table = t = WebSession.__table__
+        self._load = sa.select(t.c.data, t.c.expires_at).where(t.c.key == sa.bindparam("key"))  # built once
 
     def load(self, key: str, now: datetime) -> str | None:
         """The session's data, unless it is missing or expired."""
-        t = self.table
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.c.data, t.c.expires_at).where(t.c.key == key)).first()
+        with self.reader.connect() as conn:
+            row = conn.execute(self._load, {"key": key}).first()
         if row is not None and row.expires_at <= now:
             self.delete(key)  # ended: it stays ended (the purge job clears the ones nobody comes back with)
         return row.data if row is not None and row.expires_at > now else None
@@ -272,9 +275,11 @@ def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
     store: SessionStore
     if url:
+        import redis  # only where sessions live in Redis (0.2 s of a worker's boot otherwise)
+
         store = RedisStore(redis.Redis.from_url(str(url)), str(app.config.get("SESSION_REDIS_PREFIX") or "sess:"))
     else:
-        store = DatabaseStore(app.extensions["db_engine"])
+        store = DatabaseStore(app.extensions["db_engine"], app.extensions.get("db_reader_engine"))
     app.session_interface = ServerSessionInterface(store)
 
 

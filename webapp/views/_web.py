@@ -61,10 +61,20 @@ class TokenConverter(BaseConverter):
 
 
 def db() -> orm.Session:
-    """The request's database session; the request commits it once (``init_app``)."""
+    """The request's database session; the request commits it once (``init_app``). A GET reads (on SQLite
+    its transaction begins deferred and waits for no writer) unless its view is marked ``writes``."""
     if "db" not in g:
-        g.db = current_app.extensions["db_sessionmaker"]()
+        view = current_app.view_functions.get(request.endpoint or "") if request else None
+        reads = request.method in ("GET", "HEAD") and not getattr(view, "writes", False)
+        g.db = current_app.extensions["db_readers" if reads else "db_sessionmaker"]()
     return g.db
+
+
+def writes(view: Callable[..., T]) -> Callable[..., T]:
+    """Mark a GET view that writes (settles an order it asks the provider about, records an audit row):
+    its transaction takes SQLite's write lock at BEGIN, as every POST does."""
+    view.writes = True  # type: ignore[attr-defined]
+    return view
 
 
 def clock() -> Clock:
@@ -304,18 +314,22 @@ def init_app(app: Flask) -> None:
                 fn()
         return response
 
-    @app.after_request
-    def _security_headers(response):  # type: ignore[no-untyped-def]
-        """On every answer, pages, fragments, errors and static files alike."""
-        headers = response.headers
+    def security_headers(headers: Any) -> None:
+        """On every answer, pages, fragments, errors and static files (``static_files``) alike."""
         headers["Content-Security-Policy"] = csp
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "same-origin"
         if hsts:
             headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"
-        headers.pop("Server", None)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        security_headers(response.headers)
+        response.headers.pop("Server", None)
         return response
+
+    app.extensions["security_headers"] = security_headers  # static files get them too (``static_files``)
 
     @app.teardown_appcontext
     def _close_db(_exc: BaseException | None) -> None:

@@ -17,7 +17,7 @@ from ..domain.errors import RuleViolation
 from ..domain.levy import LABELS, levy_of
 from ..models import Certificate
 from ..services import certificates as certs
-from ._web import after_commit, audit, clock, date_range, db, found, login_required, me, month_range, render
+from ._web import after_commit, audit, clock, date_range, db, found, login_required, me, month_range, render, writes
 
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 NO_STORE = {"Cache-Control": "private, no-store"}
@@ -49,8 +49,8 @@ def _print_page(refused: str | None = None) -> Any:
     waiting: list[Any] = []
     if not error:
         try:
-            groups = certs.by_tax_office(certs.posted_items(db(), me().id, start, end))
-            waiting = certs.waiting_items(db(), me().id, start, end)
+            posted, waiting = certs.print_items(db(), me().id, start, end)
+            groups = certs.by_tax_office(posted)
         except RuleViolation as e:
             error = str(e)
     error = error or refused
@@ -124,6 +124,7 @@ def page(certificate_id: int, page_no: int) -> Any:
 
 
 @bp.get("/<id:certificate_id>/download")
+@writes
 @login_required
 def download(certificate_id: int) -> Any:
     """下载: the encrypted PDF (R-CE-4)."""

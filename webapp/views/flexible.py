@@ -139,9 +139,11 @@ def select_items() -> Any:
 
 
 def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[str, Any]:
+    now = clock().now()
     today = clock().today()
-    e = accounts.enrolment_of(db(), person.id)
-    items = accounts.items_of_tab(db(), person.id, tab, today) if e else []
+    e, batch_agreement = accounts.enrolment_and_batch_agreement(db(), person.id, today)
+    open_items = accounts.open_items(db(), person.id, today) if e else None
+    items = open_items.of_tab(tab) if open_items else []
     policy, no_policy = accounts.policy_or_none(e.region, today) if e else (None, None)
     groups: dict[str, list[Receivable]] = {}
     for r in items:
@@ -149,15 +151,15 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
         groups.setdefault(key, []).append(r)
     selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
     total = sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00"))
-    needs_base = bool(e and not e.subsidized and not accounts.has_declared(db(), e) and not items
+    needs_base = bool(e and not e.subsidized and not items and not accounts.has_declared(db(), e)
                       and accounts.window_state(db(), e, today).reason == "new_enrollee")
     return {"tab": tab, "items": items, "groups": groups, "selected": selected, "total": total,
-            "enrolment": e, "window": accounts.pay_window(db(), person.id, clock().now()) if e else None,
+            "enrolment": e, "window": rules.can_pay_now(now, batch_agreement) if e else None,
             "policy": policy, "no_policy": no_policy,
-            "lapse": rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today) if e else None,
+            "lapse": rules.lapse_warning(open_items.unpaid_medical_periods, today) if open_items else None,
             "charge_type_of": lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
             "labels": rules.INSURANCE_LABELS, "steps": STEPS, "needs_base": needs_base,
-            "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
+            "special_count": len(open_items.special) if open_items else 0,
             "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else []}
 
 
@@ -182,15 +184,14 @@ def due() -> Any:
     person = me()
     today = clock().today()
     e = accounts.enrolment_of(db(), person.id)
-    pending = accounts.window_receivables(db(), person.id, today) + accounts.special_receivables(db(), person.id) \
-        if e else []
-    return render("flexible/due.html", enrolment=e, pending=pending,
+    open_items = accounts.open_items(db(), person.id, today) if e else None
+    return render("flexible/due.html", enrolment=e,
+                  pending=open_items.window + open_items.special if open_items else [],
                   failures=batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
-                  by_decl=accounts.declared_receivables(db(), person.id) if e else {},
+                  by_decl=open_items.declared if open_items else {},
                   labels=rules.INSURANCE_LABELS,
                   charge_type_of=lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
-                  lapse=rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today)
-                  if e else None)
+                  lapse=rules.lapse_warning(open_items.unpaid_medical_periods, today) if open_items else None)
 
 
 # ------------------------------------------------------------------------------------- records

@@ -16,7 +16,7 @@ from ..payments import orders
 from ..services import checkout, declarations
 from ._checkout import urls_for
 from ._limits import per_address
-from ._web import adapters, after_commit, clock, db, found, login_required, me, render, safe_next
+from ._web import adapters, after_commit, clock, db, found, login_required, me, render, safe_next, writes
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
 
@@ -80,6 +80,7 @@ def _own_order(out_trade_no: str) -> Any:
 
 
 @bp.get("/return/<token:provider>/<token:out_trade_no>")
+@writes
 @login_required
 def returned(provider: str, out_trade_no: str) -> Any:
     """Back from the cashier: what the redirect says proves nothing, so ask the provider (R-PA-3)."""
@@ -92,6 +93,7 @@ def returned(provider: str, out_trade_no: str) -> Any:
 
 
 @bp.get("/orders/<token:out_trade_no>")
+@writes
 @login_required
 def order(out_trade_no: str) -> Any:
     """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund."""
