@@ -159,8 +159,8 @@ def test_r_rm_1_r_pa_1_r_ch_1_alipay_pays_for_daughter(live_server: LiveServer,
 
 def test_r_pa_3_leaving_the_cashier_offers_cancel_and_takes_no_money(
         live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
-    """返回商户 without paying → a page offering 取消支付，换一种方式 at once (not a 35-minute wait);
-    tapping it closes the order and returns to 选择支付方式; nothing was charged."""
+    """返回商户 without paying → the order is closed at once and the page says 已取消 (not a 35-minute wait, not
+    支付结果确认中 for ever), offering 重新选择支付方式; nothing was charged."""
     ph = phone("wechat")
     page = ph.page
     ph.open("/?ch=wechat")
@@ -173,11 +173,11 @@ def test_r_pa_3_leaving_the_cashier_offers_cancel_and_takes_no_money(
     ph.shot("cashier")
     ph.tap(page.get_by_role("button", name="返回商户"))
 
-    cancel = page.get_by_role("button", name="取消支付，换一种方式")
-    expect(cancel).to_be_visible()
+    expect(page.get_by_role("heading", name="已取消")).to_be_visible()
     expect(page.get_by_role("heading", name="缴费成功")).to_have_count(0)
+    expect(page.get_by_text("支付结果确认中")).to_have_count(0)
     ph.shot("left-cashier")
-    ph.tap(cancel)
+    ph.tap(page.get_by_role("link", name="重新选择支付方式"))
 
     expect(page.get_by_role("listitem").filter(has_text="选择支付方式")).to_have_attribute("aria-current", "step")
     expect(page).to_have_url(re.compile(re.escape(method_url.split("?")[0]) + r"$"))
@@ -198,7 +198,7 @@ def test_r_pa_3_leaving_the_cashier_offers_cancel_and_takes_no_money(
 
 
 def test_r_pa_3_cancel_lands_on_a_whole_page(live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
-    """取消支付，换一种方式 shows 选择支付方式 as a page of its own, not nested inside the result page."""
+    """重新选择支付方式 after 返回商户 shows 选择支付方式 as a page of its own, not nested inside the result page."""
     ph = phone("wechat")
     page = ph.page
     ph.open("/?ch=wechat")
@@ -206,7 +206,7 @@ def test_r_pa_3_cancel_lands_on_a_whole_page(live_server: LiveServer, phone: Cal
     declare_for_family_member(ph, "王福生", "460.00")
     ph.tap(page.get_by_role("button", name="确认缴费"))
     ph.tap(page.get_by_role("button", name="返回商户"))
-    ph.tap(page.get_by_role("button", name="取消支付，换一种方式"))
+    ph.tap(page.get_by_role("link", name="重新选择支付方式"))
     expect(page.get_by_role("button", name="确认缴费")).to_be_visible()
     ph.shot("method-again")
     expect(page.locator(".app-bar")).to_have_count(1)

@@ -160,8 +160,7 @@ def test_R_RP_1_the_set_amount_is_voided_after_an_in_page_confirmation(
     login(ph, *MA_XIULAN)
     ph.tap(page.get_by_role("link", name="我的"))
     ph.open("/me/settings")
-    ph.tap(page.get_by_role("button", name="关闭"))
-    expect(page.get_by_role("button", name="开启")).to_be_visible()  # the standard mode from here on
+    expect(page.locator("#mode-state")).to_have_text("已关闭")  # the standard mode (长辈版 not chosen)
     ph.open("/")
     ph.tap(page.locator(".app-tile", has_text="批量扣款缴费金额作废"))
     card = page.locator(".app-card").filter(has_text="城乡居民基本养老保险")

@@ -136,7 +136,16 @@ def test_alipay_return_url_params_prove_nothing(app, phone_user, family):
     b = phone_user(family.payer, "alipay")
     no = start_order(b, declare_for(b, family.father.id), "alipay")
     r = b.get(f"/pay/return/alipay/{no}?trade_status=TRADE_SUCCESS&total_amount=460.00&sign=forged")
-    assert r.status_code == 303 and order_state(app, no) == "paying"
+    assert r.status_code == 303 and order_state(app, no) != "paid"
+    assert _count(app, SettledPayment) == 0
+
+
+def test_R_PA_3_back_at_the_merchant_unpaid_reads_cancelled_with_the_ways_to_pay_again(app, payer, order):
+    """返回商户 at the cashier without paying: the provider says unpaid, so the order is closed there at once and
+    the page says 已取消 (not 支付结果确认中 for ever), offering 重新选择支付方式."""
+    page = text(payer.follow(payer.get(f"/pay/return/wechat/{order}")))
+    assert "已取消" in page and "重新选择支付方式" in page and "支付结果确认中" not in page
+    assert order_state(app, order) == "closed"
 
 
 def test_someone_elses_order_is_404(app, phone_user, family, order):

@@ -132,8 +132,18 @@ def test_the_migration_matches_the_models(app):
     assert diff == []
 
 
-def test_care_mode_is_on_by_default_and_can_be_switched_off(wechat_user):
-    assert 'data-weui-mode="care"' in text(wechat_user.get("/"))
-    wechat_user.get("/me/settings")
-    wechat_user.post("/care")
-    assert 'data-weui-mode="care"' not in text(wechat_user.get("/"))
+def test_R_UX_1_elder_mode_is_offered_first_then_remembered_on_the_phone(wechat_user):
+    """No choice yet: the page offers 长辈版 in the page; the choice is a cookie of the phone that outlives the
+    login, and 设置 states it (已开启/已关闭)."""
+    page = text(wechat_user.get("/"))
+    assert 'data-mode="standard"' in page and "使用长辈版" in page
+    r = wechat_user.post("/me/display-mode", data={"mode": "elder", "next": "/rm/pay"})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/rm/pay")
+    page = text(wechat_user.get("/"))
+    assert 'data-mode="elder"' in page and "使用长辈版" not in page
+    wechat_user.post("/me/display-mode", data={"mode": "nonsense"})  # anything else switches it
+    assert 'data-mode="standard"' in text(wechat_user.get("/"))
+    r = wechat_user.post("/me/display-mode", data={"mode": "elder", "next": "https://evil.example/"})
+    assert "evil" not in r.headers["Location"]
+
+

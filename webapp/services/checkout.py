@@ -17,6 +17,7 @@ from ..domain.schemes import SCHEMES
 from ..domain.statuses import Provider
 from ..models import Agreement, Declaration, PaymentOrder, Refund
 from ..payments import orders
+from ..payments.base import PaymentError, ProviderStatus
 from ..payments.orders import Adapters, Urls
 from . import agreements, flexible
 from .audit import record
@@ -94,6 +95,26 @@ def refresh(session: Session, adapters: Adapters, order: PaymentOrder, now: date
     if not order.state.is_open:
         return order
     return orders.reconcile(session, adapters, order.id, now) or order
+
+
+def back_from_cashier(session: Session, adapters: Adapters, order: PaymentOrder, now: datetime) -> PaymentOrder:
+    """返回商户: ask the provider (R-PA-3). When it says the buyer has not paid (not "still paying"), the payer left
+    the cashier: the order is closed there at once, so the page says 已取消 with the ways to pay again instead of
+    waiting for ever. A payment that lands meanwhile is found by the close (or refunded)."""
+    order = refresh(session, adapters, order, now)
+    adapter = adapters.get(order.provider)
+    if not order.state.is_open or adapter is None or order.provider == Provider.AGREEMENT:
+        return order
+    try:
+        answer = adapter.query(order.out_trade_no)
+    except PaymentError:
+        return order
+    if answer.status not in (ProviderStatus.NOT_PAID, ProviderStatus.NOT_FOUND):
+        return order
+    try:
+        return cancel(session, adapters, order, now)
+    except RuleViolation:
+        return order
 
 
 def refunds(session: Session, order: PaymentOrder) -> list[Refund]:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, send_from_directory, session, url_for
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from sqlalchemy import orm
@@ -124,7 +124,7 @@ def me() -> Person:
 def _fresh_session() -> None:
     """Empty the session under a new token, keeping only the device's own settings (the channel the user
     came from, large text): nothing of the person before survives, not even a half-filled 他人 (R-ID-5)."""
-    kept = {k: session[k] for k in ("channel", "care") if k in session}
+    kept = {k: session[k] for k in ("channel",) if k in session}
     session.clear()
     regenerate = getattr(session, "regenerate", None)
     if regenerate is not None:
@@ -198,6 +198,17 @@ def found() -> Iterator[None]:
         yield
     except errors.NotFound:
         raise NotFound() from None
+
+
+DISPLAY_MODE_COOKIE = "display_mode"
+DISPLAY_MODES = ("standard", "elder")
+
+
+def display_mode() -> str | None:
+    """标准版 or 长辈版 as this phone chose it (R-UX-1), or None before the first choice. A cookie of the device,
+    not of the login: it survives logout and needs no session for an anonymous visitor."""
+    mode = request.cookies.get(DISPLAY_MODE_COOKIE)
+    return mode if mode in DISPLAY_MODES else None
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Any:
@@ -356,6 +367,11 @@ def init_app(app: Flask) -> None:
         app.logger.exception("unhandled error", exc_info=e)
         return error_page(500, *MSG_CRASH)
 
+    @app.get("/favicon.ico")
+    def _favicon() -> Any:
+        """Browsers ask for /favicon.ico whatever the page says."""
+        return send_from_directory(app.static_folder or "static", "favicon.ico", max_age=7 * 24 * 3600)
+
     app.jinja_env.globals.update(
         current_user=current_user,
         mask_id=identity.mask_id_number,
@@ -371,6 +387,7 @@ def init_app(app: Flask) -> None:
         BANK_NAMES={code: b.name for code, b in banks.banks().items()},
         batch_advice=batch_rules.advice,
         today=lambda: clock().today(),
+        display_mode=display_mode,
     )
     app.jinja_env.filters["yuan"] = format_yuan
     app.jinja_env.filters["month"] = lambda d: d.strftime("%Y-%m") if d else "--"

@@ -10,7 +10,20 @@ from ..domain.identity import IdentityError, normalize_id_number
 from ..services import identity
 from ._limits import configured, digest, limiter, per_address
 from ._sessions import end_every_session_of
-from ._web import after_commit, audit, current_user, db, login_required, render, safe_next, sign_in, sign_out
+from ._web import (
+    DISPLAY_MODE_COOKIE,
+    DISPLAY_MODES,
+    after_commit,
+    audit,
+    current_user,
+    db,
+    display_mode,
+    login_required,
+    render,
+    safe_next,
+    sign_in,
+    sign_out,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -39,6 +52,13 @@ def login() -> Any:
             session["pending_login"] = {k: form[k] for k in ("name", "id_type", "id_number",
                                                              "remember", "next")}
             return redirect(url_for("auth.face"), 303)
+    else:
+        # 返回修改信息 on the face page: what was typed comes back (R-UX-2), not an empty form.
+        pending = session.get("pending_login")
+        if isinstance(pending, dict):
+            form.update({k: str(pending.get(k) or "") for k in ("name", "id_type", "id_number", "remember")})
+            form["next"] = form["next"] or safe_next(pending.get("next")) or ""
+            form["agree"] = "1"
     expired = request.args.get("expired") == "1"
     return render("auth/login.html", form=form, errors=errors, expired=expired,
                   status=422 if errors else 200)
@@ -87,6 +107,30 @@ def me() -> Any:
 def settings() -> Any:
     """设置: large text, and 退出登录."""
     return render("auth/settings.html")
+
+
+@bp.get("/terms")
+def terms() -> Any:
+    """《用户服务协议》, linked from the consent on 身份验证."""
+    return render("auth/terms.html")
+
+
+@bp.get("/privacy")
+def privacy() -> Any:
+    """《隐私政策》: what this service keeps, why, for how long, and who sees it."""
+    return render("auth/privacy.html")
+
+
+@bp.post("/me/display-mode")
+def display_mode_choice() -> Any:
+    """长辈版 on or off (R-UX-1): from 我的 → 设置 or the first visit's offer; remembered on this phone for a year."""
+    mode = request.form.get("mode")
+    if mode not in DISPLAY_MODES:
+        mode = "standard" if display_mode() == "elder" else "elder"
+    response = redirect(safe_next(request.form.get("next")) or url_for("auth.settings"), 303)
+    response.set_cookie(DISPLAY_MODE_COOKIE, mode, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                        secure=request.is_secure)
+    return response
 
 
 @bp.post("/logout")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, redirect, session, url_for
+from flask import Blueprint, current_app, url_for
 from markupsafe import Markup
 from sqlalchemy import text
 
@@ -60,13 +60,6 @@ def qr_poster() -> Any:
             codes.append({"label": label, "url": url, "svg": Markup(svg)})
         rows.append({"channel": channel_label, "codes": codes})
     return render("hall/qr.html", rows=rows)
-
-
-@bp.post("/care")
-def toggle_care() -> Any:
-    """Switch large text (关怀模式) on or off; remembered in the session."""
-    session["care"] = not session.get("care", True)
-    return redirect(url_for("auth.settings"), 303)
 
 
 @bp.get("/healthz")

@@ -87,7 +87,7 @@ def returned(provider: str, out_trade_no: str) -> Any:
     o = _own_order(out_trade_no)
     if o.provider != provider:
         abort(404)
-    o = checkout.refresh(db(), adapters(), o, clock().now())
+    o = checkout.back_from_cashier(db(), adapters(), o, clock().now())
     _send_refunds_if_any(o)
     return redirect(url_for("pay.order", out_trade_no=o.out_trade_no), 303)
 
