@@ -41,19 +41,23 @@ LIMITS = {  # mode: body text, secondary text, tab bar labels, tap target
 MEASURE = r"""
 () => {
   const SECONDARY = '.weui-cells__title, .weui-cells__tips, .app-muted, .app-status, .app-card dl, small, '
-    + '.weui-agree__text, .app-steps__item, .weui-msg__extra-area, .qr-poster figure, .app-setting__state, .app-tile small';
+    + '.weui-agree__text, .app-steps__item, .weui-msg__extra-area, .qr-poster figure, .app-setting__state, '
+    + '.app-tile small';
   const CHROME = '.app-tabbar, .app-bar';
   const visible = el => {
     const r = el.getBoundingClientRect(), s = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none' && !el.closest('[hidden]');
   };
-  const where = el => (el.id ? '#' + el.id : el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
-    ? '.' + el.className.trim().split(/\s+/).join('.') : '')) + ' "' + (el.innerText || el.value || '').trim().slice(0, 20) + '"';
+  const classes = el => (el.className && typeof el.className === 'string'
+    ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+  const where = el => (el.id ? '#' + el.id : el.tagName.toLowerCase() + classes(el))
+    + ' "' + (el.innerText || el.value || '').trim().slice(0, 20) + '"';
   const texts = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode, el = node.parentElement;
-    if (!node.textContent.trim() || !el || !visible(el) || el.closest('[aria-hidden="true"], svg, script, style, option')) continue;
+    if (!node.textContent.trim() || !el || !visible(el)) continue;
+    if (el.closest('[aria-hidden="true"], svg, script, style, option')) continue;
     const s = getComputedStyle(el), size = parseFloat(s.fontSize);
     const lh = s.lineHeight === 'normal' ? 1.2 : parseFloat(s.lineHeight) / size;
     const kind = el.closest(CHROME) ? 'chrome' : el.closest(SECONDARY) ? 'small' : 'body';
