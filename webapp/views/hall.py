@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, redirect, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from ..domain import batch_debit as batch_rules
 from ..domain.channels import CHANNELS
@@ -45,21 +47,48 @@ def index() -> Any:
     return render("hall/index.html", reminder=remind)
 
 
+def poster_base() -> str:
+    """The base the poster's codes encode (R-CH-2): PUBLIC_BASE_URL when it is set, else the address the
+    poster was opened at (a phone on the same network reaches the app where the poster's browser did)."""
+    if current_app.config.get("PUBLIC_BASE_URL_SET"):
+        return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    return request.host_url.rstrip("/")
+
+
+def answers(path: str) -> bool:
+    """Whether a GET of the entry path reaches a route of this app (R-CH-2: only codes that answer)."""
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        adapter.match(path, method="GET")
+    except RequestRedirect:
+        return True
+    except HTTPException:
+        return False
+    return True
+
+
+def poster_entries() -> list[tuple[str, str]]:
+    """The entry points the poster prints: those that answer."""
+    return [(path, label) for path, label in ENTRY_POINTS if answers(path)]
+
+
 @bp.get("/qr")
 def qr_poster() -> Any:
-    """A poster of QR codes: every entry URL in every channel."""
-    base = str(current_app.config["PUBLIC_BASE_URL"])
+    """A poster of QR codes: every entry URL that answers, in every channel a code can name (R-CH-2)."""
+    base = poster_base()
+    entries = poster_entries()
     rows = []
     for channel, channel_label in CHANNELS.items():
         if channel in ("window", "batch"):  # no QR code leads there: a clerk, or the bank
             continue
         codes = []
-        for path, label in ENTRY_POINTS:
+        for path, label in entries:
             url = f"{base}{path}?ch={channel}"
-            svg = segno.make(url, error="m").svg_inline(scale=3, border=2)
+            svg = segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=True,
+                                                        title=f"{label}（{channel_label}）")
             codes.append({"label": label, "url": url, "svg": Markup(svg)})
         rows.append({"channel": channel_label, "codes": codes})
-    return render("hall/qr.html", rows=rows)
+    return render("hall/qr.html", rows=rows, base=base)
 
 
 @bp.post("/care")
