@@ -5,23 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from ..domain import batch_debit as batch_rules
+from ..domain import reminders as reminder_rules
 from ..domain.channels import CHANNELS
 from ..services import agreements
-from ._web import clock, current_user, db, render
+from ..services import reminders as reminder_service
+from ._web import clock, current_user, db, login_required, me, render
 
 bp = Blueprint("hall", __name__)
 
 
 @bp.app_context_processor
 def _hall_helpers() -> dict[str, Any]:
-    return {"hall_links": hall_links}
+    return {"hall_links": hall_links, "due_reminder": due_reminder, "due_reminders": due_reminders}
+
+
+def due_reminder(kind: str) -> reminder_rules.Reminder | None:
+    """The signed-in person's next due date of a scheme (R-UX-3), once per request; None when it does not
+    apply (not signed in, not enrolled)."""
+    cache = g.setdefault("due_reminders", {})
+    if kind not in cache:
+        user = current_user()
+        cache[kind] = reminder_service.next_due(db(), user, kind, clock().today(),
+                                                str(current_app.config["REGION"])) if user else None
+    return cache[kind]
+
+
+def due_reminders() -> list[reminder_rules.Reminder]:
+    """Every reminder that applies to the signed-in person (the hall lists them)."""
+    user = current_user()
+    if user is None:
+        return []
+    return [r for k in reminder_service.kinds_for(db(), user) if (r := due_reminder(k)) is not None]
 
 # R-CH-2: printed on posters, so these paths never change.
 ENTRY_POINTS: list[tuple[str, str]] = [
@@ -89,6 +110,25 @@ def qr_poster() -> Any:
             codes.append({"label": label, "url": url, "svg": Markup(svg)})
         rows.append({"channel": channel_label, "codes": codes})
     return render("hall/qr.html", rows=rows, base=base)
+
+
+@bp.get("/reminders/<any(flex, rm, rp):kind>.ics")
+@login_required
+def reminder_ics(kind: str) -> Any:
+    """缴费提醒 (R-UX-3): the next due date as an iCalendar file the phone adds to its calendar."""
+    reminder = due_reminder(kind)
+    if reminder is None:
+        return redirect(url_for("hall.index"))
+    uid = f"{kind}-{reminder.due:%Y%m%d}-{me().id}@{request.host.split(':')[0] or 'shebao'}"
+    body = reminder_rules.to_ics(reminder, uid=uid, now=clock().now(), url=_entry_url(kind))
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="shebao-{kind}-{reminder.due:%Y%m%d}.ics"',
+        "Cache-Control": "no-store"})
+
+
+def _entry_url(kind: str) -> str:
+    path = {"flex": "/flex/pay", "rm": "/rm/pay", "rp": "/rp/pay"}[kind]
+    return f"{poster_base()}{path}"
 
 
 @bp.post("/care")
