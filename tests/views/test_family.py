@@ -37,7 +37,7 @@ def test_R_RM_5_members_show_relationship_and_paid_this_year_without_pay_button(
     assert f'name="who" value="{family.mother.id}"' not in page
     assert f'/rm/records?insured={family.mother.id}' in page
     fam = text(phone_user(family.payer).get("/rm/family"))
-    assert "李秀英（母亲）" in fam and "本年度已缴费" in fam and "本年度未缴费" in fam
+    assert "李秀英（母亲）" in fam and f"{TODAY.year}年度已缴费" in fam and f"{TODAY.year}年度未缴费" in fam
 
 
 def test_R_RM_5_change_the_relationship(app, phone_user, family):
@@ -119,4 +119,4 @@ def test_R_RM_5_declared_member_still_offers_payment(app, phone_user, family):
     b = phone_user(family.payer)
     declare_for(b, family.child.id)
     page = text(b.get("/rm/pay"))
-    assert "已申报待缴款" in page and f'name="who" value="{family.child.id}"' in page
+    assert "本年度已申报待缴款" in page and f'name="who" value="{family.child.id}"' in page

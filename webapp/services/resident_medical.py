@@ -57,8 +57,7 @@ class Member:
         return self.year_state == "paid"
 
 
-YEAR_STATE_LABELS = {"paid": "本年度已缴费", "declared": "已申报待缴款", "due": "本年度未缴费",
-                     "none": "暂无本年度缴费信息"}
+YEAR_STATE_LABELS = {"paid": "已缴费", "declared": "已申报待缴款", "due": "未缴费", "none": "暂无缴费信息"}
 
 
 def family(session: Session, payer_id: int) -> list[Person]:

@@ -149,6 +149,7 @@ def hall_links() -> list[dict[str, str]]:
     """The hall's tiles."""
     return [
         {"title": "城乡居民医疗", "desc": "本人或为家人缴费", "href": url_for("resident_medical.pay")},
+        {"title": "家庭成员", "desc": "居民医疗 · 关系 · 删除", "href": url_for("resident_medical.family")},
         {"title": "已申报查询", "desc": "居民医疗 · 作废", "href": url_for("resident_medical.declared")},
         {"title": "居民医疗缴费记录", "desc": "按费款所属期查询", "href": url_for("resident_medical.records")},
         {"title": "灵活就业缴费", "desc": "正常申报 · 特殊核定", "href": url_for("flexible.pay")},
