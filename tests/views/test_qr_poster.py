@@ -67,3 +67,5 @@ def test_R_CH_2_public_base_url_comes_from_the_environment(tmp_path):
     assert cfg["PUBLIC_BASE_URL"] == "https://sb.example.cn" and cfg["PUBLIC_BASE_URL_SET"] is True
     cfg = load_config(str(tmp_path), env={"HOST": "0.0.0.0", "SECRET_KEY": "x"})
     assert cfg["PUBLIC_BASE_URL_SET"] is False
+    assert cfg["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"  # never http://0.0.0.0
+    assert cfg["PROVIDERS_URL"] == "http://127.0.0.1:5001"
