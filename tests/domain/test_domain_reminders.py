@@ -80,3 +80,12 @@ def test_R_UX_3_the_ics_is_rfc_5545_and_parses():
     alarms = list(ev.walk("VALARM"))
     assert len(alarms) == 1 and str(alarms[0]["ACTION"]) == "DISPLAY"
     assert alarms[0].decoded("TRIGGER").total_seconds() == -15 * 3600
+
+
+def test_R_UX_3_text_values_are_escaped():
+    r = Reminder("flex", date(2026, 11, 25), "缴费截止; 25日, 请\\注意", "第一行\n第二行, 含; 分号")
+    body = to_ics(r, uid="x@y", now=datetime(2026, 11, 22, tzinfo=BEIJING))
+    assert b"SUMMARY:\xe7\xbc\xb4\xe8\xb4\xb9\xe6\x88\xaa\xe6\xad\xa2\\; 25" in body
+    ev = next(iter(icalendar.Calendar.from_ical(body).walk("VEVENT")))
+    assert str(ev["SUMMARY"]) == "缴费截止; 25日, 请\\注意"
+    assert str(ev["DESCRIPTION"]) == "第一行\n第二行, 含; 分号"
