@@ -120,3 +120,20 @@ def test_R_RM_5_declared_member_still_offers_payment(app, phone_user, family):
     declare_for(b, family.child.id)
     page = text(b.get("/rm/pay"))
     assert "本年度已申报待缴款" in page and f'name="who" value="{family.child.id}"' in page
+
+
+def test_R_RM_5_after_paying_for_a_relative_the_records_button_opens_that_relatives_records(app, providers,
+                                                                                             phone_user, family):
+    from webapp.payments.sim import controls
+
+    from .flows import start_order
+
+    b = phone_user(family.payer)
+    no = start_order(b, declare_for(b, family.father.id), "wechat")
+    controls.pay(providers, "wechat", no)
+    controls.deliver_pending(providers)
+    result = text(b.follow(b.get(f"/pay/return/wechat/{no}")))
+    assert "缴费成功" in result and f'href="/rm/records?insured={family.father.id}"' in result
+    records = text(b.get(f"/rm/records?insured={family.father.id}"))
+    assert "王福生" in records and "¥460.00" in records
+    assert "他人：王福生（父亲）" in text(b.get("/rm/pay")) and "本年度已缴费" in text(b.get("/rm/pay"))
