@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -112,10 +112,13 @@ def qr_poster() -> Any:
     return render("hall/qr.html", rows=rows, base=base)
 
 
-@bp.get("/reminders/<any(flex, rm, rp):kind>.ics")
+@bp.get("/reminders/<token:kind>.ics")
 @login_required
 def reminder_ics(kind: str) -> Any:
-    """缴费提醒 (R-UX-3): the next due date as an iCalendar file the phone adds to its calendar."""
+    """缴费提醒 (R-UX-3): the next due date as an iCalendar file the phone adds to its calendar
+    (``kind``: flex, rm or rp; anything else is 404)."""
+    if kind not in reminder_rules.KINDS:
+        abort(404)
     reminder = due_reminder(kind)
     if reminder is None:
         return redirect(url_for("hall.index"))
