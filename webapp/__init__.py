@@ -63,9 +63,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
 
     @app.before_request
     def _remember_channel() -> None:
-        from .domain.channels import channel_from
+        from .domain.channels import visit_channel
 
-        ch = channel_from(request.args.get("ch"), request.headers.get("User-Agent"))
+        ch = visit_channel(request.args.get("ch"), request.headers.get("User-Agent"), session.get("channel"))
         if ch and session.get("channel") != ch:
             session["channel"] = ch
         g.channel = session.get("channel") or "etax-web"

@@ -11,7 +11,9 @@
 | REGION | beijing | policy region (beijing, qingdao) |
 | HOST / PORT | 127.0.0.1 / 5000 | where `make run` serves the app |
 | SIM_PORT | PORT + 1 | where `make run` serves the simulated providers |
-| PUBLIC_BASE_URL | http://HOST:PORT | the app's absolute base (notify and return URLs, QR codes) |
+| PUBLIC_BASE_URL | http://HOST:PORT (127.0.0.1 for HOST=0.0.0.0) | the app's absolute base (notify and return
+  URLs, certificate QR codes); the `/qr` poster encodes it when set, else the address the poster was opened
+  at (so a phone on the LAN can scan it) |
 | PROVIDERS_URL | http://HOST:SIM_PORT | the simulated providers' server |
 | WECHAT_BASE_URL | PROVIDERS_URL/sim/wechat | WeChat Pay API base (https://api.mch.weixin.qq.com for the real one) |
 | ALIPAY_GATEWAY_URL | PROVIDERS_URL/sim/alipay/gateway.do | Alipay gateway |
@@ -83,8 +85,10 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
     instance = instance_path or raw("INSTANCE_PATH", str(ROOT / "instance"))
     host, port = raw("HOST", "127.0.0.1"), raw("PORT", "5000")
     sim_port = raw("SIM_PORT", str(int(port) + 1))
-    public = raw("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/")
-    providers = raw("PROVIDERS_URL", f"http://{host}:{sim_port}").rstrip("/")
+    # Serving on every interface (HOST=0.0.0.0) names no address a browser can open: the defaults use loopback.
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
+    public = raw("PUBLIC_BASE_URL", f"http://{reachable}:{port}").rstrip("/")
+    providers = raw("PROVIDERS_URL", f"http://{reachable}:{sim_port}").rstrip("/")
     anchor_text = raw("APP_TODAY_ANCHOR")
     anchor = datetime.fromtimestamp(float(anchor_text), BEIJING) if anchor_text else None
     app_today = parse_app_today(raw("APP_TODAY") or None)
@@ -101,6 +105,7 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
         "PORT": int(port),
         "SIM_PORT": int(sim_port),
         "PUBLIC_BASE_URL": public,
+        "PUBLIC_BASE_URL_SET": bool(raw("PUBLIC_BASE_URL")),
         "PROVIDERS_URL": providers,
         "WECHAT_BASE_URL": raw("WECHAT_BASE_URL", f"{providers}/sim/wechat"),
         "ALIPAY_GATEWAY_URL": raw("ALIPAY_GATEWAY_URL", f"{providers}/sim/alipay/gateway.do"),

@@ -54,3 +54,15 @@ def test_R_CH_1_channel_comes_from_the_query_then_the_user_agent():
     assert channel_from(None, "Mozilla/5.0 AlipayClient/10.5") == "alipay"
     assert channel_from("bogus", "Mozilla/5.0 baiduboxapp/13") == "baidu"
     assert channel_from(None, "Mozilla/5.0") is None
+
+
+def test_R_CH_1_the_channel_of_the_visit_stays_until_another_code_names_one():
+    """``?ch=`` sets the channel for the whole visit; the user agent only fills in a visit without one."""
+    from webapp.domain.channels import visit_channel
+
+    assert visit_channel("baidu", "MicroMessenger/8.0", None) == "baidu"
+    assert visit_channel(None, "MicroMessenger/8.0", "baidu") == "baidu"  # WeChat's UA does not undo ?ch=baidu
+    assert visit_channel("alipay", "MicroMessenger/8.0", "baidu") == "alipay"  # a new code names a new channel
+    assert visit_channel(None, "MicroMessenger/8.0", None) == "wechat"
+    assert visit_channel("window", "Mozilla/5.0", None) is None  # no code leads to the window or the bank
+    assert visit_channel(None, "Mozilla/5.0", "batch") is None

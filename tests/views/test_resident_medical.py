@@ -68,7 +68,8 @@ def test_R_RM_1_paying_for_someone_typed_in_and_saving_them(app, phone_user, fam
     zhao = _paid_resident(app)
     b = phone_user(zhao)
     r = b.post("/rm/pay", {"who": "other", "name": "王小雨", "id_type": "resident_id",
-                           "id_number": "110105201506010040", "nationality": "中华人民共和国", "save": "1"})
+                           "id_number": "110105201506010040", "nationality": "中华人民共和国", "save": "1",
+                           "relation": "子女"})
     assert r.status_code == 303
     assert "¥435.00" in text(b.get(r.location))
     assert _count(app, FamilyPayee, FamilyPayee.payer_id == zhao.id) == 1
@@ -80,7 +81,7 @@ def test_unknown_person_gets_the_guides_message_and_nothing_is_written(app, phon
     b = phone_user(family.payer)
     before = _count(app, FamilyPayee)
     r = b.post("/rm/pay", {"who": "other", "name": "孙强", "id_type": "resident_id",
-                           "id_number": "110101199003070054", "save": "1"})
+                           "id_number": "110101199003070054", "save": "1", "relation": "其他"})
     assert r.status_code == 422 and "未查询到参保信息" in text(r)
     assert 'value="孙强"' in text(r) and 'value="110101199003070054"' in text(r)
     assert _count(app, FamilyPayee) == before

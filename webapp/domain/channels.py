@@ -46,6 +46,18 @@ def channel_from(param: str | None, user_agent: str | None) -> str | None:
     return None
 
 
+def visit_channel(param: str | None, user_agent: str | None, stored: str | None) -> str | None:
+    """The channel for the rest of the visit (R-CH-1, R-CH-2): a valid ``?ch=`` on the QR code's URL sets it;
+    without one, the channel already stored for this visit stays, whatever the user agent says (so the
+    methods shown and the methods a payment is checked against are the same); only a visit without a stored
+    channel takes it from the host app in the user agent."""
+    if param in CHANNELS and param not in ("window", "batch"):
+        return param
+    if stored in CHANNELS and stored not in ("window", "batch"):
+        return stored
+    return channel_from(None, user_agent)
+
+
 def methods_for(channel: str, scheme: str, *, agreements_available: bool = True) -> list[str]:
     """Payment methods the channel offers for a scheme (R-CH-1).
 

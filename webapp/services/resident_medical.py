@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain.errors import RuleViolation
+from ..domain.errors import NotFound, RuleViolation
 from ..domain.money import yuan_to_fen
 from ..domain.policy import resident_medical_category, resident_medical_premium
 from ..domain.schemes import SchemeCode
@@ -36,10 +37,87 @@ def _enrolment(session: Session, person_id: int) -> Enrolment | None:
     return session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
 
 
+# R-RM-5: the relationships a saved family member may have, in the order the form offers them.
+RELATIONS = ("父亲", "母亲", "配偶", "子女", "其他")
+MSG_RELATION = "请选择与参保人的关系"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A saved family member as the payer sees it (R-RM-5): who, the relationship, this year's state."""
+
+    id: int  # the saved entry's id (family_payee), what 修改关系 and 删除 name
+    person: Person
+    relation: str
+    year_state: str  # paid (本年度已缴费), declared (已申报待缴款), due (待缴费), none (无本年度缴费信息)
+
+    @property
+    def paid(self) -> bool:
+        """This year is already paid: no 为TA缴费."""
+        return self.year_state == "paid"
+
+
+YEAR_STATE_LABELS = {"paid": "已缴费", "declared": "已申报待缴款", "due": "未缴费", "none": "暂无缴费信息"}
+
+
 def family(session: Session, payer_id: int) -> list[Person]:
-    """The people this payer saved or paid for before (R-RM-1)."""
+    """The people this payer saved (R-RM-1)."""
     return list(session.scalars(select(Person).join(FamilyPayee, FamilyPayee.insured_id == Person.id)
                                 .where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id)))  # one query
+
+
+def year_state(session: Session, insured_id: int, year: int) -> str:
+    """The insured's resident medical year: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5)."""
+    statuses = set(session.scalars(select(Receivable.status).where(
+        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME,
+        Receivable.fee_period_start >= date(year, 1, 1), Receivable.fee_period_start <= date(year, 12, 31))))
+    for state in (ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID):
+        if state in statuses:
+            return str(state)
+    return "none"
+
+
+def members(session: Session, payer_id: int, year: int) -> list[Member]:
+    """The payer's saved family members with relationship and whether ``year`` is paid (R-RM-5)."""
+    rows = session.scalars(select(FamilyPayee).where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id))
+    return [Member(r.id, r.insured, r.relation or "其他", year_state(session, r.insured_id, year)) for r in rows]
+
+
+def _own_entry(session: Session, payer_id: int, member_id: int) -> FamilyPayee:
+    entry = session.get(FamilyPayee, member_id)
+    if entry is None or entry.payer_id != payer_id:
+        raise NotFound(member_id)
+    return entry
+
+
+def member(session: Session, payer_id: int, member_id: int, year: int) -> Member:
+    """One of the payer's saved family members; ``NotFound`` for anyone else's."""
+    r = _own_entry(session, payer_id, member_id)
+    return Member(r.id, r.insured, r.relation or "其他", year_state(session, r.insured_id, year))
+
+
+def check_relation(relation: str) -> str:
+    """A relationship the form offers (R-RM-5), else ``RuleViolation``."""
+    if relation not in RELATIONS:
+        raise RuleViolation(MSG_RELATION)
+    return relation
+
+
+def set_relation(session: Session, payer_id: int, member_id: int, relation: str) -> FamilyPayee:
+    """修改关系 of a saved family member (R-RM-5)."""
+    entry = _own_entry(session, payer_id, member_id)
+    entry.relation = check_relation(relation)
+    session.flush()
+    return entry
+
+
+def forget(session: Session, payer_id: int, member_id: int) -> str:
+    """删除 a saved family member (R-RM-5); the payments made for them stay in the records. Returns the name."""
+    entry = _own_entry(session, payer_id, member_id)
+    name = entry.insured.name
+    session.delete(entry)
+    session.flush()
+    return name
 
 
 def may_pay_for(session: Session, payer_id: int, insured_id: int) -> bool:
@@ -51,9 +129,15 @@ def may_pay_for(session: Session, payer_id: int, insured_id: int) -> bool:
 
 
 def remember(session: Session, payer_id: int, insured_id: int, relation: str | None = None) -> None:
-    """Save someone as a family payee (idempotent)."""
-    if payer_id != insured_id and not may_pay_for(session, payer_id, insured_id):
+    """Save someone as a family payee (idempotent; saving again updates the relationship)."""
+    if payer_id == insured_id:
+        return
+    entry = session.scalar(select(FamilyPayee).where(FamilyPayee.payer_id == payer_id,
+                                                     FamilyPayee.insured_id == insured_id))
+    if entry is None:
         session.add(FamilyPayee(payer_id=payer_id, insured_id=insured_id, relation=relation))
+    elif relation:
+        entry.relation = relation
 
 
 def receivables(session: Session, insured_id: int) -> list[Receivable]:

@@ -14,9 +14,10 @@ from ..domain.errors import RuleViolation
 from ..domain.inputs import parse_id
 from ..domain.levy import LABELS, levy_of
 from ..domain.schemes import SCHEMES
-from ..models import Declaration
+from ..models import Declaration, Person
 from ..payments.orders import Urls
 from ..services import declarations
+from ..services.resident_medical import may_pay_for
 from ._web import db, found, me, month_range, render
 
 
@@ -43,7 +44,11 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
             rows = declarations.payments_between(db(), me().id, scheme_code, start, end, insured_id=insured_id)
         except RuleViolation as e:
             error = str(e)
+    # The query names the relative only to whom may see them: oneself, a saved member, someone paid for.
+    known = insured_id is not None and (bool(rows) or may_pay_for(db(), me().id, insured_id))
+    insured = db().get(Person, insured_id) if known else None
     return render("_components/records.html", scheme=SCHEMES[scheme_code], rows=rows, error=error, labels=LABELS,
+                  insured=insured,
                   start=request.args.get("start") or str(start), end=request.args.get("end") or str(end),
                   status=422 if error else 200)
 

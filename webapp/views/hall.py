@@ -5,21 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, request, url_for
 from markupsafe import Markup
 from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from ..domain import batch_debit as batch_rules
+from ..domain import reminders as reminder_rules
 from ..domain.channels import CHANNELS
 from ..services import agreements
-from ._web import clock, current_user, db, render
+from ..services import reminders as reminder_service
+from ._web import clock, current_user, db, login_required, me, render
 
 bp = Blueprint("hall", __name__)
 
 
 @bp.app_context_processor
 def _hall_helpers() -> dict[str, Any]:
-    return {"hall_links": hall_links}
+    return {"hall_links": hall_links, "due_reminder": due_reminder, "due_reminders": due_reminders}
+
+
+def due_reminder(kind: str) -> reminder_rules.Reminder | None:
+    """The signed-in person's next due date of a scheme (R-UX-3), once per request; None when it does not
+    apply (not signed in, not enrolled)."""
+    cache = g.setdefault("due_reminders", {})
+    if kind not in cache:
+        user = current_user()
+        cache[kind] = reminder_service.next_due(db(), user, kind, clock().today(),
+                                                str(current_app.config["REGION"])) if user else None
+    return cache[kind]
+
+
+def due_reminders() -> list[reminder_rules.Reminder]:
+    """Every reminder that applies to the signed-in person (the hall lists them)."""
+    user = current_user()
+    if user is None:
+        return []
+    return [r for k in reminder_service.kinds_for(db(), user) if (r := due_reminder(k)) is not None]
 
 # R-CH-2: printed on posters, so these paths never change.
 ENTRY_POINTS: list[tuple[str, str]] = [
@@ -45,21 +68,70 @@ def index() -> Any:
     return render("hall/index.html", reminder=remind)
 
 
+def poster_base() -> str:
+    """The base the poster's codes encode (R-CH-2): PUBLIC_BASE_URL when it is set, else the address the
+    poster was opened at (a phone on the same network reaches the app where the poster's browser did)."""
+    if current_app.config.get("PUBLIC_BASE_URL_SET"):
+        return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    return request.host_url.rstrip("/")
+
+
+def answers(path: str) -> bool:
+    """Whether a GET of the entry path reaches a route of this app (R-CH-2: only codes that answer)."""
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        adapter.match(path, method="GET")
+    except RequestRedirect:
+        return True
+    except HTTPException:
+        return False
+    return True
+
+
+def poster_entries() -> list[tuple[str, str]]:
+    """The entry points the poster prints: those that answer."""
+    return [(path, label) for path, label in ENTRY_POINTS if answers(path)]
+
+
 @bp.get("/qr")
 def qr_poster() -> Any:
-    """A poster of QR codes: every entry URL in every channel."""
-    base = str(current_app.config["PUBLIC_BASE_URL"])
+    """A poster of QR codes: every entry URL that answers, in every channel a code can name (R-CH-2)."""
+    base = poster_base()
+    entries = poster_entries()
     rows = []
     for channel, channel_label in CHANNELS.items():
         if channel in ("window", "batch"):  # no QR code leads there: a clerk, or the bank
             continue
         codes = []
-        for path, label in ENTRY_POINTS:
+        for path, label in entries:
             url = f"{base}{path}?ch={channel}"
-            svg = segno.make(url, error="m").svg_inline(scale=3, border=2)
+            svg = segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=True,
+                                                        title=f"{label}（{channel_label}）")
             codes.append({"label": label, "url": url, "svg": Markup(svg)})
         rows.append({"channel": channel_label, "codes": codes})
-    return render("hall/qr.html", rows=rows)
+    return render("hall/qr.html", rows=rows, base=base)
+
+
+@bp.get("/reminders/<token:kind>.ics")
+@login_required
+def reminder_ics(kind: str) -> Any:
+    """缴费提醒 (R-UX-3): the next due date as an iCalendar file the phone adds to its calendar
+    (``kind``: flex, rm or rp; anything else is 404)."""
+    if kind not in reminder_rules.KINDS:
+        abort(404)
+    reminder = due_reminder(kind)
+    if reminder is None:
+        return redirect(url_for("hall.index"))
+    uid = f"{kind}-{reminder.due:%Y%m%d}-{me().id}@{request.host.split(':')[0] or 'shebao'}"
+    body = reminder_rules.to_ics(reminder, uid=uid, now=clock().now(), url=_entry_url(kind))
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="shebao-{kind}-{reminder.due:%Y%m%d}.ics"',
+        "Cache-Control": "no-store"})
+
+
+def _entry_url(kind: str) -> str:
+    path = {"flex": "/flex/pay", "rm": "/rm/pay", "rp": "/rp/pay"}[kind]
+    return f"{poster_base()}{path}"
 
 
 @bp.get("/healthz")
@@ -73,6 +145,7 @@ def hall_links() -> list[dict[str, str]]:
     """The hall's tiles."""
     return [
         {"title": "城乡居民医疗", "desc": "本人或为家人缴费", "href": url_for("resident_medical.pay")},
+        {"title": "家庭成员", "desc": "居民医疗 · 关系 · 删除", "href": url_for("resident_medical.family")},
         {"title": "已申报查询", "desc": "居民医疗 · 作废", "href": url_for("resident_medical.declared")},
         {"title": "居民医疗缴费记录", "desc": "按费款所属期查询", "href": url_for("resident_medical.records")},
         {"title": "灵活就业缴费", "desc": "正常申报 · 特殊核定", "href": url_for("flexible.pay")},

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 
 from ..domain.calendar import Month
-from ..domain.errors import RuleViolation
+from ..domain.errors import NotFound, RuleViolation
 from ..domain.identity import IdentityError, normalize_id_number
 from ..domain.inputs import parse_id
 from ..domain.schemes import SCHEMES, SchemeCode
@@ -19,7 +19,7 @@ from ..services import declarations
 from ..services import resident_medical as rm
 from ._checkout import record_page, records_page, to_method
 from ._limits import configured, limiter, per_payer
-from ._web import audit, clock, date_range, db, login_required, me, render
+from ._web import audit, clock, date_range, db, found, login_required, me, render
 
 bp = Blueprint("resident_medical", __name__, url_prefix="/rm")
 SCHEME = SCHEMES[SchemeCode.RESIDENT_MEDICAL]
@@ -38,7 +38,7 @@ def pay() -> Any:
     only the guide's Q21 message when it finds no one, whatever the reason, and is rate-limited (R-ID-4)."""
     user = me()
     form = {"who": request.values.get("who", "self"), "name": "", "id_type": "resident_id", "id_number": "",
-            "nationality": "中华人民共和国", "save": "1", "relation": ""}
+            "nationality": "中华人民共和国", "save": "", "relation": ""}
     errors: dict[str, str] = {}
     if request.method == "POST":
         form.update({k: request.form.get(k, "").strip() for k in form if k != "who"})
@@ -56,8 +56,9 @@ def pay() -> Any:
             errors["name"] = "姓名过长，请核对"
         if len(form["nationality"]) > 40:
             errors["nationality"] = "国籍(地区)过长，请核对"
-        if len(form["relation"]) > 20:
-            errors["relation"] = "关系最多填写20个字"
+        # saving is the payer's choice, and a saved member has one of the offered relationships (R-RM-5)
+        if (form["save"] or form["relation"]) and form["relation"] not in rm.RELATIONS:
+            errors["relation"] = rm.MSG_RELATION
         try:
             form["id_number"] = normalize_id_number(form["id_type"], form["id_number"])
         except IdentityError as e:
@@ -71,12 +72,62 @@ def pay() -> Any:
                 if insured.id == user.id:
                     return _go_select(user.id)
                 if form["save"]:
-                    rm.remember(db(), user.id, insured.id, form["relation"] or None)
+                    rm.remember(db(), user.id, insured.id, form["relation"])
                     audit("family.saved", str(insured.id))
                 session["rm_other"] = insured.id
                 return _go_select(insured.id)
     return render("resident_medical/pay.html", form=form, errors=errors, steps=SCHEME.steps,
-                  family=rm.family(db(), user.id), user=user, status=422 if errors else 200)
+                  members=rm.members(db(), user.id, clock().today().year),
+                  relation_options={"": "请选择", **{r: r for r in rm.RELATIONS}},
+                  state_labels=rm.YEAR_STATE_LABELS, user=user, status=422 if errors else 200)
+
+
+@bp.get("/family")
+@login_required
+def family() -> Any:
+    """家庭成员 (R-RM-5): each saved member with relationship and this year's state, 修改关系, 删除 (confirmed
+    in the page: ``?remove=<id>`` shows the dialog), 为TA缴费 while unpaid, and their 缴费记录."""
+    return _family_page()
+
+
+def _family_page(error: str | None = None, editing: int | None = None, status: int = 200) -> Any:
+    user, year = me(), clock().today().year
+    confirm = None
+    if "remove" in request.args:
+        remove_id = parse_id(request.args.get("remove", ""))
+        if remove_id is None:
+            abort(404)
+        with found():
+            confirm = rm.member(db(), user.id, remove_id, year)
+    return render("resident_medical/family.html", members=rm.members(db(), user.id, year), year=year,
+                  relations=rm.RELATIONS, state_labels=rm.YEAR_STATE_LABELS, confirm=confirm, error=error,
+                  editing=editing, status=status)
+
+
+@bp.post("/family/<id:member_id>/relation")
+@login_required
+def family_relation(member_id: int) -> Any:
+    """修改关系 of a saved family member (R-RM-5); a relationship the form does not offer keeps the page."""
+    try:
+        entry = rm.set_relation(db(), me().id, member_id, request.form.get("relation", "").strip())
+    except NotFound:
+        abort(404)
+    except RuleViolation as e:
+        return _family_page(str(e), editing=member_id, status=422)
+    audit("family.relation", str(entry.insured_id), entry.relation or "")
+    flash(f"已将{entry.insured.name}的关系改为{entry.relation}", "ok")
+    return redirect(url_for("resident_medical.family"), 303)
+
+
+@bp.post("/family/<id:member_id>/remove")
+@login_required
+def family_remove(member_id: int) -> Any:
+    """删除 a saved family member after the in-page confirmation (R-RM-5); their payments stay in the records."""
+    with found():
+        name = rm.forget(db(), me().id, member_id)
+    audit("family.removed", str(member_id))
+    flash(f"已删除家庭成员{name}。已缴费记录仍可在缴费记录查询中查看。", "ok")
+    return redirect(url_for("resident_medical.family"), 303)
 
 
 def _go_select(insured_id: int) -> Any:
