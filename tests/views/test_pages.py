@@ -137,13 +137,13 @@ def test_R_UX_1_elder_mode_is_offered_first_then_remembered_on_the_phone(wechat_
     login, and 设置 states it (已开启/已关闭)."""
     page = text(wechat_user.get("/"))
     assert 'data-mode="standard"' in page and "使用长辈版" in page
-    r = wechat_user.post("/me/display-mode", data={"mode": "elder", "next": "/rm/pay"})
+    r = wechat_user.post("/me/display-mode", data={"mode": "elder", "back": "/rm/pay"})
     assert r.status_code == 303 and r.headers["Location"].endswith("/rm/pay")
     page = text(wechat_user.get("/"))
     assert 'data-mode="elder"' in page and "使用长辈版" not in page
     wechat_user.post("/me/display-mode", data={"mode": "nonsense"})  # anything else switches it
     assert 'data-mode="standard"' in text(wechat_user.get("/"))
-    r = wechat_user.post("/me/display-mode", data={"mode": "elder", "next": "https://evil.example/"})
+    r = wechat_user.post("/me/display-mode", data={"mode": "elder", "back": "https://evil.example/"})
     assert "evil" not in r.headers["Location"]
 
 

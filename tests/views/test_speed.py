@@ -41,7 +41,7 @@ def test_a_live_session_needs_its_own_token(app: Flask, browser: Browser) -> Non
     """With a session, a token minted for someone without one is refused (it is not the session's)."""
     loose = re.search(r'name="csrf_token" value="([^"]+)"', text(Browser(app).get("/login"))).group(1)  # type: ignore[union-attr]
     browser.get("/?ch=wechat")  # the channel makes a session
-    r = browser.client.post("/care", data={"csrf_token": loose})
+    r = browser.client.post("/me/display-mode", data={"csrf_token": loose})
     assert r.status_code == 400
 
 

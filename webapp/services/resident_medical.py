@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.money import yuan_to_fen
@@ -66,21 +66,32 @@ def family(session: Session, payer_id: int) -> list[Person]:
                                 .where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id)))  # one query
 
 
+def year_states(session: Session, insured_ids: list[int], year: int) -> dict[int, str]:
+    """Each insured's resident medical ``year``: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5), one query."""
+    found: dict[int, set[str]] = {i: set() for i in insured_ids}
+    if insured_ids:
+        for insured_id, status in session.execute(select(Receivable.insured_id, Receivable.status).where(
+                Receivable.insured_id.in_(insured_ids), Receivable.scheme == SCHEME,
+                Receivable.fee_period_start >= date(year, 1, 1), Receivable.fee_period_start <= date(year, 12, 31))):
+            found[insured_id].add(status)
+    states = {}
+    for insured_id, statuses in found.items():
+        states[insured_id] = next((str(s) for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED,
+                                                     ReceivableStatus.PAID) if s in statuses), "none")
+    return states
+
+
 def year_state(session: Session, insured_id: int, year: int) -> str:
     """The insured's resident medical year: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5)."""
-    statuses = set(session.scalars(select(Receivable.status).where(
-        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME,
-        Receivable.fee_period_start >= date(year, 1, 1), Receivable.fee_period_start <= date(year, 12, 31))))
-    for state in (ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID):
-        if state in statuses:
-            return str(state)
-    return "none"
+    return year_states(session, [insured_id], year)[insured_id]
 
 
 def members(session: Session, payer_id: int, year: int) -> list[Member]:
     """The payer's saved family members with relationship and whether ``year`` is paid (R-RM-5)."""
-    rows = session.scalars(select(FamilyPayee).where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id))
-    return [Member(r.id, r.insured, r.relation or "其他", year_state(session, r.insured_id, year)) for r in rows]
+    rows = list(session.scalars(select(FamilyPayee).options(joinedload(FamilyPayee.insured))
+                                .where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id)))
+    states = year_states(session, [r.insured_id for r in rows], year)  # two queries, whatever the family's size
+    return [Member(r.id, r.insured, r.relation or "其他", states[r.insured_id]) for r in rows]
 
 
 def _own_entry(session: Session, payer_id: int, member_id: int) -> FamilyPayee:

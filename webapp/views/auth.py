@@ -127,7 +127,7 @@ def display_mode_choice() -> Any:
     mode = request.form.get("mode")
     if mode not in DISPLAY_MODES:
         mode = "standard" if display_mode() == "elder" else "elder"
-    response = redirect(safe_next(request.form.get("next")) or url_for("auth.settings"), 303)
+    response = redirect(safe_next(request.form.get("back")) or url_for("auth.settings"), 303)
     response.set_cookie(DISPLAY_MODE_COOKIE, mode, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
                         secure=request.is_secure)
     return response

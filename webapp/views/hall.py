@@ -23,7 +23,10 @@ bp = Blueprint("hall", __name__)
 
 @bp.app_context_processor
 def _hall_helpers() -> dict[str, Any]:
-    return {"hall_links": hall_links, "due_reminder": due_reminder, "due_reminders": due_reminders}
+    return {"hall_links": hall_links, "reminder_kinds": reminder_kinds, "REMINDER_LABELS": REMINDER_LABELS}
+
+
+REMINDER_LABELS = {"flex": "灵活就业人员社会保险费", "rm": "城乡居民医疗保险", "rp": "城乡居民养老保险"}
 
 
 def due_reminder(kind: str) -> reminder_rules.Reminder | None:
@@ -37,12 +40,10 @@ def due_reminder(kind: str) -> reminder_rules.Reminder | None:
     return cache[kind]
 
 
-def due_reminders() -> list[reminder_rules.Reminder]:
-    """Every reminder that applies to the signed-in person (the hall lists them)."""
+def reminder_kinds() -> list[str]:
+    """The schemes the signed-in person pays, each with a 缴费提醒 in the hall (R-UX-3)."""
     user = current_user()
-    if user is None:
-        return []
-    return [r for k in reminder_service.kinds_for(db(), user) if (r := due_reminder(k)) is not None]
+    return list(reminder_service.kinds_for(db(), user)) if user else []
 
 # R-CH-2: printed on posters, so these paths never change.
 ENTRY_POINTS: list[tuple[str, str]] = [
