@@ -324,6 +324,9 @@ def declare_selection(session: Session, person: Person, *, tab: str, chosen: lis
         raise RuleViolation(window.message_zh)
     today = now.astimezone(BEIJING).date()
     ids = parse_ids(chosen)
+    resumed = _already_declared(session, person.id, ids)
+    if resumed is not None:
+        return resumed
     items = as_rule_items(items_of_tab(session, person.id, tab, today), today)
     validate = rules.validate_normal_selection if tab == "normal" else rules.validate_special_selection
     checked = validate(ids, items)
@@ -341,3 +344,40 @@ def declared_receivables(session: Session, person_id: int) -> dict[int, list[Rec
     for r in rows:
         by_decl.setdefault(r.declaration_id or 0, []).append(r)
     return by_decl
+
+
+MSG_PARTLY_DECLARED = ("所选缴费信息中有已申报待缴款的项目，请在本页“已申报待缴款”中点击继续缴费，"
+                       "或作废申报后重新选择")
+
+
+def _already_declared(session: Session, person_id: int, ids: list[int]) -> Declaration | None:
+    """A resubmitted selection (back, refresh, a second tab) of items already declared: the declaration
+    they form, so the worker continues to pay it; a mix of declared and new items is refused plainly (R-FP-1)."""
+    if not ids:
+        return None
+    rows = session.scalars(select(Receivable).where(
+        Receivable.id.in_(ids), Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
+        Receivable.status == ReceivableStatus.DECLARED)).all()
+    if not rows:
+        return None
+    decl_ids = {r.declaration_id for r in rows}
+    if len(rows) == len(set(ids)) and len(decl_ids) == 1:
+        decl = session.get(Declaration, decl_ids.pop())
+        if decl is not None and decl.payer_id == person_id and {i.receivable_id for i in decl.items} == set(ids):
+            return decl
+    raise RuleViolation(MSG_PARTLY_DECLARED)
+
+
+def open_declarations(session: Session, person_id: int,
+                      tab: str | None = None) -> list[tuple[Declaration, list[Receivable]]]:
+    """已申报待缴款 of this worker (of one tab when given), oldest first: they stay on the payment page with
+    继续缴费 and 作废申报 until paid or voided (R-FP-1, R-FP-8)."""
+    out = []
+    for decl_id, rows in declared_receivables(session, person_id).items():
+        decl = session.get(Declaration, decl_id) if decl_id else None
+        if decl is None or decl.payer_id != person_id:
+            continue
+        kind = "special" if any(r.charge_type in SPECIAL_TYPES for r in rows) else "normal"
+        if tab is None or kind == tab:
+            out.append((decl, rows))
+    return out

@@ -158,6 +158,7 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
             "charge_type_of": lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
             "labels": rules.INSURANCE_LABELS, "steps": STEPS, "needs_base": needs_base,
             "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
+            "open_decls": accounts.open_declarations(db(), person.id, tab) if e else [],
             "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else []}
 
 
