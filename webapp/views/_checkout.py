@@ -44,7 +44,8 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
         except RuleViolation as e:
             error = str(e)
     return render("_components/records.html", scheme=SCHEMES[scheme_code], rows=rows, error=error, labels=LABELS,
-                  start=request.args.get("start") or str(start), end=request.args.get("end") or str(end),
+                  start=str(start) if not error else request.args.get("start") or str(start),
+                  end=str(end) if not error else request.args.get("end") or str(end),
                   status=422 if error else 200)
 
 

@@ -41,14 +41,31 @@ def _base_context(person: Person, typed: str | None = None) -> dict[str, Any]:
     policy, no_policy = accounts.policy_or_none(e.region, Month(year, 7).first_day if state.target_year else today)
     current = accounts.declared_base(db(), e, year)
     base_text = typed if typed is not None else (str(current.base) if current else "")
-    rows = _base_rows(e, policy, base_text)
+    rows, valid = _base_rows(e, policy, base_text)
+    # The table echoes the base as the server read it (7000, not the ７０００ an input method typed).
+    table_base = str(valid) if valid is not None else base_text
     cycles = rules.allowed_cycles(person.birth_date, person.sex, today) if person.birth_date else list(rules.CYCLES)
     return {"enrolment": e, "state": state, "policy": policy, "no_policy": no_policy, "year": year,
-            "current": current, "base_text": base_text, "rows": rows, "cycles": cycles,
+            "current": current, "base_text": base_text, "table_base": table_base, "rows": rows, "cycles": cycles,
+            "source_label": _source_label(current, policy),
             "cycle_labels": rules.CYCLE_LABELS}
 
 
-def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> list[dict[str, Any]]:
+def _source_label(current: Any, policy: rules.FlexPolicy | None) -> str:
+    """Where this year's base came from, truthfully: a base brought into range was raised to a risen
+    minimum or lowered to a fallen maximum (R-FB-4), never "低于下限" for the latter."""
+    if current is None:
+        return ""
+    if current.source == "declared":
+        return "本人申报"
+    if current.source == "carried":
+        return "沿用上年度基数"
+    if policy is not None and current.base == policy.base_max and current.base != policy.base_min:
+        return "上年度基数高于上限，按上限确定"
+    return "上年度基数低于下限，按下限确定"
+
+
+def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> tuple[list[dict[str, Any]], int | None]:
     """险种 / 缴费基数 / 应缴金额 for each insurance; amounts only for a valid base."""
     base: int | None = None
     if policy is not None and not e.subsidized:
@@ -67,7 +84,7 @@ def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> list[
                 amount = None
         rows.append({"insurance": ins, "label": rules.INSURANCE_LABELS[ins], "amount": amount,
                      "fixed": ins == rules.MEDICAL or e.subsidized})
-    return rows
+    return rows, base
 
 
 @bp.get("/base")
@@ -149,8 +166,8 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
         groups.setdefault(key, []).append(r)
     selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
     total = sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00"))
-    needs_base = bool(e and not e.subsidized and not accounts.has_declared(db(), e) and not items
-                      and accounts.window_state(db(), e, today).reason == "new_enrollee")
+    needs_base = bool(e and not e.subsidized and not accounts.has_declared(db(), e)
+                      and accounts.window_state(db(), e, today).can_change)
     return {"tab": tab, "items": items, "groups": groups, "selected": selected, "total": total,
             "enrolment": e, "window": accounts.pay_window(db(), person.id, clock().now()) if e else None,
             "policy": policy, "no_policy": no_policy,
@@ -159,7 +176,20 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
             "labels": rules.INSURANCE_LABELS, "steps": STEPS, "needs_base": needs_base,
             "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
             "open_decls": accounts.open_declarations(db(), person.id, tab) if e else [],
+            "policy_notes": _policy_notes(e, items) if e else [],
+            "window_only": accounts.window_only(db(), person.id, today) if e and tab == "normal" else [],
             "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else []}
+
+
+def _policy_notes(e: Any, items: list[Receivable]) -> list[str]:
+    """What the listed months' numbers are: 暂按上年度 only where a listed month is provisional, derived
+    amounts marked as derived (R-FB-6); once per sentence."""
+    notes: dict[str, None] = {}
+    for month in sorted({Month.of(r.fee_period_start) for r in items if r.charge_type == "normal"}):
+        policy, _ = accounts.policy_or_none(e.region, month.first_day)
+        if policy is not None:
+            notes.update(dict.fromkeys(policy.notices_zh))
+    return list(notes)
 
 
 @bp.post("/pay/total")
