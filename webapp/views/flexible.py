@@ -75,15 +75,17 @@ def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> tuple
             base = None
     rows = []
     for ins in accounts.insurances(e):
-        amount = None
+        amount, unknown = None, None
         if policy is not None:
             try:
                 amount = rules.monthly_amount(base, policy, ins, e.subsidized) if (
                     base is not None or e.subsidized or ins == rules.MEDICAL) else None
-            except (NoPolicyError, RuleViolation):
+            except NoPolicyError as err:
+                unknown = str(err)  # the source gives no rate: said so, never invented
+            except RuleViolation:
                 amount = None
         rows.append({"insurance": ins, "label": rules.INSURANCE_LABELS[ins], "amount": amount,
-                     "fixed": ins == rules.MEDICAL or e.subsidized})
+                     "fixed": ins == rules.MEDICAL or e.subsidized, "unknown": unknown})
     return rows, base
 
 
