@@ -114,14 +114,23 @@ def base_submit() -> Any:
     e = accounts.enrolment_of(db(), person.id)
     if e is None:
         abort(404)
+    today = clock().today()
+    first = not accounts.has_declared(db(), e)
     try:
         row = accounts.declare_base(db(), e, pension=typed, unemployment=request.form.get("unemployment_base", typed),
-                                    cycle=cycle, person=person, today=clock().today())
+                                    cycle=cycle, person=person, today=today)
         audit("flex.base_declared", str(e.id), f"{row.contribution_year}:{row.base}:{cycle}")
     except (RuleViolation, NoPolicyError) as err:
         ctx = _base_context(person, typed=typed)
         return render("flexible/base.html", **ctx, errors={"base": str(err)}, cycle=cycle, status=422)
-    return render("flexible/base_done.html", row=row, cycle_label=rules.CYCLE_LABELS.get(cycle, cycle))
+    year_first = Month(row.contribution_year, accounts.region_year_start(e.region))
+    start = min(Month.of(e.enrolled_on), year_first) if first and e.enrolled_on else max(year_first, Month.of(today))
+    applies = f"缴费基数自{start.label_zh()}属期起适用至{(year_first + 11).label_zh()}属期"
+    if cycle != "monthly":
+        applies += (f"；{rules.CYCLE_LABELS.get(cycle, cycle)}自{year_first.label_zh()}属期起生效，养老、失业保险费须在"
+                    f"每个周期的首个征期月到{rules.WINDOW_ONLY_PLACES}以协议支付方式缴纳，医疗保险仍按月缴费")
+    return render("flexible/base_done.html", row=row, cycle_label=rules.CYCLE_LABELS.get(cycle, cycle),
+                  applies=applies)
 
 
 # ------------------------------------------------------------------------------------- pay (R-FP-*)
