@@ -209,6 +209,8 @@ def test_R_FB_8_quarterly_pension_is_listed_for_the_window_not_offered_here(as_p
                                         Receivable.insurance == "pension")]
     r = b.post("/flex/pay/select", {"tab": "normal", "receivable": pension[:1]})
     assert r.status_code == 422 and "首个征期月" in text(r)
+    due = text(b.get("/flex/due"))
+    assert due.count("待申报</span>") == 9 and due.count(">缴款</a>") == 3 and "首个征期月" in due
 
 
 def test_R_FB_8_a_cycle_declared_in_the_window_applies_from_july(app, flex):

@@ -431,9 +431,12 @@ def _split_by_cycle(session: Session, person_id: int, rows: list[Receivable]) ->
         return rows, []
     person = session.get(Person, person_id)
     here, window = [], []
+    cycles: dict[Month, str] = {}
     for r in rows:
-        monthly = r.insurance == rules.MEDICAL or cycle_of_month(session, e, Month.of(r.fee_period_start),
-                                                                 person) == "monthly"
+        m = Month.of(r.fee_period_start)
+        if r.insurance != rules.MEDICAL and m not in cycles:
+            cycles[m] = cycle_of_month(session, e, m, person)
+        monthly = r.insurance == rules.MEDICAL or cycles[m] == "monthly"
         (here if monthly else window).append(r)
     return here, window
 

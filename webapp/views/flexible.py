@@ -226,7 +226,9 @@ def due() -> Any:
     e = accounts.enrolment_of(db(), person.id)
     pending = accounts.window_receivables(db(), person.id, today) + accounts.special_receivables(db(), person.id) \
         if e else []
-    return render("flexible/due.html", enrolment=e, pending=pending,
+    window_only = {r.id: message for message, rows in accounts.window_only(db(), person.id, today) for r in rows} \
+        if e else {}
+    return render("flexible/due.html", enrolment=e, pending=pending, window_only=window_only,
                   failures=batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
                   by_decl=accounts.declared_receivables(db(), person.id) if e else {},
                   labels=rules.INSURANCE_LABELS,
