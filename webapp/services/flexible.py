@@ -208,15 +208,18 @@ def generate_month(session: Session, month: Month, region: str, table: PolicyTab
         first = Month.of(e.enrolled_on)
         if first > month:
             continue
-        base = _base_of_month(session, e, month, policy)
-        if base is None and not e.subsidized:
-            skipped += 1  # pension/unemployment wait for the new enrollee's declaration (R-FB-3, R-FB-7)
-        elif first < month and not has_declared(session, e) and not e.subsidized:
-            # Never declared: the enrolment month, which waited, is billed at its year's minimum too (Q16).
-            first_policy = flex_policy(region, first, table)
-            first_base = base_for_year(session, e, first_policy.contribution_year, first_policy)
-            created += _bill(session, e, first, first_policy,
-                             first_policy.base_min if first_base is None else first_base)
+        stored = None if e.subsidized else base_for_year(session, e, policy.contribution_year, policy,
+                                                           persist=True)
+        base = stored
+        if stored is None and not e.subsidized:
+            if month > first:
+                # Never declared and the new-enrollee window has passed: the year's minimum (Q16), and the
+                # enrolment month, which waited for the declaration, is billed at its own minimum too.
+                base = policy.base_min
+                first_policy = flex_policy(region, first, table)
+                created += _bill(session, e, first, first_policy, first_policy.base_min)
+            else:
+                skipped += 1  # pension/unemployment wait for the new enrollee's declaration (R-FB-3, R-FB-7)
         created += _bill(session, e, month, policy, base)
     session.flush()
     repriced = reprice_provisional(session, region, table)
