@@ -44,7 +44,10 @@ def _base_context(person: Person, typed: str | None = None) -> dict[str, Any]:
     rows, valid = _base_rows(e, policy, base_text)
     # The table echoes the base as the server read it (7000, not the ７０００ an input method typed).
     table_base = str(valid) if valid is not None else base_text
-    cycles = rules.allowed_cycles(person.birth_date, person.sex, today) if person.birth_date else list(rules.CYCLES)
+    # R-FB-5: judged at the start of the year declared for (a cycle runs for the whole year, R-FB-8); the
+    # months that then fall within 12 months of retirement are billed monthly whatever was chosen.
+    on = max(today, Month(year, accounts.region_year_start(e.region)).first_day) if state.target_year else today
+    cycles = rules.allowed_cycles(person.birth_date, person.sex, on) if person.birth_date else list(rules.CYCLES)
     return {"enrolment": e, "state": state, "policy": policy, "no_policy": no_policy, "year": year,
             "current": current, "base_text": base_text, "table_base": table_base, "rows": rows, "cycles": cycles,
             "source_label": _source_label(current, policy),
