@@ -355,3 +355,25 @@ def test_R_RM_2_a_resident_without_category_or_stored_birth_date_is_banded_by_ag
         s.commit()
     rows = _rows(app, p.id, Receivable.fee_period_start == date(2026, 1, 1))
     assert [str(r.amount) for r in rows] == ["460.00"]
+
+
+@pytest.mark.parametrize(("typed", "parts"), [("2026-01-05", (2026, 1, 5)), ("2026-1-5", (2026, 1, 5)),
+                                              ("2026/1/5", (2026, 1, 5)), ("2026年1月5日", (2026, 1, 5)),
+                                              ("２０２６．１．５", (2026, 1, 5))])
+def test_dates_accept_picked_and_typed_forms(typed, parts):
+    from webapp.domain.inputs import date_parts
+
+    assert date_parts(typed) == parts
+
+
+@pytest.mark.parametrize("typed", ["2026", "26-1", "2026-13", "二〇二六年一月", "2026-01-05x", "9" * 40])
+def test_months_refuse_what_is_not_a_month(typed):
+    from webapp.domain.inputs import month_parts
+
+    with pytest.raises(ValueError):
+        month_parts(typed)
+
+
+def test_declared_query_accepts_a_typed_date(phone_user, family):
+    r = phone_user(family.payer).get("/rm/declared?start=2026年1月5日&end=2026/12/31")
+    assert r.status_code == 200
