@@ -130,7 +130,7 @@ def generate(month_text: str) -> None:
             raise click.ClickException(str(e)) from None
         s.commit()
     click.echo(f"{month}: {result.created} receivables created, {result.skipped_no_base} enrolments waiting for a "
-               f"base declaration, {result.topups} 补差 items")
+               f"base declaration, {result.topups} 补差 items, {result.repriced} provisional bills repriced")
 
 
 @receivables_cli.command("import-special")

@@ -68,7 +68,8 @@ PERSONAS: tuple[Persona, ...] = (
             flex={"enrolled_on": date(2024, 3, 5), "base": 8000, "unpaid": {"*": (-3, -2, -1)}}),
     Persona("陈静", "110105197208300024", ("flex-subsidized",),
             flex={"enrolled_on": date(2023, 1, 9), "subsidized": True, "unpaid": {"*": (-1,)}}),
-    Persona("黄磊", "110106199502110016", ("flex-new",), flex={"enrolled_on": "last-month"}),
+    Persona("黄磊", "110106199502110016", ("flex-new",),
+            flex={"enrolled_on": "last-month", "unpaid": {"*": (-1,)}}),  # owes medical (Q20), no base yet
     Persona("吴芳", "11010519830619002X", ("flex-special",),
             flex={"enrolled_on": date(2022, 6, 1), "base": 7500, "unpaid": {}, "special": True}),
     # Debit agreements (缴费协议): signed a month ago, in effect; 钱敏's account is funded, 高红's is not.

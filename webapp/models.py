@@ -124,6 +124,8 @@ class BaseDeclaration(Base):
     contribution_year: Mapped[int]  # 2025 = 2025-07..2026-06
     base: Mapped[int]  # whole yuan
     source: Mapped[BaseSource] = mapped_column(status_column(BaseSource, "base_source"))
+    # 缴费周期 of this contribution year (R-FB-8): declared with the base; carried-over rows are monthly.
+    cycle: Mapped[str] = mapped_column(sa.String(12), default="monthly", server_default="monthly")
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

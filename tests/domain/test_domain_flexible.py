@@ -162,8 +162,29 @@ def test_R_FB_3_new_enrollee_only_once():
 
 
 def test_R_FB_3_region_without_window_data_says_so():
-    state = base_change_window(date(2026, 6, 20), None, False, region="qingdao")
+    import dataclasses
+
+    from webapp.domain.policy import PolicyTable
+
+    t = PolicyTable.load()
+    table = dataclasses.replace(t, windows=tuple(w for w in t.windows if w.region != "qingdao"))
+    state = base_change_window(date(2026, 6, 20), None, False, region="qingdao", table=table)
     assert not state.can_change and "暂无青岛市缴费基数申报窗口期信息" in state.message_zh
+
+
+def test_R_FB_3_qingdao_base_may_be_chosen_at_any_time():
+    """Seed 002 §二 缴费基数选择: no window; a base within 3980–19899 may be chosen any day."""
+    for day in (date(2026, 2, 3), date(2026, 9, 30), date(2026, 12, 31)):
+        state = base_change_window(day, date(2020, 1, 1), True, region="qingdao")
+        assert state.can_change and state.target_year == 2026 and "随时" in state.message_zh
+        assert "一经确定" not in state.message_zh
+
+
+def test_R_FB_7_no_fixed_once_wording_for_someone_who_never_declared():
+    state = base_change_window(date(2026, 11, 20), date(2025, 3, 5), False)
+    assert not state.can_change and "一经确定" not in state.message_zh and "窗口期" in state.message_zh
+    declared = base_change_window(date(2026, 11, 20), date(2025, 3, 5), True)
+    assert "一经确定" in declared.message_zh
 
 
 # --------------------------------------------------------------------------- R-FB-4

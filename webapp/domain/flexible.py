@@ -71,14 +71,16 @@ from .policy import (
 )
 
 __all__ = [
-    "CHARGE_TYPE_LABELS", "CYCLES", "CYCLE_LABELS", "FLEX_INSURANCES", "INSURANCE_LABELS", "MEDICAL",
+    "CHARGE_TYPE_LABELS", "CYCLES", "CYCLE_LABELS", "CYCLE_MONTHS", "FLEX_INSURANCES", "INSURANCE_LABELS", "MEDICAL",
     "NORMAL_CHARGE_TYPES", "PENSION", "SPECIAL_CHARGE_TYPES", "UNEMPLOYMENT", "BatchDebitPlan",
     "FlexReceivable", "Month", "NoPolicyError", "PaidItem", "PayWindowState", "RuleViolation", "TopUp",
     "WindowState", "allowed_cycles", "base_change_window", "batch_debit_items", "can_pay_now",
-    "carry_over_base", "classify", "contribution_year", "current_period", "declaration_needed",
+    "carry_over_base", "classify", "collection_month", "cycle_for_month", "contribution_year", "current_period",
+    "declaration_needed",
     "effective_base", "ensure_may_declare", "lapse_warning", "monthly_amount", "monthly_amounts",
-    "overdue_periods", "retirement_date", "topup_amount", "topup_items", "validate_base", "validate_cycle",
-    "validate_normal_selection", "validate_special_selection", "window_periods",
+    "overdue_periods", "period_start", "retirement_date", "topup_amount", "topup_items", "validate_base",
+    "validate_cycle",
+    "validate_normal_selection", "validate_special_selection", "window_only_message", "window_periods",
 ]
 
 CURRENT = "current"
@@ -236,6 +238,10 @@ def base_change_window(today: date, enrolled_on: date | None, has_declared_since
         m = Month.of(enrolled_on) + 1
         newcomer = (m.day(NEW_ENROLLEE_FIRST_DAY), m.day(NEW_ENROLLEE_LAST_DAY))
 
+    if annual is not None and annual.contains(today) and (annual.opens.month, annual.opens.day,
+                                                           annual.closes.month, annual.closes.day) == (1, 1, 12, 31):
+        return WindowState(True, "annual", annual.year, annual.opens, annual.closes, None, None, None, False,
+                           f"{name}灵活就业人员可随时选择缴费基数，选择后用于此后生成的应缴费")
     if annual is not None and annual.contains(today):
         label = f"{annual.year}缴费年度"
         return WindowState(True, "annual", annual.year, annual.opens, annual.closes, None, None, None,
@@ -261,7 +267,9 @@ def base_change_window(today: date, enrolled_on: date | None, has_declared_since
     if reason == "new_enrollee":
         message = f"新参保人员可于{_span_zh(opens, closes)}申报一次缴费基数"
     else:
-        message = (f"缴费基数一经确定，非窗口期不允许修改。缴费基数可于{_span_zh(opens, closes)}"
+        # "一经确定" only where a base was declared: a new enrollee who never did is not told so (R-FB-7).
+        fixed = "缴费基数一经确定，非窗口期不允许修改。" if has_declared_since_enrolment else ""
+        message = (f"{fixed}缴费基数可于{_span_zh(opens, closes)}"
                    f"窗口期内申报下一缴费年度基数{_approx(approximate)}")
     return WindowState(False, None, None, None, None, reason, opens, closes, approximate, message)
 
@@ -322,6 +330,47 @@ def validate_cycle(cycle: str, birth_date: date | None, sex: str | None, today: 
     if cycle not in allowed_cycles(birth_date, sex, today, female_original_age):
         raise RuleViolation("距法定退休年龄不足12个月的，缴费周期应为按月缴费")
     return cycle
+
+
+# --------------------------------------------------------------------------- R-FB-8: cycles by month
+
+#: Months per period of each cycle (R-FB-8, seed 000 Q24).
+CYCLE_MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "half_year": 6, "yearly": 12}
+WINDOW_ONLY_PLACES = "社保大厅税务窗口或办税服务厅"
+
+
+def cycle_for_month(declared: str | None, fee_period: Month, birth_date: date | None, sex: str | None,
+                    female_original_age: int = 55) -> str:
+    """The cycle that governs one fee month: the year's declared cycle, monthly when none was declared
+    or when the month falls within 12 months of legal retirement age (R-FB-5, checked per month)."""
+    cycle = declared if declared in CYCLE_MONTHS else "monthly"
+    if cycle != "monthly" and birth_date is not None and sex:
+        limit = add_months(retirement_date(birth_date, sex, female_original_age), -MONTHLY_ONLY_BEFORE_RETIREMENT)
+        if fee_period.last_day > limit:
+            return "monthly"
+    return cycle
+
+
+def period_start(fee_period: Month, cycle: str, year_start_month: int = 7) -> Month:
+    """The first fee month of the cycle's period holding ``fee_period`` (periods start in July, R-FB-8)."""
+    size = CYCLE_MONTHS.get(cycle, 1)
+    offset = (fee_period.month - year_start_month) % 12
+    return fee_period + -(offset % size)
+
+
+def collection_month(fee_period: Month, cycle: str, year_start_month: int = 7) -> Month:
+    """The first collection month (首个征期月) of the period holding ``fee_period``: quarterly August,
+    November, February, May; half-year August, February; yearly August (seed 000 Q24)."""
+    return period_start(fee_period, cycle, year_start_month) + 1
+
+
+def window_only_message(fee_period: Month, cycle: str, year_start_month: int = 7) -> str:
+    """Where and when a non-monthly pension/unemployment bill is paid (R-FB-8, seed 000 Q24)."""
+    first = period_start(fee_period, cycle, year_start_month)
+    last = first + (CYCLE_MONTHS[cycle] - 1)
+    due = collection_month(fee_period, cycle, year_start_month)
+    return (f"您选择{CYCLE_LABELS[cycle]}，{first.label_zh()}至{last.label_zh()}属期的养老、失业保险费须于"
+            f"{due.label_zh()}（首个征期月）到{WINDOW_ONLY_PLACES}以协议支付方式申报缴纳，不能在本渠道自助缴费")
 
 
 # --------------------------------------------------------------------------- R-FB-6: 补差

@@ -39,3 +39,28 @@ def parse_id(text: object) -> int | None:
         return None
     value = int(s)
     return value if 0 < value <= MAX_DB_ID else None
+
+
+_MONTH_TYPED = re.compile(r"(\d{4})\s*(?:[-/.年]\s*)?(\d{1,2})\s*月?(?:\s*[-/.]?\s*(\d{1,2})\s*日?)?")
+_DATE_TYPED = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def month_parts(text: str) -> tuple[int, int]:
+    """A month as a phone's picker sends it (``2026-01``) or as a person types it (``2026-1``, ``2026/1``,
+    ``2026.1``, ``202601``, ``2026年1月``, full-width digits; a whole date keeps its month): ``(year, month)``,
+    ``ValueError`` otherwise (the caller says why in Chinese)."""
+    s = fold_fullwidth(text).strip()
+    m = _MONTH_TYPED.fullmatch(s) if len(s) <= 20 else None
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"not a month: {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def date_parts(text: str) -> tuple[int, int, int]:
+    """A date as a picker sends it (``2026-01-05``) or as typed (``2026-1-5``, ``2026/1/5``, ``2026年1月5日``):
+    ``(year, month, day)`` (not checked against the calendar), ``ValueError`` otherwise."""
+    s = fold_fullwidth(text).strip()
+    m = _DATE_TYPED.fullmatch(s) if len(s) <= 20 else None
+    if m is None:
+        raise ValueError(f"not a date: {text!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))

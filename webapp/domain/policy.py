@@ -402,6 +402,9 @@ class FlexPolicy:
         if self.provisional:
             out.append(f"{self.contribution_year}缴费年度缴费标准尚未公布，暂按上年度（{self.applied_year}缴费年度）"
                        "标准计算；新标准公布后，已缴费月份的差额将生成补差应缴费")
+        if "medical_monthly" in self.derived and self.medical_monthly is not None:
+            out.append(f"{self.applied_year}缴费年度职工基本医疗保险月缴费额{self.medical_monthly}元为推算值"
+                       "（缴费基数上限×70%÷3×7%，未见官方公布），请以官方公告为准")
         if self.undated:
             out.append(f"{self.region_name}缴费基数范围取自税务部门操作手册，手册未注明年度，请以官方公告为准")
         elif not self.confirmed:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db import atomic
@@ -21,7 +21,7 @@ from ..domain.calendar import BEIJING, Month
 from ..domain.errors import RuleViolation
 from ..domain.identity import ID_TYPES, IdentityError, normalize_id_number
 from ..domain.money import yuan_to_fen
-from ..domain.policy import NoPolicyError, PolicyTable, flex_policy
+from ..domain.policy import NoPolicyError, PolicyTable, contribution_year, flex_policy
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import (
     SPECIAL_CHARGE_TYPES,
@@ -39,8 +39,15 @@ SPECIAL_TYPES = tuple(sorted(SPECIAL_CHARGE_TYPES))
 
 
 def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
-    """The person's flexible-worker enrolment (参保信息), if any."""
-    return session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
+    """The person's flexible-worker enrolment (参保信息), if any; read once per session (a page asks for it from
+    several rules, and the row is the same identity-mapped object each time)."""
+    cache = session.info.setdefault("flex_enrolment", {})
+    found = cache.get(person_id)
+    if found is None or found not in session:
+        found = session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
+        if found is not None:
+            cache[person_id] = found
+    return found
 
 
 def insurances(e: Enrolment) -> list[str]:
@@ -85,28 +92,66 @@ def window_state(session: Session, e: Enrolment, today: date) -> rules.WindowSta
                                     subsidized=e.subsidized)
 
 
+def cycle_of_month(session: Session, e: Enrolment, month: Month, person: Person | None = None) -> str:
+    """The cycle governing one fee month: its contribution year's declared cycle, monthly when none was
+    declared or within 12 months of legal retirement age at that month (R-FB-5, R-FB-8)."""
+    if e.subsidized:
+        return "monthly"
+    year = contribution_year(month, e.region)
+    row = declared_base(session, e, year)
+    who = person or session.get(Person, e.person_id)
+    return rules.cycle_for_month(row.cycle if row is not None else None, month,
+                                 who.birth_date if who else None, who.sex if who else None)
+
+
 @atomic
 def declare_base(session: Session, e: Enrolment, *, pension: str, unemployment: str | None, cycle: str,
                  person: Person, today: date) -> BaseDeclaration:
-    """缴费基数申报 (R-FB-1..5): in the window, a whole base in range, the same for both insurances."""
+    """缴费基数申报 (R-FB-1..5, R-FB-7, R-FB-8): in the window, a whole base in range, the same for both
+    insurances, with the cycle for the whole contribution year. A new enrollee's first declaration also
+    covers the months since enrolment (至本年或次年6月), which are then billed."""
     rules.ensure_may_declare(e.subsidized)
     state = window_state(session, e, today)
     if not state.can_change or state.target_year is None:
         raise RuleViolation(state.message_zh)
-    policy = flex_policy(e.region, Month(state.target_year, 7).first_day)
+    start_month = region_year_start(e.region)
+    policy = flex_policy(e.region, Month(state.target_year, start_month).first_day)
     enrolled = insurances(e)
     base = rules.validate_base(pension, unemployment if rules.UNEMPLOYMENT in enrolled else None, policy)
-    rules.validate_cycle(cycle, person.birth_date, person.sex, today)
-    row = declared_base(session, e, state.target_year)
-    if row is None:
-        row = BaseDeclaration(enrolment_id=e.id, contribution_year=state.target_year, base=base,
-                              source=BaseSource.DECLARED)
-        session.add(row)
-    else:
-        row.base, row.source = base, BaseSource.DECLARED
+    year_start = Month(state.target_year, start_month).first_day
+    rules.validate_cycle(cycle, person.birth_date, person.sex, max(today, year_start))
+    first = not has_declared(session, e)
+    row = _store_base(session, e, state.target_year, base, cycle)
+    if first and e.enrolled_on is not None:
+        # R-FB-7: the years from enrolment up to the target year take the same base (clamped to each
+        # year's range); their cycle stays monthly (R-FB-8: a cycle runs for a whole year from July).
+        for year in range(contribution_year(e.enrolled_on, e.region), state.target_year):
+            try:
+                year_policy = flex_policy(e.region, Month(year, start_month).first_day)
+            except NoPolicyError:
+                continue
+            _store_base(session, e, year, rules.effective_base(base, year_policy), "monthly")
     e.pay_cycle = cycle
     session.flush()
+    if first:
+        backfill(session, e)
     return row
+
+
+def _store_base(session: Session, e: Enrolment, year: int, base: int, cycle: str) -> BaseDeclaration:
+    row = declared_base(session, e, year)
+    if row is None:
+        row = BaseDeclaration(enrolment_id=e.id, contribution_year=year, base=base, source=BaseSource.DECLARED,
+                              cycle=cycle)
+        session.add(row)
+    else:
+        row.base, row.source, row.cycle = base, BaseSource.DECLARED, cycle
+    return row
+
+
+def region_year_start(region: str) -> int:
+    """The first month of a region's contribution year (7 in Beijing)."""
+    return PolicyTable.load().region(region).year_start_month  # the packaged table (cached)
 
 
 @dataclass(frozen=True)
@@ -116,38 +161,117 @@ class MonthResult:
     created: int
     skipped_no_base: int
     topups: int
+    repriced: int = 0
+
+
+def _bill(session: Session, e: Enrolment, month: Month, policy: rules.FlexPolicy, base: int | None) -> int:
+    """The month's receivables of one enrolment that do not exist yet; pension and unemployment only
+    with a base (or subsidized). Returns how many were created."""
+    created = 0
+    for insurance in insurances(e):
+        if insurance != rules.MEDICAL and base is None and not e.subsidized:
+            continue
+        key = f"flex:{e.id}:{insurance}:{month}"
+        if session.scalar(select(Receivable.id).where(Receivable.natural_key == key)) is not None:
+            continue
+        try:
+            amount = rules.monthly_amount(None if insurance == rules.MEDICAL else base, policy, insurance,
+                                          e.subsidized)
+        except NoPolicyError:
+            continue  # the source gives no amount for it (Qingdao): nothing is invented
+        session.add(Receivable(
+            natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance=insurance,
+            fee_period_start=month.first_day, fee_period_end=month.first_day,
+            base=None if insurance == rules.MEDICAL or e.subsidized else base,
+            amount_fen=yuan_to_fen(amount), charge_type=ChargeType.NORMAL, notice_no=None,
+            si_serial=f"{e.person_id:06d}{month.year}{month.month:02d}{rules.FLEX_INSURANCES.index(insurance)}",
+            tax_office=e.tax_office, si_agency=e.si_agency, special_category=e.special_category,
+            provisional=policy.provisional))
+        created += 1
+    return created
+
+
+def _base_of_month(session: Session, e: Enrolment, month: Month, policy: rules.FlexPolicy) -> int | None:
+    """The base billing uses for a month: the year's row (declared, carried, raised); for someone who
+    never declared, None for the enrolment month (the new-enrollee window is still to come, R-FB-7) and
+    the year's minimum after it (Q16)."""
+    if e.subsidized:
+        return None
+    base = base_for_year(session, e, policy.contribution_year, policy, persist=True)
+    if base is None and month > Month.of(e.enrolled_on):
+        return policy.base_min
+    return base
 
 
 def generate_month(session: Session, month: Month, region: str, table: PolicyTable | None = None) -> MonthResult:
     """Build one fee period's receivables from enrolments and bases (idempotent), and the 补差 items
-    for months paid provisionally once their year's numbers exist (R-FB-6)."""
+    for months paid provisionally once their year's numbers exist (R-FB-6). Medical needs no base, so a
+    new enrollee is billed for it from the first month (R-FB-7, Q20)."""
     policy = flex_policy(region, month, table)
     created = skipped = 0
     rows = session.scalars(select(Enrolment).where(Enrolment.scheme == SCHEME, Enrolment.region == region,
                                                    Enrolment.status == EnrolmentStatus.ACTIVE))
     for e in rows:
-        if Month.of(e.enrolled_on) > month:
+        first = Month.of(e.enrolled_on)
+        if first > month:
             continue
-        base = None if e.subsidized else base_for_year(session, e, policy.contribution_year, policy, persist=True)
-        if base is None and not e.subsidized:
-            skipped += 1  # a new enrollee who has not declared yet (R-FB-3)
-            continue
-        for insurance in insurances(e):
-            key = f"flex:{e.id}:{insurance}:{month}"
-            if session.scalar(select(Receivable.id).where(Receivable.natural_key == key)) is not None:
-                continue
-            amount = rules.monthly_amount(base, policy, insurance, e.subsidized)
-            session.add(Receivable(
-                natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance=insurance,
-                fee_period_start=month.first_day, fee_period_end=month.first_day,
-                base=None if insurance == rules.MEDICAL or e.subsidized else base,
-                amount_fen=yuan_to_fen(amount), charge_type=ChargeType.NORMAL, notice_no=None,
-                si_serial=f"{e.person_id:06d}{month.year}{month.month:02d}{rules.FLEX_INSURANCES.index(insurance)}",
-                tax_office=e.tax_office, si_agency=e.si_agency, special_category=e.special_category,
-                provisional=policy.provisional))
-            created += 1
+        stored = None if e.subsidized else base_for_year(session, e, policy.contribution_year, policy,
+                                                           persist=True)
+        base = stored
+        if stored is None and not e.subsidized:
+            if month > first:
+                # Never declared and the new-enrollee window has passed: the year's minimum (Q16), and the
+                # enrolment month, which waited for the declaration, is billed at its own minimum too.
+                base = policy.base_min
+                first_policy = flex_policy(region, first, table)
+                created += _bill(session, e, first, first_policy, first_policy.base_min)
+            else:
+                skipped += 1  # pension/unemployment wait for the new enrollee's declaration (R-FB-3, R-FB-7)
+        created += _bill(session, e, month, policy, base)
     session.flush()
-    return MonthResult(created, skipped, generate_topups(session, region, table))
+    repriced = reprice_provisional(session, region, table)
+    return MonthResult(created, skipped, generate_topups(session, region, table), repriced)
+
+
+def backfill(session: Session, e: Enrolment, table: PolicyTable | None = None) -> int:
+    """After a new enrollee's first declaration: the pension and unemployment of every month already
+    billed since enrolment (R-FB-7: May and June when enrolled in May and declared in June)."""
+    last = session.scalar(select(func.max(Receivable.fee_period_start)).where(
+        Receivable.enrolment_id == e.id, Receivable.charge_type == ChargeType.NORMAL))
+    if last is None or e.enrolled_on is None:
+        return 0
+    created = 0
+    month = Month.of(e.enrolled_on)
+    while month <= Month.of(last):
+        policy = flex_policy(e.region, month, table)
+        created += _bill(session, e, month, policy, _base_of_month(session, e, month, policy))
+        month = month + 1
+    session.flush()
+    return created
+
+
+def reprice_provisional(session: Session, region: str, table: PolicyTable | None = None) -> int:
+    """Unpaid bills priced provisionally on last year's numbers take the year's own numbers once they
+    arrive (R-FB-6: the 补差 of a bill nobody has paid yet is its new price). Declared ones are left to
+    their payment; once paid, ``generate_topups`` covers them."""
+    changed = 0
+    rows = session.scalars(select(Receivable).join(Enrolment, Receivable.enrolment_id == Enrolment.id).where(
+        Receivable.scheme == SCHEME, Receivable.provisional.is_(True), Receivable.status == ReceivableStatus.DUE,
+        Receivable.charge_type == ChargeType.NORMAL, Receivable.batch_debit_id.is_(None),
+        Enrolment.region == region))
+    for r in rows:
+        policy = flex_policy(region, Month.of(r.fee_period_start), table)
+        if policy.provisional:
+            continue
+        base = rules.effective_base(r.base, policy) if r.base is not None else None
+        try:
+            amount = rules.monthly_amount(base, policy, r.insurance, r.enrolment.subsidized)
+        except NoPolicyError:
+            continue
+        r.amount_fen, r.base, r.provisional = yuan_to_fen(amount), base, False
+        changed += 1
+    session.flush()
+    return changed
 
 
 def generate_topups(session: Session, region: str, table: PolicyTable | None = None) -> int:
@@ -308,78 +432,52 @@ def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWind
     return rules.can_pay_now(now, bool(e and agreements.has_batch_agreement(session, person_id, today, e.tax_office)))
 
 
-_ENROLMENT_AND_BATCH = select(
-    Enrolment, agreements.batch_agreement_exists(bindparam("person_id"), bindparam("today"), Enrolment.tax_office)
-).where(Enrolment.person_id == bindparam("person_id"), Enrolment.scheme == SCHEME)  # built once: pages run it often
-
-
-def enrolment_and_batch_agreement(session: Session, person_id: int, today: date) -> tuple[Enrolment | None, bool]:
-    """The enrolment and whether a batch-debit agreement of its 税务机关 is in effect, in one query (pages)."""
-    row = session.execute(_ENROLMENT_AND_BATCH, {"person_id": person_id, "today": today}).first()
-    return (row[0], bool(row[1])) if row is not None else (None, False)
-
-
-@dataclass(frozen=True)
-class OpenItems:
-    """A worker's flexible receivables still open (应缴 or 已申报待缴款), read once and cut the ways the pages
-    show them; each property is what the query of the same name returns."""
-
-    rows: list[Receivable]
-    today: date
-
-    def _window(self, statuses: tuple[str, ...]) -> list[Receivable]:
-        periods = {m.first_day for m in rules.window_periods(self.today)}
-        picked = [r for r in self.rows if r.charge_type is ChargeType.NORMAL and r.status in statuses
-                  and r.fee_period_start in periods]
-        return sorted(picked, key=lambda r: (-r.fee_period_start.toordinal(), r.id))
-
-    @property
-    def window(self) -> list[Receivable]:
-        """``window_receivables``: the rolling window's 应缴 items."""
-        return self._window((ReceivableStatus.DUE,))
-
-    @property
-    def special(self) -> list[Receivable]:
-        """``special_receivables``: 特殊核定 items still 应缴."""
-        picked = [r for r in self.rows if r.charge_type in SPECIAL_TYPES and r.status == ReceivableStatus.DUE]
-        return sorted(picked, key=lambda r: (r.notice_no or "", r.id))
-
-    def of_tab(self, tab: str) -> list[Receivable]:
-        """``items_of_tab``."""
-        return self.special if tab == "special" else self.window
-
-    @property
-    def unpaid_medical_periods(self) -> list[Month]:
-        """``unpaid_medical_periods``."""
-        rows = self._window((ReceivableStatus.DUE, ReceivableStatus.DECLARED))
-        return sorted(Month.of(r.fee_period_start) for r in rows if r.insurance == rules.MEDICAL)
-
-    @property
-    def declared(self) -> dict[int, list[Receivable]]:
-        """``declared_receivables``."""
-        rows = sorted((r for r in self.rows if r.status == ReceivableStatus.DECLARED),
-                      key=lambda r: (r.declaration_id or 0, r.fee_period_start, r.id))
-        by_decl: dict[int, list[Receivable]] = {}
-        for r in rows:
-            by_decl.setdefault(r.declaration_id or 0, []).append(r)
-        return by_decl
-
-
-_OPEN_ITEMS = select(Receivable).where(
-    Receivable.insured_id == bindparam("person_id"), Receivable.scheme == SCHEME,
-    Receivable.status.in_((ReceivableStatus.DUE, ReceivableStatus.DECLARED)))
-
-
-def open_items(session: Session, person_id: int, today: date) -> OpenItems:
-    """The worker's open flexible receivables in one query (see ``OpenItems``)."""
-    return OpenItems(list(session.scalars(_OPEN_ITEMS, {"person_id": person_id})), today)
+def _split_by_cycle(session: Session, person_id: int, rows: list[Receivable]) -> tuple[list[Receivable],
+                                                                                      list[Receivable]]:
+    """(self-service, window-only): pension/unemployment of a month under a non-monthly cycle are paid at
+    the tax-office window by agreement payment, not here (R-FB-8, seed 000 Q24)."""
+    e = enrolment_of(session, person_id)
+    if e is None or e.subsidized:
+        return rows, []
+    person = session.get(Person, person_id)
+    here, window = [], []
+    cycles: dict[Month, str] = {}
+    declared: dict[int, BaseDeclaration | None] = {}  # one read per contribution year, not per month
+    for r in rows:
+        m = Month.of(r.fee_period_start)
+        if r.insurance != rules.MEDICAL and m not in cycles:
+            year = contribution_year(m, e.region)
+            if year not in declared:
+                declared[year] = declared_base(session, e, year)
+            row = declared[year]
+            cycles[m] = rules.cycle_for_month(row.cycle if row is not None else None, m,
+                                              person.birth_date if person else None, person.sex if person else None)
+        monthly = r.insurance == rules.MEDICAL or cycles[m] == "monthly"
+        (here if monthly else window).append(r)
+    return here, window
 
 
 def items_of_tab(session: Session, person_id: int, tab: str, today: date) -> list[Receivable]:
-    """正常申报缴费 (the rolling window) or 特殊核定缴费 (items by notice number)."""
+    """正常申报缴费 (the rolling window, monthly-cycle items) or 特殊核定缴费 (items by notice number)."""
     if tab == "special":
         return special_receivables(session, person_id)
-    return window_receivables(session, person_id, today)
+    return _split_by_cycle(session, person_id, window_receivables(session, person_id, today))[0]
+
+
+def window_only(session: Session, person_id: int, today: date) -> list[tuple[str, list[Receivable]]]:
+    """Pension/unemployment bills under a quarterly, half-year or yearly cycle, with where and when each
+    period is paid (R-FB-8): listed, not offered for self-service payment."""
+    e = enrolment_of(session, person_id)
+    rows = _split_by_cycle(session, person_id, window_receivables(session, person_id, today))[1]
+    if e is None or not rows:
+        return []
+    person = session.get(Person, person_id)
+    start = region_year_start(e.region)
+    out: dict[str, list[Receivable]] = {}
+    for r in sorted(rows, key=lambda r: (r.fee_period_start, rules.FLEX_INSURANCES.index(r.insurance))):
+        m = Month.of(r.fee_period_start)
+        out.setdefault(rules.window_only_message(m, cycle_of_month(session, e, m, person), start), []).append(r)
+    return list(out.items())
 
 
 def declare_selection(session: Session, person: Person, *, tab: str, chosen: list[str], channel: str,
@@ -391,6 +489,11 @@ def declare_selection(session: Session, person: Person, *, tab: str, chosen: lis
         raise RuleViolation(window.message_zh)
     today = now.astimezone(BEIJING).date()
     ids = parse_ids(chosen)
+    resumed = _already_declared(session, person.id, ids)
+    if resumed is not None:
+        return resumed
+    if tab == "normal" and set(ids) & {r.id for _, rows in window_only(session, person.id, today) for r in rows}:
+        raise RuleViolation(MSG_WINDOW_ONLY)
     items = as_rule_items(items_of_tab(session, person.id, tab, today), today)
     validate = rules.validate_normal_selection if tab == "normal" else rules.validate_special_selection
     checked = validate(ids, items)
@@ -408,3 +511,42 @@ def declared_receivables(session: Session, person_id: int) -> dict[int, list[Rec
     for r in rows:
         by_decl.setdefault(r.declaration_id or 0, []).append(r)
     return by_decl
+
+
+MSG_WINDOW_ONLY = ("按季度、半年或年缴费的养老、失业保险费须在首个征期月到社保大厅税务窗口或办税服务厅"
+                   "以协议支付方式缴纳，不能在本渠道自助缴费")
+MSG_PARTLY_DECLARED = ("所选缴费信息中有已申报待缴款的项目，请在本页“已申报待缴款”中点击继续缴费，"
+                       "或作废申报后重新选择")
+
+
+def _already_declared(session: Session, person_id: int, ids: list[int]) -> Declaration | None:
+    """A resubmitted selection (back, refresh, a second tab) of items already declared: the declaration
+    they form, so the worker continues to pay it; a mix of declared and new items is refused plainly (R-FP-1)."""
+    if not ids:
+        return None
+    rows = session.scalars(select(Receivable).where(
+        Receivable.id.in_(ids), Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
+        Receivable.status == ReceivableStatus.DECLARED)).all()
+    if not rows:
+        return None
+    decl_ids = {r.declaration_id for r in rows}
+    if len(rows) == len(set(ids)) and len(decl_ids) == 1:
+        decl = session.get(Declaration, decl_ids.pop())
+        if decl is not None and decl.payer_id == person_id and {i.receivable_id for i in decl.items} == set(ids):
+            return decl
+    raise RuleViolation(MSG_PARTLY_DECLARED)
+
+
+def open_declarations(session: Session, person_id: int,
+                      tab: str | None = None) -> list[tuple[Declaration, list[Receivable]]]:
+    """已申报待缴款 of this worker (of one tab when given), oldest first: they stay on the payment page with
+    继续缴费 and 作废申报 until paid or voided (R-FP-1, R-FP-8)."""
+    out = []
+    for decl_id, rows in declared_receivables(session, person_id).items():
+        decl = session.get(Declaration, decl_id) if decl_id else None
+        if decl is None or decl.payer_id != person_id:
+            continue
+        kind = "special" if any(r.charge_type in SPECIAL_TYPES for r in rows) else "normal"
+        if tab is None or kind == tab:
+            out.append((decl, rows))
+    return out

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..domain.errors import NotFound, RuleViolation
+from ..domain.identity import facts_from_id
 from ..domain.money import yuan_to_fen
 from ..domain.policy import resident_medical_category, resident_medical_premium
 from ..domain.schemes import SchemeCode
@@ -171,6 +172,14 @@ def status_of(session: Session, insured_id: int) -> str:
     return "paid" if ReceivableStatus.PAID in statuses else "nothing"
 
 
+def category_by_age(person: Person, year: int, region: str) -> str:
+    """R-RM-2: the category of a resident whose row stores none, from age with the policy table's bands;
+    the birth date is the stored one, else the one the resident ID number carries. Only a document that
+    carries no birth date (and none stored) falls back to 劳动年龄内居民, the band the bureau bills most."""
+    birth = person.birth_date or facts_from_id(person.id_type, person.id_number).birth_date
+    return resident_medical_category(birth, year, region) if birth is not None else "working_age"
+
+
 def generate_year(session: Session, year: int, region: str) -> int:
     """Create each enrolled resident's receivable for a calendar year (R-RM-2); idempotent.
 
@@ -186,8 +195,7 @@ def generate_year(session: Session, year: int, region: str) -> int:
         key = f"rm:{e.person_id}:{year}"
         if key in existing:
             continue
-        category = e.category or (resident_medical_category(e.person.birth_date, year, region)
-                                  if e.person.birth_date else "working_age")
+        category = e.category or category_by_age(e.person, year, region)
         amount = resident_medical_premium(region, year, category)
         session.add(Receivable(
             natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance="rm_medical",

@@ -49,7 +49,8 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
     insured = db().get(Person, insured_id) if known else None
     return render("_components/records.html", scheme=SCHEMES[scheme_code], rows=rows, error=error, labels=LABELS,
                   insured=insured,
-                  start=request.args.get("start") or str(start), end=request.args.get("end") or str(end),
+                  start=str(start) if not error else request.args.get("start") or str(start),
+                  end=str(end) if not error else request.args.get("end") or str(end),
                   status=422 if error else 200)
 
 

@@ -24,7 +24,7 @@ from ..domain import banks, errors, identity, levy
 from ..domain import batch_debit as batch_rules
 from ..domain.calendar import BEIJING, Clock, Month
 from ..domain.channels import CHANNELS, METHOD_LABELS
-from ..domain.inputs import parse_id
+from ..domain.inputs import date_parts, month_parts, parse_id
 from ..domain.money import format_yuan
 from ..domain.schemes import SCHEMES
 from ..models import Person
@@ -230,12 +230,14 @@ def _range(parse: Callable[[str], T], default_start: T, default_end: T, message:
 
 def month_range(default_start: Month, default_end: Month) -> tuple[Month, Month, str | None]:
     """``start``/``end`` query arguments (费款所属期, YYYY-MM), or the defaults and a Chinese message."""
-    return _range(Month.parse, default_start, default_end, "费款所属期格式应为YYYY-MM")
+    return _range(lambda t: Month(*month_parts(t)), default_start, default_end,
+                  "费款所属期格式应为YYYY-MM，请选择月份或按“2026-01”“2026年1月”填写")
 
 
 def date_range(default_start: date, default_end: date) -> tuple[date, date, str | None]:
     """``start``/``end`` query arguments (dates, YYYY-MM-DD), or the defaults and a Chinese message."""
-    return _range(date.fromisoformat, default_start, default_end, "日期格式应为YYYY-MM-DD")
+    return _range(lambda t: date(*date_parts(t)), default_start, default_end,
+                  "日期格式应为YYYY-MM-DD，请选择日期或按“2026-01-05”“2026年1月5日”填写")
 
 
 def audit(kind: str, subject: str = "", detail: str = "", actor_id: int | None = None) -> None:

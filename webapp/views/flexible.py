@@ -41,14 +41,34 @@ def _base_context(person: Person, typed: str | None = None) -> dict[str, Any]:
     policy, no_policy = accounts.policy_or_none(e.region, Month(year, 7).first_day if state.target_year else today)
     current = accounts.declared_base(db(), e, year)
     base_text = typed if typed is not None else (str(current.base) if current else "")
-    rows = _base_rows(e, policy, base_text)
-    cycles = rules.allowed_cycles(person.birth_date, person.sex, today) if person.birth_date else list(rules.CYCLES)
+    rows, valid = _base_rows(e, policy, base_text)
+    # The table echoes the base as the server read it (7000, not the ７０００ an input method typed).
+    table_base = str(valid) if valid is not None else base_text
+    # R-FB-5: judged at the start of the year declared for (a cycle runs for the whole year, R-FB-8); the
+    # months that then fall within 12 months of retirement are billed monthly whatever was chosen.
+    on = max(today, Month(year, accounts.region_year_start(e.region)).first_day) if state.target_year else today
+    cycles = rules.allowed_cycles(person.birth_date, person.sex, on) if person.birth_date else list(rules.CYCLES)
     return {"enrolment": e, "state": state, "policy": policy, "no_policy": no_policy, "year": year,
-            "current": current, "base_text": base_text, "rows": rows, "cycles": cycles,
+            "current": current, "base_text": base_text, "table_base": table_base, "rows": rows, "cycles": cycles,
+            "source_label": _source_label(current, policy),
             "cycle_labels": rules.CYCLE_LABELS}
 
 
-def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> list[dict[str, Any]]:
+def _source_label(current: Any, policy: rules.FlexPolicy | None) -> str:
+    """Where this year's base came from, truthfully: a base brought into range was raised to a risen
+    minimum or lowered to a fallen maximum (R-FB-4), never "低于下限" for the latter."""
+    if current is None:
+        return ""
+    if current.source == "declared":
+        return "本人申报"
+    if current.source == "carried":
+        return "沿用上年度基数"
+    if policy is not None and current.base == policy.base_max and current.base != policy.base_min:
+        return "上年度基数高于上限，按上限确定"
+    return "上年度基数低于下限，按下限确定"
+
+
+def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> tuple[list[dict[str, Any]], int | None]:
     """险种 / 缴费基数 / 应缴金额 for each insurance; amounts only for a valid base."""
     base: int | None = None
     if policy is not None and not e.subsidized:
@@ -58,16 +78,18 @@ def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> list[
             base = None
     rows = []
     for ins in accounts.insurances(e):
-        amount = None
+        amount, unknown = None, None
         if policy is not None:
             try:
                 amount = rules.monthly_amount(base, policy, ins, e.subsidized) if (
                     base is not None or e.subsidized or ins == rules.MEDICAL) else None
-            except (NoPolicyError, RuleViolation):
+            except NoPolicyError as err:
+                unknown = str(err)  # the source gives no rate: said so, never invented
+            except RuleViolation:
                 amount = None
         rows.append({"insurance": ins, "label": rules.INSURANCE_LABELS[ins], "amount": amount,
-                     "fixed": ins == rules.MEDICAL or e.subsidized})
-    return rows
+                     "fixed": ins == rules.MEDICAL or e.subsidized, "unknown": unknown})
+    return rows, base
 
 
 @bp.get("/base")
@@ -95,14 +117,23 @@ def base_submit() -> Any:
     e = accounts.enrolment_of(db(), person.id)
     if e is None:
         abort(404)
+    today = clock().today()
+    first = not accounts.has_declared(db(), e)
     try:
         row = accounts.declare_base(db(), e, pension=typed, unemployment=request.form.get("unemployment_base", typed),
-                                    cycle=cycle, person=person, today=clock().today())
+                                    cycle=cycle, person=person, today=today)
         audit("flex.base_declared", str(e.id), f"{row.contribution_year}:{row.base}:{cycle}")
     except (RuleViolation, NoPolicyError) as err:
         ctx = _base_context(person, typed=typed)
         return render("flexible/base.html", **ctx, errors={"base": str(err)}, cycle=cycle, status=422)
-    return render("flexible/base_done.html", row=row, cycle_label=rules.CYCLE_LABELS.get(cycle, cycle))
+    year_first = Month(row.contribution_year, accounts.region_year_start(e.region))
+    start = min(Month.of(e.enrolled_on), year_first) if first and e.enrolled_on else max(year_first, Month.of(today))
+    applies = f"缴费基数自{start.label_zh()}属期起适用至{(year_first + 11).label_zh()}属期"
+    if cycle != "monthly":
+        applies += (f"；{rules.CYCLE_LABELS.get(cycle, cycle)}自{year_first.label_zh()}属期起生效，养老、失业保险费须在"
+                    f"每个周期的首个征期月到{rules.WINDOW_ONLY_PLACES}以协议支付方式缴纳，医疗保险仍按月缴费")
+    return render("flexible/base_done.html", row=row, cycle_label=rules.CYCLE_LABELS.get(cycle, cycle),
+                  applies=applies)
 
 
 # ------------------------------------------------------------------------------------- pay (R-FP-*)
@@ -139,11 +170,9 @@ def select_items() -> Any:
 
 
 def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[str, Any]:
-    now = clock().now()
     today = clock().today()
-    e, batch_agreement = accounts.enrolment_and_batch_agreement(db(), person.id, today)
-    open_items = accounts.open_items(db(), person.id, today) if e else None
-    items = open_items.of_tab(tab) if open_items else []
+    e = accounts.enrolment_of(db(), person.id)
+    items = accounts.items_of_tab(db(), person.id, tab, today) if e else []
     policy, no_policy = accounts.policy_or_none(e.region, today) if e else (None, None)
     groups: dict[str, list[Receivable]] = {}
     for r in items:
@@ -151,16 +180,30 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
         groups.setdefault(key, []).append(r)
     selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
     total = sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00"))
-    needs_base = bool(e and not e.subsidized and not items and not accounts.has_declared(db(), e)
-                      and accounts.window_state(db(), e, today).reason == "new_enrollee")
+    needs_base = bool(e and not e.subsidized and not accounts.has_declared(db(), e)
+                      and accounts.window_state(db(), e, today).can_change)
     return {"tab": tab, "items": items, "groups": groups, "selected": selected, "total": total,
-            "enrolment": e, "window": rules.can_pay_now(now, batch_agreement) if e else None,
+            "enrolment": e, "window": accounts.pay_window(db(), person.id, clock().now()) if e else None,
             "policy": policy, "no_policy": no_policy,
-            "lapse": rules.lapse_warning(open_items.unpaid_medical_periods, today) if open_items else None,
+            "lapse": rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today) if e else None,
             "charge_type_of": lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
             "labels": rules.INSURANCE_LABELS, "steps": STEPS, "needs_base": needs_base,
-            "special_count": len(open_items.special) if open_items else 0,
+            "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
+            "open_decls": accounts.open_declarations(db(), person.id, tab) if e else [],
+            "policy_notes": _policy_notes(e, items) if e else [],
+            "window_only": accounts.window_only(db(), person.id, today) if e and tab == "normal" else [],
             "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else []}
+
+
+def _policy_notes(e: Any, items: list[Receivable]) -> list[str]:
+    """What the listed months' numbers are: 暂按上年度 only where a listed month is provisional, derived
+    amounts marked as derived (R-FB-6); once per sentence."""
+    notes: dict[str, None] = {}
+    for month in sorted({Month.of(r.fee_period_start) for r in items if r.charge_type == "normal"}):
+        policy, _ = accounts.policy_or_none(e.region, month.first_day)
+        if policy is not None:
+            notes.update(dict.fromkeys(policy.notices_zh))
+    return list(notes)
 
 
 @bp.post("/pay/total")
@@ -184,14 +227,17 @@ def due() -> Any:
     person = me()
     today = clock().today()
     e = accounts.enrolment_of(db(), person.id)
-    open_items = accounts.open_items(db(), person.id, today) if e else None
-    return render("flexible/due.html", enrolment=e,
-                  pending=open_items.window + open_items.special if open_items else [],
+    pending = accounts.window_receivables(db(), person.id, today) + accounts.special_receivables(db(), person.id) \
+        if e else []
+    window_only = {r.id: message for message, rows in accounts.window_only(db(), person.id, today) for r in rows} \
+        if e else {}
+    return render("flexible/due.html", enrolment=e, pending=pending, window_only=window_only,
                   failures=batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
-                  by_decl=open_items.declared if open_items else {},
+                  by_decl=accounts.declared_receivables(db(), person.id) if e else {},
                   labels=rules.INSURANCE_LABELS,
                   charge_type_of=lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
-                  lapse=rules.lapse_warning(open_items.unpaid_medical_periods, today) if open_items else None)
+                  lapse=rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today)
+                  if e else None)
 
 
 # ------------------------------------------------------------------------------------- records
