@@ -50,8 +50,9 @@ def fresh_database(admin_url: str) -> str:
 
 def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """A `flask --app webapp` command in the bench's environment."""
-    return subprocess.run([str(BIN / "flask"), "--app", "webapp", *args], env=env, capture_output=True, text=True,
-                          check=True)
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "webapp", *args], env=env, capture_output=True, text=True, check=True
+    )
 
 
 def ledger(url: str, instance: str) -> dict[str, int]:
@@ -62,13 +63,13 @@ def ledger(url: str, instance: str) -> dict[str, int]:
             "succeeded": "SELECT count(*) FROM batch_debit WHERE state = 'succeeded'",
             "failed": "SELECT count(*) FROM batch_debit WHERE state = 'failed'",
             "failed_without_reason": "SELECT count(*) FROM batch_debit WHERE state = 'failed' AND "
-                                     "coalesce(reason, '') = ''",
+            "coalesce(reason, '') = ''",
             "planned_left": "SELECT count(*) FROM batch_debit WHERE state = 'planned'",
             "settled": "SELECT count(*) FROM settled_payment WHERE batch_debit_id IS NOT NULL",
             "receivables_in_succeeded": "SELECT coalesce(sum(array_length(string_to_array(receivable_ids, ','), 1)), 0)"
-                                        " FROM batch_debit WHERE state = 'succeeded'",
+            " FROM batch_debit WHERE state = 'succeeded'",
             "paid_twice": "SELECT count(*) FROM (SELECT receivable_id FROM settled_payment GROUP BY receivable_id "
-                          "HAVING count(*) > 1) t",
+            "HAVING count(*) > 1) t",
             "agreements": "SELECT count(*) FROM agreement WHERE batch_debit",
         }
         out = {k: int(c.execute(text(v)).scalar() or 0) for k, v in q.items()}
@@ -76,7 +77,8 @@ def ledger(url: str, instance: str) -> dict[str, int]:
     bank = sqlite3.connect(Path(instance) / "sim" / "sim.sqlite3")
     out["bank_debits"] = bank.execute("SELECT count(*) FROM bank_debit").fetchone()[0]
     out["bank_debit_nos_twice"] = bank.execute(
-        "SELECT count(*) FROM (SELECT debit_no FROM bank_debit GROUP BY debit_no HAVING count(*) > 1)").fetchone()[0]
+        "SELECT count(*) FROM (SELECT debit_no FROM bank_debit GROUP BY debit_no HAVING count(*) > 1)"
+    ).fetchone()[0]
     bank.close()
     return out
 
@@ -86,16 +88,36 @@ def run_size(admin_url: str, n: int) -> dict[str, float]:
     url = fresh_database(admin_url)
     instance = tempfile.mkdtemp(prefix="bench-batch-")
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "INSTANCE_PATH": instance, "APP_TODAY": f"{BATCH_DAY}T06:00:00",
-           "APP_TODAY_ANCHOR": str(time.time()), "PROVIDERS_URL": f"http://127.0.0.1:{port}", "HOST": "127.0.0.1",
-           "DB_POOL_SIZE": "4", "DB_MAX_OVERFLOW": "4"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "INSTANCE_PATH": instance,
+        "APP_TODAY": f"{BATCH_DAY}T06:00:00",
+        "APP_TODAY_ANCHOR": str(time.time()),
+        "PROVIDERS_URL": f"http://127.0.0.1:{port}",
+        "HOST": "127.0.0.1",
+        "DB_POOL_SIZE": "4",
+        "DB_MAX_OVERFLOW": "4",
+    }
     flask(env, "db", "upgrade")
     t0 = time.monotonic()
     flask(env, "demo", "population", "--flex", str(n), "--agreements")
     setup = time.monotonic() - t0
-    providers = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind",
-                                  f"127.0.0.1:{port}", "webapp.payments.sim:create_app()"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    providers = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "webapp.payments.sim:create_app()",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -104,9 +126,28 @@ def run_size(admin_url: str, n: int) -> dict[str, float]:
             except OSError:
                 time.sleep(0.1)
         t0 = time.monotonic()
-        workers = [subprocess.Popen([str(BIN / "flask"), "--app", "webapp", "batch-debit", "run", "--date", BATCH_DAY,
-                                     "--worker", f"w{i}", "--chunk", "1000"], env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
+        workers = [
+            subprocess.Popen(
+                [
+                    str(BIN / "flask"),
+                    "--app",
+                    "webapp",
+                    "batch-debit",
+                    "run",
+                    "--date",
+                    BATCH_DAY,
+                    "--worker",
+                    f"w{i}",
+                    "--chunk",
+                    "1000",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for i in (1, 2)
+        ]
         outputs = [w.communicate(timeout=900)[0] for w in workers]
         seconds = time.monotonic() - t0
         if any(w.returncode for w in workers):
@@ -116,8 +157,14 @@ def run_size(admin_url: str, n: int) -> dict[str, float]:
         providers.wait(timeout=30)
     book = ledger(url, instance)
     debits = book["succeeded"] + book["failed"]
-    return {"agreements": book["agreements"], "debits": debits, "seconds": seconds, "rate": debits / seconds,
-            "setup": setup, **book}
+    return {
+        "agreements": book["agreements"],
+        "debits": debits,
+        "seconds": seconds,
+        "rate": debits / seconds,
+        "setup": setup,
+        **book,
+    }
 
 
 def main() -> int:
@@ -130,14 +177,24 @@ def main() -> int:
     for n in SIZES:
         r = run_size(admin, n)
         rows.append(r)
-        checks = (r["paid_twice"] == 0 and r["settled"] == r["receivables_in_succeeded"]
-                  and r["bank_debits"] == r["debits"] and r["bank_debit_nos_twice"] == 0
-                  and r["failed_without_reason"] == 0 and r["planned_left"] == 0 and r["debits"] == 3 * n)
+        checks = (
+            r["paid_twice"] == 0
+            and r["settled"] == r["receivables_in_succeeded"]
+            and r["bank_debits"] == r["debits"]
+            and r["bank_debit_nos_twice"] == 0
+            and r["failed_without_reason"] == 0
+            and r["planned_left"] == 0
+            and r["debits"] == 3 * n
+        )
         ok &= checks
-        print(f"{int(r['agreements']):>10} {int(r['debits']):>8} {r['seconds']:>8.1f} {r['rate']:>9.0f} "
-              f"{r['rate'] / rows[0]['rate']:>8.2f}x {r['setup']:>8.1f}  "
-              f"{'ok' if checks else 'FAILED'}: {int(r['settled'])} settled, {int(r['failed'])} failed, "
-              f"0 paid twice" if r["paid_twice"] == 0 else f"{int(r['paid_twice'])} paid twice")
+        print(
+            f"{int(r['agreements']):>10} {int(r['debits']):>8} {r['seconds']:>8.1f} {r['rate']:>9.0f} "
+            f"{r['rate'] / rows[0]['rate']:>8.2f}x {r['setup']:>8.1f}  "
+            f"{'ok' if checks else 'FAILED'}: {int(r['settled'])} settled, {int(r['failed'])} failed, "
+            f"0 paid twice"
+            if r["paid_twice"] == 0
+            else f"{int(r['paid_twice'])} paid twice"
+        )
     print("OK: every debited receivable paid exactly once, every failure with a reason" if ok else "FAILED")
     return 0 if ok else 1
 

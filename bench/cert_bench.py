@@ -78,9 +78,18 @@ def build_db(tmp: Path, count: int):  # type: ignore[no-untyped-def]
 
     url = f"sqlite:///{tmp}/bench.sqlite3"
     upgrade(url)
-    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp), "DATABASE_URL": url, "SECRET_KEY": "bench",
-                      "APP_TODAY": "2026-11-22", "CAPTCHA_TEST_ANSWER": "BENCH", "PAYMENT_TRANSPORT": "wsgi",
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp),
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "APP_TODAY": "2026-11-22",
+            "CAPTCHA_TEST_ANSWER": "BENCH",
+            "PAYMENT_TRANSPORT": "wsgi",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     now = datetime(2026, 11, 22, 10, tzinfo=BEIJING)
     with app.extensions["db_sessionmaker"]() as s:
         demo.population(s, residents=count, flex_workers=0, today=date(2026, 11, 22))
@@ -93,18 +102,34 @@ def build_db(tmp: Path, count: int):  # type: ignore[no-untyped-def]
         pairs, rows = [], []
         for p in s.scalars(select(SettledPayment)):
             code = new_check_code()
-            rows.append({"payer_id": p.payer_id, "tax_office": p.receivable.tax_office,
-                         "period_start": date(2026, 1, 1), "period_end": date(2026, 12, 1), "check_code": code,
-                         "total_fen": p.amount_fen, "status": "made", "requested_at": now, "made_at": now,
-                         "page_count": 1, "attempts": 1})
+            rows.append(
+                {
+                    "payer_id": p.payer_id,
+                    "tax_office": p.receivable.tax_office,
+                    "period_start": date(2026, 1, 1),
+                    "period_end": date(2026, 12, 1),
+                    "check_code": code,
+                    "total_fen": p.amount_fen,
+                    "status": "made",
+                    "requested_at": now,
+                    "made_at": now,
+                    "page_count": 1,
+                    "attempts": 1,
+                }
+            )
             pairs.append((people[p.payer_id].id_number, code, p.id))
         s.execute(insert(Certificate.__table__), rows)
         ids = dict(s.execute(select(Certificate.check_code, Certificate.id)).all())
-        s.execute(insert(CertificateItem.__table__), [{"certificate_id": ids[code], "settled_payment_id": pid}
-                                                       for _, code, pid in pairs])
+        s.execute(
+            insert(CertificateItem.__table__),
+            [{"certificate_id": ids[code], "settled_payment_id": pid} for _, code, pid in pairs],
+        )
         for cid in ids.values():
-            s.execute(Certificate.__table__.update().where(Certificate.id == cid).values(
-                number=certificate_number(date(2026, 11, 22), cid)))
+            s.execute(
+                Certificate.__table__.update()
+                .where(Certificate.id == cid)
+                .values(number=certificate_number(date(2026, 11, 22), cid))
+            )
         s.commit()
     return app, [(n, c) for n, c, _ in pairs]
 
@@ -122,12 +147,19 @@ def main() -> int:
     assert pages == [1, 3], pages
     base_pdf = median_ms(bare_pdf, runs)
     rows: list[tuple[str, tuple[float, float], tuple[float, float], float | None]] = [
-        ("baseline: bare reportlab PDF, 1 line", base_pdf, base_pdf, None)]
+        ("baseline: bare reportlab PDF, 1 line", base_pdf, base_pdf, None)
+    ]
     for label, doc in (("certificate PDF, 1 page, AES-256", one), ("certificate PDF, 3 pages, AES-256", three)):
         rows.append((label, median_ms(lambda d=doc: document.make_pdf(d), runs), base_pdf, PDF_GOAL_MS))
     plain = document.draw(three)
-    rows.append(("page images, 3 pages (once per certificate, background)", median_ms(
-        lambda: document.page_images(plain), max(10, runs // 10)), base_pdf, None))
+    rows.append(
+        (
+            "page images, 3 pages (once per certificate, background)",
+            median_ms(lambda: document.page_images(plain), max(10, runs // 10)),
+            base_pdf,
+            None,
+        )
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         app, pairs = build_db(Path(tmp), args.certificates)
@@ -151,8 +183,14 @@ def main() -> int:
 
         base_db = median_ms(select_one, runs)
         rows.append(("baseline: SELECT 1 in a fresh session", base_db, base_db, None))
-        rows.append((f"verify lookup + masked details ({len(pairs)} certificates)", median_ms(lookup, runs),
-                     base_db, VERIFY_GOAL_MS))
+        rows.append(
+            (
+                f"verify lookup + masked details ({len(pairs)} certificates)",
+                median_ms(lookup, runs),
+                base_db,
+                VERIFY_GOAL_MS,
+            )
+        )
 
         client = app.test_client()
         times, cpus = [], []
@@ -166,8 +204,14 @@ def main() -> int:
             if k >= 2:
                 times.append(elapsed)
                 cpus.append(cpu)
-        rows.append(("POST /verify, whole request (captcha, lookup, page)",
-                     (statistics.median(times) * 1000, statistics.median(cpus) * 1000), base_db, None))
+        rows.append(
+            (
+                "POST /verify, whole request (captcha, lookup, page)",
+                (statistics.median(times) * 1000, statistics.median(cpus) * 1000),
+                base_db,
+                None,
+            )
+        )
         app.extensions["db_engine"].dispose()
 
     load = os.getloadavg()[0]

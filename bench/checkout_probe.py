@@ -52,8 +52,11 @@ def login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]:
     s = requests.Session()
     s.get(f"{base}/?ch=etax-app", timeout=30)
     csrf = token(s.get(f"{base}/login", timeout=30).text)
-    s.post(f"{base}/login", data={"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1",
-                                  "csrf_token": csrf}, timeout=30)
+    s.post(
+        f"{base}/login",
+        data={"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1", "csrf_token": csrf},
+        timeout=30,
+    )
     r = s.post(f"{base}/login/face", data={"csrf_token": csrf}, allow_redirects=False, timeout=30)
     if r.status_code != 303:
         raise SystemExit(f"login failed for {name}: {r.status_code}")
@@ -68,12 +71,17 @@ def declare(base: str, phone: requests.Session, csrf: str) -> tuple[str, float]:
     if not insured or not ids:
         raise SystemExit("nothing to declare: the payer has nothing due")
     submitted = time.monotonic()
-    r = phone.post(f"{base}/rm/pay/select", data={"insured": insured.group(1), "receivable": ids, "csrf_token": csrf},
-                   allow_redirects=False, timeout=30)
+    r = phone.post(
+        f"{base}/rm/pay/select",
+        data={"insured": insured.group(1), "receivable": ids, "csrf_token": csrf},
+        allow_redirects=False,
+        timeout=30,
+    )
     if r.status_code != 303:
         raise SystemExit(f"提交 answered {r.status_code}")
-    return f"{base}{r.headers['Location']}" if r.headers["Location"].startswith("/") else r.headers["Location"], \
-        submitted
+    return f"{base}{r.headers['Location']}" if r.headers["Location"].startswith("/") else r.headers[
+        "Location"
+    ], submitted
 
 
 def pay_at(cashier: requests.Session, url: str) -> requests.Response | None:
@@ -87,14 +95,28 @@ def pay_at(cashier: requests.Session, url: str) -> requests.Response | None:
 
 def payers(cfg: dict[str, object], count: int) -> list[tuple[str, str]]:
     """Population residents who still owe their year (created on demand)."""
-    subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "webapp", "demo", "population", "--residents",
-                    str(max(count * 4, 200))], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(ROOT / ".venv/bin/flask"),
+            "--app",
+            "webapp",
+            "demo",
+            "population",
+            "--residents",
+            str(max(count * 4, 200)),
+        ],
+        check=True,
+        capture_output=True,
+    )
     engine = create_engine(str(cfg["DATABASE_URL"]).replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as c:
-        rows = c.execute(text(
-            "SELECT p.name, p.id_number FROM person p JOIN receivable r ON r.insured_id = p.id "
-            "WHERE r.scheme = 'rm' AND r.status = 'due' AND p.id_number LIKE '110109%' ORDER BY p.id LIMIT :n"),
-            {"n": count}).all()
+        rows = c.execute(
+            text(
+                "SELECT p.name, p.id_number FROM person p JOIN receivable r ON r.insured_id = p.id "
+                "WHERE r.scheme = 'rm' AND r.status = 'due' AND p.id_number LIKE '110109%' ORDER BY p.id LIMIT :n"
+            ),
+            {"n": count},
+        ).all()
     engine.dispose()
     if len(rows) < count:
         raise SystemExit(f"only {len(rows)} payers owe anything; raise --residents")
@@ -106,20 +128,40 @@ def ledger(cfg: dict[str, object], decl_ids: list[int]) -> dict[str, int]:
     engine = create_engine(str(cfg["DATABASE_URL"]).replace("postgresql://", "postgresql+psycopg://", 1))
     ids = bindparam("ids", expanding=True)
     with engine.connect() as c:
-        mine = dict(c.execute(text("SELECT out_trade_no, declaration_id FROM payment_order "
-                                   "WHERE declaration_id IN :ids").bindparams(ids), {"ids": decl_ids}).all())
-        settled = c.execute(text("SELECT count(*) FROM settled_payment s JOIN payment_order o ON o.id = s.order_id "
-                                 "WHERE o.declaration_id IN :ids").bindparams(ids), {"ids": decl_ids}).scalar()
-        refunds = c.execute(text("SELECT count(*) FROM refund r JOIN payment_order o ON o.id = r.order_id "
-                                 "WHERE o.declaration_id IN :ids").bindparams(ids), {"ids": decl_ids}).scalar()
+        mine = dict(
+            c.execute(
+                text("SELECT out_trade_no, declaration_id FROM payment_order WHERE declaration_id IN :ids").bindparams(
+                    ids
+                ),
+                {"ids": decl_ids},
+            ).all()
+        )
+        settled = c.execute(
+            text(
+                "SELECT count(*) FROM settled_payment s JOIN payment_order o ON o.id = s.order_id "
+                "WHERE o.declaration_id IN :ids"
+            ).bindparams(ids),
+            {"ids": decl_ids},
+        ).scalar()
+        refunds = c.execute(
+            text(
+                "SELECT count(*) FROM refund r JOIN payment_order o ON o.id = r.order_id WHERE o.declaration_id IN :ids"
+            ).bindparams(ids),
+            {"ids": decl_ids},
+        ).scalar()
     engine.dispose()
     sim = sqlite3.connect(Path(str(cfg["INSTANCE_PATH"])) / "sim" / "sim.sqlite3")
-    per_decl = Counter(mine[no] for (no,) in sim.execute("SELECT out_trade_no FROM trade WHERE state = 'PAID'")
-                       if no in mine)
+    per_decl = Counter(
+        mine[no] for (no,) in sim.execute("SELECT out_trade_no FROM trade WHERE state = 'PAID'") if no in mine
+    )
     sim.close()
-    return {"orders": len(mine), "settled": int(settled or 0), "refunds": int(refunds or 0),
-            "declarations_paid_once": sum(1 for d in decl_ids if per_decl[d] == 1),
-            "declarations_paid_twice": sum(1 for d in decl_ids if per_decl[d] > 1)}
+    return {
+        "orders": len(mine),
+        "settled": int(settled or 0),
+        "refunds": int(refunds or 0),
+        "declarations_paid_once": sum(1 for d in decl_ids if per_decl[d] == 1),
+        "declarations_paid_twice": sum(1 for d in decl_ids if per_decl[d] > 1),
+    }
 
 
 def main() -> int:
@@ -177,16 +219,25 @@ def main() -> int:
     time.sleep(3)  # the providers' notifications
     book = ledger(cfg, decl_ids)
     report = {
-        "confirms": len(answers), "declarations": len(decl_ids), "answers_by_status": dict(statuses),
+        "confirms": len(answers),
+        "declarations": len(decl_ids),
+        "answers_by_status": dict(statuses),
         "answers_5xx": sum(n for s, n in statuses.items() if s >= 500),
-        "confirm_p50_ms": round(latencies[len(latencies) // 2] * 1000), "confirm_p99_ms":
-            round(latencies[int(len(latencies) * 0.99) - 1] * 1000), "crowd_seconds": round(crowd, 1),
-        "cashiers_sent_to": len(cashiers), "payments_taken": taken, **book,
+        "confirm_p50_ms": round(latencies[len(latencies) // 2] * 1000),
+        "confirm_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000),
+        "crowd_seconds": round(crowd, 1),
+        "cashiers_sent_to": len(cashiers),
+        "payments_taken": taken,
+        **book,
         "submit_to_success_seconds": round(one_payment, 3),
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
-    ok = report["answers_5xx"] == 0 and book["declarations_paid_once"] == len(decl_ids) \
-        and book["declarations_paid_twice"] == 0 and book["settled"] == len(decl_ids)
+    ok = (
+        report["answers_5xx"] == 0
+        and book["declarations_paid_once"] == len(decl_ids)
+        and book["declarations_paid_twice"] == 0
+        and book["settled"] == len(decl_ids)
+    )
     return 0 if ok else 1
 
 

@@ -80,8 +80,17 @@ def csrf_token(html: bytes) -> str:
 def log_in(client: FlaskClient) -> None:
     """身份验证 + the simulated face check, as the browser does it."""
     _, html = fetch(client, "/login")
-    r = client.post("/login", data={"csrf_token": csrf_token(html), "name": LOGIN[0], "id_type": "resident_id",
-                                    "id_number": LOGIN[1], "agree": "1", "next": "/"})
+    r = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(html),
+            "name": LOGIN[0],
+            "id_type": "resident_id",
+            "id_number": LOGIN[1],
+            "agree": "1",
+            "next": "/",
+        },
+    )
     assert r.status_code == 303, r.get_data(as_text=True)
     _, html = fetch(client, "/login/face")
     r = client.post("/login/face", data={"csrf_token": csrf_token(html)})
@@ -135,10 +144,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="page-weight-") as tmp:
         url = f"sqlite:///{tmp}/app.sqlite3"
         upgrade(url)
-        app = create_app({
-            "TESTING": True, "INSTANCE_PATH": tmp, "DATABASE_URL": url, "SECRET_KEY": "page-weight",
-            "APP_TODAY": TODAY, "PUBLIC_BASE_URL": "http://localhost", "PAYMENT_TRANSPORT": "wsgi",
-        })
+        app = create_app(
+            {
+                "TESTING": True,
+                "INSTANCE_PATH": tmp,
+                "DATABASE_URL": url,
+                "SECRET_KEY": "page-weight",
+                "APP_TODAY": TODAY,
+                "PUBLIC_BASE_URL": "http://localhost",
+                "PAYMENT_TRANSPORT": "wsgi",
+            }
+        )
         try:
             with app.extensions["db_sessionmaker"]() as s:
                 demo.seed(s, app.extensions["clock"].today())
@@ -156,22 +172,31 @@ def main() -> int:
         finally:
             app.extensions["db_engine"].dispose()
 
-    head = f"{'page':<12} {'status':>6} {'HTML gz':>9} {'CSS+JS gz':>10} {'files':>5} {'total gz':>9} " \
-           f"{'/budget':>8} {'/baseline':>9}"
-    print(f"Page weight, gzip level 6; budget {BUDGET} B (60 KB) per page; "
-          f"baseline = {' + '.join(Path(b).name for b in BASELINE)} = {baseline} B gz\n")
+    head = (
+        f"{'page':<12} {'status':>6} {'HTML gz':>9} {'CSS+JS gz':>10} {'files':>5} {'total gz':>9} "
+        f"{'/budget':>8} {'/baseline':>9}"
+    )
+    print(
+        f"Page weight, gzip level 6; budget {BUDGET} B (60 KB) per page; "
+        f"baseline = {' + '.join(Path(b).name for b in BASELINE)} = {baseline} B gz\n"
+    )
     print(head)
     print("-" * len(head))
     failed = False
     for r in rows:
         over = r.total > BUDGET or r.status != 200
         failed |= over
-        print(f"{r.page:<12} {r.status:>6} {r.html:>9} {r.assets:>10} {r.asset_count:>5} {r.total:>9} "
-              f"{r.total / BUDGET:>7.0%} {r.total / baseline:>8.2f}x" + ("  OVER" if over else "")
-              + (f"  (redirected to {r.final})" if r.final != r.page else ""))
+        print(
+            f"{r.page:<12} {r.status:>6} {r.html:>9} {r.assets:>10} {r.asset_count:>5} {r.total:>9} "
+            f"{r.total / BUDGET:>7.0%} {r.total / baseline:>8.2f}x"
+            + ("  OVER" if over else "")
+            + (f"  (redirected to {r.final})" if r.final != r.page else "")
+        )
     print("-" * len(head))
-    print(f"{'baseline':<12} {'':>6} {'':>9} {baseline:>10} {len(BASELINE):>5} {baseline:>9} "
-          f"{baseline / BUDGET:>7.0%} {1:>8.2f}x")
+    print(
+        f"{'baseline':<12} {'':>6} {'':>9} {baseline:>10} {len(BASELINE):>5} {baseline:>9} "
+        f"{baseline / BUDGET:>7.0%} {1:>8.2f}x"
+    )
     if failed:
         print("\nFAIL: a page is over the 60 KB budget or did not answer 200", file=sys.stderr)
         return 1

@@ -84,8 +84,9 @@ def own_database(url: str) -> str:
 def fresh_pg(name: str) -> str:
     """Drop and create one of the bench's own databases; its URL."""
     url = own_database(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    engine = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                           isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with engine.connect() as c:
         c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         c.execute(text(f"CREATE DATABASE {name}"))
@@ -96,8 +97,9 @@ def fresh_pg(name: str) -> str:
 def drop_pg(name: str) -> None:
     """Drop one of the bench's own databases."""
     own_database(f"x/{name}")
-    engine = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                           isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with engine.connect() as c:
         c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     engine.dispose()
@@ -116,25 +118,60 @@ def free_port() -> int:
 def environment(instance: Path, url: str, port: int, sim_port: int) -> dict[str, str]:
     """The app's environment for one bench setup."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HUEY_URL")}
-    env.update(DATABASE_URL=url, INSTANCE_PATH=str(instance), SECRET_KEY="bench", APP_TODAY=TODAY,
-               APP_TODAY_ANCHOR=str(int(time.time())), PORT=str(port), SIM_PORT=str(sim_port), HOST=LOOPBACK,
-               PUBLIC_BASE_URL=f"http://{LOOPBACK}:{port}", PROVIDERS_URL=f"http://{LOOPBACK}:{sim_port}",
-               RATELIMIT_ENABLED="0", CERTIFICATE_MAKING="later")
+    env.update(
+        DATABASE_URL=url,
+        INSTANCE_PATH=str(instance),
+        SECRET_KEY="bench",
+        APP_TODAY=TODAY,
+        APP_TODAY_ANCHOR=str(int(time.time())),
+        PORT=str(port),
+        SIM_PORT=str(sim_port),
+        HOST=LOOPBACK,
+        PUBLIC_BASE_URL=f"http://{LOOPBACK}:{port}",
+        PROVIDERS_URL=f"http://{LOOPBACK}:{sim_port}",
+        RATELIMIT_ENABLED="0",
+        CERTIFICATE_MAKING="later",
+    )
     return env
 
 
 def flask(env: dict[str, str], *args: str) -> str:
     """A `flask --app webapp` command; its output."""
-    return subprocess.run([str(BIN / "flask"), "--app", "webapp", *args], env={**env, "PYTHONPATH": str(APP_ROOT)},
-                          capture_output=True, text=True, check=True, cwd=APP_ROOT).stdout
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "webapp", *args],
+        env={**env, "PYTHONPATH": str(APP_ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=APP_ROOT,
+    ).stdout
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], spec: str, port: int, *, cpu: str | None = "0", chdir: Path = APP_ROOT,
-             conf: bool = True, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def gunicorn(
+    env: dict[str, str],
+    spec: str,
+    port: int,
+    *,
+    cpu: str | None = "0",
+    chdir: Path = APP_ROOT,
+    conf: bool = True,
+    log: Path | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     """A gunicorn serving ``spec`` on the loopback port (pinned to ``cpu``), stopped on exit."""
-    cmd = [str(BIN / "gunicorn"), *(["-c", "python:webapp.gunicorn_conf"] if conf else []), "--workers", WORKERS,
-           "--threads", THREADS, "--bind", f"{LOOPBACK}:{port}", "--chdir", str(chdir), spec]
+    cmd = [
+        str(BIN / "gunicorn"),
+        *(["-c", "python:webapp.gunicorn_conf"] if conf else []),
+        "--workers",
+        WORKERS,
+        "--threads",
+        THREADS,
+        "--bind",
+        f"{LOOPBACK}:{port}",
+        "--chdir",
+        str(chdir),
+        spec,
+    ]
     if cpu is not None:
         cmd = ["taskset", "-c", cpu, *cmd]
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
@@ -194,8 +231,19 @@ def worker_boot_seconds(proc: subprocess.Popen[bytes], url: str) -> float:
 
 def wrk(url: str, connections: int, cookie: str | None = None) -> tuple[float, float]:
     """req/s and p99 (ms) of one wrk run pinned to core 1."""
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{SECONDS_PER_RUN}s", "--latency",
-           "--timeout", "10s", loopback(url)]
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{SECONDS_PER_RUN}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        loopback(url),
+    ]
     if cookie:
         cmd[-1:-1] = ["-H", f"Cookie: session={cookie}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS_PER_RUN + 30).stdout
@@ -223,8 +271,12 @@ def login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]:
     """A phone in the e-Tax app, logged in (face check passed), and its CSRF token."""
     s = requests.Session()
     token = csrf(s.get(f"{base}/login?ch=etax-app", timeout=10).text)
-    r = s.post(f"{base}/login", data={"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1",
-                                      "csrf_token": token}, allow_redirects=False, timeout=10)
+    r = s.post(
+        f"{base}/login",
+        data={"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1", "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
     if r.status_code != 303:
         raise RuntimeError(f"login refused for {name}: {r.status_code}")
     token = csrf(s.get(f"{base}/login/face", timeout=10).text)
@@ -253,8 +305,11 @@ def page_table(backend: str) -> list[dict[str, object]]:
             started = time.monotonic()
             with gunicorn(env, "webapp:create_app()", port, log=work / "app.log") as ap:
                 healthy = wait_healthy(f"{base}/healthz", ap)
-                print(f"  [{backend}] app healthy after {healthy:.2f} s (gunicorn start included; "
-                      f"hello-world {hello_boot:.2f} s)", flush=True)
+                print(
+                    f"  [{backend}] app healthy after {healthy:.2f} s (gunicorn start included; "
+                    f"hello-world {hello_boot:.2f} s)",
+                    flush=True,
+                )
                 cookies = {page: login(base, *who)[0].cookies.get("session") for page, who in SERVICE_PAGES.items()}
                 for page in [*PUBLIC_PAGES, *SERVICE_PAGES]:
                     for conns in CONNECTIONS:
@@ -267,22 +322,40 @@ def page_table(backend: str) -> list[dict[str, object]]:
                             rpss.append(r)
                             hello_rps.append(h)
                         med = statistics.median
-                        row = {"backend": backend, "page": page, "connections": conns, "req_s": round(med(rpss)),
-                               "hello_req_s": round(med(hello_rps)), "ratio": round(med(ratios), 3),
-                               "p99_ms": round(med(p99s), 1)}
+                        row = {
+                            "backend": backend,
+                            "page": page,
+                            "connections": conns,
+                            "req_s": round(med(rpss)),
+                            "hello_req_s": round(med(hello_rps)),
+                            "ratio": round(med(ratios), 3),
+                            "p99_ms": round(med(p99s), 1),
+                        }
                         rows.append(row)
-                        print(f"  {backend:10} {page:18} c={conns:<3} {row['req_s']:>6} req/s  hello "
-                              f"{row['hello_req_s']:>6}  ratio {row['ratio']:.3f}  p99 {row['p99_ms']:>7.1f} ms",
-                              flush=True)
+                        print(
+                            f"  {backend:10} {page:18} c={conns:<3} {row['req_s']:>6} req/s  hello "
+                            f"{row['hello_req_s']:>6}  ratio {row['ratio']:.3f}  p99 {row['p99_ms']:>7.1f} ms",
+                            flush=True,
+                        )
                 app_rss, hello_rss = workers_rss_mb(ap.pid), workers_rss_mb(hp.pid)
                 boot = worker_boot_seconds(ap, f"{base}/healthz")
                 hello_boot_w = worker_boot_seconds(hp, f"{hello}/")
-            rows.append({"backend": backend, "app_healthy_s": round(healthy, 2), "since_start_s":
-                         round(time.monotonic() - started, 1), "worker_boot_s": round(boot, 3),
-                         "hello_worker_boot_s": round(hello_boot_w, 3),
-                         "worker_rss_mb": [round(x) for x in app_rss], "hello_rss_mb": [round(x) for x in hello_rss]})
-            print(f"  [{backend}] worker boot {boot:.3f} s (hello {hello_boot_w:.3f} s); worker RSS "
-                  f"{[round(x) for x in app_rss]} MB (hello {[round(x) for x in hello_rss]} MB)", flush=True)
+            rows.append(
+                {
+                    "backend": backend,
+                    "app_healthy_s": round(healthy, 2),
+                    "since_start_s": round(time.monotonic() - started, 1),
+                    "worker_boot_s": round(boot, 3),
+                    "hello_worker_boot_s": round(hello_boot_w, 3),
+                    "worker_rss_mb": [round(x) for x in app_rss],
+                    "hello_rss_mb": [round(x) for x in hello_rss],
+                }
+            )
+            print(
+                f"  [{backend}] worker boot {boot:.3f} s (hello {hello_boot_w:.3f} s); worker RSS "
+                f"{[round(x) for x in app_rss]} MB (hello {[round(x) for x in hello_rss]} MB)",
+                flush=True,
+            )
     finally:
         if backend != "sqlite":
             drop_pg("bench_pages")
@@ -299,13 +372,27 @@ def ledger(url: str) -> dict[str, int]:
     with engine.connect() as c:
         out = {
             "settled_rows": int(c.execute(text("SELECT count(*) FROM settled_payment")).scalar() or 0),
-            "paid_receivables": int(c.execute(text("SELECT count(*) FROM receivable WHERE status = 'paid'"))
-                                    .scalar() or 0),
-            "paid_twice": int(c.execute(text("SELECT count(*) FROM (SELECT receivable_id FROM settled_payment "
-                                             "GROUP BY receivable_id HAVING count(*) > 1) t")).scalar() or 0),
-            "declarations_with_two_paid_orders": int(c.execute(text(
-                "SELECT count(*) FROM (SELECT declaration_id FROM payment_order WHERE state = 'paid' "
-                "GROUP BY declaration_id HAVING count(*) > 1) t")).scalar() or 0),
+            "paid_receivables": int(
+                c.execute(text("SELECT count(*) FROM receivable WHERE status = 'paid'")).scalar() or 0
+            ),
+            "paid_twice": int(
+                c.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT receivable_id FROM settled_payment "
+                        "GROUP BY receivable_id HAVING count(*) > 1) t"
+                    )
+                ).scalar()
+                or 0
+            ),
+            "declarations_with_two_paid_orders": int(
+                c.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT declaration_id FROM payment_order WHERE state = 'paid' "
+                        "GROUP BY declaration_id HAVING count(*) > 1) t"
+                    )
+                ).scalar()
+                or 0
+            ),
         }
     engine.dispose()
     return out
@@ -321,8 +408,12 @@ def one_payment(base: str, person: tuple[str, str], method: str, deadline: float
     ids = re.findall(r'name="receivable" value="(\d+)"', page.text)
     if not insured or not ids:
         return False
-    r = phone.post(f"{base}/rm/pay/select", data={"insured": insured.group(1), "receivable": ids, "csrf_token": token},
-                   allow_redirects=False, timeout=10)
+    r = phone.post(
+        f"{base}/rm/pay/select",
+        data={"insured": insured.group(1), "receivable": ids, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
     if r.status_code != 303:
         return False
     method_url = r.headers["Location"]
@@ -352,13 +443,17 @@ def payments_http() -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     try:
         flask(env, "db", "upgrade")
-        people = json.loads(flask(env, "demo", "population", "--residents", str(PAY_RESIDENTS), "--flex", "0",
-                                  "--json"))
+        people = json.loads(
+            flask(env, "demo", "population", "--residents", str(PAY_RESIDENTS), "--flex", "0", "--json")
+        )
         payers = [(str(p["name"]), str(p["id_number"])) for p in people if p.get("role", "rm") != "flex"]
         base = f"http://{LOOPBACK}:{port}"
-        with gunicorn(env, "webapp.payments.sim:create_app()", sim_port, cpu=None, conf=False,
-                      log=work / "providers.log") as sp, \
-                gunicorn(env, "webapp:create_app()", port, cpu="0", log=work / "app.log") as ap:
+        with (
+            gunicorn(
+                env, "webapp.payments.sim:create_app()", sim_port, cpu=None, conf=False, log=work / "providers.log"
+            ) as sp,
+            gunicorn(env, "webapp:create_app()", port, cpu="0", log=work / "app.log") as ap,
+        ):
             wait_healthy(f"http://{LOOPBACK}:{sim_port}/healthz", sp)
             wait_healthy(f"{base}/healthz", ap)
             lock, queue = threading.Lock(), iter(payers)
@@ -368,8 +463,13 @@ def payments_http() -> list[dict[str, object]]:
                 done, failed, times = [0], [0], []
                 stop = time.monotonic() + PAY_SECONDS
 
-                def phone(n: int, stop: float = stop, done: list[int] = done, failed: list[int] = failed,
-                          times: list[float] = times) -> None:
+                def phone(
+                    n: int,
+                    stop: float = stop,
+                    done: list[int] = done,
+                    failed: list[int] = failed,
+                    times: list[float] = times,
+                ) -> None:
                     methods = ("wechat", "alipay", "unionpay")
                     i = n
                     while time.monotonic() < stop:
@@ -395,16 +495,27 @@ def payments_http() -> list[dict[str, object]]:
                 for t in threads:
                     t.join(timeout=PAY_SECONDS + 60)
                 took = time.monotonic() - started
-                row = {"concurrency": conc, "seconds": round(took, 1), "complete": done[0], "failed": failed[0],
-                       "payments_s": round(done[0] / took, 2),
-                       "flow_median_s": round(statistics.median(times), 3) if times else None}
+                row = {
+                    "concurrency": conc,
+                    "seconds": round(took, 1),
+                    "complete": done[0],
+                    "failed": failed[0],
+                    "payments_s": round(done[0] / took, 2),
+                    "flow_median_s": round(statistics.median(times), 3) if times else None,
+                }
                 rows.append(row)
-                print(f"  HTTP payments c={conc:<3} {row['payments_s']:>6} /s  complete {done[0]}, failed {failed[0]}, "
-                      f"median flow {row['flow_median_s']} s", flush=True)
+                print(
+                    f"  HTTP payments c={conc:<3} {row['payments_s']:>6} /s  complete {done[0]}, failed {failed[0]}, "
+                    f"median flow {row['flow_median_s']} s",
+                    flush=True,
+                )
             time.sleep(2)  # late notifications
         book = ledger(url)
-        ok = book["settled_rows"] == book["paid_receivables"] and book["paid_twice"] == 0 \
+        ok = (
+            book["settled_rows"] == book["paid_receivables"]
+            and book["paid_twice"] == 0
             and book["declarations_with_two_paid_orders"] == 0
+        )
         rows.append({"ledger": book, "ledger_ok": ok})
         print(f"  ledger {'OK' if ok else 'FAILED'}: {book}", flush=True)
     finally:
@@ -469,9 +580,16 @@ def core_alone() -> list[dict[str, object]]:
     try:
         flask(env, "db", "upgrade")
         flask(env, "demo", "population", "--residents", str(PAY_RESIDENTS * 2), "--flex", "0")
-        procs = [subprocess.Popen([str(BIN / "python"), "-c", CORE_WORKER, str(i), "2", str(CORE_SECONDS)],
-                                  env={**env, "PYTHONPATH": str(APP_ROOT)}, cwd=APP_ROOT, stdout=subprocess.PIPE,
-                                  text=True) for i in range(2)]
+        procs = [
+            subprocess.Popen(
+                [str(BIN / "python"), "-c", CORE_WORKER, str(i), "2", str(CORE_SECONDS)],
+                env={**env, "PYTHONPATH": str(APP_ROOT)},
+                cwd=APP_ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
         started = time.monotonic()
         outs = [p.communicate(timeout=CORE_SECONDS + 120)[0].split() for p in procs]
         took = time.monotonic() - started
@@ -479,12 +597,21 @@ def core_alone() -> list[dict[str, object]]:
         per_payment = [float(o[1]) * 1000 for o in outs if o]
         book = ledger(url)
         ok = book["settled_rows"] == book["paid_receivables"] and book["paid_twice"] == 0
-        row = {"processes": 2, "payments": done, "payments_s": round(done / CORE_SECONDS, 1),
-               "median_ms_per_payment": [round(x, 1) for x in per_payment], "wall_s": round(took, 1),
-               "ledger": book, "ledger_ok": ok}
+        row = {
+            "processes": 2,
+            "payments": done,
+            "payments_s": round(done / CORE_SECONDS, 1),
+            "median_ms_per_payment": [round(x, 1) for x in per_payment],
+            "wall_s": round(took, 1),
+            "ledger": book,
+            "ledger_ok": ok,
+        }
         rows.append(row)
-        print(f"  core alone, 2 processes: {row['payments_s']} payments/s ({done} in {CORE_SECONDS} s), "
-              f"median {row['median_ms_per_payment']} ms each; ledger {'OK' if ok else 'FAILED'} {book}", flush=True)
+        print(
+            f"  core alone, 2 processes: {row['payments_s']} payments/s ({done} in {CORE_SECONDS} s), "
+            f"median {row['median_ms_per_payment']} ms each; ledger {'OK' if ok else 'FAILED'} {book}",
+            flush=True,
+        )
     finally:
         drop_pg("bench_core")
         shutil.rmtree(work, ignore_errors=True)
@@ -497,12 +624,17 @@ def main() -> int:
         if shutil.which(tool) is None:
             raise SystemExit(f"`make bench` needs {tool} (apt-get install -y wrk util-linux)")
     cores = os.cpu_count()
-    print(f"cores: {cores} (server on core 0, wrk on core 1); other load: {os.getloadavg()[0]:.2f} "
-          f"(1-minute load average: other processes on this machine skew the absolute figures, the ratios less)")
+    print(
+        f"cores: {cores} (server on core 0, wrk on core 1); other load: {os.getloadavg()[0]:.2f} "
+        f"(1-minute load average: other processes on this machine skew the absolute figures, the ratios less)"
+    )
     print(f"code measured: {APP_ROOT}")
-    print(f"settings: WORKERS={WORKERS} THREADS={THREADS} SECONDS_PER_RUN={SECONDS_PER_RUN} ROUNDS={ROUNDS} "
-          f"CONNECTIONS={CONNECTIONS} PAY_SECONDS={PAY_SECONDS} PAY_CONCURRENCY={PAY_CONCURRENCY} "
-          f"CORE_SECONDS={CORE_SECONDS}", flush=True)
+    print(
+        f"settings: WORKERS={WORKERS} THREADS={THREADS} SECONDS_PER_RUN={SECONDS_PER_RUN} ROUNDS={ROUNDS} "
+        f"CONNECTIONS={CONNECTIONS} PAY_SECONDS={PAY_SECONDS} PAY_CONCURRENCY={PAY_CONCURRENCY} "
+        f"CORE_SECONDS={CORE_SECONDS}",
+        flush=True,
+    )
     results: dict[str, object] = {"cores": cores}
     began = time.monotonic()
     ok = True

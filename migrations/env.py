@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from webapp.db import Base, make_engine
 from webapp import models  # noqa: F401  (registers the tables)
+from webapp.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -11,8 +11,12 @@ target_metadata = Base.metadata
 
 def run_migrations_offline() -> None:
     """Emit SQL without a connection."""
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -65,24 +65,43 @@ def make_test_app(tmp_path: Path, template_dir: Path, **overrides: object) -> Fl
     else:
         shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
         url = f"sqlite:///{tmp_path}/app.sqlite3"
-    return create_app({
-        "TESTING": True, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url, "SECRET_KEY": "test",
-        "APP_TODAY": TODAY, **overrides,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": url,
+            "SECRET_KEY": "test",
+            "APP_TODAY": TODAY,
+            **overrides,
+        }
+    )
 
 
 def make_providers(app: Flask, **overrides: object) -> Flask:
     """The simulated providers for ``app``: same instance folder (their keys), same clock."""
-    return sim.create_app({"INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test", "SIM_CONTROLS": True,
-                           "APP_TODAY": TODAY, "PAYMENT_TRANSPORT": "wsgi", **overrides},
-                          clock=app.extensions["clock"])
+    return sim.create_app(
+        {
+            "INSTANCE_PATH": app.instance_path,
+            "SECRET_KEY": "test",
+            "SIM_CONTROLS": True,
+            "APP_TODAY": TODAY,
+            "PAYMENT_TRANSPORT": "wsgi",
+            **overrides,
+        },
+        clock=app.extensions["clock"],
+    )
 
 
 @pytest.fixture
 def app(tmp_path: Path, template_dir: Path) -> Iterator[Flask]:
     """The app, and the providers as a second app reached in-process; notifications wait for the test."""
-    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL=f"http://{APP_HOST}",
-                        PROVIDERS_URL=f"http://{PROVIDERS_HOST}", PAYMENT_TRANSPORT="wsgi")
+    app = make_test_app(
+        tmp_path,
+        template_dir,
+        PUBLIC_BASE_URL=f"http://{APP_HOST}",
+        PROVIDERS_URL=f"http://{PROVIDERS_HOST}",
+        PAYMENT_TRANSPORT="wsgi",
+    )
     providers = make_providers(app, SIM_NOTIFY_MODE="manual", SIM_RETRY_SCALE=0.0)
     app.extensions["payment_transport"].mount(PROVIDERS_HOST, providers)
     providers.extensions["sim_transport"].mount(APP_HOST, app)
@@ -140,8 +159,9 @@ class Browser:
         data = dict(data or {})
         if csrf and client is self.client:
             data.setdefault("csrf_token", self.token)
-        return client.post(path, data=data, base_url=base, headers={"User-Agent": self.ua, **kw.pop("headers", {})},
-                           **kw)  # type: ignore[arg-type]
+        return client.post(
+            path, data=data, base_url=base, headers={"User-Agent": self.ua, **kw.pop("headers", {})}, **kw
+        )  # type: ignore[arg-type]
 
     def follow(self, r):  # type: ignore[no-untyped-def]
         """Follow redirects, across to the providers' cashier and back (a relative one stays on its host)."""
@@ -152,16 +172,22 @@ class Browser:
     def login(self, name: str, id_number: str, next_url: str = "/") -> None:
         """Log in with the face check."""
         self.get("/login")
-        r = self.post("/login", {"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1",
-                                 "next": next_url})
+        r = self.post(
+            "/login", {"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1", "next": next_url}
+        )
         assert r.status_code == 303, r.get_data(as_text=True)
         r = self.post("/login/face")
         assert r.status_code == 303, r.get_data(as_text=True)
         self.get(r.location)  # a new login is a new session: the page it lands on carries its CSRF token
 
 
-HOST_UA = {"wechat": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50", "alipay": "Mozilla/5.0 (iPhone) AlipayClient/10.6",
-           "etax-web": "Mozilla/5.0 (iPhone)", "etax-app": "Mozilla/5.0 (iPhone)", "baidu": "Mozilla/5.0 baiduboxapp"}
+HOST_UA = {
+    "wechat": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50",
+    "alipay": "Mozilla/5.0 (iPhone) AlipayClient/10.6",
+    "etax-web": "Mozilla/5.0 (iPhone)",
+    "etax-app": "Mozilla/5.0 (iPhone)",
+    "baidu": "Mozilla/5.0 baiduboxapp",
+}
 
 
 @pytest.fixture

@@ -60,12 +60,10 @@ def live_pair(tmp_path: Path, template_dir: Path, **overrides: Any) -> tuple[Liv
     app_wsgi, sim_wsgi = _Deferred(), _Deferred()
     app_server, app_thread = serve(app_wsgi)
     sim_server, sim_thread = serve(sim_wsgi)
-    base, providers_url = (f"http://127.0.0.1:{app_server.server_port}",
-                           f"http://127.0.0.1:{sim_server.server_port}")
-    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL=base, PROVIDERS_URL=providers_url,
-                        PAYMENT_TRANSPORT="http", **overrides)
+    base, providers_url = (f"http://127.0.0.1:{app_server.server_port}", f"http://127.0.0.1:{sim_server.server_port}")
+    app = make_test_app(
+        tmp_path, template_dir, PUBLIC_BASE_URL=base, PROVIDERS_URL=providers_url, PAYMENT_TRANSPORT="http", **overrides
+    )
     providers = make_providers(app, PAYMENT_TRANSPORT="http", SIM_NOTIFY_MODE="thread", SIM_RETRY_SCALE=0.01)
     app_wsgi.app, sim_wsgi.app = app, providers
     return LiveServer(app, base, providers, providers_url), [(app_server, app_thread), (sim_server, sim_thread)]
-
-

@@ -25,8 +25,18 @@ def test_demo_seed_is_idempotent_and_people_json_lists_every_role(app):
     assert (_count(app, Person), _count(app, Receivable)) == counts
     people = json.loads(runner.invoke(args=["demo", "people", "--json"]).output)
     roles = {r for p in people for r in p["roles"]}
-    assert {"rm-family", "rm-paid", "no-enrolment", "face-fails", "flex", "flex-subsidized", "flex-new",
-            "flex-special", "flex-lapse", "rp"} <= roles
+    assert {
+        "rm-family",
+        "rm-paid",
+        "no-enrolment",
+        "face-fails",
+        "flex",
+        "flex-subsidized",
+        "flex-new",
+        "flex-special",
+        "flex-lapse",
+        "rp",
+    } <= roles
     for p in people:
         assert set(p) >= {"name", "id_type", "id_number", "roles"} and ric.is_valid(p["id_number"])
     family = next(p for p in people if "rm-family" in p["roles"])["family"]
@@ -103,8 +113,12 @@ def test_the_agreement_personas_pay_by_agreement_at_once_and_one_is_short_of_fun
         s.expunge(qian)
     page = phone_user(qian, "alipay").get("/agreements").get_data(as_text=True)
     assert page.count("签订成功") == 2  # one per 税务机关 of her enrolments, in effect since last month
-    report = batch_debit.run(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"],
-                             date(2026, 11, 9), lambda: at(date(2026, 11, 9), 6))
+    report = batch_debit.run(
+        app.extensions["db_sessionmaker"],
+        app.extensions["payment_adapters"]["agreement"],
+        date(2026, 11, 9),
+        lambda: at(date(2026, 11, 9), 6),
+    )
     assert report.reasons == {"余额不足": 3} and report.succeeded == 3  # 高红 short of everything, 钱敏 debited
 
 
@@ -118,8 +132,12 @@ def test_a_population_with_agreements_is_debited_by_the_batch_run(app, providers
     r = runner.invoke(args=["demo", "population", "--flex", "5", "--agreements", "--json"])
     assert r.exit_code == 0, r.output
     assert all(p["bank_accounts"] for p in json.loads(r.output))
-    report = batch_debit.run(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"],
-                             date(2026, 11, 9), lambda: at(date(2026, 11, 9), 6))
+    report = batch_debit.run(
+        app.extensions["db_sessionmaker"],
+        app.extensions["payment_adapters"]["agreement"],
+        date(2026, 11, 9),
+        lambda: at(date(2026, 11, 9), 6),
+    )
     assert (report.succeeded, report.failed) == (15, 0)
 
 
@@ -146,8 +164,9 @@ def test_R_ID_4_demo_holder_names_the_person_the_face_check_accepts(app):
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     assert runner.invoke(args=["demo", "holder", "110105198003120032"]).output.strip() == "王建国"
     assert runner.invoke(args=["demo", "holder", "110101199003070054"]).output.strip() == "孙强"
-    assert runner.invoke(args=["demo", "holder", "110105198003120040"]).output.strip() == \
-        holder_name("resident_id", "110105198003120040")
+    assert runner.invoke(args=["demo", "holder", "110105198003120040"]).output.strip() == holder_name(
+        "resident_id", "110105198003120040"
+    )
     bad = runner.invoke(args=["demo", "holder", "110105198003120031"])
     assert bad.exit_code != 0 and "校验位" in bad.output
 
@@ -162,8 +181,11 @@ def test_R_ID_4_every_demo_persona_logs_in_and_face_fails_says_why(app):
     for i, p in enumerate(people):
         b, env = Browser(app), {"REMOTE_ADDR": f"10.1.0.{i + 1}"}  # one phone each: under the login limit
         b.get("/login", environ_base=env)
-        b.post("/login", {"name": p["name"], "id_type": "resident_id", "id_number": p["id_number"], "agree": "1"},
-               environ_base=env)
+        b.post(
+            "/login",
+            {"name": p["name"], "id_type": "resident_id", "id_number": p["id_number"], "agree": "1"},
+            environ_base=env,
+        )
         r = b.post("/login/face", environ_base=env)
         if "face-fails" in p["roles"]:
             assert r.status_code == 422 and "光线" in r.get_data(as_text=True)

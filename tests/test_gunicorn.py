@@ -38,11 +38,31 @@ def gunicorn(tmp_path: Path, template_dir: Path) -> Iterator[int]:
     else:
         shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
     port = _free_port()
-    env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
-           "SECRET_KEY": "test", "APP_TODAY": "2026-11-22"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "python:webapp.gunicorn_conf",
-                             "--workers", "1", "--threads", "2", "--bind", f"127.0.0.1:{port}", "webapp:create_app()"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
+        "SECRET_KEY": "test",
+        "APP_TODAY": "2026-11-22",
+    }
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "python:webapp.gunicorn_conf",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "webapp:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:

@@ -14,8 +14,18 @@ WEBAPP = Path(__file__).resolve().parent.parent / "webapp"
 
 # Third-party packages a layer may use besides the standard library.
 PURE_LIBRARIES = {"chinese_calendar", "stdnum"}  # data libraries: no I/O, no framework
-WEB_LIBRARIES = {"flask", "flask_wtf", "flask_htmx", "flask_limiter", "jinja2", "jinja2_fragments", "werkzeug",
-                 "markupsafe", "segno", "captcha"}
+WEB_LIBRARIES = {
+    "flask",
+    "flask_wtf",
+    "flask_htmx",
+    "flask_limiter",
+    "jinja2",
+    "jinja2_fragments",
+    "werkzeug",
+    "markupsafe",
+    "segno",
+    "captcha",
+}
 # Drawing documents (the certificate PDF and its page images): no database, no Flask.
 DOCUMENT_LIBRARIES = {"reportlab", "pypdf", "segno", "pypdfium2"}
 
@@ -63,8 +73,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"stdlib", "domain"} | PURE_LIBRARIES,
     "models": {"stdlib", "domain", "db", "sqlalchemy"},
     "db": {"stdlib", "sqlalchemy"},
-    "payments": {"stdlib", "domain", "models", "db", "payments", "sqlalchemy", "cryptography", "requests",
-                 "werkzeug"},
+    "payments": {"stdlib", "domain", "models", "db", "payments", "sqlalchemy", "cryptography", "requests", "werkzeug"},
     "sim": {"stdlib", "domain", "payments", "sim", "config", "flask", "werkzeug", "cryptography", "requests"},
     "services": {"stdlib", "domain", "models", "db", "payments", "services", "documents", "sqlalchemy"}
     | PURE_LIBRARIES,

@@ -22,16 +22,23 @@ htmx = HTMX()
 def create_app(test_config: dict[str, object] | None = None) -> Flask:
     """Create and configure the app; ``test_config`` overrides the environment."""
     cfg = load_config(overrides=test_config)
-    app = Flask(__name__, instance_path=str(cfg["INSTANCE_PATH"]), template_folder=str(ROOT / "templates"),
-                static_folder=str(ROOT / "static"))
+    app = Flask(
+        __name__,
+        instance_path=str(cfg["INSTANCE_PATH"]),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(cfg)
     app.jinja_env.undefined = StrictUndefined
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    engine = make_engine(str(app.config["DATABASE_URL"]), pool_size=int(app.config["DB_POOL_SIZE"]),
-                         max_overflow=int(app.config["DB_MAX_OVERFLOW"]))
+    engine = make_engine(
+        str(app.config["DATABASE_URL"]),
+        pool_size=int(app.config["DB_POOL_SIZE"]),
+        max_overflow=int(app.config["DB_MAX_OVERFLOW"]),
+    )
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = make_sessionmaker(engine)
     app.extensions["db_reader_engine"] = readers = reader_engine(engine, strict=bool(app.config.get("TESTING")))
@@ -102,8 +109,13 @@ def _csrf_without_session(app: Flask) -> None:
         return token
 
     def adopt() -> None:
-        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or getattr(session, "token", None) \
-                or getattr(session, "lost", False) or getattr(session, "stateless", False) or field in session:
+        if (
+            request.method in ("GET", "HEAD", "OPTIONS", "TRACE")
+            or getattr(session, "token", None)
+            or getattr(session, "lost", False)
+            or getattr(session, "stateless", False)
+            or field in session
+        ):
             return
         sent = request.form.get(field) or request.headers.get("X-CSRFToken") or ""
         try:
@@ -126,8 +138,11 @@ def _certificates(app: Flask) -> None:
     request commits (``inline``, tests), or by the periodic job (``later``)."""
     from .services.certificates import MakeSettings, make_now
 
-    settings = MakeSettings(base_url=str(app.config["PUBLIC_BASE_URL"]), secret=str(app.config["SECRET_KEY"]),
-                            font_path=str(app.config["CJK_FONT_PATH"]))
+    settings = MakeSettings(
+        base_url=str(app.config["PUBLIC_BASE_URL"]),
+        secret=str(app.config["SECRET_KEY"]),
+        font_path=str(app.config["CJK_FONT_PATH"]),
+    )
     mode = app.config["CERTIFICATE_MAKING"]
 
     def submit(certificate_id: int) -> None:

@@ -75,8 +75,13 @@ def demo_holder(id_number: str, id_type: str) -> None:
 
 @demo_cli.command("population")
 @click.option("--residents", type=click.IntRange(0, 1_000_000), default=0, help="Residents owing resident medical.")
-@click.option("--flex", "flex_workers", type=click.IntRange(0, 1_000_000), default=0,
-              help="Flexible workers owing the rolling window.")
+@click.option(
+    "--flex",
+    "flex_workers",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    help="Flexible workers owing the rolling window.",
+)
 @click.option("--agreements", is_flag=True, help="Give everyone a batch-debit agreement in effect.")
 @click.option("--json", "as_json", is_flag=True, help="Print them as `demo people --json` does.")
 def demo_population(residents: int, flex_workers: int, agreements: bool, as_json: bool) -> None:
@@ -84,8 +89,9 @@ def demo_population(residents: int, flex_workers: int, agreements: bool, as_json
     numbers)."""
     today = current_app.extensions["clock"].today()
     with _session() as s:
-        people = demo.population(s, residents=residents, flex_workers=flex_workers, today=today,
-                                 region=str(current_app.config["REGION"]))
+        people = demo.population(
+            s, residents=residents, flex_workers=flex_workers, today=today, region=str(current_app.config["REGION"])
+        )
         s.commit()
         demo.population_bank(s, current_app.instance_path, people, agreements=agreements, today=today)
         s.commit()
@@ -129,8 +135,10 @@ def generate(month_text: str) -> None:
         except NoPolicyError as e:
             raise click.ClickException(str(e)) from None
         s.commit()
-    click.echo(f"{month}: {result.created} receivables created, {result.skipped_no_base} enrolments waiting for a "
-               f"base declaration, {result.topups} 补差 items, {result.repriced} provisional bills repriced")
+    click.echo(
+        f"{month}: {result.created} receivables created, {result.skipped_no_base} enrolments waiting for a "
+        f"base declaration, {result.topups} 补差 items, {result.repriced} provisional bills repriced"
+    )
 
 
 @receivables_cli.command("import-special")
@@ -164,8 +172,10 @@ def generate_rp(year: int) -> None:
         except NoPolicyError as e:
             raise click.ClickException(str(e)) from None
         s.commit()
-    click.echo(f"{year}: {result.created} receivables created ({result.carried} at an earlier year's amount), "
-               f"{result.waiting} payers waiting for 缴费金额设置")
+    click.echo(
+        f"{year}: {result.created} receivables created ({result.carried} at an earlier year's amount), "
+        f"{result.waiting} payers waiting for 缴费金额设置"
+    )
 
 
 @receivables_cli.command("import-special-rp")
@@ -213,14 +223,22 @@ def batch_run(day_text: str | None, worker: str, chunk: int) -> None:
     except ValueError:
         raise click.BadParameter("应为YYYY-MM-DD，例如 2026-11-09", param_hint="--date") from None
     if not is_batch_debit_day(day):
-        raise click.ClickException(f"{format_date_zh(day)}不是批量扣款日（本月批量扣款日为"
-                                   f"{format_date_zh(batch_debit.batch_day_of(day))}）")
-    report = batch_debit.run(current_app.extensions["db_sessionmaker"],
-                             current_app.extensions["payment_adapters"]["agreement"], day, clock.now,
-                             worker=worker, chunk=chunk)
+        raise click.ClickException(
+            f"{format_date_zh(day)}不是批量扣款日（本月批量扣款日为{format_date_zh(batch_debit.batch_day_of(day))}）"
+        )
+    report = batch_debit.run(
+        current_app.extensions["db_sessionmaker"],
+        current_app.extensions["payment_adapters"]["agreement"],
+        day,
+        clock.now,
+        worker=worker,
+        chunk=chunk,
+    )
     reasons = ", ".join(f"{k} {v}" for k, v in report.reasons.items()) or "none"
-    click.echo(f"{day}: {report.debits} debits in {report.chunks} chunks, {report.succeeded} debited, "
-               f"{report.failed} failed ({reasons}), {report.seconds:.1f}s")
+    click.echo(
+        f"{day}: {report.debits} debits in {report.chunks} chunks, {report.succeeded} debited, "
+        f"{report.failed} failed ({reasons}), {report.seconds:.1f}s"
+    )
     if report.unanswered:
         raise click.ClickException("银行未应答，请稍后重新运行（已发出的扣款不会重复扣款）")
 

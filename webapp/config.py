@@ -72,8 +72,11 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
-def load_config(instance_path: str | None = None, env: Mapping[str, str] | None = None,
-                overrides: Mapping[str, object] | None = None) -> dict[str, object]:
+def load_config(
+    instance_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> dict[str, object]:
     """The Flask config mapping, from the environment; ``overrides`` (tests) win over it."""
     env = os.environ if env is None else env
     over = dict(overrides or {})
@@ -134,16 +137,31 @@ def load_config(instance_path: str | None = None, env: Mapping[str, str] | None 
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # no form or notification comes near; bigger bodies get 413
         "WTF_CSRF_TIME_LIMIT": None,
     }
-    for key in ("WECHAT_MCHID", "WECHAT_APPID", "WECHAT_SERIAL_NO", "WECHAT_MERCHANT_KEY", "WECHAT_PLATFORM_PUBLIC_KEY",
-                "WECHAT_PLATFORM_KEY_ID", "WECHAT_APIV3_KEY_FILE", "ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY",
-                "ALIPAY_PUBLIC_KEY", "UNIONPAY_MER_ID", "UNIONPAY_SIGN_KEY", "UNIONPAY_SIGN_PUBLIC_KEY",
-                "UNIONPAY_VERIFY_KEY", "BANK_MERCHANT_KEY", "BANK_PUBLIC_KEY"):
+    for key in (
+        "WECHAT_MCHID",
+        "WECHAT_APPID",
+        "WECHAT_SERIAL_NO",
+        "WECHAT_MERCHANT_KEY",
+        "WECHAT_PLATFORM_PUBLIC_KEY",
+        "WECHAT_PLATFORM_KEY_ID",
+        "WECHAT_APIV3_KEY_FILE",
+        "ALIPAY_APP_ID",
+        "ALIPAY_APP_PRIVATE_KEY",
+        "ALIPAY_PUBLIC_KEY",
+        "UNIONPAY_MER_ID",
+        "UNIONPAY_SIGN_KEY",
+        "UNIONPAY_SIGN_PUBLIC_KEY",
+        "UNIONPAY_VERIFY_KEY",
+        "BANK_MERCHANT_KEY",
+        "BANK_PUBLIC_KEY",
+    ):
         if raw(key):
             cfg[key] = raw(key)
     captcha_answer = raw("CAPTCHA_TEST_ANSWER")
     if captcha_answer and app_today is None:
-        logging.getLogger(__name__).warning("CAPTCHA_TEST_ANSWER is ignored: it is honoured only with APP_TODAY "
-                                            "(a demo or test run)")
+        logging.getLogger(__name__).warning(
+            "CAPTCHA_TEST_ANSWER is ignored: it is honoured only with APP_TODAY (a demo or test run)"
+        )
         captcha_answer = ""
     cfg["CAPTCHA_TEST_ANSWER"] = captcha_answer or None
     cfg["CERTIFICATE_MAKING"] = raw("CERTIFICATE_MAKING", "inline" if over.get("TESTING") else "queue")

@@ -54,7 +54,10 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> sa.
         @event.listens_for(engine, "before_cursor_execute")
         def _reader_writes(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
             if conn.get_execution_options().get(READER) == "strict" and statement.lstrip()[:6].upper() in (
-                    "INSERT", "UPDATE", "DELETE"):
+                "INSERT",
+                "UPDATE",
+                "DELETE",
+            ):
                 raise AssertionError(f"a reader wrote (mark its endpoint a writer): {statement[:80]}")
 
         return engine

@@ -53,34 +53,74 @@ class Persona:
 
 
 PERSONAS: tuple[Persona, ...] = (
-    Persona("王建国", "110105198003120032", ("rm-family",),
-            family=(("110102195004050010", "父亲"), ("11010219520918002X", "母亲"), ("110105201506010040", "子女"))),
+    Persona(
+        "王建国",
+        "110105198003120032",
+        ("rm-family",),
+        family=(("110102195004050010", "父亲"), ("11010219520918002X", "母亲"), ("110105201506010040", "子女")),
+    ),
     Persona("王福生", "110102195004050010", (), rm_category="elderly"),
     Persona("李秀英", "11010219520918002X", (), rm_category="elderly"),
     Persona("王小雨", "110105201506010040", (), rm_category="student_child"),
     Persona("赵丽", "110108198507220028", ("rm-paid",), rm_category="working_age", paid_rm=True),
     Persona("孙强", "110101199003070054", ("no-enrolment",)),
-    Persona("周敏", "110106197811030029", ("face-fails",), rm_category="working_age",
-            face_fail_reason="未能识别到本人面部，请在光线充足处正对屏幕重试"),
+    Persona(
+        "周敏",
+        "110106197811030029",
+        ("face-fails",),
+        rm_category="working_age",
+        face_fail_reason="未能识别到本人面部，请在光线充足处正对屏幕重试",
+    ),
     # Flexible workers. "unpaid" lists the fee periods still owed, by insurance ("*" = all three), as
     # offsets from this month (-1 = 本期应缴费, -2 and -3 = 往期未缴费); every earlier month is paid.
-    Persona("刘鹏", "110108198704150030", ("flex",),
-            flex={"enrolled_on": date(2024, 3, 5), "base": 8000, "unpaid": {"*": (-3, -2, -1)}}),
-    Persona("陈静", "110105197208300024", ("flex-subsidized",),
-            flex={"enrolled_on": date(2023, 1, 9), "subsidized": True, "unpaid": {"*": (-1,)}}),
-    Persona("黄磊", "110106199502110016", ("flex-new",),
-            flex={"enrolled_on": "last-month", "unpaid": {"*": (-1,)}}),  # owes medical (Q20), no base yet
-    Persona("吴芳", "11010519830619002X", ("flex-special",),
-            flex={"enrolled_on": date(2022, 6, 1), "base": 7500, "unpaid": {}, "special": True}),
+    Persona(
+        "刘鹏",
+        "110108198704150030",
+        ("flex",),
+        flex={"enrolled_on": date(2024, 3, 5), "base": 8000, "unpaid": {"*": (-3, -2, -1)}},
+    ),
+    Persona(
+        "陈静",
+        "110105197208300024",
+        ("flex-subsidized",),
+        flex={"enrolled_on": date(2023, 1, 9), "subsidized": True, "unpaid": {"*": (-1,)}},
+    ),
+    Persona(
+        "黄磊", "110106199502110016", ("flex-new",), flex={"enrolled_on": "last-month", "unpaid": {"*": (-1,)}}
+    ),  # owes medical (Q20), no base yet
+    Persona(
+        "吴芳",
+        "11010519830619002X",
+        ("flex-special",),
+        flex={"enrolled_on": date(2022, 6, 1), "base": 7500, "unpaid": {}, "special": True},
+    ),
     # Debit agreements (缴费协议): signed a month ago, in effect; 钱敏's account is funded, 高红's is not.
-    Persona("钱敏", "110105198205160040", ("agreement",), rm_category="working_age", bank="CCB",
-            balance_fen=5_000_000, agreement={"batch_debit": True},
-            flex={"enrolled_on": date(2023, 3, 1), "base": 9000, "unpaid": {"*": (-1,)}}),
-    Persona("高红", "110108197608230028", ("agreement", "agreement-short-funds"), rm_category="working_age",
-            bank="BOC", balance_fen=1_000, agreement={"batch_debit": True},
-            flex={"enrolled_on": date(2022, 1, 1), "base": 8000, "unpaid": {"*": (-1,)}}),
-    Persona("郑伟", "110108197911080018", ("flex-lapse",),
-            flex={"enrolled_on": date(2021, 9, 1), "base": 10000, "unpaid": {"medical": (-2, -1)}}),
+    Persona(
+        "钱敏",
+        "110105198205160040",
+        ("agreement",),
+        rm_category="working_age",
+        bank="CCB",
+        balance_fen=5_000_000,
+        agreement={"batch_debit": True},
+        flex={"enrolled_on": date(2023, 3, 1), "base": 9000, "unpaid": {"*": (-1,)}},
+    ),
+    Persona(
+        "高红",
+        "110108197608230028",
+        ("agreement", "agreement-short-funds"),
+        rm_category="working_age",
+        bank="BOC",
+        balance_fen=1_000,
+        agreement={"batch_debit": True},
+        flex={"enrolled_on": date(2022, 1, 1), "base": 8000, "unpaid": {"*": (-1,)}},
+    ),
+    Persona(
+        "郑伟",
+        "110108197911080018",
+        ("flex-lapse",),
+        flex={"enrolled_on": date(2021, 9, 1), "base": 10000, "unpaid": {"medical": (-2, -1)}},
+    ),
     # Resident pension: 2000 set for this year (unpaid) and one 人社核定 special item.
     Persona("马秀兰", "110106196805120023", ("rp",), rp_amount=2000),
 )
@@ -97,8 +137,14 @@ def _person(session: Session, p: Persona) -> Person:
     person = session.scalar(select(Person).where(Person.id_type == "resident_id", Person.id_number == p.id_number))
     facts = facts_from_id("resident_id", p.id_number)
     if person is None:
-        person = Person(name=p.name, id_type="resident_id", id_number=p.id_number, sex=facts.sex,
-                        birth_date=facts.birth_date, person_no=identity.next_person_no(session))
+        person = Person(
+            name=p.name,
+            id_type="resident_id",
+            id_number=p.id_number,
+            sex=facts.sex,
+            birth_date=facts.birth_date,
+            person_no=identity.next_person_no(session),
+        )
         session.add(person)
         session.flush()
     return person
@@ -109,10 +155,24 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
     people = {p.id_number: _person(session, p) for p in PERSONAS}
     for p in PERSONAS:
         person = people[p.id_number]
-        if p.rm_category and session.scalar(select(Enrolment.id).where(
-                Enrolment.person_id == person.id, Enrolment.scheme == rm.SCHEME)) is None:
-            session.add(Enrolment(person_id=person.id, scheme=rm.SCHEME, region=region, category=p.rm_category,
-                                  tax_office=TAX_OFFICE, si_agency=SI_AGENCY, enrolled_on=date(2020, 1, 1)))
+        if (
+            p.rm_category
+            and session.scalar(
+                select(Enrolment.id).where(Enrolment.person_id == person.id, Enrolment.scheme == rm.SCHEME)
+            )
+            is None
+        ):
+            session.add(
+                Enrolment(
+                    person_id=person.id,
+                    scheme=rm.SCHEME,
+                    region=region,
+                    category=p.rm_category,
+                    tax_office=TAX_OFFICE,
+                    si_agency=SI_AGENCY,
+                    enrolled_on=date(2020, 1, 1),
+                )
+            )
         for number, relation in p.family:
             rm.remember(session, person.id, people[number].id, relation)
     session.flush()
@@ -131,21 +191,32 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
     session.flush()
     # Past payments are in the treasury already (入库), so a newcomer can apply for a certificate at once.
     posted = certificates.post_due(session, today)
-    return {"people": len(people), "rm_receivables_created": created, "flex_receivables_created": flex_created,
-            "agreements": agreements, "posted": posted}
+    return {
+        "people": len(people),
+        "rm_receivables_created": created,
+        "flex_receivables_created": flex_created,
+        "agreements": agreements,
+        "posted": posted,
+    }
 
 
 def bank_account(p: Persona) -> dict[str, object]:
     """The persona's own account at the simulated bank (what `demo people --json` lists)."""
     index = PERSONAS.index(p)
-    return {"bank": p.bank, "bank_name": banks.banks()[p.bank].name, "card_number": banks.card_number(
-        p.bank, 7_000_000 + index), "holder": p.name, "balance": f"{p.balance_fen / 100:.2f}"}
+    return {
+        "bank": p.bank,
+        "bank_name": banks.banks()[p.bank].name,
+        "card_number": banks.card_number(p.bank, 7_000_000 + index),
+        "holder": p.name,
+        "balance": f"{p.balance_fen / 100:.2f}",
+    }
 
 
 def bank_rows() -> list[tuple[str, str, str, str, int]]:
     """Every persona's account, as the bank's back office opens them."""
-    return [(str(a["card_number"]), p.bank, p.name, p.id_number, p.balance_fen)
-            for p in PERSONAS if (a := bank_account(p))]
+    return [
+        (str(a["card_number"]), p.bank, p.name, p.id_number, p.balance_fen) for p in PERSONAS if (a := bank_account(p))
+    ]
 
 
 def _seed_agreements(session: Session, people: dict[str, Person], today: date) -> int:
@@ -163,13 +234,23 @@ def _seed_agreements(session: Session, people: dict[str, Person], today: date) -
         card = str(bank_account(p)["card_number"])
         for office, agency in offices(session, person.id).items():
             region = banks.regions(p.bank)[0]
-            session.add(Agreement(
-                agreement_no=f"AGDEMO{person.id:06d}{len(office) % 100:02d}{created:02d}", payer_id=person.id,
-                tax_office=office, si_agency=agency, bank=p.bank, bank_region=region,
-                branch=banks.branches(p.bank, region)[0], holder=p.name, account_masked=banks.mask_card(card),
-                account_digest=hashlib.sha256(card.encode()).hexdigest(),
-                batch_debit=bool(p.agreement.get("batch_debit")), effective_on=today - timedelta(days=29),
-                signed_at=datetime.combine(today - timedelta(days=30), time(10, 0), BEIJING)))
+            session.add(
+                Agreement(
+                    agreement_no=f"AGDEMO{person.id:06d}{len(office) % 100:02d}{created:02d}",
+                    payer_id=person.id,
+                    tax_office=office,
+                    si_agency=agency,
+                    bank=p.bank,
+                    bank_region=region,
+                    branch=banks.branches(p.bank, region)[0],
+                    holder=p.name,
+                    account_masked=banks.mask_card(card),
+                    account_digest=hashlib.sha256(card.encode()).hexdigest(),
+                    batch_debit=bool(p.agreement.get("batch_debit")),
+                    effective_on=today - timedelta(days=29),
+                    signed_at=datetime.combine(today - timedelta(days=30), time(10, 0), BEIJING),
+                )
+            )
             created += 1
     session.flush()
     return created
@@ -180,11 +261,16 @@ def bank_agreements(session: Session) -> list[tuple[str, str, str, str]]:
     from .models import Agreement
 
     by_number = {p.id_number: p for p in PERSONAS}
-    rows = session.execute(select(Agreement.agreement_no, Person.id_number, Person.name)
-                           .join(Person, Person.id == Agreement.payer_id)
-                           .where(Agreement.agreement_no.like("AGDEMO%"))).all()
-    return [(no, str(bank_account(by_number[number])["card_number"]), name, number) for no, number, name in rows
-            if number in by_number]
+    rows = session.execute(
+        select(Agreement.agreement_no, Person.id_number, Person.name)
+        .join(Person, Person.id == Agreement.payer_id)
+        .where(Agreement.agreement_no.like("AGDEMO%"))
+    ).all()
+    return [
+        (no, str(bank_account(by_number[number])["card_number"]), name, number)
+        for no, number, name in rows
+        if number in by_number
+    ]
 
 
 def _has_rp_policy(region: str, year: int) -> bool:
@@ -209,18 +295,36 @@ def _seed_rp(session: Session, people: dict[str, Person], today: date, region: s
             continue
         person = people[p.id_number]
         if rp.enrolment_of(session, person.id) is None:
-            session.add(Enrolment(person_id=person.id, scheme=rp.SCHEME, region=region, tax_office=RP_TAX_OFFICE,
-                                  si_agency=RP_SI_AGENCY, enrolled_on=date(2015, 3, 1), insurances="rp_pension"))
+            session.add(
+                Enrolment(
+                    person_id=person.id,
+                    scheme=rp.SCHEME,
+                    region=region,
+                    tax_office=RP_TAX_OFFICE,
+                    si_agency=RP_SI_AGENCY,
+                    enrolled_on=date(2015, 3, 1),
+                    insurances="rp_pension",
+                )
+            )
             session.flush()
         year = next((y for y in (pension_year(today), pension_year(today) - 1) if _has_rp_policy(region, y)), None)
         if year is None:
             continue  # no policy row for this year or the last: enrolled, nothing to set
         if rp.year_receivable(session, person.id, "rp_pension", year) is None:
-            rp.set_amount(session, person.id, insurance="rp_pension", year=year, amount_text=str(p.rp_amount),
-                          now=now if now.year == year else datetime(year, 12, 1, 9, 0, tzinfo=BEIJING))
-        rp.import_special(session, "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
-                          f"resident_id,{p.id_number},rp_pension,{year - 2},1000.00,missed_enrolment,"
-                          f"{RP_SPECIAL_NOTICE}\n")
+            rp.set_amount(
+                session,
+                person.id,
+                insurance="rp_pension",
+                year=year,
+                amount_text=str(p.rp_amount),
+                now=now if now.year == year else datetime(year, 12, 1, 9, 0, tzinfo=BEIJING),
+            )
+        rp.import_special(
+            session,
+            "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
+            f"resident_id,{p.id_number},rp_pension,{year - 2},1000.00,missed_enrolment,"
+            f"{RP_SPECIAL_NOTICE}\n",
+        )
     session.flush()
 
 
@@ -238,22 +342,48 @@ def settle_past(session: Session, person: Person, rows: list[Receivable], day: d
         return
     paid_at = datetime.combine(day, time(10, 0), BEIJING)
     total = sum(r.amount_fen for r in rows)
-    decl = Declaration(payer_id=person.id, insured_id=person.id, scheme=rows[0].scheme, total_fen=total,
-                       status=DeclarationStatus.PAID, channel=method, declared_at=paid_at)
+    decl = Declaration(
+        payer_id=person.id,
+        insured_id=person.id,
+        scheme=rows[0].scheme,
+        total_fen=total,
+        status=DeclarationStatus.PAID,
+        channel=method,
+        declared_at=paid_at,
+    )
     session.add(decl)
     session.flush()
-    order = PaymentOrder(out_trade_no=f"SBDEMO{decl.id:010d}", declaration_id=decl.id, payer_id=person.id,
-                         provider=method, channel=method, amount_fen=total, state=OrderState.PAID,
-                         provider_txn_id=f"DEMO{decl.id:010d}", created_at=paid_at, expires_at=paid_at,
-                         updated_at=paid_at, paid_at=paid_at)
+    order = PaymentOrder(
+        out_trade_no=f"SBDEMO{decl.id:010d}",
+        declaration_id=decl.id,
+        payer_id=person.id,
+        provider=method,
+        channel=method,
+        amount_fen=total,
+        state=OrderState.PAID,
+        provider_txn_id=f"DEMO{decl.id:010d}",
+        created_at=paid_at,
+        expires_at=paid_at,
+        updated_at=paid_at,
+        paid_at=paid_at,
+    )
     session.add(order)
     session.flush()
     for r in rows:
         session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=r.amount_fen))
         r.status, r.declaration_id = ReceivableStatus.PAID, decl.id
-        session.add(SettledPayment(receivable_id=r.id, order_id=order.id, payer_id=person.id,
-                                   amount_fen=r.amount_fen, levy_voucher_no=f"1001{paid_at:%y}{r.id:014d}",
-                                   paid_at=paid_at, channel=method, method=method))
+        session.add(
+            SettledPayment(
+                receivable_id=r.id,
+                order_id=order.id,
+                payer_id=person.id,
+                amount_fen=r.amount_fen,
+                levy_voucher_no=f"1001{paid_at:%y}{r.id:014d}",
+                paid_at=paid_at,
+                channel=method,
+                method=method,
+            )
+        )
 
 
 def _seed_flex(session: Session, people: dict[str, Person], today: date, region: str) -> int:
@@ -269,15 +399,28 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
             enrolled_on = (this_month + -1).day(15)
         e = flex.enrolment_of(session, person.id)
         if e is None:
-            e = Enrolment(person_id=person.id, scheme=flex.SCHEME, region=region, tax_office=FLEX_TAX_OFFICE,
-                          si_agency=FLEX_SI_AGENCY, enrolled_on=enrolled_on, subsidized=bool(f.get("subsidized")),
-                          insurances="pension,unemployment,medical",
-                          special_category="享受补贴人员" if f.get("subsidized") else None)
+            e = Enrolment(
+                person_id=person.id,
+                scheme=flex.SCHEME,
+                region=region,
+                tax_office=FLEX_TAX_OFFICE,
+                si_agency=FLEX_SI_AGENCY,
+                enrolled_on=enrolled_on,
+                subsidized=bool(f.get("subsidized")),
+                insurances="pension,unemployment,medical",
+                special_category="享受补贴人员" if f.get("subsidized") else None,
+            )
             session.add(e)
             session.flush()
         if f.get("base") and not flex.has_declared(session, e):
-            session.add(BaseDeclaration(enrolment_id=e.id, contribution_year=contribution_year(enrolled_on),
-                                        base=int(f["base"]), source=BaseSource.DECLARED))  # type: ignore[call-overload]
+            session.add(
+                BaseDeclaration(
+                    enrolment_id=e.id,
+                    contribution_year=contribution_year(enrolled_on),
+                    base=int(f["base"]),
+                    source=BaseSource.DECLARED,
+                )
+            )  # type: ignore[call-overload]
             session.flush()
     for offset in range(-6, 0):
         try:
@@ -291,18 +434,26 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
         unpaid: dict[str, tuple[int, ...]] = p.flex.get("unpaid", {})  # type: ignore[assignment]
         for offset in range(-6, 0):
             month = this_month + offset
-            rows = session.scalars(select(Receivable).where(
-                Receivable.insured_id == person.id, Receivable.scheme == flex.SCHEME,
-                Receivable.charge_type == ChargeType.NORMAL, Receivable.fee_period_start == month.first_day))
+            rows = session.scalars(
+                select(Receivable).where(
+                    Receivable.insured_id == person.id,
+                    Receivable.scheme == flex.SCHEME,
+                    Receivable.charge_type == ChargeType.NORMAL,
+                    Receivable.fee_period_start == month.first_day,
+                )
+            )
             chosen = [r for r in rows if offset not in unpaid.get("*", ()) + unpaid.get(r.insurance, ())]
             settle_past(session, person, chosen, (month + 1).day(12), "alipay")
         if p.flex.get("special"):
             month = this_month + -8
             csv_text = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n" + "".join(
-                f"resident_id,{p.id_number},{ins},{month},{amount},{kind},{notice}\n" for ins, amount, kind, notice in (
+                f"resident_id,{p.id_number},{ins},{month},{amount},{kind},{notice}\n"
+                for ins, amount, kind, notice in (
                     ("pension", "110.00", "missed_enrolment", "20261012044739"),
                     ("unemployment", "210.00", "missed_enrolment", "20261012044739"),
-                    ("medical", "310.00", "policy_backpay", "20261012044809")))
+                    ("medical", "310.00", "policy_backpay", "20261012044809"),
+                )
+            )
             flex.import_special(session, csv_text)
     session.flush()
     return created
@@ -314,16 +465,27 @@ def people_json(session: Session) -> list[dict[str, object]]:
     for p in PERSONAS:
         if not p.roles:
             continue
-        item: dict[str, object] = {"name": p.name, "id_type": "resident_id", "id_number": p.id_number,
-                                   "roles": list(p.roles)}
+        item: dict[str, object] = {
+            "name": p.name,
+            "id_type": "resident_id",
+            "id_number": p.id_number,
+            "roles": list(p.roles),
+        }
         item["bank_accounts"] = [bank_account(p)]
         if p.family:
             fam = []
             by_number = {q.id_number: q for q in PERSONAS}
             for number, relation in p.family:
                 q = by_number[number]
-                fam.append({"name": q.name, "id_type": "resident_id", "id_number": number,
-                            "category": q.rm_category, "relation": relation})
+                fam.append(
+                    {
+                        "name": q.name,
+                        "id_type": "resident_id",
+                        "id_number": number,
+                        "category": q.rm_category,
+                        "relation": relation,
+                    }
+                )
             item["family"] = fam
         out.append(item)
     return out
@@ -363,8 +525,9 @@ def population_person(kind: str, i: int) -> tuple[str, str]:
     return holder_name("resident_id", number), number
 
 
-def population(session: Session, *, residents: int, flex_workers: int, today: date,
-               region: str = "beijing") -> list[dict[str, object]]:
+def population(
+    session: Session, *, residents: int, flex_workers: int, today: date, region: str = "beijing"
+) -> list[dict[str, object]]:
     """Synthetic enrolled people for load tests and benchmarks: ``residents`` owing this year's resident
     medical premium, ``flex_workers`` owing the rolling window on a base of 8000. Idempotent for the same
     numbers (people are keyed by ID number); bulk inserts, so 10 000 take seconds. Returns them as
@@ -383,74 +546,139 @@ def population(session: Session, *, residents: int, flex_workers: int, today: da
     out: list[dict[str, object]] = []
     for kind, count in (("rm", residents), ("flex", flex_workers)):
         people = [population_person(kind, i) for i in range(count)]
-        out += [{"name": n, "id_type": "resident_id", "id_number": num, "roles": ["population", kind],
-                 "bank_accounts": [{"bank": "ICBC", "card_number": population_card(kind, i), "holder": n,
-                                    "balance": f"{POPULATION_BALANCE[kind] / 100:.2f}"}]}
-                for i, (n, num) in enumerate(people)]
+        out += [
+            {
+                "name": n,
+                "id_type": "resident_id",
+                "id_number": num,
+                "roles": ["population", kind],
+                "bank_accounts": [
+                    {
+                        "bank": "ICBC",
+                        "card_number": population_card(kind, i),
+                        "holder": n,
+                        "balance": f"{POPULATION_BALANCE[kind] / 100:.2f}",
+                    }
+                ],
+            }
+            for i, (n, num) in enumerate(people)
+        ]
         existing: set[str] = set()
         for chunk in range(0, len(people), 5000):
-            numbers = [num for _, num in people[chunk:chunk + 5000]]
-            existing |= set(session.scalars(select(Person.id_number).where(Person.id_type == "resident_id",
-                                                                           Person.id_number.in_(numbers))))
+            numbers = [num for _, num in people[chunk : chunk + 5000]]
+            existing |= set(
+                session.scalars(
+                    select(Person.id_number).where(Person.id_type == "resident_id", Person.id_number.in_(numbers))
+                )
+            )
         new = [(n, num) for n, num in people if num not in existing]
         if not new:
             continue
         rows = []
         for (n, num), person_no in zip(new, identity.next_person_nos(session, len(new)), strict=True):
             facts = facts_from_id("resident_id", num)
-            rows.append({"name": n, "id_type": "resident_id", "id_number": num, "sex": facts.sex,
-                         "birth_date": facts.birth_date, "person_no": person_no,
-                         "nationality": "中华人民共和国"})
+            rows.append(
+                {
+                    "name": n,
+                    "id_type": "resident_id",
+                    "id_number": num,
+                    "sex": facts.sex,
+                    "birth_date": facts.birth_date,
+                    "person_no": person_no,
+                    "nationality": "中华人民共和国",
+                }
+            )
         session.execute(insert(Person.__table__), rows)  # Core executemany: no ORM bookkeeping per row
         ids = _ids_by_number(session, [num for _, num in new])
         enrol_rows = []
         for _name, num in new:
             facts = facts_from_id("resident_id", num)
             category = resident_medical_category(facts.birth_date, year, region) if kind == "rm" else None
-            enrol_rows.append({
-                "person_id": ids[num], "scheme": rm.SCHEME if kind == "rm" else flex.SCHEME, "region": region,
-                "category": category, "tax_office": POPULATION_TAX_OFFICE, "si_agency": POPULATION_SI_AGENCY,
-                "enrolled_on": date(2020, 1, 1), "insurances": "" if kind == "rm" else "pension,unemployment,medical",
-                "subsidized": False, "pay_cycle": "monthly", "status": "active"})
+            enrol_rows.append(
+                {
+                    "person_id": ids[num],
+                    "scheme": rm.SCHEME if kind == "rm" else flex.SCHEME,
+                    "region": region,
+                    "category": category,
+                    "tax_office": POPULATION_TAX_OFFICE,
+                    "si_agency": POPULATION_SI_AGENCY,
+                    "enrolled_on": date(2020, 1, 1),
+                    "insurances": "" if kind == "rm" else "pension,unemployment,medical",
+                    "subsidized": False,
+                    "pay_cycle": "monthly",
+                    "status": "active",
+                }
+            )
         session.execute(insert(Enrolment.__table__), enrol_rows)
         scheme = rm.SCHEME if kind == "rm" else flex.SCHEME
         person_ids = list(ids.values())
-        enrolments = [row for chunk in range(0, len(person_ids), 5000) for row in session.execute(
-            select(Enrolment.id, Enrolment.person_id, Enrolment.category).where(
-                Enrolment.scheme == scheme, Enrolment.person_id.in_(person_ids[chunk:chunk + 5000])))]
+        enrolments = [
+            row
+            for chunk in range(0, len(person_ids), 5000)
+            for row in session.execute(
+                select(Enrolment.id, Enrolment.person_id, Enrolment.category).where(
+                    Enrolment.scheme == scheme, Enrolment.person_id.in_(person_ids[chunk : chunk + 5000])
+                )
+            )
+        ]
         receivables = []
         if kind == "rm":
             for eid, pid, category in enrolments:
-                receivables.append({
-                    "natural_key": f"rm:{pid}:{year}", "insured_id": pid, "enrolment_id": eid, "scheme": rm.SCHEME,
-                    "insurance": "rm_medical", "fee_period_start": date(year, 1, 1),
-                    "fee_period_end": date(year, 12, 1),
-                    "amount_fen": yuan_to_fen(resident_medical_premium(region, year, category)),
-                    "charge_type": ChargeType.ANNUAL, "si_serial": f"RM{year}{pid:010d}",
-                    "tax_office": POPULATION_TAX_OFFICE, "si_agency": POPULATION_SI_AGENCY, "status": "due",
-                    "provisional": False})
+                receivables.append(
+                    {
+                        "natural_key": f"rm:{pid}:{year}",
+                        "insured_id": pid,
+                        "enrolment_id": eid,
+                        "scheme": rm.SCHEME,
+                        "insurance": "rm_medical",
+                        "fee_period_start": date(year, 1, 1),
+                        "fee_period_end": date(year, 12, 1),
+                        "amount_fen": yuan_to_fen(resident_medical_premium(region, year, category)),
+                        "charge_type": ChargeType.ANNUAL,
+                        "si_serial": f"RM{year}{pid:010d}",
+                        "tax_office": POPULATION_TAX_OFFICE,
+                        "si_agency": POPULATION_SI_AGENCY,
+                        "status": "due",
+                        "provisional": False,
+                    }
+                )
         else:
             months = rules.window_periods(today)
             policies = {m: flex_policy(region, m) for m in months}
             cy = policies[months[0]].contribution_year
-            session.execute(insert(BaseDeclaration.__table__), [
-                {"enrolment_id": eid, "contribution_year": cy, "base": 8000, "source": BaseSource.DECLARED}
-                for eid, _pid, _c in enrolments])
+            session.execute(
+                insert(BaseDeclaration.__table__),
+                [
+                    {"enrolment_id": eid, "contribution_year": cy, "base": 8000, "source": BaseSource.DECLARED}
+                    for eid, _pid, _c in enrolments
+                ],
+            )
             for eid, pid, _c in enrolments:
                 for m in months:
                     policy = policies[m]
                     base = rules.effective_base(8000, policy)
                     for ins in rules.FLEX_INSURANCES:
-                        receivables.append({
-                            "natural_key": f"flex:{eid}:{ins}:{m}", "insured_id": pid, "enrolment_id": eid,
-                            "scheme": flex.SCHEME, "insurance": ins, "fee_period_start": m.first_day,
-                            "fee_period_end": m.first_day, "base": None if ins == rules.MEDICAL else base,
-                            "amount_fen": yuan_to_fen(rules.monthly_amount(base, policy, ins)),
-                            "charge_type": ChargeType.NORMAL, "si_serial": f"P{pid:08d}{m.year}{m.month:02d}{ins[0]}",
-                            "tax_office": POPULATION_TAX_OFFICE, "si_agency": POPULATION_SI_AGENCY, "status": "due",
-                            "provisional": policy.provisional})
+                        receivables.append(
+                            {
+                                "natural_key": f"flex:{eid}:{ins}:{m}",
+                                "insured_id": pid,
+                                "enrolment_id": eid,
+                                "scheme": flex.SCHEME,
+                                "insurance": ins,
+                                "fee_period_start": m.first_day,
+                                "fee_period_end": m.first_day,
+                                "base": None if ins == rules.MEDICAL else base,
+                                "amount_fen": yuan_to_fen(rules.monthly_amount(base, policy, ins)),
+                                "charge_type": ChargeType.NORMAL,
+                                "si_serial": f"P{pid:08d}{m.year}{m.month:02d}{ins[0]}",
+                                "tax_office": POPULATION_TAX_OFFICE,
+                                "si_agency": POPULATION_SI_AGENCY,
+                                "status": "due",
+                                "provisional": policy.provisional,
+                            }
+                        )
         for chunk in range(0, len(receivables), 10000):
-            session.execute(insert(Receivable.__table__), receivables[chunk:chunk + 10000])
+            session.execute(insert(Receivable.__table__), receivables[chunk : chunk + 10000])
     return out
 
 
@@ -462,8 +690,9 @@ def population_card(kind: str, i: int) -> str:
     return banks.card_number("ICBC", (20_000_000 if kind == "rm" else 30_000_000) + i)
 
 
-def population_bank(session: Session, instance_path: str, people: list[dict[str, object]], *,
-                    agreements: bool, today: date) -> int:
+def population_bank(
+    session: Session, instance_path: str, people: list[dict[str, object]], *, agreements: bool, today: date
+) -> int:
     """The simulated bank's side of the population: an account for everyone; with ``agreements``, a
     batch-debit agreement in effect for each of them (signed at the counter). Returns agreements created."""
     from sqlalchemy import insert
@@ -474,8 +703,11 @@ def population_bank(session: Session, instance_path: str, people: list[dict[str,
 
     store = Store(instance_path)
     sim_bank.init(store)
-    accounts = [(str(a["card_number"]), "ICBC", str(p["name"]), str(p["id_number"]),
-                 POPULATION_BALANCE[str(p["roles"][1])]) for p in people for a in p["bank_accounts"]]  # type: ignore[index,attr-defined]
+    accounts = [
+        (str(a["card_number"]), "ICBC", str(p["name"]), str(p["id_number"]), POPULATION_BALANCE[str(p["roles"][1])])
+        for p in people
+        for a in p["bank_accounts"]
+    ]  # type: ignore[index,attr-defined]
     sim_bank.open_accounts(store, accounts)
     if not agreements:
         return 0
@@ -489,15 +721,27 @@ def population_bank(session: Session, instance_path: str, people: list[dict[str,
         if pid in have:
             continue
         no = f"AGPOP{pid:012d}"
-        rows.append({"agreement_no": no, "payer_id": pid, "tax_office": POPULATION_TAX_OFFICE,
-                     "si_agency": POPULATION_SI_AGENCY, "bank": "ICBC", "bank_region": region, "branch": branch,
-                     "holder": holder, "account_masked": banks.mask_card(card),
-                     "account_digest": hashlib.sha256(card.encode()).hexdigest(), "batch_debit": True,
-                     "status": "signed", "signed_at": datetime.combine(date(2026, 1, 1), time(9), BEIJING),
-                     "effective_on": date(2026, 1, 2)})
+        rows.append(
+            {
+                "agreement_no": no,
+                "payer_id": pid,
+                "tax_office": POPULATION_TAX_OFFICE,
+                "si_agency": POPULATION_SI_AGENCY,
+                "bank": "ICBC",
+                "bank_region": region,
+                "branch": branch,
+                "holder": holder,
+                "account_masked": banks.mask_card(card),
+                "account_digest": hashlib.sha256(card.encode()).hexdigest(),
+                "batch_debit": True,
+                "status": "signed",
+                "signed_at": datetime.combine(date(2026, 1, 1), time(9), BEIJING),
+                "effective_on": date(2026, 1, 2),
+            }
+        )
         bank_rows.append((no, card, holder, number))
     for chunk in range(0, len(rows), 10000):
-        session.execute(insert(Agreement.__table__), rows[chunk:chunk + 10000])
+        session.execute(insert(Agreement.__table__), rows[chunk : chunk + 10000])
     sim_bank.register_agreements(store, bank_rows)
     return len(rows)
 
@@ -505,7 +749,12 @@ def population_bank(session: Session, instance_path: str, people: list[dict[str,
 def _ids_by_number(session: Session, numbers: list[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in range(0, len(numbers), 5000):
-        ids.update((num, pid) for pid, num in session.execute(select(Person.id, Person.id_number).where(
-            Person.id_type == "resident_id", Person.id_number.in_(numbers[chunk:chunk + 5000]))))
+        ids.update(
+            (num, pid)
+            for pid, num in session.execute(
+                select(Person.id, Person.id_number).where(
+                    Person.id_type == "resident_id", Person.id_number.in_(numbers[chunk : chunk + 5000])
+                )
+            )
+        )
     return ids
-

@@ -47,8 +47,7 @@ def reconcile(flask_app: Flask) -> int:
 
     now = flask_app.extensions["clock"].now()
     cutoff = now - timedelta(seconds=int(flask_app.config["RECONCILE_AFTER_SECONDS"]))
-    return reconcile_due(flask_app.extensions["db_sessionmaker"], flask_app.extensions["payment_adapters"], now,
-                         cutoff)
+    return reconcile_due(flask_app.extensions["db_sessionmaker"], flask_app.extensions["payment_adapters"], now, cutoff)
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -66,9 +65,13 @@ def batch_debit_today(flask_app: Flask) -> int:
     today = clock.today()
     if not is_batch_debit_day(today):
         return 0
-    report = batch_debit.run(flask_app.extensions["db_sessionmaker"],
-                             flask_app.extensions["payment_adapters"]["agreement"], today, clock.now,
-                             worker=f"huey-{os.getpid()}")
+    report = batch_debit.run(
+        flask_app.extensions["db_sessionmaker"],
+        flask_app.extensions["payment_adapters"]["agreement"],
+        today,
+        clock.now,
+        worker=f"huey-{os.getpid()}",
+    )
     return report.debits
 
 
@@ -93,8 +96,12 @@ def make_certificate(flask_app: Flask, certificate_id: int) -> str | None:
     """Make one requested certificate in its own transaction; returns its status."""
     from .services import certificates
 
-    status = certificates.make_now(flask_app.extensions["db_sessionmaker"], certificate_id,
-                                   flask_app.extensions["certificate_settings"], flask_app.extensions["clock"].now())
+    status = certificates.make_now(
+        flask_app.extensions["db_sessionmaker"],
+        certificate_id,
+        flask_app.extensions["certificate_settings"],
+        flask_app.extensions["clock"].now(),
+    )
     return str(status) if status else None
 
 

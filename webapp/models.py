@@ -34,10 +34,33 @@ from .domain.statuses import (
     RefundState,
 )
 
-__all__ = ["OPEN_ORDER_STATES", "Agreement", "AuditEvent", "BaseDeclaration", "BatchDebit", "BatchRun", "BatchWork",
-           "BureauSequence", "Certificate", "CertificateItem", "CertificatePage", "Declaration", "DeclarationItem",
-           "Enrolment", "FamilyPayee", "NotificationTally", "PaymentOrder", "PensionAmount", "Person", "Receivable",
-           "Refund", "RegisteredHolder", "SettledPayment", "WebSession", "utcnow"]
+__all__ = [
+    "OPEN_ORDER_STATES",
+    "Agreement",
+    "AuditEvent",
+    "BaseDeclaration",
+    "BatchDebit",
+    "BatchRun",
+    "BatchWork",
+    "BureauSequence",
+    "Certificate",
+    "CertificateItem",
+    "CertificatePage",
+    "Declaration",
+    "DeclarationItem",
+    "Enrolment",
+    "FamilyPayee",
+    "NotificationTally",
+    "PaymentOrder",
+    "PensionAmount",
+    "Person",
+    "Receivable",
+    "Refund",
+    "RegisteredHolder",
+    "SettledPayment",
+    "WebSession",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -51,8 +74,15 @@ def _yuan(fen: int) -> Decimal:
 
 def status_column(enum: type, name: str, length: int = 12) -> sa.Enum:
     """A ``StrEnum`` stored as its value in a VARCHAR with a CHECK constraint (no native DB enum)."""
-    return sa.Enum(enum, name=name, native_enum=False, create_constraint=True, length=length,
-                   values_callable=lambda e: [m.value for m in e], validate_strings=True)
+    return sa.Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
 
 
 class Person(Base):
@@ -107,8 +137,9 @@ class Enrolment(Base):
     enrolled_on: Mapped[date]
     insurances: Mapped[str] = mapped_column(sa.String(60), default="")  # flex: "pension,unemployment,medical"
     pay_cycle: Mapped[str] = mapped_column(sa.String(12), default="monthly")
-    status: Mapped[EnrolmentStatus] = mapped_column(status_column(EnrolmentStatus, "enrolment_status"),
-                                                    default=EnrolmentStatus.ACTIVE)
+    status: Mapped[EnrolmentStatus] = mapped_column(
+        status_column(EnrolmentStatus, "enrolment_status"), default=EnrolmentStatus.ACTIVE
+    )
 
     person: Mapped[Person] = orm.relationship(back_populates="enrolments")
 
@@ -158,8 +189,9 @@ class Receivable(Base):
     # Not indexed: every query reaches receivables by the insured person first, and the batch debit updates
     # status and batch_debit_id of hundreds of thousands of rows, which PostgreSQL does in place (HOT) only
     # when no index covers the columns it changes.
-    status: Mapped[ReceivableStatus] = mapped_column(status_column(ReceivableStatus, "receivable_status"),
-                                                     default=ReceivableStatus.DUE)
+    status: Mapped[ReceivableStatus] = mapped_column(
+        status_column(ReceivableStatus, "receivable_status"), default=ReceivableStatus.DUE
+    )
     declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("declaration.id"))
     # Taken by a batch debit in progress (申报处理中): no one can declare it until the bank has answered.
     batch_debit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_debit.id"))
@@ -183,20 +215,20 @@ class Declaration(Base):
     payer_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
     insured_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
     scheme: Mapped[SchemeCode] = mapped_column(status_column(SchemeCode, "scheme", 10))
-    kind: Mapped[DeclarationKind] = mapped_column(status_column(DeclarationKind, "declaration_kind", 10),
-                                                  default=DeclarationKind.NORMAL)
+    kind: Mapped[DeclarationKind] = mapped_column(
+        status_column(DeclarationKind, "declaration_kind", 10), default=DeclarationKind.NORMAL
+    )
     total_fen: Mapped[int]
-    status: Mapped[DeclarationStatus] = mapped_column(status_column(DeclarationStatus, "declaration_status"),
-                                                      default=DeclarationStatus.DECLARED)
+    status: Mapped[DeclarationStatus] = mapped_column(
+        status_column(DeclarationStatus, "declaration_status"), default=DeclarationStatus.DECLARED
+    )
     channel: Mapped[Channel] = mapped_column(status_column(Channel, "channel"))
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     payer: Mapped[Person] = orm.relationship(foreign_keys=[payer_id])
     insured: Mapped[Person] = orm.relationship(foreign_keys=[insured_id])
-    items: Mapped[list[DeclarationItem]] = orm.relationship(
-        back_populates="declaration", order_by="DeclarationItem.id"
-    )
+    items: Mapped[list[DeclarationItem]] = orm.relationship(back_populates="declaration", order_by="DeclarationItem.id")
 
     @property
     def total(self) -> Decimal:
@@ -249,8 +281,9 @@ class PaymentOrder(Base):
     provider: Mapped[Provider] = mapped_column(status_column(Provider, "provider"))
     channel: Mapped[Channel] = mapped_column(status_column(Channel, "channel"))
     amount_fen: Mapped[int]
-    state: Mapped[OrderState] = mapped_column(status_column(OrderState, "order_state", 10), default=OrderState.CREATED,
-                                              index=True)
+    state: Mapped[OrderState] = mapped_column(
+        status_column(OrderState, "order_state", 10), default=OrderState.CREATED, index=True
+    )
     # What the provider says it took, when that differs from amount_fen (R-PA-5).
     paid_amount_fen: Mapped[int | None]
     provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64))
@@ -319,8 +352,9 @@ class Refund(Base):
     out_refund_no: Mapped[str] = mapped_column(sa.String(64), unique=True)
     amount_fen: Mapped[int]
     reason: Mapped[str] = mapped_column(sa.String(200))
-    state: Mapped[RefundState] = mapped_column(status_column(RefundState, "refund_state"),
-                                               default=RefundState.REQUESTED, index=True)
+    state: Mapped[RefundState] = mapped_column(
+        status_column(RefundState, "refund_state"), default=RefundState.REQUESTED, index=True
+    )
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(sa.String(200))
     provider_refund_id: Mapped[str | None] = mapped_column(sa.String(64))
@@ -370,8 +404,9 @@ class Agreement(Base):
     account_masked: Mapped[str] = mapped_column(sa.String(30))
     account_digest: Mapped[str] = mapped_column(sa.String(64))
     batch_debit: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[AgreementStatus] = mapped_column(status_column(AgreementStatus, "agreement_status"),
-                                                    default=AgreementStatus.SIGNED, index=True)
+    status: Mapped[AgreementStatus] = mapped_column(
+        status_column(AgreementStatus, "agreement_status"), default=AgreementStatus.SIGNED, index=True
+    )
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     effective_on: Mapped[date]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -396,14 +431,17 @@ class BatchWork(Base):
     picked up again (R-BD-2)."""
 
     __tablename__ = "batch_work"
-    __table_args__ = (sa.UniqueConstraint("run_id", "agreement_id"),
-                      sa.Index("ix_batch_work_run_state", "run_id", "state"))
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "agreement_id"),
+        sa.Index("ix_batch_work_run_state", "run_id", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_run.id"))
     agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreement.id"))
-    state: Mapped[BatchWorkState] = mapped_column(status_column(BatchWorkState, "batch_work_state"),
-                                                  default=BatchWorkState.PENDING)
+    state: Mapped[BatchWorkState] = mapped_column(
+        status_column(BatchWorkState, "batch_work_state"), default=BatchWorkState.PENDING
+    )
     claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -422,8 +460,9 @@ class BatchDebit(Base):
     kind: Mapped[str] = mapped_column(sa.String(20))  # medical | pension | unemployment | rp_pension …
     amount_fen: Mapped[int]
     receivable_ids: Mapped[str] = mapped_column(sa.Text)  # "12,13,14": what it covers, kept after a failure
-    state: Mapped[BatchDebitState] = mapped_column(status_column(BatchDebitState, "batch_debit_state"),
-                                                   default=BatchDebitState.PLANNED, index=True)
+    state: Mapped[BatchDebitState] = mapped_column(
+        status_column(BatchDebitState, "batch_debit_state"), default=BatchDebitState.PLANNED, index=True
+    )
     reason: Mapped[str | None] = mapped_column(sa.String(100))
     bank_txn: Mapped[str | None] = mapped_column(sa.String(40))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -451,7 +490,9 @@ class PensionAmount(Base):
     __table_args__ = (
         sa.Index(
             "uq_pension_amount_active_per_year",
-            "enrolment_id", "insurance", "year",
+            "enrolment_id",
+            "insurance",
+            "year",
             unique=True,
             postgresql_where=sa.text("status = 'active'"),
             sqlite_where=sa.text("status = 'active'"),
@@ -467,9 +508,11 @@ class PensionAmount(Base):
     valid_from: Mapped[date]  # 缴费金额有效期起
     valid_to: Mapped[date]  # 缴费金额有效期止
     status: Mapped[PensionAmountStatus] = mapped_column(
-        status_column(PensionAmountStatus, "pension_amount_status"), default=PensionAmountStatus.ACTIVE)
+        status_column(PensionAmountStatus, "pension_amount_status"), default=PensionAmountStatus.ACTIVE
+    )
     source: Mapped[PensionAmountSource] = mapped_column(
-        status_column(PensionAmountSource, "pension_amount_source"), default=PensionAmountSource.SET)
+        status_column(PensionAmountSource, "pension_amount_source"), default=PensionAmountSource.SET
+    )
     receivable_id: Mapped[int | None] = mapped_column(sa.ForeignKey("receivable.id"))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -500,8 +543,9 @@ class Certificate(Base):
     number: Mapped[str | None] = mapped_column(sa.String(24), unique=True)  # 证明编号
     check_code: Mapped[str] = mapped_column(sa.String(16), unique=True)  # 证明校验码
     total_fen: Mapped[int]
-    status: Mapped[CertificateStatus] = mapped_column(status_column(CertificateStatus, "certificate_status"),
-                                                      default=CertificateStatus.MAKING, index=True)
+    status: Mapped[CertificateStatus] = mapped_column(
+        status_column(CertificateStatus, "certificate_status"), default=CertificateStatus.MAKING, index=True
+    )
     failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -510,8 +554,7 @@ class Certificate(Base):
     pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
 
     payer: Mapped[Person] = orm.relationship()
-    items: Mapped[list[CertificateItem]] = orm.relationship(back_populates="certificate",
-                                                            order_by="CertificateItem.id")
+    items: Mapped[list[CertificateItem]] = orm.relationship(back_populates="certificate", order_by="CertificateItem.id")
 
     @property
     def total(self) -> Decimal:

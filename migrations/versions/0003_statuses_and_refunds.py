@@ -20,13 +20,22 @@ PROVIDERS = ("wechat", "alipay", "unionpay", "agreement")
 CHECKS = {
     "enrolment": [("scheme", "scheme", SCHEMES), ("enrolment_status", "status", ("active", "ended"))],
     "base_declaration": [("base_source", "source", ("declared", "carried", "raised"))],
-    "receivable": [("scheme", "scheme", SCHEMES), ("receivable_status", "status", ("due", "declared", "paid")),
-                   ("charge_type", "charge_type",
-                    ("annual", "normal", "missed_enrolment", "policy_backpay", "other"))],
-    "declaration": [("scheme", "scheme", SCHEMES), ("declaration_kind", "kind", ("normal", "special")),
-                    ("declaration_status", "status", ("declared", "paid", "void")), ("channel", "channel", CHANNELS)],
-    "payment_order": [("provider", "provider", PROVIDERS), ("channel", "channel", CHANNELS),
-                      ("order_state", "state", ("created", "paying", "paid", "closed", "failed", "unapplied"))],
+    "receivable": [
+        ("scheme", "scheme", SCHEMES),
+        ("receivable_status", "status", ("due", "declared", "paid")),
+        ("charge_type", "charge_type", ("annual", "normal", "missed_enrolment", "policy_backpay", "other")),
+    ],
+    "declaration": [
+        ("scheme", "scheme", SCHEMES),
+        ("declaration_kind", "kind", ("normal", "special")),
+        ("declaration_status", "status", ("declared", "paid", "void")),
+        ("channel", "channel", CHANNELS),
+    ],
+    "payment_order": [
+        ("provider", "provider", PROVIDERS),
+        ("channel", "channel", CHANNELS),
+        ("order_state", "state", ("created", "paying", "paid", "closed", "failed", "unapplied")),
+    ],
     "settled_payment": [("channel", "channel", CHANNELS), ("provider", "method", PROVIDERS)],
     "refund": [("refund_state", "state", ("requested", "accepted", "rejected"))],
 }

@@ -97,8 +97,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=100), nullable=True),
         sa.Column("bank_txn", sa.String(length=40), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("state IN ('planned', 'succeeded', 'failed')",
-                           name=op.f("ck_batch_debit_batch_debit_state")),
+        sa.CheckConstraint(
+            "state IN ('planned', 'succeeded', 'failed')", name=op.f("ck_batch_debit_batch_debit_state")
+        ),
         sa.ForeignKeyConstraint(["agreement_id"], ["agreement.id"], name=op.f("fk_batch_debit_agreement_id_agreement")),
         sa.ForeignKeyConstraint(["payer_id"], ["person.id"], name=op.f("fk_batch_debit_payer_id_person")),
         sa.ForeignKeyConstraint(["run_id"], ["batch_run.id"], name=op.f("fk_batch_debit_run_id_batch_run")),
@@ -111,8 +112,7 @@ def upgrade() -> None:
         b.create_index(b.f("ix_batch_debit_state"), ["state"], unique=False)
     with op.batch_alter_table("receivable") as b:
         b.add_column(sa.Column("batch_debit_id", sa.Integer(), nullable=True))
-        b.create_foreign_key(b.f("fk_receivable_batch_debit_id_batch_debit"), "batch_debit", ["batch_debit_id"],
-                             ["id"])
+        b.create_foreign_key(b.f("fk_receivable_batch_debit_id_batch_debit"), "batch_debit", ["batch_debit_id"], ["id"])
         # The batch debit rewrites status and batch_debit_id on many rows: unindexed, with room left on each
         # page, PostgreSQL updates them in place (HOT) instead of touching every index.
         b.drop_index(b.f("ix_receivable_status"))
@@ -121,11 +121,13 @@ def upgrade() -> None:
     with op.batch_alter_table("settled_payment") as b:
         b.alter_column("order_id", existing_type=sa.Integer(), nullable=True)
         b.add_column(sa.Column("batch_debit_id", sa.Integer(), nullable=True))
-        b.create_foreign_key(b.f("fk_settled_payment_batch_debit_id_batch_debit"), "batch_debit",
-                             ["batch_debit_id"], ["id"])
+        b.create_foreign_key(
+            b.f("fk_settled_payment_batch_debit_id_batch_debit"), "batch_debit", ["batch_debit_id"], ["id"]
+        )
         b.create_index(b.f("ix_settled_payment_batch_debit_id"), ["batch_debit_id"], unique=False)
-        b.create_check_constraint(op.f("ck_settled_payment_paid_by_one"),
-                                  "(order_id IS NULL) != (batch_debit_id IS NULL)")
+        b.create_check_constraint(
+            op.f("ck_settled_payment_paid_by_one"), "(order_id IS NULL) != (batch_debit_id IS NULL)"
+        )
     _channels(CHANNELS)
     with op.batch_alter_table("enrolment") as b:
         b.drop_column("batch_debit")

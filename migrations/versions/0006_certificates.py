@@ -53,13 +53,18 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("certificate_id", sa.Integer(), nullable=False),
         sa.Column("settled_payment_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["certificate_id"], ["certificate.id"],
-                                name=op.f("fk_certificate_item_certificate_id_certificate")),
-        sa.ForeignKeyConstraint(["settled_payment_id"], ["settled_payment.id"],
-                                name=op.f("fk_certificate_item_settled_payment_id_settled_payment")),
+        sa.ForeignKeyConstraint(
+            ["certificate_id"], ["certificate.id"], name=op.f("fk_certificate_item_certificate_id_certificate")
+        ),
+        sa.ForeignKeyConstraint(
+            ["settled_payment_id"],
+            ["settled_payment.id"],
+            name=op.f("fk_certificate_item_settled_payment_id_settled_payment"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certificate_item")),
-        sa.UniqueConstraint("certificate_id", "settled_payment_id",
-                            name=op.f("uq_certificate_item_certificate_id_settled_payment_id")),
+        sa.UniqueConstraint(
+            "certificate_id", "settled_payment_id", name=op.f("uq_certificate_item_certificate_id_settled_payment_id")
+        ),
     )
     with op.batch_alter_table("certificate_item") as b:
         b.create_index(b.f("ix_certificate_item_certificate_id"), ["certificate_id"], unique=False)
@@ -70,8 +75,9 @@ def upgrade() -> None:
         sa.Column("certificate_id", sa.Integer(), nullable=False),
         sa.Column("page_no", sa.Integer(), nullable=False),
         sa.Column("png", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(["certificate_id"], ["certificate.id"],
-                                name=op.f("fk_certificate_page_certificate_id_certificate")),
+        sa.ForeignKeyConstraint(
+            ["certificate_id"], ["certificate.id"], name=op.f("fk_certificate_page_certificate_id_certificate")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certificate_page")),
         sa.UniqueConstraint("certificate_id", "page_no", name=op.f("uq_certificate_page_certificate_id_page_no")),
     )

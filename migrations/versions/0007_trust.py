@@ -52,7 +52,9 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("last_detail", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_tally")),
-        sa.UniqueConstraint("provider", "minute", "outcome", name=op.f("uq_notification_tally_provider_minute_outcome")),
+        sa.UniqueConstraint(
+            "provider", "minute", "outcome", name=op.f("uq_notification_tally_provider_minute_outcome")
+        ),
     )
     bureau_sequence = op.create_table(
         "bureau_sequence",
@@ -62,16 +64,35 @@ def upgrade() -> None:
     )
 
     conn = op.get_bind()
-    person = sa.table("person", sa.column("id", sa.Integer), sa.column("id_type", sa.String),
-                      sa.column("id_number", sa.String), sa.column("name", sa.String),
-                      sa.column("person_no", sa.String), sa.column("face_fail_reason", sa.String))
-    register = sa.table("identity_register", sa.column("id_type", sa.String), sa.column("id_number", sa.String),
-                        sa.column("name", sa.String), sa.column("face_fail_reason", sa.String))
-    failing = conn.execute(sa.select(person.c.id_type, person.c.id_number, person.c.name, person.c.face_fail_reason)
-                           .where(person.c.face_fail_reason.is_not(None))).all()
+    person = sa.table(
+        "person",
+        sa.column("id", sa.Integer),
+        sa.column("id_type", sa.String),
+        sa.column("id_number", sa.String),
+        sa.column("name", sa.String),
+        sa.column("person_no", sa.String),
+        sa.column("face_fail_reason", sa.String),
+    )
+    register = sa.table(
+        "identity_register",
+        sa.column("id_type", sa.String),
+        sa.column("id_number", sa.String),
+        sa.column("name", sa.String),
+        sa.column("face_fail_reason", sa.String),
+    )
+    failing = conn.execute(
+        sa.select(person.c.id_type, person.c.id_number, person.c.name, person.c.face_fail_reason).where(
+            person.c.face_fail_reason.is_not(None)
+        )
+    ).all()
     if failing:
-        conn.execute(register.insert(), [{"id_type": t, "id_number": n, "name": name, "face_fail_reason": reason}
-                                         for t, n, name, reason in failing])
+        conn.execute(
+            register.insert(),
+            [
+                {"id_type": t, "id_number": n, "name": name, "face_fail_reason": reason}
+                for t, n, name, reason in failing
+            ],
+        )
     value = PERSON_NO_START
     numbered = conn.execute(sa.select(person.c.id).where(person.c.person_no.is_not(None)).order_by(person.c.id)).all()
     for (pid,) in numbered:

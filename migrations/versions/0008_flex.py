@@ -17,10 +17,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("base_declaration") as batch_op:
         batch_op.add_column(sa.Column("cycle", sa.String(length=12), server_default="monthly", nullable=False))
-    op.execute("UPDATE base_declaration SET cycle = (SELECT e.pay_cycle FROM enrolment e "
-               "WHERE e.id = base_declaration.enrolment_id AND e.pay_cycle IS NOT NULL) "
-               "WHERE source = 'declared' AND EXISTS (SELECT 1 FROM enrolment e "
-               "WHERE e.id = base_declaration.enrolment_id AND e.pay_cycle IS NOT NULL)")
+    op.execute(
+        "UPDATE base_declaration SET cycle = (SELECT e.pay_cycle FROM enrolment e "
+        "WHERE e.id = base_declaration.enrolment_id AND e.pay_cycle IS NOT NULL) "
+        "WHERE source = 'declared' AND EXISTS (SELECT 1 FROM enrolment e "
+        "WHERE e.id = base_declaration.enrolment_id AND e.pay_cycle IS NOT NULL)"
+    )
 
 
 def downgrade() -> None:

@@ -22,22 +22,31 @@ from tests.live import LiveServer, live_pair, stop
 from webapp import demo
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 # What the host apps append to the system browser's user agent.
 HOST_UA = {
     "wechat": " MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN",
     "alipay": " ChannelId(0) Nebula AlipayDefined(nt:WIFI,ws:390|844|3.0) AliApp(AP/10.5.96.6000) "
-              "AlipayClient/10.5.96.6000 Language/zh-Hans Region/CN",
+    "AlipayClient/10.5.96.6000 Language/zh-Hans Region/CN",
 }
 
 
 def _require_chromium() -> None:
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium "
-                    "fonts-wqy-microhei, or `make browsers`); `playwright install` does not work here")
+        pytest.skip(
+            f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium "
+            "fonts-wqy-microhei, or `make browsers`); `playwright install` does not work here"
+        )
 
 
 @pytest.fixture
@@ -109,8 +118,9 @@ def browser_instance(playwright_instance: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def phone(request: pytest.FixtureRequest, playwright_instance: Any, browser_instance: Any,
-          live_server: LiveServer) -> Iterator[Callable[[str], Phone]]:
+def phone(
+    request: pytest.FixtureRequest, playwright_instance: Any, browser_instance: Any, live_server: LiveServer
+) -> Iterator[Callable[[str], Phone]]:
     """``phone("wechat")`` or ``phone("alipay")``: an iPhone 13 in that host app, zh-CN."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     contexts: list[Any] = []
@@ -123,8 +133,12 @@ def phone(request: pytest.FixtureRequest, playwright_instance: Any, browser_inst
         context.set_default_timeout(15_000)
         contexts.append(context)
         ph = Phone(page=context.new_page(), base=live_server.url, prefix=request.node.name)
-        ph.page.on("console", lambda m: ph.csp_violations.append(f"{ph.page.url}: {m.text}")
-                   if "Content Security Policy" in m.text else None)
+        ph.page.on(
+            "console",
+            lambda m: (
+                ph.csp_violations.append(f"{ph.page.url}: {m.text}") if "Content Security Policy" in m.text else None
+            ),
+        )
         phones.append(ph)
         return ph
 

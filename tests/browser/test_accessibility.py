@@ -25,9 +25,13 @@ LIU_PENG = ("刘鹏", "110108198704150030")  # flex: owes this month and two ear
 MA_XIULAN = ("马秀兰", "110106196805120023")  # rp: a pension year to pay
 
 ANONYMOUS = ["/", "/login", "/verify", "/terms"]
-SIGNED_IN = [(LIU_PENG, ["/", "/rm/pay", "/flex/pay/select", "/flex/base", "/agreements", "/certificates", "/me",
-                         "/me/settings"]),
-             (MA_XIULAN, ["/rp/pay"])]
+SIGNED_IN = [
+    (
+        LIU_PENG,
+        ["/", "/rm/pay", "/flex/pay/select", "/flex/base", "/agreements", "/certificates", "/me", "/me/settings"],
+    ),
+    (MA_XIULAN, ["/rp/pay"]),
+]
 SHOTS = {"/": "hall", "/rm/pay": "rm-pay", "/flex/pay/select": "flex-select", "/me/settings": "settings"}
 
 LIMITS = {  # mode: body text, secondary text, tab bar labels, tap target
@@ -84,8 +88,9 @@ MEASURE = r"""
 @pytest.fixture
 def measuring_browser(playwright_instance: Any) -> Iterator[Any]:
     """Debian's chromium; axe is put into each page by the test, so the context bypasses the app's CSP."""
-    browser = playwright_instance.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
-                                                  headless=True)
+    browser = playwright_instance.chromium.launch(
+        executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+    )
     yield browser
     browser.close()
 
@@ -151,7 +156,8 @@ def _measure(page: Any, path: str, mode: str, found: dict[str, Any], failures: l
 
 @pytest.mark.parametrize("mode", ["standard", "elder"])
 def test_R_UX_1_entry_pages_meet_the_size_target_and_contrast_numbers(
-        live_server: LiveServer, playwright_instance: Any, measuring_browser: Any, mode: str) -> None:
+    live_server: LiveServer, playwright_instance: Any, measuring_browser: Any, mode: str
+) -> None:
     if not AXE.exists():
         pytest.fail("axe-core is missing: run `npm ci` (make setup)")
     base = live_server.url
@@ -172,11 +178,12 @@ def test_R_UX_1_entry_pages_meet_the_size_target_and_contrast_numbers(
                 page.screenshot(path=str(SCREENSHOTS / f"{mode}-{SHOTS[path]}.png"), full_page=False)
     print(f"\n[R-UX-1 {mode}] " + json.dumps(found, ensure_ascii=False))
     assert failures == [], "\n".join(sorted(set(failures))[:60])
-    assert "data-mode=\"" + mode in page.content()
+    assert 'data-mode="' + mode in page.content()
 
 
 def test_R_UX_1_elder_mode_is_offered_on_the_first_visit_and_switched_in_settings(
-        live_server: LiveServer, playwright_instance: Any, measuring_browser: Any) -> None:
+    live_server: LiveServer, playwright_instance: Any, measuring_browser: Any
+) -> None:
     """No choice yet: the page offers 长辈版 in the page; the choice changes the text size at once and is kept;
     设置 says the state (已开启/已关闭) and switches it back."""
     base = live_server.url

@@ -21,8 +21,9 @@ QIAN_MIN = ("钱敏", "110105198205160040")  # the demo's `agreement` persona
 RM_OFFICE = "国家税务总局北京市西城区税务局什刹海税务所"
 
 
-def test_R_AG_5_R_AG_7_sign_then_pay_by_agreement_then_revoke(live_server: LiveServer,
-                                                              phone: Callable[[str], Phone]) -> None:
+def test_R_AG_5_R_AG_7_sign_then_pay_by_agreement_then_revoke(
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     card = banks.card_number("ICBC", 9_900_001)
     controls.open_account(live_server.providers, card, "ICBC", "钱敏", 300_000, id_number=QIAN_MIN[1])
     ph = phone("alipay")
@@ -82,5 +83,7 @@ def test_R_AG_5_R_AG_7_sign_then_pay_by_agreement_then_revoke(live_server: LiveS
     ph.shot("confirm-revoke")
     ph.tap(page.get_by_role("button", name="确定"))
     expect(page.get_by_text("撤销成功")).to_be_visible()
-    expect(page.locator(".app-card").filter(has_text="中国建设银行").filter(has_text=RM_OFFICE)).to_contain_text("已撤销")
+    expect(page.locator(".app-card").filter(has_text="中国建设银行").filter(has_text=RM_OFFICE)).to_contain_text(
+        "已撤销"
+    )
     ph.shot("revoked")

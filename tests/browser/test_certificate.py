@@ -33,7 +33,8 @@ def _need(tool: str) -> None:
 
 
 def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
-        live_server: LiveServer, phone: Callable[[str], Phone], tmp_path: Path) -> None:
+    live_server: LiveServer, phone: Callable[[str], Phone], tmp_path: Path
+) -> None:
     _need("pdftotext")
     _need("pdftoppm")
     import zxingcpp
@@ -108,20 +109,41 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     info.value.save_as(pdf)
     locked = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True)
     assert locked.returncode != 0 and "password" in locked.stderr.lower()
-    out = subprocess.run(["pdftotext", "-layout", "-upw", PASSWORD, str(pdf), "-"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["pdftotext", "-layout", "-upw", PASSWORD, str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     flat = "".join(out.split())
-    for field in ("社会保险费缴费证明", "证明编号", "证明校验码", NAME, NUMBER, "征收税务机关", "电子税票号码",
-                  "社保经办机构", "人员编号", "征收项目", "征收品目", "征收子目", "入(退)库日期", "实缴(退)金额",
-                  "2026-11-24", "795.00", "柒佰玖拾伍元整", "特此证明", "开具机关", "开具日期：2026年11月25日",
-                  "第1页共1页"):
+    for field in (
+        "社会保险费缴费证明",
+        "证明编号",
+        "证明校验码",
+        NAME,
+        NUMBER,
+        "征收税务机关",
+        "电子税票号码",
+        "社保经办机构",
+        "人员编号",
+        "征收项目",
+        "征收品目",
+        "征收子目",
+        "入(退)库日期",
+        "实缴(退)金额",
+        "2026-11-24",
+        "795.00",
+        "柒佰玖拾伍元整",
+        "特此证明",
+        "开具机关",
+        "开具日期：2026年11月25日",
+        "第1页共1页",
+    ):
         assert field in flat, field
     check_code = flat.split("证明校验码：")[1][:16]
     assert check_code.isdigit() and len(check_code) == 16
 
     # Look at it as a reader would, and read its QR code back.
-    subprocess.run(["pdftoppm", "-png", "-r", "110", "-upw", PASSWORD, str(pdf), str(ARTIFACTS / "certificate-pdf")],
-                   check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "110", "-upw", PASSWORD, str(pdf), str(ARTIFACTS / "certificate-pdf")], check=True
+    )
     rendered = sorted(ARTIFACTS.glob("certificate-pdf*.png"))[-1]
     codes = zxingcpp.read_barcodes(Image.open(rendered))
     urls = [c.text for c in codes if c.format == zxingcpp.BarcodeFormat.QRCode]

@@ -39,8 +39,17 @@ def test_pages_and_htmx_work_under_the_csp(live_server: LiveServer, phone: Calla
     expect(page.locator("#amounts")).to_contain_text("1,600.00")  # htmx: live amounts from the server
     ph.shot("base-live-amounts")
 
-    for path in ("/flex/pay", "/flex/due", "/flex/records", "/rm/pay", "/rm/declared", "/rm/records", "/me", "/qr",
-                 "/no/such/page"):
+    for path in (
+        "/flex/pay",
+        "/flex/due",
+        "/flex/records",
+        "/rm/pay",
+        "/rm/declared",
+        "/rm/records",
+        "/me",
+        "/qr",
+        "/no/such/page",
+    ):
         ph.open(path)
         page.wait_for_load_state("load")
     expect(page.locator("h2.weui-msg__title")).to_have_text("未找到")
@@ -55,8 +64,9 @@ def test_pages_and_htmx_work_under_the_csp(live_server: LiveServer, phone: Calla
     expect(page.get_by_role("heading", name="身份验证")).to_be_visible()
 
 
-def test_a_failed_face_check_reads_the_same_for_a_wrong_name(live_server: LiveServer,
-                                                              phone: Callable[[str], Phone]) -> None:
+def test_a_failed_face_check_reads_the_same_for_a_wrong_name(
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     """R-ID-4 on the phone: the holder whose face the simulation refuses sees why; a stranger with a wrong
     name sees the one neutral message."""
     ph = phone("wechat")

@@ -11,8 +11,9 @@ from .conftest import LiveServer, Phone
 from .test_family_payment import WANG_JIANGUO, login
 
 
-def test_R_RM_5_change_a_relationship_and_remove_a_member_on_a_phone(live_server: LiveServer,
-                                                                     phone: Callable[[str], Phone]) -> None:
+def test_R_RM_5_change_a_relationship_and_remove_a_member_on_a_phone(
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     ph = phone("wechat")
     page = ph.page
     page.on("dialog", lambda d: (_ for _ in ()).throw(AssertionError(f"browser dialog: {d.message}")))

@@ -124,8 +124,7 @@ def test_r_rm_1_r_pa_1_r_ch_1_wechat_pays_for_father(live_server: LiveServer, ph
     paid_once(live_server, "王福生", 46000, "wechat")
 
 
-def test_r_rm_1_r_pa_1_r_ch_1_alipay_pays_for_daughter(live_server: LiveServer,
-                                                      phone: Callable[[str], Phone]) -> None:
+def test_r_rm_1_r_pa_1_r_ch_1_alipay_pays_for_daughter(live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
     """In Alipay, 王建国 pays 王小雨's resident medical (¥435.00) with 支付宝; 协议支付 is offered beside it
     (R-CH-1) and needs an agreement he has not signed."""
     ph = phone("alipay")
@@ -158,7 +157,8 @@ def test_r_rm_1_r_pa_1_r_ch_1_alipay_pays_for_daughter(live_server: LiveServer,
 
 
 def test_r_pa_3_leaving_the_cashier_offers_cancel_and_takes_no_money(
-        live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     """返回商户 without paying → the order is closed at once and the page says 已取消 (not a 35-minute wait, not
     支付结果确认中 for ever), offering 重新选择支付方式; nothing was charged."""
     ph = phone("wechat")
@@ -194,7 +194,6 @@ def test_r_pa_3_leaving_the_cashier_offers_cancel_and_takes_no_money(
         settled = s.scalars(select(SettledPayment).join(SettledPayment.receivable)).all()
         assert [p for p in settled if p.receivable.insured_id == insured.id] == []
     assert [t["state"] for t in live_server.sim_trades()] == ["CLOSED"]
-
 
 
 def test_r_pa_3_cancel_lands_on_a_whole_page(live_server: LiveServer, phone: Callable[[str], Phone]) -> None:

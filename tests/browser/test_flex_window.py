@@ -14,12 +14,13 @@ LIU_PENG = ("刘鹏", "110108198704150030")
 
 
 def test_R_FP_1_R_FP_2_flexible_worker_pays_the_three_month_window_with_alipay(
-        live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     ph = phone("alipay")
     page = ph.page
     ph.open("/?ch=alipay")
     login(ph, *LIU_PENG)
-    ph.tap(page.locator(".app-tile[href=\"/flex/pay\"]"))
+    ph.tap(page.locator('.app-tile[href="/flex/pay"]'))
     expect(page.get_by_text("不能代他人缴费")).to_be_visible()  # R-FP-6
     ph.shot("flex-identity")
     ph.tap(page.get_by_role("link", name="下一步"))

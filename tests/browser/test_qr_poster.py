@@ -9,16 +9,18 @@ import pypdfium2 as pdfium
 from .conftest import LiveServer, Phone
 
 
-def test_R_CH_2_the_poster_fits_a_390px_phone_and_prints_on_a4(live_server: LiveServer,
-                                                                 phone: Callable[[str], Phone]) -> None:
+def test_R_CH_2_the_poster_fits_a_390px_phone_and_prints_on_a4(
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     ph = phone("wechat")
     ph.open("/qr")
     page = ph.page
     assert page.viewport_size["width"] == 390
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
-    widest = page.evaluate("Math.max(...[...document.querySelectorAll('.qr-poster figure')]"
-                           ".map(f => f.getBoundingClientRect().right))")
+    widest = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('.qr-poster figure')].map(f => f.getBoundingClientRect().right))"
+    )
     assert widest <= 390, widest
     ph.shot("poster-phone")
     page.emulate_media(media="print")

@@ -33,7 +33,8 @@ def _to_items(ph: Phone) -> None:
 
 
 def test_R_RP_1_R_RP_2_R_RP_3_R_RP_4_alipay_sets_the_amount_pays_the_year_and_finds_it(
-        live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     ph = phone("alipay")
     page = ph.page
     ph.open("/rp/pay?ch=alipay")  # the poster's code (R-CH-2): login first, then back here
@@ -110,7 +111,8 @@ def test_R_RP_1_R_RP_2_R_RP_3_R_RP_4_alipay_sets_the_amount_pays_the_year_and_fi
 
 
 def test_R_RP_3_an_unpaid_declaration_is_voided_in_the_page_and_the_year_paid_again(
-        live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     ph = phone("wechat")
     page = ph.page
     ph.open("/?ch=wechat")
@@ -152,7 +154,8 @@ def test_R_RP_3_an_unpaid_declaration_is_voided_in_the_page_and_the_year_paid_ag
 
 
 def test_R_RP_1_the_set_amount_is_voided_after_an_in_page_confirmation(
-        live_server: LiveServer, phone: Callable[[str], Phone]) -> None:
+    live_server: LiveServer, phone: Callable[[str], Phone]
+) -> None:
     """In the standard mode the confirmation is a dialog over the page (in care mode it sits in the page)."""
     ph = phone("alipay")
     page = ph.page

@@ -89,22 +89,30 @@ def test_R_FP_4_year_covered_by_nobody_uses_weekends_and_fixed_holidays():
 
 
 def test_R_FP_4_a_holiday_table_can_be_injected():
-    cal = HolidayCalendar([HolidayEntry(date(2030, 6, 8), "workday", "test", "test", False),
-                           HolidayEntry(date(2030, 7, 8), "holiday", "test", "test", False)], use_library=False)
+    cal = HolidayCalendar(
+        [
+            HolidayEntry(date(2030, 6, 8), "workday", "test", "test", False),
+            HolidayEntry(date(2030, 7, 8), "holiday", "test", "test", False),
+        ],
+        use_library=False,
+    )
     assert cal.source(2030) == "table" and not cal.is_estimated(2030)
     assert batch_debit_date(2030, 6, cal) == date(2030, 6, 8)  # a Saturday made a working day
     assert batch_debit_date(2030, 7, cal) == date(2030, 7, 9)
 
 
-@pytest.mark.parametrize(("at", "is_open"), [
-    (datetime(2026, 11, 25, 23, 59), True),
-    (datetime(2026, 11, 25, 23, 59, 59), True),
-    (datetime(2026, 11, 26, 0, 0), False),
-    (datetime(2026, 11, 9, 23, 59, 59), False),
-    (datetime(2026, 11, 10, 0, 0), True),
-    (datetime(2026, 2, 17, 3, 0), True),  # 春节: holidays included
-    (datetime(2026, 11, 1, 12, 0), False),
-])
+@pytest.mark.parametrize(
+    ("at", "is_open"),
+    [
+        (datetime(2026, 11, 25, 23, 59), True),
+        (datetime(2026, 11, 25, 23, 59, 59), True),
+        (datetime(2026, 11, 26, 0, 0), False),
+        (datetime(2026, 11, 9, 23, 59, 59), False),
+        (datetime(2026, 11, 10, 0, 0), True),
+        (datetime(2026, 2, 17, 3, 0), True),  # 春节: holidays included
+        (datetime(2026, 11, 1, 12, 0), False),
+    ],
+)
 def test_R_FP_4_self_service_runs_the_10th_to_the_25th(at, is_open):
     assert self_service_open(at) is is_open
     assert self_service_open(at.replace(tzinfo=BEIJING)) is is_open
@@ -119,8 +127,7 @@ def test_R_FP_4_next_opening_and_closing():
     assert next_self_service_opening(datetime(2026, 11, 26, 9)) == datetime(2026, 12, 10)
     assert next_self_service_opening(datetime(2026, 11, 5, 9)) == datetime(2026, 11, 10)
     assert next_self_service_opening(datetime(2026, 12, 26)) == datetime(2027, 1, 10)
-    assert next_self_service_opening(datetime(2026, 11, 15, tzinfo=BEIJING)) == datetime(2026, 12, 10,
-                                                                                         tzinfo=BEIJING)
+    assert next_self_service_opening(datetime(2026, 11, 15, tzinfo=BEIJING)) == datetime(2026, 12, 10, tzinfo=BEIJING)
     assert self_service_closes(datetime(2026, 11, 15, 8)) == datetime(2026, 11, 25, 23, 59, 59)
     assert self_service_closes(datetime(2026, 11, 5)) == datetime(2026, 11, 25, 23, 59, 59)
     assert self_service_closes(datetime(2026, 12, 28)) == datetime(2027, 1, 25, 23, 59, 59)

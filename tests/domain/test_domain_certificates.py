@@ -25,13 +25,16 @@ from webapp.domain.certificates import (
 from webapp.domain.money import amount_in_words
 
 
-@pytest.mark.parametrize("paid, posted", [
-    (date(2026, 11, 23), date(2026, 11, 25)),  # Monday → Wednesday
-    (date(2026, 11, 20), date(2026, 11, 24)),  # Friday → Tuesday (the weekend does not count)
-    (date(2026, 11, 22), date(2026, 11, 24)),  # paid on a Sunday → the 2nd working day after it
-    (date(2026, 9, 30), date(2026, 10, 9)),  # National Day 10-01..10-07 off: Thursday 10-08, Friday 10-09
-    (date(2026, 10, 8), date(2026, 10, 10)),  # 10-10 is a 调休 working Saturday
-])
+@pytest.mark.parametrize(
+    "paid, posted",
+    [
+        (date(2026, 11, 23), date(2026, 11, 25)),  # Monday → Wednesday
+        (date(2026, 11, 20), date(2026, 11, 24)),  # Friday → Tuesday (the weekend does not count)
+        (date(2026, 11, 22), date(2026, 11, 24)),  # paid on a Sunday → the 2nd working day after it
+        (date(2026, 9, 30), date(2026, 10, 9)),  # National Day 10-01..10-07 off: Thursday 10-08, Friday 10-09
+        (date(2026, 10, 8), date(2026, 10, 10)),  # 10-10 is a 调休 working Saturday
+    ],
+)
 def test_R_CE_2_an_item_is_posted_two_working_days_after_payment(paid, posted):
     assert posting_date(paid) == posted
 
@@ -44,25 +47,28 @@ def test_R_CE_2_a_payment_late_in_the_evening_counts_on_its_Beijing_day():
     assert posting_date(datetime(2026, 11, 23, 23, 59, tzinfo=BEIJING)) == date(2026, 11, 25)
 
 
-@pytest.mark.parametrize("amount, words", [
-    ("795", "柒佰玖拾伍元整"),
-    ("1000", "壹仟元整"),
-    ("1265.20", "壹仟贰佰陆拾伍元贰角整"),
-    ("6794.76", "陆仟柒佰玖拾肆元柒角陆分"),
-    ("0.05", "伍分"),
-    ("0.50", "伍角整"),
-    ("10", "壹拾元整"),
-    ("1001", "壹仟零壹元整"),
-    ("1010", "壹仟零壹拾元整"),
-    ("100000.01", "壹拾万元零壹分"),
-    ("101000", "壹拾万壹仟元整"),
-    ("100010000", "壹亿零壹万元整"),
-    ("1000000001", "壹拾亿零壹元整"),
-    ("27179.04", "贰万柒仟壹佰柒拾玖元零肆分"),
-    ("0", "零元整"),
-    ("-80", "负捌拾元整"),
-    ("12.345", "壹拾贰元叁角伍分"),  # half-up to the fen first
-])
+@pytest.mark.parametrize(
+    "amount, words",
+    [
+        ("795", "柒佰玖拾伍元整"),
+        ("1000", "壹仟元整"),
+        ("1265.20", "壹仟贰佰陆拾伍元贰角整"),
+        ("6794.76", "陆仟柒佰玖拾肆元柒角陆分"),
+        ("0.05", "伍分"),
+        ("0.50", "伍角整"),
+        ("10", "壹拾元整"),
+        ("1001", "壹仟零壹元整"),
+        ("1010", "壹仟零壹拾元整"),
+        ("100000.01", "壹拾万元零壹分"),
+        ("101000", "壹拾万壹仟元整"),
+        ("100010000", "壹亿零壹万元整"),
+        ("1000000001", "壹拾亿零壹元整"),
+        ("27179.04", "贰万柒仟壹佰柒拾玖元零肆分"),
+        ("0", "零元整"),
+        ("-80", "负捌拾元整"),
+        ("12.345", "壹拾贰元叁角伍分"),  # half-up to the fen first
+    ],
+)
 def test_R_CE_4_the_total_in_capital_numerals(amount, words):
     assert amount_in_words(Decimal(amount)) == words
 
@@ -72,13 +78,16 @@ def test_R_CE_4_capital_numerals_refuse_floats():
         amount_in_words(12.5)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("number, password", [
-    ("110105198001010032", "010032"),
-    ("11010519830619002X", "19002X"),
-    ("11010519830619002x", "19002X"),
-    ("AB123", "0AB123"),
-    ("Ｅ１２３４５６７８", "345678"),  # full-width folded to ASCII
-])
+@pytest.mark.parametrize(
+    "number, password",
+    [
+        ("110105198001010032", "010032"),
+        ("11010519830619002X", "19002X"),
+        ("11010519830619002x", "19002X"),
+        ("AB123", "0AB123"),
+        ("Ｅ１２３４５６７８", "345678"),  # full-width folded to ASCII
+    ],
+)
 def test_R_CE_4_the_pdf_password_is_the_last_six_characters_left_padded_with_0(number, password):
     assert pdf_password(number) == password
 
@@ -95,9 +104,17 @@ def test_R_CE_4_check_codes_are_16_random_digits_and_do_not_repeat():
     assert len({c[-1] for c in codes}) == 10  # every last digit shows up: not a counter
 
 
-@pytest.mark.parametrize("text, ok", [("1234567890123456", True), ("123456789012345", False),
-                                      ("12345678901234567", False), ("12345678901234a6", False),
-                                      ("１２３４５６７８９０１２３４５６", False), ("", False)])
+@pytest.mark.parametrize(
+    "text, ok",
+    [
+        ("1234567890123456", True),
+        ("123456789012345", False),
+        ("12345678901234567", False),
+        ("12345678901234a6", False),
+        ("１２３４５６７８９０１２３４５６", False),
+        ("", False),
+    ],
+)
 def test_R_CE_5_a_check_code_is_exactly_16_ascii_digits(text, ok):
     assert is_check_code(text) is ok
 

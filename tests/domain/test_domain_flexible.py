@@ -46,10 +46,17 @@ P2023 = flex_policy("beijing", date(2023, 9, 1))
 # --------------------------------------------------------------------------- R-FB-1
 
 
-@pytest.mark.parametrize(("base", "pension", "unemployment"), [
-    (6326, "1265.20", "63.26"), (33891, "6778.20", "338.91"), (7000, "1400.00", "70.00"),
-    (8000, "1600.00", "80.00"), (10000, "2000.00", "100.00"), (15000, "3000.00", "150.00"),
-])
+@pytest.mark.parametrize(
+    ("base", "pension", "unemployment"),
+    [
+        (6326, "1265.20", "63.26"),
+        (33891, "6778.20", "338.91"),
+        (7000, "1400.00", "70.00"),
+        (8000, "1600.00", "80.00"),
+        (10000, "2000.00", "100.00"),
+        (15000, "3000.00", "150.00"),
+    ],
+)
 def test_R_FB_1_guide_amounts(base, pension, unemployment):
     amounts = monthly_amounts(base, P2023)
     assert amounts == {"pension": D(pension), "unemployment": D(unemployment), "medical": D("553.56")}
@@ -62,7 +69,10 @@ def test_R_FB_1_base_6326_gives_1265_20_and_63_26():
 
 def test_R_FB_1_subsidized_pays_fixed_thirds():
     assert monthly_amounts(None, P2023, subsidized=True) == {
-        "pension": D("421.73"), "unemployment": D("21.09"), "medical": D("184.52")}
+        "pension": D("421.73"),
+        "unemployment": D("21.09"),
+        "medical": D("184.52"),
+    }
 
 
 def test_R_FB_1_valid_bases():
@@ -109,9 +119,15 @@ def test_R_FB_2_subsidized_persons_do_not_declare():
 # --------------------------------------------------------------------------- R-FB-3
 
 
-@pytest.mark.parametrize(("today", "can"), [
-    (date(2026, 6, 13), False), (date(2026, 6, 14), True), (date(2026, 7, 25), True), (date(2026, 7, 26), False),
-])
+@pytest.mark.parametrize(
+    ("today", "can"),
+    [
+        (date(2026, 6, 13), False),
+        (date(2026, 6, 14), True),
+        (date(2026, 7, 25), True),
+        (date(2026, 7, 26), False),
+    ],
+)
 def test_R_FB_3_annual_window(today, can):
     state = base_change_window(today, date(2019, 5, 1), True)
     assert state.can_change is can
@@ -138,10 +154,16 @@ def test_R_FB_3_the_2023_window_is_exact():
     assert state.can_change and not state.approximate and state.target_year == 2023
 
 
-@pytest.mark.parametrize(("today", "can"), [
-    (date(2026, 4, 9), False), (date(2026, 4, 10), True), (date(2026, 4, 25), True), (date(2026, 4, 26), False),
-    (date(2026, 3, 20), False),
-])
+@pytest.mark.parametrize(
+    ("today", "can"),
+    [
+        (date(2026, 4, 9), False),
+        (date(2026, 4, 10), True),
+        (date(2026, 4, 25), True),
+        (date(2026, 4, 26), False),
+        (date(2026, 3, 20), False),
+    ],
+)
 def test_R_FB_3_new_enrollee_declares_once_the_month_after_enrolment(today, can):
     state = base_change_window(today, date(2026, 3, 5), False)
     assert state.can_change is can
@@ -241,11 +263,19 @@ def test_R_FB_5_within_12_months_of_retirement_only_monthly():
 
 
 def _table_with_2026():
-    return PolicyTable.load().with_flex({
-        "region": "beijing", "contribution_year": "2026", "base_min": "7600", "base_max": "36500",
-        "pension_rate": "0.20", "unemployment_rate": "0.01", "medical_rate": "0.07",
-        "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
-        "source": "test row"})
+    return PolicyTable.load().with_flex(
+        {
+            "region": "beijing",
+            "contribution_year": "2026",
+            "base_min": "7600",
+            "base_max": "36500",
+            "pension_rate": "0.20",
+            "unemployment_rate": "0.01",
+            "medical_rate": "0.07",
+            "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
+            "source": "test row",
+        }
+    )
 
 
 def test_R_FB_6_provisional_year_uses_last_years_numbers():
@@ -264,8 +294,10 @@ def test_R_FB_6_topup_once_the_2026_row_arrives():
             paid.append(PaidItem(m, ins, amount, 7500 if ins != "medical" else None, provisional=m >= Month(2026, 7)))
     items = topup_items(paid, final)
     assert [(str(t.fee_period), t.insurance, t.difference) for t in items] == [
-        (str(m), ins, diff) for m in ("2026-07", "2026-08", "2026-09")
-        for ins, diff in (("pension", D("20.00")), ("unemployment", D("1.00")), ("medical", D("11.27")))]
+        (str(m), ins, diff)
+        for m in ("2026-07", "2026-08", "2026-09")
+        for ins, diff in (("pension", D("20.00")), ("unemployment", D("1.00")), ("medical", D("11.27")))
+    ]
     assert items[0].base == 7600 and items[0].due == D("1520.00")
 
 

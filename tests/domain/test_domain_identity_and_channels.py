@@ -15,8 +15,15 @@ def test_R_ID_2_wrong_check_digit_gets_a_message_naming_the_last_digit():
         normalize_id_number("resident_id", "110105198003120031")
 
 
-@pytest.mark.parametrize("raw, message", [("", "请输入"), ("11010519800312003", "18位"),
-                                          ("11010519800312A032", "前17位"), ("110105198013120036", "出生日期")])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("", "请输入"),
+        ("11010519800312003", "18位"),
+        ("11010519800312A032", "前17位"),
+        ("110105198013120036", "出生日期"),
+    ],
+)
 def test_R_ID_2_malformed_resident_ids_are_refused_in_chinese(raw, message):
     with pytest.raises(IdentityError, match=message):
         normalize_id_number("resident_id", raw)
@@ -36,15 +43,18 @@ def test_R_ID_3_masks():
     assert mask_bank_account("6228480402564890005") == "6228 **** **** 0005"
 
 
-@pytest.mark.parametrize("channel, scheme, methods", [
-    ("wechat", "rm", ["wechat"]),
-    ("alipay", "rm", ["alipay", "agreement"]),
-    ("alipay", "flex", ["alipay"]),
-    ("baidu", "rm", ["wechat", "alipay", "unionpay", "agreement"]),
-    ("etax-app", "rm", ["wechat", "alipay", "unionpay"]),
-    ("etax-web", "flex", ["unionpay"]),
-    ("window", "rm", ["agreement"]),
-])
+@pytest.mark.parametrize(
+    "channel, scheme, methods",
+    [
+        ("wechat", "rm", ["wechat"]),
+        ("alipay", "rm", ["alipay", "agreement"]),
+        ("alipay", "flex", ["alipay"]),
+        ("baidu", "rm", ["wechat", "alipay", "unionpay", "agreement"]),
+        ("etax-app", "rm", ["wechat", "alipay", "unionpay"]),
+        ("etax-web", "flex", ["unionpay"]),
+        ("window", "rm", ["agreement"]),
+    ],
+)
 def test_R_CH_1_methods_depend_on_the_channel(channel, scheme, methods):
     assert methods_for(channel, scheme) == methods
 

@@ -13,12 +13,32 @@ def test_full_width_forms_fold_to_ascii_and_nothing_else_does():
     assert fold_fullwidth("²①٣𝟙") == "²①٣𝟙"  # NFKC would make digits of these; we do not
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("12", 12), (" 12 ", 12), ("１２", 12), (str(MAX_DB_ID), MAX_DB_ID),
-    (str(MAX_DB_ID + 1), None), ("99999999999999999999", None), ("９" * 30, None), ("0", None), ("-1", None),
-    ("²", None), ("①", None), ("1²", None), ("٣", None), ("𝟙", None), ("1\x00", None), ("", None), ("1e3", None),
-    ("0x1F", None), ("1_000", None), ("😀", None), ("1" * 10240, None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("12", 12),
+        (" 12 ", 12),
+        ("１２", 12),
+        (str(MAX_DB_ID), MAX_DB_ID),
+        (str(MAX_DB_ID + 1), None),
+        ("99999999999999999999", None),
+        ("９" * 30, None),
+        ("0", None),
+        ("-1", None),
+        ("²", None),
+        ("①", None),
+        ("1²", None),
+        ("٣", None),
+        ("𝟙", None),
+        ("1\x00", None),
+        ("", None),
+        ("1e3", None),
+        ("0x1F", None),
+        ("1_000", None),
+        ("😀", None),
+        ("1" * 10240, None),
+    ],
+)
 def test_parse_id_reads_ascii_digits_after_full_width_folding_within_the_integer_range(text, expected):
     assert parse_id(text) == expected
 

@@ -69,15 +69,28 @@ def test_R_RP_1_grades_come_from_the_policy_table_and_an_unknown_year_says_so():
     with pytest.raises(NoPolicyError, match="暂无北京市2027年度城乡居民养老保险缴费标准"):
         resident_pension_grades("beijing", 2027)
     table = PolicyTable.load().with_resident_pension(
-        {"region": "beijing", "year": "2027", "min": "1000", "max": "9500", "step": "1000", "derived": "step",
-         "source": "test"})
+        {
+            "region": "beijing",
+            "year": "2027",
+            "min": "1000",
+            "max": "9500",
+            "step": "1000",
+            "derived": "step",
+            "source": "test",
+        }
+    )
     assert resident_pension_grades("beijing", 2027, table)[-2:] == (D("9000.00"), D("9500.00"))
 
 
-@pytest.mark.parametrize("row", [
-    {"min": "0", "max": "9000", "step": "1000"}, {"min": "2000", "max": "1000", "step": "1000"},
-    {"min": "1000", "max": "9000", "step": "0"}, {"min": "1000", "max": "9000", "step": "1000", "derived": "max"},
-])
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"min": "0", "max": "9000", "step": "1000"},
+        {"min": "2000", "max": "1000", "step": "1000"},
+        {"min": "1000", "max": "9000", "step": "0"},
+        {"min": "1000", "max": "9000", "step": "1000", "derived": "max"},
+    ],
+)
 def test_R_RP_1_a_bad_pension_row_fails_the_load(row):
     with pytest.raises(ValueError):
         ResidentPensionRow.from_record({"region": "beijing", "year": "2027", "source": "test", **row})
@@ -119,7 +132,11 @@ def test_R_CE_1_the_pension_has_its_levy_names_and_a_registry_entry():
     assert (levy.item, levy.subject) == ("城乡居民基本养老保险费", "城乡居民基本养老保险")
     s = SCHEMES["rp"]
     assert (s.entry, s.declared_label, s.records_label, s.pays_for_others) == (
-        "resident_pension.pay", "申报记录查询", "已缴费查询", False)
+        "resident_pension.pay",
+        "申报记录查询",
+        "已缴费查询",
+        False,
+    )
     assert s.steps[-1] == "选择支付方式"
 
 

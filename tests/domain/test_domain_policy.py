@@ -35,7 +35,10 @@ def test_R_FB_1_beijing_2023_numbers_from_the_guide():
     assert (p.pension_rate, p.unemployment_rate, p.medical_rate) == (D("0.20"), D("0.01"), D("0.07"))
     assert p.medical_monthly == D("553.56")
     assert (p.subsidized_pension, p.subsidized_unemployment, p.subsidized_medical) == (
-        D("421.73"), D("21.09"), D("184.52"))
+        D("421.73"),
+        D("21.09"),
+        D("184.52"),
+    )
     assert not p.provisional and p.confirmed and not p.derived
     assert p.year_label_zh() == "2023缴费年度（2023年7月至2024年6月）"
 
@@ -52,8 +55,7 @@ def test_R_FB_1_later_beijing_years_are_derived_and_marked():
     assert (p24.base_min, p24.base_max, p24.medical_monthly) == (6821, 35283, D("576.31"))
     assert "medical_monthly" in p24.derived and p24.confirmed
     p25 = flex_policy("beijing", date(2026, 6, 30))
-    assert (p25.contribution_year, p25.base_min, p25.base_max, p25.medical_monthly) == (2025, 7162, 35811,
-                                                                                        D("584.92"))
+    assert (p25.contribution_year, p25.base_min, p25.base_max, p25.medical_monthly) == (2025, 7162, 35811, D("584.92"))
     assert not p25.confirmed, "2025 is from one public calculator: unconfirmed"
     assert any("以官方公告为准" in n for n in p25.notices_zh)
 
@@ -62,8 +64,10 @@ def test_contribution_year_runs_july_to_june():
     assert contribution_year(date(2024, 6, 30)) == 2023
     assert contribution_year(date(2024, 7, 1)) == 2024
     assert contribution_year(cal_mod.Month(2026, 1)) == 2025
-    assert PolicyTable.load().contribution_year_months("beijing", 2023) == (cal_mod.Month(2023, 7),
-                                                                            cal_mod.Month(2024, 6))
+    assert PolicyTable.load().contribution_year_months("beijing", 2023) == (
+        cal_mod.Month(2023, 7),
+        cal_mod.Month(2024, 6),
+    )
 
 
 def test_R_FB_6_year_without_row_runs_on_last_years_numbers_flagged_provisional():
@@ -108,11 +112,19 @@ def test_qingdao_base_range_is_known_and_the_rest_says_so_plainly():
 
 
 def test_a_test_table_can_add_a_row_whose_derived_fields_are_computed():
-    table = PolicyTable.load().with_flex({
-        "region": "beijing", "contribution_year": "2026", "base_min": "7600", "base_max": "36500",
-        "pension_rate": "0.20", "unemployment_rate": "0.01", "medical_rate": "0.07",
-        "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
-        "source": "test"})
+    table = PolicyTable.load().with_flex(
+        {
+            "region": "beijing",
+            "contribution_year": "2026",
+            "base_min": "7600",
+            "base_max": "36500",
+            "pension_rate": "0.20",
+            "unemployment_rate": "0.01",
+            "medical_rate": "0.07",
+            "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
+            "source": "test",
+        }
+    )
     p = table.flex_policy("beijing", date(2026, 8, 1))
     assert not p.provisional and p.applied_year == 2026
     assert p.medical_monthly == D("596.19")  # round(0.7 × 36500 / 3) = 8517 × 7 %
@@ -121,9 +133,17 @@ def test_a_test_table_can_add_a_row_whose_derived_fields_are_computed():
 
 def test_a_filled_derived_value_that_disagrees_fails_the_load():
     with pytest.raises(ValueError, match="derivation"):
-        FlexRow.from_record({"region": "beijing", "contribution_year": "2030", "base_min": "6326",
-                             "base_max": "33891", "medical_rate": "0.07", "medical_monthly": "500.00",
-                             "derived": "medical_monthly"})
+        FlexRow.from_record(
+            {
+                "region": "beijing",
+                "contribution_year": "2030",
+                "base_min": "6326",
+                "base_max": "33891",
+                "medical_rate": "0.07",
+                "medical_monthly": "500.00",
+                "derived": "medical_monthly",
+            }
+        )
 
 
 def test_repeated_region_and_year_is_refused():
@@ -137,8 +157,13 @@ def test_every_policy_file_has_source_and_derived_columns():
         with open(DATA / name, encoding="utf-8") as f:
             header = next(csv.reader(f))
         assert "source" in header and "derived" in header, name
-    for name in ("regions.csv", "flex_windows.csv", "resident_medical_categories.csv", "holidays.csv",
-                 "fixed_holidays.csv"):
+    for name in (
+        "regions.csv",
+        "flex_windows.csv",
+        "resident_medical_categories.csv",
+        "holidays.csv",
+        "fixed_holidays.csv",
+    ):
         with open(DATA / name, encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         assert rows and all(r["source"].strip() for r in rows), name
@@ -165,11 +190,18 @@ def test_R_RM_2_unknown_year_is_no_policy():
         resident_medical_premium("beijing", 2027, "working_age")
 
 
-@pytest.mark.parametrize(("birth", "category"), [
-    (date(2010, 3, 1), "student_child"), (date(2008, 1, 2), "student_child"), (date(2026, 5, 1), "student_child"),
-    (date(2008, 1, 1), "working_age"), (date(1966, 1, 2), "working_age"), (date(1966, 1, 1), "elderly"),
-    (date(1940, 7, 7), "elderly"),
-])
+@pytest.mark.parametrize(
+    ("birth", "category"),
+    [
+        (date(2010, 3, 1), "student_child"),
+        (date(2008, 1, 2), "student_child"),
+        (date(2026, 5, 1), "student_child"),
+        (date(2008, 1, 1), "working_age"),
+        (date(1966, 1, 2), "working_age"),
+        (date(1966, 1, 1), "elderly"),
+        (date(1940, 7, 7), "elderly"),
+    ],
+)
 def test_R_RM_2_category_from_age_on_1_january(birth, category):
     assert resident_medical_category(birth, 2026) == category
 

@@ -9,27 +9,33 @@ from webapp.domain.calendar import BEIJING
 from webapp.domain.reminders import Reminder, flexible_due, fold, resident_deadline, resident_due, to_ics
 
 
-@pytest.mark.parametrize("today, owes, due", [
-    (date(2026, 11, 22), True, date(2026, 11, 25)),   # inside the window, owing: this month's 25th
-    (date(2026, 11, 3), True, date(2026, 11, 25)),    # before the window opens: still this month's 25th
-    (date(2026, 11, 25), True, date(2026, 11, 25)),   # the last day itself
-    (date(2026, 11, 26), True, date(2026, 12, 25)),   # after the 25th: next month's
-    (date(2026, 11, 12), False, date(2026, 12, 25)),  # this month paid: next month's
-    (date(2026, 12, 28), False, date(2027, 1, 25)),   # across the year
-])
+@pytest.mark.parametrize(
+    "today, owes, due",
+    [
+        (date(2026, 11, 22), True, date(2026, 11, 25)),  # inside the window, owing: this month's 25th
+        (date(2026, 11, 3), True, date(2026, 11, 25)),  # before the window opens: still this month's 25th
+        (date(2026, 11, 25), True, date(2026, 11, 25)),  # the last day itself
+        (date(2026, 11, 26), True, date(2026, 12, 25)),  # after the 25th: next month's
+        (date(2026, 11, 12), False, date(2026, 12, 25)),  # this month paid: next month's
+        (date(2026, 12, 28), False, date(2027, 1, 25)),  # across the year
+    ],
+)
 def test_R_UX_3_R_FP_4_flexible_due_is_the_25th_of_the_month_owed(today, owes, due):
     r = flexible_due(today, owes_now=owes, batch=False)
     assert r.due == due and r.kind == "flex"
     assert "缴费截止" in r.summary and "每月10日至25日" in r.description
 
 
-@pytest.mark.parametrize("today, owes, due", [
-    (date(2026, 11, 2), True, date(2026, 11, 9)),    # 8 Nov 2026 is a Sunday: the batch day moves to Monday 9th
-    (date(2026, 11, 9), True, date(2026, 11, 9)),    # the batch day itself
-    (date(2026, 11, 12), True, date(2026, 11, 25)),  # the debit left something owed: pay by the 25th
-    (date(2026, 11, 12), False, date(2026, 12, 8)),  # debited: next month's batch day
-    (date(2026, 11, 27), True, date(2026, 12, 8)),
-])
+@pytest.mark.parametrize(
+    "today, owes, due",
+    [
+        (date(2026, 11, 2), True, date(2026, 11, 9)),  # 8 Nov 2026 is a Sunday: the batch day moves to Monday 9th
+        (date(2026, 11, 9), True, date(2026, 11, 9)),  # the batch day itself
+        (date(2026, 11, 12), True, date(2026, 11, 25)),  # the debit left something owed: pay by the 25th
+        (date(2026, 11, 12), False, date(2026, 12, 8)),  # debited: next month's batch day
+        (date(2026, 11, 27), True, date(2026, 12, 8)),
+    ],
+)
 def test_R_UX_3_R_FP_4_with_a_batch_agreement_the_batch_day_is_due(today, owes, due):
     r = flexible_due(today, owes_now=owes, batch=True)
     assert r.due == due
@@ -37,11 +43,14 @@ def test_R_UX_3_R_FP_4_with_a_batch_agreement_the_batch_day_is_due(today, owes, 
         assert "批量扣款日" in r.summary and "存足" in r.description
 
 
-@pytest.mark.parametrize("today, owes, due", [
-    (date(2026, 11, 22), True, date(2026, 12, 25)),
-    (date(2026, 11, 22), False, date(2027, 12, 25)),  # this year paid: next year's deadline
-    (date(2026, 12, 26), True, date(2027, 12, 25)),   # this year's deadline has passed
-])
+@pytest.mark.parametrize(
+    "today, owes, due",
+    [
+        (date(2026, 11, 22), True, date(2026, 12, 25)),
+        (date(2026, 11, 22), False, date(2027, 12, 25)),  # this year paid: next year's deadline
+        (date(2026, 12, 26), True, date(2027, 12, 25)),  # this year's deadline has passed
+    ],
+)
 def test_R_UX_3_resident_deadline_comes_from_the_table(today, owes, due):
     assert resident_deadline("beijing", "rm", 2026) == date(2026, 12, 25)
     r = resident_due("rm", "beijing", today, owes_year=owes, who=("本人", "王福生（父亲）"))
@@ -60,10 +69,18 @@ def test_R_UX_3_fold_keeps_lines_within_75_octets_and_never_splits_a_character()
 
 
 def test_R_UX_3_the_ics_is_rfc_5545_and_parses():
-    r = Reminder("rm", date(2026, 12, 25), "城乡居民医疗保险2026年度缴费截止",
-                 "城乡居民医疗保险2026年度费用请于2026年12月25日前缴纳（本人、王福生（父亲）、李秀英（母亲）、王小雨（子女））；请在京通中缴费。")
-    body = to_ics(r, uid="rm-20261225-1@example.cn", now=datetime(2026, 11, 22, 10, 0, tzinfo=BEIJING),
-                  url="http://example.cn/rm/pay")
+    r = Reminder(
+        "rm",
+        date(2026, 12, 25),
+        "城乡居民医疗保险2026年度缴费截止",
+        "城乡居民医疗保险2026年度费用请于2026年12月25日前缴纳（本人、王福生（父亲）、李秀英（母亲）、王小雨（子女））；请在京通中缴费。",
+    )
+    body = to_ics(
+        r,
+        uid="rm-20261225-1@example.cn",
+        now=datetime(2026, 11, 22, 10, 0, tzinfo=BEIJING),
+        url="http://example.cn/rm/pay",
+    )
     text = body.decode("utf-8")
     assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
     assert all(len(line.encode("utf-8")) <= 75 for line in text.split("\r\n"))

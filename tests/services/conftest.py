@@ -19,8 +19,10 @@ from webapp.services import declarations
 
 def urls(provider: str) -> orders.Urls:
     """What the app's checkout gives a provider."""
-    return orders.Urls(notify_url=f"http://{APP_HOST}/pay/notify/{provider}",
-                       return_url=f"http://{APP_HOST}/pay/return/{provider}/" + "{out_trade_no}")
+    return orders.Urls(
+        notify_url=f"http://{APP_HOST}/pay/notify/{provider}",
+        return_url=f"http://{APP_HOST}/pay/return/{provider}/" + "{out_trade_no}",
+    )
 
 
 @pytest.fixture
@@ -41,10 +43,18 @@ def declare(app: Flask, resident: Person) -> Callable[..., int]:
         with app.extensions["db_sessionmaker"]() as s:
             from webapp.models import Receivable
 
-            ids = list(s.scalars(select(Receivable.id).where(Receivable.insured_id == person.id,
-                                                             Receivable.status == "due")))
-            decl = declarations.declare(s, payer_id=person.id, insured_id=person.id, scheme="rm", receivable_ids=ids,
-                                        channel="etax-app", now=app.extensions["clock"].now())
+            ids = list(
+                s.scalars(select(Receivable.id).where(Receivable.insured_id == person.id, Receivable.status == "due"))
+            )
+            decl = declarations.declare(
+                s,
+                payer_id=person.id,
+                insured_id=person.id,
+                scheme="rm",
+                receivable_ids=ids,
+                channel="etax-app",
+                now=app.extensions["clock"].now(),
+            )
             s.commit()
             return decl.id
 
@@ -54,9 +64,16 @@ def declare(app: Flask, resident: Person) -> Callable[..., int]:
 def start(app: Flask, declaration_id: int, provider: str = "wechat", *, visit: bool = True) -> PaymentOrder:
     """确认缴费 through the core; with ``visit`` the buyer's browser then opens the cashier."""
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
-        order = orders.start(s, app.extensions["payment_adapters"], provider, declaration_id=declaration_id,
-                             channel="etax-app", now=app.extensions["clock"].now(), urls=urls(provider),
-                             expire_minutes=30)
+        order = orders.start(
+            s,
+            app.extensions["payment_adapters"],
+            provider,
+            declaration_id=declaration_id,
+            channel="etax-app",
+            now=app.extensions["clock"].now(),
+            urls=urls(provider),
+            expire_minutes=30,
+        )
         s.commit()
     if visit and order.cashier_url:
         visit_cashier(app, order.cashier_url)

@@ -35,15 +35,24 @@ def worker(app, providers):
 
 
 def _run(app, day=BATCH_DAY, worker="w1", chunk=500):
-    return batch_debit.run(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"], day,
-                           lambda: at(day, 6), worker=worker, chunk=chunk)
+    return batch_debit.run(
+        app.extensions["db_sessionmaker"],
+        app.extensions["payment_adapters"]["agreement"],
+        day,
+        lambda: at(day, 6),
+        worker=worker,
+        chunk=chunk,
+    )
 
 
 def _owed(app, person):
     """What is still due, as (insurance, YYYY-MM) pairs."""
     with app.extensions["db_sessionmaker"]() as s:
-        rows = s.execute(select(Receivable.insurance, Receivable.fee_period_start).where(
-            Receivable.insured_id == person.id, Receivable.status == "due")).all()
+        rows = s.execute(
+            select(Receivable.insurance, Receivable.fee_period_start).where(
+                Receivable.insured_id == person.id, Receivable.status == "due"
+            )
+        ).all()
     return sorted((ins, f"{d:%Y-%m}") for ins, d in rows)
 
 
@@ -53,30 +62,40 @@ def test_R_FP_5_the_groups_medical_together_pension_and_unemployment_current_onl
     from webapp.domain.calendar import Month
     from webapp.domain.flexible import FlexReceivable
 
-    items = [FlexReceivable(i, ins, Month(2026, m), Decimal("1.00"), "", None)
-             for i, (ins, m) in enumerate([(ins, m) for ins in ("pension", "unemployment", "medical")
-                                           for m in (7, 8, 9, 10)])]
+    items = [
+        FlexReceivable(i, ins, Month(2026, m), Decimal("1.00"), "", None)
+        for i, (ins, m) in enumerate(
+            [(ins, m) for ins in ("pension", "unemployment", "medical") for m in (7, 8, 9, 10)]
+        )
+    ]
     groups = {g.kind: sorted(str(r.fee_period) for r in g.receivables) for g in rules.flex_groups(items, BATCH_DAY)}
-    assert groups == {"medical": ["2026-08", "2026-09", "2026-10"], "pension": ["2026-10"],
-                      "unemployment": ["2026-10"]}
+    assert groups == {"medical": ["2026-08", "2026-09", "2026-10"], "pension": ["2026-10"], "unemployment": ["2026-10"]}
 
 
 def test_R_BD_1_R_FP_5_a_funded_account_pays_medical_and_the_current_month(app, providers, worker):
     person, _ = worker(1_000_000)
     report = _run(app)
     assert (report.succeeded, report.failed) == (3, 0)
-    assert _owed(app, person) == [("pension", "2026-08"), ("pension", "2026-09"), ("unemployment", "2026-08"),
-                                  ("unemployment", "2026-09")]  # 往期 pension and unemployment are the payer's
+    assert _owed(app, person) == [
+        ("pension", "2026-08"),
+        ("pension", "2026-09"),
+        ("unemployment", "2026-08"),
+        ("unemployment", "2026-09"),
+    ]  # 往期 pension and unemployment are the payer's
     debits = controls.debits(providers)
     assert [d["amount_fen"] for d in debits] == [3 * MEDICAL, PENSION, UNEMPLOYMENT]  # medical first
     with app.extensions["db_sessionmaker"]() as s:
-        paid = s.scalars(select(SettledPayment).where(SettledPayment.payer_id == person.id,
-                                                      SettledPayment.batch_debit_id.is_not(None))).all()
+        paid = s.scalars(
+            select(SettledPayment).where(
+                SettledPayment.payer_id == person.id, SettledPayment.batch_debit_id.is_not(None)
+            )
+        ).all()
         assert len(paid) == 5 and {p.channel for p in paid} == {"batch"} and {p.method for p in paid} == {"agreement"}
 
 
-def test_R_BD_3_R_FP_5_a_short_balance_fails_medical_whole_and_still_takes_what_it_can(app, providers, worker,
-                                                                                        phone_user):
+def test_R_BD_3_R_FP_5_a_short_balance_fails_medical_whole_and_still_takes_what_it_can(
+    app, providers, worker, phone_user
+):
     person, agreement = worker(170000)  # 1,700.00: not the 1,754.76 medical needs, but 1,600 + 80
     report = _run(app)
     assert (report.succeeded, report.failed) == (2, 1) and report.reasons == {"余额不足": 1}
@@ -99,8 +118,9 @@ def test_R_BD_2_rerunning_the_day_takes_nothing_twice(app, providers, worker):
         assert s.scalar(select(func.count()).select_from(SettledPayment)) == 5 + 3 * 3  # + the months paid before
 
 
-def test_R_BD_2_a_worker_killed_after_the_bank_answered_is_resumed_without_a_second_debit(app, providers, worker,
-                                                                                          monkeypatch):
+def test_R_BD_2_a_worker_killed_after_the_bank_answered_is_resumed_without_a_second_debit(
+    app, providers, worker, monkeypatch
+):
     person, agreement = worker(1_000_000)
     real_apply = batch_debit.apply
 
@@ -114,12 +134,19 @@ def test_R_BD_2_a_worker_killed_after_the_bank_answered_is_resumed_without_a_sec
     monkeypatch.setattr(batch_debit, "apply", real_apply)
     assert _run(app, worker="w2").debits == 0  # the lease still holds the share
     later = BATCH_DAY
-    report = batch_debit.run(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"],
-                             later, lambda: at(later, 6) + timedelta(minutes=11), worker="w3")
+    report = batch_debit.run(
+        app.extensions["db_sessionmaker"],
+        app.extensions["payment_adapters"]["agreement"],
+        later,
+        lambda: at(later, 6) + timedelta(minutes=11),
+        worker="w3",
+    )
     assert report.succeeded == 3
     assert len(controls.debits(providers)) == 3  # the resend got the bank's first answers
-    assert controls.account(providers, agreement.card_number)["balance_fen"] == 1_000_000 - 3 * MEDICAL - PENSION \
-        - UNEMPLOYMENT
+    assert (
+        controls.account(providers, agreement.card_number)["balance_fen"]
+        == 1_000_000 - 3 * MEDICAL - PENSION - UNEMPLOYMENT
+    )
 
 
 def test_R_BD_2_two_workers_at_once_share_the_run_and_debit_each_receivable_once(app, providers):
@@ -153,9 +180,14 @@ def test_R_BD_2_two_workers_at_once_share_the_run_and_debit_each_receivable_once
 def test_R_BD_1_R_AG_4_R_AG_6_only_batch_agreements_in_effect_for_the_office_are_debited(app, providers, case):
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
         p = make_flex_worker(s, "不扣", unpaid_months=1)
-        a = make_agreement(s, p, providers, batch_debit=case != "no-batch",
-                           effective_on=BATCH_DAY + timedelta(days=1) if case == "tomorrow" else date(2026, 1, 1),
-                           tax_office="国家税务总局北京市海淀区税务局" if case == "other-office" else TAX_OFFICE)
+        a = make_agreement(
+            s,
+            p,
+            providers,
+            batch_debit=case != "no-batch",
+            effective_on=BATCH_DAY + timedelta(days=1) if case == "tomorrow" else date(2026, 1, 1),
+            tax_office="国家税务总局北京市海淀区税务局" if case == "other-office" else TAX_OFFICE,
+        )
         if case == "revoked":
             a.status = "revoked"
         s.commit()
@@ -168,11 +200,22 @@ def test_R_BD_1_a_declared_item_is_left_to_its_payer(app, providers, worker):
 
     person, _ = worker(1_000_000)
     with app.extensions["db_sessionmaker"]() as s:  # before the batch day, the payer declared medical
-        ids = list(s.scalars(select(Receivable.id).where(Receivable.insured_id == person.id,
-                                                         Receivable.insurance == "medical",
-                                                         Receivable.status == "due")))
-        declarations.declare(s, payer_id=person.id, insured_id=person.id, scheme="flex", receivable_ids=ids,
-                             channel="alipay", now=datetime(2026, 11, 6, tzinfo=BEIJING))
+        ids = list(
+            s.scalars(
+                select(Receivable.id).where(
+                    Receivable.insured_id == person.id, Receivable.insurance == "medical", Receivable.status == "due"
+                )
+            )
+        )
+        declarations.declare(
+            s,
+            payer_id=person.id,
+            insured_id=person.id,
+            scheme="flex",
+            receivable_ids=ids,
+            channel="alipay",
+            now=datetime(2026, 11, 6, tzinfo=BEIJING),
+        )
         s.commit()
     report = _run(app)
     assert report.succeeded == 2 and {d["amount_fen"] for d in controls.debits(providers)} == {PENSION, UNEMPLOYMENT}
@@ -180,8 +223,9 @@ def test_R_BD_1_a_declared_item_is_left_to_its_payer(app, providers, worker):
 
 def test_R_BD_4_agreement_holders_are_reminded_to_fund_the_account_by_the_7th(app, providers, worker, phone_user):
     person, _ = worker(0)
-    assert rules.reminder(date(2026, 11, 3)) == ("本月银行批量扣款日为2026年11月9日，请于2026年11月7日前在签约银行账户"
-                                                 "存足费款，以免扣款失败。")
+    assert rules.reminder(date(2026, 11, 3)) == (
+        "本月银行批量扣款日为2026年11月9日，请于2026年11月7日前在签约银行账户存足费款，以免扣款失败。"
+    )
     assert rules.reminder(BATCH_DAY) is None
     app.extensions["clock"].set(at(date(2026, 11, 3)))
     assert "存足费款" in phone_user(person, "alipay").get("/").get_data(as_text=True)
@@ -228,8 +272,9 @@ def _year_receivable(app, person):
     return r
 
 
-def test_R_BD_1_R_RP_1_resident_pension_is_debited_at_the_amount_the_payer_set(app, providers, pension_payer,
-                                                                               phone_user):
+def test_R_BD_1_R_RP_1_resident_pension_is_debited_at_the_amount_the_payer_set(
+    app, providers, pension_payer, phone_user
+):
     person, agreement = pension_payer(2000)
     report = _run(app)
     assert (report.succeeded, report.failed) == (1, 0)
@@ -272,7 +317,8 @@ def test_R_BD_3_a_short_balance_leaves_the_pension_year_due_and_says_why(app, pr
 
 
 def test_R_BD_2_R_RP_1_while_the_bank_decides_the_amount_cannot_be_changed_voided_or_declared(
-        app, providers, pension_payer, monkeypatch):
+    app, providers, pension_payer, monkeypatch
+):
     from webapp.domain.errors import RuleViolation
     from webapp.services import declarations
     from webapp.services import resident_pension as rp
@@ -291,8 +337,15 @@ def test_R_BD_2_R_RP_1_while_the_bank_decides_the_amount_cannot_be_changed_voide
         with pytest.raises(RuleViolation, match="正在银行批量扣款中"):
             rp.void_amount(s, person.id, amount.id, now)
         with pytest.raises(RuleViolation, match="正在银行批量扣款中"):
-            declarations.declare(s, payer_id=person.id, insured_id=person.id, scheme="rp",
-                                 receivable_ids=[receivable.id], channel="alipay", now=now)
+            declarations.declare(
+                s,
+                payer_id=person.id,
+                insured_id=person.id,
+                scheme="rp",
+                receivable_ids=[receivable.id],
+                channel="alipay",
+                now=now,
+            )
         assert rp.active_amount(s, amount.enrolment_id, "rp_pension", 2026).amount_fen == 200000
 
 

@@ -58,8 +58,9 @@ def test_R_CE_2_the_job_posts_items_two_working_days_after_payment_and_only_once
 
 def test_R_CE_6_a_certificate_covers_ones_own_posted_items_of_one_tax_office(db):
     worker = make_flex_worker(db, "刘一", unpaid_months=0)  # six months paid, 18 items
-    other_office = db.scalars(select(Receivable).where(Receivable.insured_id == worker.id)
-                              .order_by(Receivable.fee_period_start)).first()
+    other_office = db.scalars(
+        select(Receivable).where(Receivable.insured_id == worker.id).order_by(Receivable.fee_period_start)
+    ).first()
     other_office.tax_office = "国家税务总局北京市海淀区税务局"
     db.flush()
     certificates.post_due(db, TODAY)
@@ -80,8 +81,9 @@ def test_R_CE_6_fees_paid_by_a_family_member_are_certified_to_the_insured_not_to
     demo.settle_past(db, son, [r], date(2026, 11, 2), "wechat")
     certificates.post_due(db, TODAY)
     assert certificates.posted_items(db, son.id, Month(2026, 1), Month(2026, 12)) == []
-    assert [p.receivable_id for p in certificates.posted_items(db, father.id, Month(2026, 1), Month(2026, 12))] \
-        == [r.id]
+    assert [p.receivable_id for p in certificates.posted_items(db, father.id, Month(2026, 1), Month(2026, 12))] == [
+        r.id
+    ]
     with pytest.raises(RuleViolation):
         certificates.apply(db, son, TAX_OFFICE, Month(2026, 1), Month(2026, 12), NOW)
 
@@ -108,11 +110,32 @@ def test_R_CE_4_the_pdf_is_encrypted_and_carries_every_field(db):
     assert PdfReader(io.BytesIO(pdf)).decrypt("000000") == 0  # a wrong password opens nothing
     text = pdf_text(pdf, "19002X")
     payment = cert.items[0].payment
-    for field in ("社会保险费缴费证明", cert.number, cert.check_code, "赵丽", "11010519830619002X",
-                  "征收税务机关", "电子税票号码", "社保经办机构", "人员编号", "征收项目", "征收品目", "征收子目",
-                  "入(退)库日期", "实缴(退)金额", payment.e_ticket_no, "2026-11-03", "795.00",
-                  "柒佰玖拾伍元整", "特此证明", f"开具机关：{TAX_OFFICE}", "开具日期：2026年11月22日",
-                  "城乡居民基本医疗保险", "劳动年龄内居民", p.person_no):
+    for field in (
+        "社会保险费缴费证明",
+        cert.number,
+        cert.check_code,
+        "赵丽",
+        "11010519830619002X",
+        "征收税务机关",
+        "电子税票号码",
+        "社保经办机构",
+        "人员编号",
+        "征收项目",
+        "征收品目",
+        "征收子目",
+        "入(退)库日期",
+        "实缴(退)金额",
+        payment.e_ticket_no,
+        "2026-11-03",
+        "795.00",
+        "柒佰玖拾伍元整",
+        "特此证明",
+        f"开具机关：{TAX_OFFICE}",
+        "开具日期：2026年11月22日",
+        "城乡居民基本医疗保险",
+        "劳动年龄内居民",
+        p.person_no,
+    ):
         assert "".join(field.split()) in "".join(text.split()), field
     png = certificates.page_png(db, cert, 1)
     assert png.startswith(b"\x89PNG")

@@ -31,8 +31,9 @@ def _audits(app, kind):
 def _refused(app, outcome):
     """Refused notifications counted for a reason (``notification_tally``), across providers and minutes."""
     with app.extensions["db_sessionmaker"]() as s:
-        return s.scalar(select(func.coalesce(func.sum(NotificationTally.count), 0))
-                        .where(NotificationTally.outcome == outcome))
+        return s.scalar(
+            select(func.coalesce(func.sum(NotificationTally.count), 0)).where(NotificationTally.outcome == outcome)
+        )
 
 
 @pytest.fixture
@@ -115,15 +116,22 @@ def test_R_PA_5_a_notification_for_an_unknown_order_is_refused(app, providers):
     from webapp.payments.crypto import rsa_sign, sign_string
 
     adapter = app.extensions["payment_adapters"]["alipay"]
-    params = {"app_id": adapter.app_id, "out_trade_no": "SBNOSUCHORDER0001", "trade_status": "TRADE_SUCCESS",
-              "total_amount": "460.00", "trade_no": "2026X", "notify_id": "n1"}
+    params = {
+        "app_id": adapter.app_id,
+        "out_trade_no": "SBNOSUCHORDER0001",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "460.00",
+        "trade_no": "2026X",
+        "notify_id": "n1",
+    }
     params["sign_type"] = "RSA2"
     platform = providers.extensions["sim"].platform_key("alipay")
     params["sign"] = rsa_sign(platform, sign_string(params, ("sign", "sign_type")))
     from urllib.parse import urlencode
 
-    r = app.test_client().post("/pay/notify/alipay", data=urlencode(params),
-                               content_type="application/x-www-form-urlencoded")
+    r = app.test_client().post(
+        "/pay/notify/alipay", data=urlencode(params), content_type="application/x-www-form-urlencoded"
+    )
     assert r.get_data() == b"fail" and _refused(app, "unknown_order") == 1
 
 
@@ -228,8 +236,15 @@ def test_R_PA_4_a_create_that_lands_after_its_close_can_never_be_paid(app, provi
     """The double charge seen before: tap B closed A while A's create was still in flight."""
     wechat = app.extensions["payment_adapters"]["wechat"]
     now = app.extensions["clock"].now()
-    request = OrderRequest("SBLATECREATE000001", 79500, "城乡居民基本医疗保险费", now + timedelta(minutes=30),
-                           urls("wechat").notify_url, "http://localhost/r", now)
+    request = OrderRequest(
+        "SBLATECREATE000001",
+        79500,
+        "城乡居民基本医疗保险费",
+        now + timedelta(minutes=30),
+        urls("wechat").notify_url,
+        "http://localhost/r",
+        now,
+    )
     assert wechat.close(request.out_trade_no).status is ProviderStatus.CLOSED  # the close arrives first
     with pytest.raises(ProviderRefused, match="ORDERCLOSED"):
         wechat.create(request)  # then the create lands
@@ -262,8 +277,11 @@ def test_a_refund_the_provider_cannot_take_now_is_retried(app, providers, order)
         s.commit()
     assert state(app, order.out_trade_no) == "unapplied"
     controls.set(providers, "wechat", unavailable=True)
-    sessions, adapters, now = app.extensions["db_sessionmaker"], app.extensions["payment_adapters"], app.extensions[
-        "clock"].now()
+    sessions, adapters, now = (
+        app.extensions["db_sessionmaker"],
+        app.extensions["payment_adapters"],
+        app.extensions["clock"].now(),
+    )
     assert orders.send_refunds(sessions, adapters, now) == 0
     with sessions() as s:
         refund = s.scalar(select(Refund))
@@ -308,8 +326,9 @@ def test_R_PA_1_reordered_notifications_still_settle_each_order_once(app, provid
     controls.pay(providers, "wechat", second.out_trade_no)
     assert controls.deliver_pending(providers) == 2
     with app.extensions["db_sessionmaker"]() as s:
-        settled = list(s.scalars(select(AuditEvent.subject).where(AuditEvent.kind == "order.paid")
-                                 .order_by(AuditEvent.id)))
+        settled = list(
+            s.scalars(select(AuditEvent.subject).where(AuditEvent.kind == "order.paid").order_by(AuditEvent.id))
+        )
     assert settled == [second.out_trade_no, first.out_trade_no]  # delivered newest first
     assert _count(app, SettledPayment) == 2
 

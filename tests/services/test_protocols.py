@@ -36,10 +36,16 @@ def order(app, declare):
 
 def _wechatpay(app, serial: str) -> WeChatPay:
     adapter = app.extensions["payment_adapters"]["wechat"]
-    return WeChatPay(wechatpay_type=WeChatPayType.JSAPI, mchid=adapter.mchid,
-                     private_key=_pem(app, "keys/wechat_merchant.pem"), cert_serial_no=adapter.serial_no,
-                     appid=adapter.appid, apiv3_key=(Path(app.instance_path) / "keys/wechat_apiv3.key").read_text(),
-                     public_key=_pem(app, "sim/keys/wechat_platform.pub.pem"), public_key_id=serial)
+    return WeChatPay(
+        wechatpay_type=WeChatPayType.JSAPI,
+        mchid=adapter.mchid,
+        private_key=_pem(app, "keys/wechat_merchant.pem"),
+        cert_serial_no=adapter.serial_no,
+        appid=adapter.appid,
+        apiv3_key=(Path(app.instance_path) / "keys/wechat_apiv3.key").read_text(),
+        public_key=_pem(app, "sim/keys/wechat_platform.pub.pem"),
+        public_key_id=serial,
+    )
 
 
 def test_R_PA_2_wechatpayv3_verifies_and_decrypts_our_simulated_notification(app, providers, order):
@@ -65,15 +71,24 @@ def test_R_PA_2_our_simulated_wechat_accepts_wechatpayv3_signed_requests_and_sig
     r = providers.test_client().get(path, headers={"Authorization": auth})
     assert r.status_code == 200 and r.json["trade_state"] == "NOTPAY"
     assert sdk._core._verify_signature(dict(r.headers), r.get_data(as_text=True))
-    forged = build_authorization(path, "GET", adapter.mchid, adapter.serial_no,
-                                 serialization.load_pem_private_key(_pem(app, "keys/alipay_app.pem").encode(), None))
+    forged = build_authorization(
+        path,
+        "GET",
+        adapter.mchid,
+        adapter.serial_no,
+        serialization.load_pem_private_key(_pem(app, "keys/alipay_app.pem").encode(), None),
+    )
     assert providers.test_client().get(path, headers={"Authorization": forged}).status_code == 401
 
 
 def _alipay(app) -> AliPay:
     adapter = app.extensions["payment_adapters"]["alipay"]
-    return AliPay(appid=adapter.app_id, app_private_key_string=_pem(app, "keys/alipay_app.pem"),
-                  alipay_public_key_string=_pem(app, "sim/keys/alipay_platform.pub.pem"), sign_type="RSA2")
+    return AliPay(
+        appid=adapter.app_id,
+        app_private_key_string=_pem(app, "keys/alipay_app.pem"),
+        alipay_public_key_string=_pem(app, "sim/keys/alipay_platform.pub.pem"),
+        sign_type="RSA2",
+    )
 
 
 def test_R_PA_2_python_alipay_sdk_verifies_our_simulated_notification(app, providers, declare):
@@ -93,8 +108,9 @@ def test_R_PA_2_our_simulated_alipay_takes_sdk_signed_requests_and_its_answers_v
     raw = providers.test_client().get(f"/sim/alipay/gateway.do?{query}").get_data(as_text=True)
     answer = sdk._verify_and_return_sync_response(raw, "alipay_trade_query_response")  # raises if forged
     assert answer["code"] == "10000" and answer["trade_status"] == "WAIT_BUYER_PAY"
-    wap = sdk.api_alipay_trade_wap_pay("城乡居民基本医疗保险费", "SBSDKORDER00000001", "12.34",
-                                       notify_url="http://localhost/pay/notify/alipay")
+    wap = sdk.api_alipay_trade_wap_pay(
+        "城乡居民基本医疗保险费", "SBSDKORDER00000001", "12.34", notify_url="http://localhost/pay/notify/alipay"
+    )
     r = providers.test_client().get(f"/sim/alipay/gateway.do?{wap}")
     assert r.status_code == 302 and "/sim/alipay/cashier/" in r.location  # accepted: on to the cashier
 
@@ -110,8 +126,9 @@ def test_R_PA_2_unionpay_messages_are_signed_as_5_1_0_says(app, providers, decla
     # What our adapter sent the gateway (the front transaction it built) …
     front = dict(parse_qsl(urlsplit(order.cashier_url).query))
     merchant = serialization.load_pem_public_key(_pem(app, "keys/unionpay_merchant.pub.pem").encode())
-    merchant.verify(base64.b64decode(front["signature"]), _unionpay_string(front), padding.PKCS1v15(),
-                    hashes.SHA256())  # raises if not RSA-SHA256 over the hex digest
+    merchant.verify(
+        base64.b64decode(front["signature"]), _unionpay_string(front), padding.PKCS1v15(), hashes.SHA256()
+    )  # raises if not RSA-SHA256 over the hex digest
     assert front["version"] == "5.1.0" and front["signMethod"] == "01" and front["certId"].isdigit()
     # … and what the simulated UnionPay notified.
     controls.pay(providers, "unionpay", order.out_trade_no)
@@ -137,8 +154,7 @@ def test_the_providers_retry_schedules():
     assert SCHEDULES["unionpay"] == [0, 60, 120, 240]
 
 
-def test_a_notification_nobody_takes_is_given_up_after_the_providers_last_attempt(app, providers, declare,
-                                                                                   monkeypatch):
+def test_a_notification_nobody_takes_is_given_up_after_the_providers_last_attempt(app, providers, declare, monkeypatch):
     from webapp.payments import orders
 
     order = start(app, declare(), "unionpay")

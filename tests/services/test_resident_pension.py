@@ -19,8 +19,16 @@ from webapp.services import resident_pension as rp
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=BEIJING)
 # A 2027 row for the tests (none is published): other grades, so carrying has to move an amount.
 TABLE_2027 = PolicyTable.load().with_resident_pension(
-    {"region": "beijing", "year": "2027", "min": "1200", "max": "9600", "step": "1200", "derived": "step",
-     "source": "test"})
+    {
+        "region": "beijing",
+        "year": "2027",
+        "min": "1200",
+        "max": "9600",
+        "step": "1200",
+        "derived": "step",
+        "source": "test",
+    }
+)
 
 
 @pytest.fixture
@@ -30,14 +38,21 @@ def s(app):
 
 
 def test_R_RP_1_the_next_year_is_generated_at_the_last_set_amount_moved_onto_its_grades(s):
-    kept = make_pension_payer(s, "甲", amount=2000)          # → 1200 (the highest 2027 grade not above 2000)
-    top = make_pension_payer(s, "乙", amount=9000)           # → 8400
-    voided = make_pension_payer(s, "丙", amount=3000)        # voided: the payer asked to stop, nothing carried
+    kept = make_pension_payer(s, "甲", amount=2000)  # → 1200 (the highest 2027 grade not above 2000)
+    top = make_pension_payer(s, "乙", amount=9000)  # → 8400
+    voided = make_pension_payer(s, "丙", amount=3000)  # voided: the payer asked to stop, nothing carried
     rp.void_amount(s, voided.id, rp.active_amount(s, rp.enrolment_of(s, voided.id).id, "rp_pension", 2026).id, NOW)
     never = make_pension_payer(s, "丁", amount=None)
-    early = make_pension_payer(s, "戊", amount=None)          # already set 2027 itself in December
-    rp.set_amount(s, early.id, insurance="rp_pension", year=2027, amount_text="6000",
-                  now=datetime(2026, 12, 20, 9, tzinfo=BEIJING), table=TABLE_2027)
+    early = make_pension_payer(s, "戊", amount=None)  # already set 2027 itself in December
+    rp.set_amount(
+        s,
+        early.id,
+        insurance="rp_pension",
+        year=2027,
+        amount_text="6000",
+        now=datetime(2026, 12, 20, 9, tzinfo=BEIJING),
+        table=TABLE_2027,
+    )
     s.commit()
 
     result = rp.generate_year(s, 2027, "beijing", NOW, TABLE_2027)
@@ -63,10 +78,10 @@ def test_R_RP_1_a_batch_debit_collects_only_at_an_active_amount_within_its_valid
     r = rp.year_receivable(s, payer.id, "rp_pension", 2026)
     setting = rp.active_amount(s, rp.enrolment_of(s, payer.id).id, "rp_pension", 2026)
     assert rp.amount_for_batch_debit(s, r, date(2026, 12, 8)) == setting
-    assert rp.amount_for_batch_debit(s, r, date(2026, 11, 9)) is None   # before it was set
-    assert rp.amount_for_batch_debit(s, r, date(2027, 1, 8)) is None    # after its period
+    assert rp.amount_for_batch_debit(s, r, date(2026, 11, 9)) is None  # before it was set
+    assert rp.amount_for_batch_debit(s, r, date(2027, 1, 8)) is None  # after its period
     rp.void_amount(s, payer.id, setting.id, NOW)
-    assert rp.amount_for_batch_debit(s, r, date(2026, 12, 8)) is None   # 作废: skipped within the period
+    assert rp.amount_for_batch_debit(s, r, date(2026, 12, 8)) is None  # 作废: skipped within the period
     rp.set_amount(s, payer.id, insurance="rp_pension", year=2026, amount_text="4000", now=NOW)
     assert rp.amount_for_batch_debit(s, r, date(2026, 12, 8)).amount_fen == 400000  # set again: collected again
 
@@ -94,8 +109,15 @@ def test_R_MO_2_a_declaration_never_takes_a_stale_amount(app, s):
         rp.set_amount(other, payer.id, insurance="rp_pension", year=2026, amount_text="3000", now=NOW)
         other.commit()
     with pytest.raises(RuleViolation, match="缴费金额已变更"):
-        declarations.declare(s, payer_id=payer.id, insured_id=payer.id, scheme="rp", receivable_ids=[receivable.id],
-                             channel="alipay", now=NOW)
+        declarations.declare(
+            s,
+            payer_id=payer.id,
+            insured_id=payer.id,
+            scheme="rp",
+            receivable_ids=[receivable.id],
+            channel="alipay",
+            now=NOW,
+        )
     s.commit()
     assert s.scalars(select(Declaration)).all() == []
     assert s.scalar(select(Receivable.status).where(Receivable.id == receivable.id)) == "due"

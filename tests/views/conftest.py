@@ -29,8 +29,9 @@ def family(app: Flask) -> Family:
         payer = make_resident(s, "王建国", number="110105198003120032", birth=date(1980, 3, 12))
         father = make_resident(s, "王福生", category="elderly", number="110102195004050010", birth=date(1950, 4, 5))
         mother = make_resident(s, "李秀英", category="elderly", number="11010219520918002X", birth=date(1952, 9, 18))
-        child = make_resident(s, "王小雨", category="student_child", number="110105201506010040",
-                              birth=date(2015, 6, 1))
+        child = make_resident(
+            s, "王小雨", category="student_child", number="110105201506010040", birth=date(2015, 6, 1)
+        )
         make_family(s, payer, [(father, "父亲"), (mother, "母亲"), (child, "子女")])
         s.commit()
     return Family(payer, father, mother, child)
@@ -54,16 +55,24 @@ def flex(app: Flask) -> dict[str, Person]:
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
         people = {
             "flex": make_flex_worker(s, "刘鹏", base=8000, unpaid_months=3),
-            "subsidized": make_flex_worker(s, "陈静", base=None, subsidized=True, enrolled_on=date(2023, 1, 9),
-                                           unpaid_months=1),
+            "subsidized": make_flex_worker(
+                s, "陈静", base=None, subsidized=True, enrolled_on=date(2023, 1, 9), unpaid_months=1
+            ),
             "new": make_flex_worker(s, "黄磊", base=None, enrolled_on=(Month.of(TODAY) + -1).day(15)),
             "special": make_flex_worker(s, "吴芳", base=7500, unpaid_months=0, enrolled_on=date(2022, 6, 1)),
-            "lapse": make_flex_worker(s, "郑伟", base=10000, unpaid={"medical": (-2, -1)},
-                                      enrolled_on=date(2021, 9, 1)),
+            "lapse": make_flex_worker(
+                s, "郑伟", base=10000, unpaid={"medical": (-2, -1)}, enrolled_on=date(2021, 9, 1)
+            ),
         }
-        add_special_items(s, people["special"], [("pension", "110.00", "missed_enrolment", "20261012044739"),
-                                                 ("unemployment", "210.00", "missed_enrolment", "20261012044739"),
-                                                 ("medical", "310.00", "policy_backpay", "20261012044809")])
+        add_special_items(
+            s,
+            people["special"],
+            [
+                ("pension", "110.00", "missed_enrolment", "20261012044739"),
+                ("unemployment", "210.00", "missed_enrolment", "20261012044739"),
+                ("medical", "310.00", "policy_backpay", "20261012044809"),
+            ],
+        )
         s.commit()
     return people
 
@@ -88,8 +97,15 @@ def pension(app: Flask) -> dict[str, Person]:
             "paid": make_pension_payer(s, "杨梅", amount=3000, paid=True, set_on=date(2026, 3, 2)),
             "special": make_pension_payer(s, "朱红", amount=2000),
         }
-        add_pension_special_items(s, people["special"], [("1000.00", "missed_enrolment", "20261015093021"),
-                                                         ("500.00", "policy_backpay", "20261015093021"),
-                                                         ("800.00", "other", "20261015093055")], year=2024)
+        add_pension_special_items(
+            s,
+            people["special"],
+            [
+                ("1000.00", "missed_enrolment", "20261015093021"),
+                ("500.00", "policy_backpay", "20261015093021"),
+                ("800.00", "other", "20261015093055"),
+            ],
+            year=2024,
+        )
         s.commit()
     return people

@@ -21,8 +21,13 @@ def broken_rows(app: Flask) -> list[str]:
     whose status disagrees with its declaration or its payment, a saved family member who is no one."""
     problems: list[str] = []
     with app.extensions["db_sessionmaker"]() as s:
-        totals = dict(s.execute(select(DeclarationItem.declaration_id, func.sum(DeclarationItem.amount_fen))
-                                .group_by(DeclarationItem.declaration_id)).all())
+        totals = dict(
+            s.execute(
+                select(DeclarationItem.declaration_id, func.sum(DeclarationItem.amount_fen)).group_by(
+                    DeclarationItem.declaration_id
+                )
+            ).all()
+        )
         for d in s.scalars(select(Declaration)):
             if d.id not in totals:
                 problems.append(f"declaration {d.id} has no items")
@@ -47,4 +52,3 @@ def count(app: Flask, model: type) -> int:
     """How many rows a table holds."""
     with app.extensions["db_sessionmaker"]() as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
-

@@ -37,8 +37,15 @@ def payer(app, providers):
 
 
 def _form(**over):
-    form = {"tax_office": TAX_OFFICE, "bank": "ICBC", "bank_region": "北京市西城区",
-            "branch": "中国工商银行北京西单支行", "holder": "赵丽", "card_number": CARD, "batch_debit": "1"}
+    form = {
+        "tax_office": TAX_OFFICE,
+        "bank": "ICBC",
+        "bank_region": "北京市西城区",
+        "branch": "中国工商银行北京西单支行",
+        "holder": "赵丽",
+        "card_number": CARD,
+        "batch_debit": "1",
+    }
     return {**form, **over}
 
 
@@ -46,8 +53,16 @@ def test_R_AG_1_new_agreement_shows_the_payers_own_data_read_only(phone_user, pa
     page = text(phone_user(payer, "alipay").get("/agreements/new"))
     assert "赵丽" in page and payer.id_number not in page and payer.id_number[:6] in page
     assert 'name="name"' not in page and 'name="id_number"' not in page  # nothing to change there
-    for label in ("是否银行代扣", "税务机关", "社保经办机构", "开户银行", "银行行政区划", "银行网点", "持卡人姓名",
-                  "银行账号"):
+    for label in (
+        "是否银行代扣",
+        "税务机关",
+        "社保经办机构",
+        "开户银行",
+        "银行行政区划",
+        "银行网点",
+        "持卡人姓名",
+        "银行账号",
+    ):
         assert label in page
     assert "本系统只支持给本人签订扣款协议" in page and "次日" not in page
 
@@ -56,8 +71,12 @@ def test_R_AG_2_bank_region_and_branch_are_chosen_step_by_step(phone_user, payer
     b = phone_user(payer, "alipay")
     frag = text(b.get("/agreements/new/options?bank=ICBC", headers={"HX-Request": "true"}))
     assert "<html" not in frag and "北京市西城区" in frag and "中国工商银行北京西单支行" not in frag
-    frag = text(b.get("/agreements/new/options?bank=ICBC&bank_region=北京市西城区&tax_office=" + TAX_OFFICE,
-                      headers={"HX-Request": "true"}))
+    frag = text(
+        b.get(
+            "/agreements/new/options?bank=ICBC&bank_region=北京市西城区&tax_office=" + TAX_OFFICE,
+            headers={"HX-Request": "true"},
+        )
+    )
     assert "中国工商银行北京西单支行" in frag and SI_AGENCY in frag  # 税务机关 → 社保经办机构
 
 
@@ -75,17 +94,21 @@ def test_R_AG_2_R_AG_5_sign_then_the_list_shows_it_masked_and_in_effect_tomorrow
     assert "签订成功" in text(b.get("/agreements"))
 
 
-@pytest.mark.parametrize("over, message", [
-    ({"card_number": CARD[:-1] + str((int(CARD[-1]) + 1) % 10)}, "校验位不正确"),
-    ({"card_number": "6222"}, "应为19位"),
-    ({"card_number": "６２２２abc"}, "只能包含数字"),
-    ({"holder": "王五"}, "签约失败：持卡人姓名须与缴费人姓名一致"),
-    ({"branch": ""}, "请选择银行网点"),
-    ({"bank_region": "北京市火星区"}, "请选择银行行政区划"),
-    ({"tax_office": "国家税务总局上海市税务局"}, "请选择税务机关"),
-])
-def test_R_AG_2_R_AG_3_a_refused_form_says_why_keeps_what_was_typed_and_writes_nothing(app, phone_user, payer,
-                                                                                     over, message):
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"card_number": CARD[:-1] + str((int(CARD[-1]) + 1) % 10)}, "校验位不正确"),
+        ({"card_number": "6222"}, "应为19位"),
+        ({"card_number": "６２２２abc"}, "只能包含数字"),
+        ({"holder": "王五"}, "签约失败：持卡人姓名须与缴费人姓名一致"),
+        ({"branch": ""}, "请选择银行网点"),
+        ({"bank_region": "北京市火星区"}, "请选择银行行政区划"),
+        ({"tax_office": "国家税务总局上海市税务局"}, "请选择税务机关"),
+    ],
+)
+def test_R_AG_2_R_AG_3_a_refused_form_says_why_keeps_what_was_typed_and_writes_nothing(
+    app, phone_user, payer, over, message
+):
     b = phone_user(payer, "alipay")
     b.get("/agreements/new")
     r = b.post("/agreements/new", _form(**over))
@@ -167,8 +190,9 @@ def test_R_AG_7_R_PA_1_pay_with_the_agreement_the_payer_chooses(app, providers, 
     assert len(controls.debits(providers)) == 1 and _count(app, SettledPayment) == 1
 
 
-def test_R_AG_7_a_short_balance_is_the_banks_reason_and_the_declaration_stays_payable(app, providers, phone_user,
-                                                                                      payer):
+def test_R_AG_7_a_short_balance_is_the_banks_reason_and_the_declaration_stays_payable(
+    app, providers, phone_user, payer
+):
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
         a = make_agreement(s, s.merge(payer), providers, balance_fen=100)
         s.commit()
@@ -181,8 +205,9 @@ def test_R_AG_7_a_short_balance_is_the_banks_reason_and_the_declaration_stays_pa
     assert "缴费成功" in page
 
 
-def test_R_AG_4_R_AG_5_an_agreement_of_another_office_or_not_yet_in_effect_is_not_offered(app, providers, phone_user,
-                                                                                          payer):
+def test_R_AG_4_R_AG_5_an_agreement_of_another_office_or_not_yet_in_effect_is_not_offered(
+    app, providers, phone_user, payer
+):
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
         elsewhere = make_agreement(s, s.merge(payer), providers, tax_office="国家税务总局北京市海淀区税务局")
         tomorrow = make_agreement(s, s.merge(payer), providers, effective_on=date(2026, 11, 23))
@@ -200,8 +225,9 @@ def test_R_AG_4_R_AG_5_an_agreement_of_another_office_or_not_yet_in_effect_is_no
 def test_R_AG_8_a_change_of_si_agency_name_or_account_makes_agreements_invalid(app, providers, phone_user, payer):
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
         a = make_agreement(s, s.merge(payer), providers)
-        n = agreements.bureau_change(s, s.merge(payer), at(date(2026, 11, 22)),
-                                     si_agency=("rm", "北京市东城区社会保险基金管理中心"))
+        n = agreements.bureau_change(
+            s, s.merge(payer), at(date(2026, 11, 22)), si_agency=("rm", "北京市东城区社会保险基金管理中心")
+        )
         s.commit()
     assert n == 1
     b = phone_user(payer, "alipay")
@@ -240,8 +266,9 @@ def test_R_PA_1_two_taps_on_confirm_with_an_agreement_debit_once(app, providers,
         c = app.test_client()
         c.set_cookie("session", cookie)
         barrier.wait()
-        statuses.append(c.post(method_url, data={"method": "agreement", "agreement_id": str(a.id),
-                                                 "csrf_token": token}).status_code)
+        statuses.append(
+            c.post(method_url, data={"method": "agreement", "agreement_id": str(a.id), "csrf_token": token}).status_code
+        )
 
     threads = [threading.Thread(target=tap) for _ in range(3)]
     for t in threads:

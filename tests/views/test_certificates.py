@@ -77,8 +77,9 @@ def test_R_CE_2_records_say_when_an_item_can_be_certified(app, phone_user):
     assert "已入库，可开具缴费证明" in text(b.get("/rm/records"))
 
 
-def test_R_CE_3_证明申请_goes_to_记录下载_which_polls_while_making_and_stops_when_made(app, phone_user, zhao,
-                                                                                  made_later):
+def test_R_CE_3_证明申请_goes_to_记录下载_which_polls_while_making_and_stops_when_made(
+    app, phone_user, zhao, made_later
+):
     b = phone_user(zhao)
     r = apply(b)
     assert r.status_code == 303 and r.location == "/certificates/downloads"
@@ -126,8 +127,11 @@ def test_someone_elses_certificate_is_404_everywhere(app, phone_user, zhao):
         other = make_resident(s, "孙强")
         s.commit()
     b = phone_user(other)
-    for path in (f"/certificates/{cert.id}", f"/certificates/{cert.id}/download",
-                 f"/certificates/{cert.id}/pages/1.png"):
+    for path in (
+        f"/certificates/{cert.id}",
+        f"/certificates/{cert.id}/download",
+        f"/certificates/{cert.id}/pages/1.png",
+    ):
         assert b.client.get(path).status_code == 404, path
     assert b.post(f"/certificates/{cert.id}/retry").status_code == 404
     assert cert.check_code not in text(b.get("/certificates/downloads"))
@@ -198,20 +202,23 @@ def test_R_CE_6_a_flexible_workers_record_page_leads_to_a_certificate_of_their_m
         assert cert.status == "made" and len(cert.items) == 9
 
 
-@pytest.mark.parametrize("method, path, data", [
-    ("get", "/certificates/99999999999999999999", None),
-    ("get", "/certificates/abc", None),
-    ("get", "/certificates/1/pages/0.png", None),
-    ("get", "/certificates/1/pages/99999999999999999999.png", None),
-    ("get", "/certificates/downloads?start=x", None),
-    ("post", "/certificates/apply", {"tax_office": "x" * 5000}),
-    ("post", "/certificates/apply?start=2026-13&end=2026-01", {"tax_office": ""}),
-    ("post", "/certificates/99999/retry", {}),
-    ("get", "/verify?code=%00&k=" + "x" * 500, None),
-    ("post", "/verify", {"id_number": "\x00", "code": "１２３", "captcha": "\u202e"}),
-    ("post", "/verify/captcha", {"kind": "nonsense"}),
-    ("get", "/verify/captcha/nope.png", None),
-])
+@pytest.mark.parametrize(
+    "method, path, data",
+    [
+        ("get", "/certificates/99999999999999999999", None),
+        ("get", "/certificates/abc", None),
+        ("get", "/certificates/1/pages/0.png", None),
+        ("get", "/certificates/1/pages/99999999999999999999.png", None),
+        ("get", "/certificates/downloads?start=x", None),
+        ("post", "/certificates/apply", {"tax_office": "x" * 5000}),
+        ("post", "/certificates/apply?start=2026-13&end=2026-01", {"tax_office": ""}),
+        ("post", "/certificates/99999/retry", {}),
+        ("get", "/verify?code=%00&k=" + "x" * 500, None),
+        ("post", "/verify", {"id_number": "\x00", "code": "１２３", "captcha": "\u202e"}),
+        ("post", "/verify/captcha", {"kind": "nonsense"}),
+        ("get", "/verify/captcha/nope.png", None),
+    ],
+)
 def test_odd_certificate_requests_never_answer_500(app, phone_user, zhao, method, path, data):
     b = phone_user(zhao)
     r = b.client.get(path) if method == "get" else b.post(path, data or {})

@@ -155,8 +155,11 @@ def test_someone_elses_order_is_404(app, phone_user, family, order):
         other = make_resident(s, "路人")
         s.commit()
     b = phone_user(other)
-    for r in (b.get(f"/pay/orders/{order}"), b.get(f"/pay/return/wechat/{order}"),
-              b.post(f"/pay/orders/{order}/cancel")):
+    for r in (
+        b.get(f"/pay/orders/{order}"),
+        b.get(f"/pay/return/wechat/{order}"),
+        b.post(f"/pay/orders/{order}/cancel"),
+    ):
         assert r.status_code == 404
     assert order_state(app, order) == "paying"
 
@@ -198,8 +201,11 @@ def test_R_PA_1_two_concurrent_submits_of_one_receivable_give_one_declaration(ap
         c = app.test_client()
         c.set_cookie("session", cookie)
         barrier.wait()
-        results.append(c.post("/rm/pay/select", data={"insured": str(family.father.id), "receivable": rid,
-                                                      "csrf_token": token}).status_code)
+        results.append(
+            c.post(
+                "/rm/pay/select", data={"insured": str(family.father.id), "receivable": rid, "csrf_token": token}
+            ).status_code
+        )
 
     threads = [threading.Thread(target=submit) for _ in range(2)]
     for t in threads:

@@ -55,8 +55,11 @@ def _login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]
 
     s.get(f"{base}/?ch=etax-app")
     csrf = token(s.get(f"{base}/login").text)
-    r = s.post(f"{base}/login", data={"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1",
-                                      "csrf_token": csrf}, allow_redirects=False)
+    r = s.post(
+        f"{base}/login",
+        data={"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1", "csrf_token": csrf},
+        allow_redirects=False,
+    )
     assert r.status_code == 303, r.text[:500]
     r = s.post(f"{base}/login/face", data={"csrf_token": csrf}, allow_redirects=False)
     assert r.status_code == 303, r.text[:500]
@@ -72,8 +75,15 @@ def test_R_PA_1_R_PA_4_ten_concurrent_confirms_per_declaration_pay_exactly_once(
         decl_ids = []
         for m in members:
             ids = list(s.scalars(select(Receivable.id).where(Receivable.insured_id == m.id)))
-            decl = declarations.declare(s, payer_id=payer.id, insured_id=m.id, scheme="rm", receivable_ids=ids,
-                                        channel="etax-app", now=app.extensions["clock"].now())
+            decl = declarations.declare(
+                s,
+                payer_id=payer.id,
+                insured_id=m.id,
+                scheme="rm",
+                receivable_ids=ids,
+                channel="etax-app",
+                now=app.extensions["clock"].now(),
+            )
             decl_ids.append(decl.id)
         s.commit()
     phones = [_login(live.url, payer.name, payer.id_number) for _ in range(2)]  # two phones of one person
@@ -84,8 +94,9 @@ def test_R_PA_1_R_PA_4_ten_concurrent_confirms_per_declaration_pay_exactly_once(
     def tap(item: tuple[int, str, tuple[requests.Session, str]]) -> tuple[int, int, str]:
         decl_id, method, (phone, csrf) = item
         barriers[decl_id].wait(timeout=60)
-        r = phone.post(f"{live.url}/pay/{decl_id}", data={"method": method, "csrf_token": csrf},
-                       allow_redirects=False, timeout=60)
+        r = phone.post(
+            f"{live.url}/pay/{decl_id}", data={"method": method, "csrf_token": csrf}, allow_redirects=False, timeout=60
+        )
         return decl_id, r.status_code, r.headers.get("Location", "")
 
     started = time.monotonic()
@@ -122,17 +133,20 @@ def test_R_PA_1_R_PA_4_ten_concurrent_confirms_per_declaration_pay_exactly_once(
     with sessions_factory() as s:
         settled = s.scalar(select(func.count()).select_from(SettledPayment))
         paid_decls = s.scalar(select(func.count()).select_from(Declaration).where(Declaration.status == "paid"))
-        open_orders = s.scalar(select(func.count()).select_from(PaymentOrder)
-                               .where(PaymentOrder.state.in_(("created", "paying"))))
+        open_orders = s.scalar(
+            select(func.count()).select_from(PaymentOrder).where(PaymentOrder.state.in_(("created", "paying")))
+        )
         refunds = s.scalar(select(func.count()).select_from(Refund))
         orders_made = s.scalar(select(func.count()).select_from(PaymentOrder))
     trades = live.sim_trades()
     paid_trades = Counter(t["out_trade_no"] for t in trades if t["state"] == "PAID")
     assert settled == DECLARATIONS and paid_decls == DECLARATIONS and open_orders == 0
     assert len(paid_trades) == DECLARATIONS and refunds == 0  # zero double charges, nothing to give back
-    print(f"\n{TAPS}×{DECLARATIONS} confirms in {taps_seconds:.1f}s: {dict(statuses)}; {orders_made} orders, "
-          f"{len(cashiers)} cashiers visited, {sum(paid_at_cashier.values())} paid, {refused} refused; "
-          f"{settled} settled, 0 double charges")
+    print(
+        f"\n{TAPS}×{DECLARATIONS} confirms in {taps_seconds:.1f}s: {dict(statuses)}; {orders_made} orders, "
+        f"{len(cashiers)} cashiers visited, {sum(paid_at_cashier.values())} paid, {refused} refused; "
+        f"{settled} settled, 0 double charges"
+    )
 
 
 def test_cashier_links_are_absolute_urls_on_the_providers_host(live):

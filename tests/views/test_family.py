@@ -15,8 +15,10 @@ from .flows import declare_for
 
 def _saved(app, payer_id):
     with app.extensions["db_sessionmaker"]() as s:
-        return {r.insured.name: (r.id, r.relation) for r in s.scalars(
-            select(FamilyPayee).where(FamilyPayee.payer_id == payer_id))}
+        return {
+            r.insured.name: (r.id, r.relation)
+            for r in s.scalars(select(FamilyPayee).where(FamilyPayee.payer_id == payer_id))
+        }
 
 
 def _pay_year(app, person, payer=None):
@@ -35,7 +37,7 @@ def test_R_RM_5_members_show_relationship_and_paid_this_year_without_pay_button(
     # 为TA缴费 for the two unpaid, not for the mother: her entry is no submit button
     assert page.count("为TA缴费") == 2
     assert f'name="who" value="{family.mother.id}"' not in page
-    assert f'/rm/records?insured={family.mother.id}' in page
+    assert f"/rm/records?insured={family.mother.id}" in page
     fam = text(phone_user(family.payer).get("/rm/family"))
     assert "李秀英（母亲）" in fam and f"{TODAY.year}年度已缴费" in fam and f"{TODAY.year}年度未缴费" in fam
 
@@ -89,8 +91,13 @@ def test_R_RM_5_someone_typed_under_other_is_saved_only_by_choice(app, phone_use
     b = phone_user(payer)
     page = text(b.get("/rm/pay"))
     assert re.search(r'name="save" value="1"\s*>', page)  # the switch is off until the payer turns it on
-    other = {"who": "other", "name": "王小雨", "id_type": "resident_id", "id_number": "110105201506010040",
-             "nationality": "中华人民共和国"}
+    other = {
+        "who": "other",
+        "name": "王小雨",
+        "id_type": "resident_id",
+        "id_number": "110105201506010040",
+        "nationality": "中华人民共和国",
+    }
     r = b.post("/rm/pay", other)
     assert r.status_code == 303 and "¥435.00" in text(b.get(r.location))  # paid for once, not saved
     assert _saved(app, payer.id) == {}
@@ -122,8 +129,9 @@ def test_R_RM_5_declared_member_still_offers_payment(app, phone_user, family):
     assert "本年度已申报待缴款" in page and f'name="who" value="{family.child.id}"' in page
 
 
-def test_R_RM_5_after_paying_for_a_relative_the_records_button_opens_that_relatives_records(app, providers,
-                                                                                             phone_user, family):
+def test_R_RM_5_after_paying_for_a_relative_the_records_button_opens_that_relatives_records(
+    app, providers, phone_user, family
+):
     from webapp.payments.sim import controls
 
     from .flows import start_order

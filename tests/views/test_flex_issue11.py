@@ -19,6 +19,7 @@ FLEX, SUBSIDIZED, NEW, SPECIAL, LAPSE = "flex", "subsidized", "new", "special", 
 def as_person(phone_user, flex):
     def login(role: str, channel: str = "alipay") -> Browser:
         return phone_user(flex[role], channel)
+
     return login
 
 
@@ -58,7 +59,7 @@ def test_R_FP_1_voiding_from_the_payment_page_returns_the_items(as_person):
     ids = _ids(text(b.get("/flex/pay/select")))
     b.post("/flex/pay/select", {"tab": "normal", "receivable": ids})
     page = text(b.get("/flex/pay/select"))
-    decl = re.search(r'/pay/(\d+)/void', page).group(1)
+    decl = re.search(r"/pay/(\d+)/void", page).group(1)
     r = b.post(f"/pay/{decl}/void", {"next": "/flex/pay/select?tab=normal"})
     assert r.status_code == 303 and r.location.endswith("/flex/pay/select?tab=normal")
     page = text(b.follow(r))
@@ -83,8 +84,14 @@ def test_R_FP_3_pay_on_a_special_item_in_the_due_query_opens_the_special_tab(as_
 def test_R_FP_8_declared_cards_show_type_agency_and_notice_number(as_person, app, flex):
     b = as_person(SPECIAL)
     with app.extensions["db_sessionmaker"]() as s:
-        group = [str(i) for i in s.scalars(select(Receivable.id).where(
-            Receivable.insured_id == flex[SPECIAL].id, Receivable.notice_no == "20261012044739"))]
+        group = [
+            str(i)
+            for i in s.scalars(
+                select(Receivable.id).where(
+                    Receivable.insured_id == flex[SPECIAL].id, Receivable.notice_no == "20261012044739"
+                )
+            )
+        ]
     assert b.post("/flex/pay/select", {"tab": "special", "receivable": group}).status_code == 303
     page = text(b.get("/flex/due"))
     declared = page.split("已申报待缴款</div>", 1)[1]
@@ -115,8 +122,13 @@ def test_R_FP_6_flexible_pages_have_no_family_wording(as_person, app, providers)
 
 def _rows(app, person_id, *where):
     with app.extensions["db_sessionmaker"]() as s:
-        return list(s.scalars(select(Receivable).where(Receivable.insured_id == person_id, *where)
-                              .order_by(Receivable.fee_period_start, Receivable.id)))
+        return list(
+            s.scalars(
+                select(Receivable)
+                .where(Receivable.insured_id == person_id, *where)
+                .order_by(Receivable.fee_period_start, Receivable.id)
+            )
+        )
 
 
 def test_R_FB_7_new_enrollee_without_a_base_is_billed_for_medical(as_person, app, flex):
@@ -135,7 +147,10 @@ def test_R_FB_7_after_declaring_the_waiting_months_are_billed(as_person, app, fl
     assert b.post("/flex/base", {"base": "8000", "cycle": "monthly"}).status_code == 200
     rows = _rows(app, flex[NEW].id)
     assert sorted((r.insurance, str(r.amount)) for r in rows) == [
-        ("medical", "584.92"), ("pension", "1600.00"), ("unemployment", "80.00")]
+        ("medical", "584.92"),
+        ("pension", "1600.00"),
+        ("unemployment", "80.00"),
+    ]
     assert len(_ids(text(b.get("/flex/pay/select")))) == 3
 
 
@@ -172,14 +187,18 @@ def test_R_FB_7_enrolled_in_may_declaring_in_the_annual_window_bills_may_and_jun
     assert "自2026年5月属期起适用至2027年6月属期" in text(r) and "按季度缴费自2026年7月属期起生效" in text(r)
     with app.extensions["db_sessionmaker"]() as s:
         e = accounts.enrolment_of(s, p.id)
-        years = {d.contribution_year: (d.base, d.cycle) for d in s.scalars(
-            select(BaseDeclaration).where(BaseDeclaration.enrolment_id == e.id))}
+        years = {
+            d.contribution_year: (d.base, d.cycle)
+            for d in s.scalars(select(BaseDeclaration).where(BaseDeclaration.enrolment_id == e.id))
+        }
         assert years == {2025: (9000, "monthly"), 2026: (9000, "quarterly")}  # R-FB-8: cycle from July
         accounts.generate_month(s, accounts.Month(2026, 6), "beijing")
         s.commit()
     pension = [r for r in _rows(app, p.id) if r.insurance == "pension"]
     assert [(str(r.fee_period_start), r.base, str(r.amount)) for r in pension] == [
-        ("2026-05-01", 9000, "1800.00"), ("2026-06-01", 9000, "1800.00")]
+        ("2026-05-01", 9000, "1800.00"),
+        ("2026-06-01", 9000, "1800.00"),
+    ]
 
 
 def _set_cycle(app, person_id, year, cycle, base=8000):
@@ -190,8 +209,7 @@ def _set_cycle(app, person_id, year, cycle, base=8000):
         e = accounts.enrolment_of(s, person_id)
         row = accounts.declared_base(s, e, year)
         if row is None:
-            s.add(BaseDeclaration(enrolment_id=e.id, contribution_year=year, base=base, source="declared",
-                                  cycle=cycle))
+            s.add(BaseDeclaration(enrolment_id=e.id, contribution_year=year, base=base, source="declared", cycle=cycle))
         else:
             row.cycle = cycle
         s.commit()
@@ -205,8 +223,9 @@ def test_R_FB_8_quarterly_pension_is_listed_for_the_window_not_offered_here(as_p
     assert "按季度缴费" in page and "协议支付" in page and "社保大厅税务窗口" in page
     assert "2026年7月至2026年9月属期" in page and "2026年8月（首个征期月）" in page
     assert "2026年10月至2026年12月属期" in page and "2026年11月（首个征期月）" in page
-    pension = [str(r.id) for r in _rows(app, flex[FLEX].id, Receivable.status == "due",
-                                        Receivable.insurance == "pension")]
+    pension = [
+        str(r.id) for r in _rows(app, flex[FLEX].id, Receivable.status == "due", Receivable.insurance == "pension")
+    ]
     r = b.post("/flex/pay/select", {"tab": "normal", "receivable": pension[:1]})
     assert r.status_code == 422 and "首个征期月" in text(r)
     due = text(b.get("/flex/due"))
@@ -256,18 +275,29 @@ def test_R_FB_6_unpaid_provisional_bills_take_the_years_numbers(app, flex):
     from webapp.domain.policy import PolicyTable
     from webapp.services import flexible as accounts
 
-    table = PolicyTable.load().with_flex({
-        "region": "beijing", "contribution_year": "2026", "base_min": "7600", "base_max": "36500",
-        "pension_rate": "0.20", "unemployment_rate": "0.01", "medical_rate": "0.07",
-        "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
-        "source": "test"})
+    table = PolicyTable.load().with_flex(
+        {
+            "region": "beijing",
+            "contribution_year": "2026",
+            "base_min": "7600",
+            "base_max": "36500",
+            "pension_rate": "0.20",
+            "unemployment_rate": "0.01",
+            "medical_rate": "0.07",
+            "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
+            "source": "test",
+        }
+    )
     with app.extensions["db_sessionmaker"]() as s:
         assert accounts.reprice_provisional(s, "beijing", table) >= 9
         s.commit()
         assert accounts.reprice_provisional(s, "beijing", table) == 0
     due = _rows(app, flex[FLEX].id, Receivable.status == "due")
     assert {(r.insurance, str(r.amount), r.provisional) for r in due} == {
-        ("pension", "1600.00", False), ("unemployment", "80.00", False), ("medical", "596.19", False)}
+        ("pension", "1600.00", False),
+        ("unemployment", "80.00", False),
+        ("medical", "596.19", False),
+    }
 
 
 def test_R_FB_6_the_provisional_notice_only_where_a_listed_month_is_provisional(as_person, app):
@@ -348,8 +378,17 @@ def test_R_RM_2_a_resident_without_category_or_stored_birth_date_is_banded_by_ag
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
         p = make_person(s, "白云", birth=date(1956, 3, 1))
         s.get(Person, p.id).birth_date = None
-        s.add(Enrolment(person_id=p.id, scheme=resident_medical.SCHEME, region="beijing", category=None,
-                        tax_office=TAX_OFFICE, si_agency=SI_AGENCY, enrolled_on=date(2020, 1, 1)))
+        s.add(
+            Enrolment(
+                person_id=p.id,
+                scheme=resident_medical.SCHEME,
+                region="beijing",
+                category=None,
+                tax_office=TAX_OFFICE,
+                si_agency=SI_AGENCY,
+                enrolled_on=date(2020, 1, 1),
+            )
+        )
         s.flush()
         resident_medical.generate_year(s, 2026, "beijing")
         s.commit()
@@ -357,9 +396,16 @@ def test_R_RM_2_a_resident_without_category_or_stored_birth_date_is_banded_by_ag
     assert [str(r.amount) for r in rows] == ["460.00"]
 
 
-@pytest.mark.parametrize(("typed", "parts"), [("2026-01-05", (2026, 1, 5)), ("2026-1-5", (2026, 1, 5)),
-                                              ("2026/1/5", (2026, 1, 5)), ("2026年1月5日", (2026, 1, 5)),
-                                              ("２０２６．１．５", (2026, 1, 5))])
+@pytest.mark.parametrize(
+    ("typed", "parts"),
+    [
+        ("2026-01-05", (2026, 1, 5)),
+        ("2026-1-5", (2026, 1, 5)),
+        ("2026/1/5", (2026, 1, 5)),
+        ("2026年1月5日", (2026, 1, 5)),
+        ("２０２６．１．５", (2026, 1, 5)),
+    ],
+)
 def test_dates_accept_picked_and_typed_forms(typed, parts):
     from webapp.domain.inputs import date_parts
 

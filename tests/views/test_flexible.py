@@ -26,6 +26,7 @@ def _count(app, model, *where):
 def as_person(phone_user, flex):
     def login(role: str, channel: str = "alipay") -> Browser:
         return phone_user(flex[role], channel)
+
     return login
 
 
@@ -117,9 +118,13 @@ def test_R_FP_2_medical_without_its_overdue_months_is_refused(as_person, app, fl
     b = as_person(FLEX)
     page = text(b.get("/flex/pay/select"))
     with app.extensions["db_sessionmaker"]() as s:
-        medical_current = s.scalar(select(Receivable.id).where(
-            Receivable.insured_id == flex[FLEX].id, Receivable.insurance == "medical",
-            Receivable.fee_period_start == datetime(2026, 10, 1).date()))
+        medical_current = s.scalar(
+            select(Receivable.id).where(
+                Receivable.insured_id == flex[FLEX].id,
+                Receivable.insurance == "medical",
+                Receivable.fee_period_start == datetime(2026, 10, 1).date(),
+            )
+        )
     before = _count(app, Declaration)
     r = b.post("/flex/pay/select", {"tab": "normal", "receivable": [str(medical_current)]})
     assert r.status_code == 422 and "职工基本医疗保险" in text(r) and "一次性" in text(r)
@@ -131,9 +136,13 @@ def test_R_FP_2_pension_alone_for_one_month_is_allowed(as_person, app, flex):
     b = as_person(FLEX)
     b.get("/flex/pay/select")
     with app.extensions["db_sessionmaker"]() as s:
-        pension = s.scalar(select(Receivable.id).where(
-            Receivable.insured_id == flex[FLEX].id, Receivable.insurance == "pension",
-            Receivable.fee_period_start == datetime(2026, 9, 1).date()))
+        pension = s.scalar(
+            select(Receivable.id).where(
+                Receivable.insured_id == flex[FLEX].id,
+                Receivable.insurance == "pension",
+                Receivable.fee_period_start == datetime(2026, 9, 1).date(),
+            )
+        )
     r = b.post("/flex/pay/select", {"tab": "normal", "receivable": [str(pension)]})
     assert r.status_code == 303 and "/pay/" in r.location
     page = text(b.get(r.location))
@@ -143,8 +152,9 @@ def test_R_FP_2_pension_alone_for_one_month_is_allowed(as_person, app, flex):
 def test_R_FP_2_the_live_total_is_computed_on_the_server(as_person):
     b = as_person(FLEX)
     ids = _ids(text(b.get("/flex/pay/select")))
-    frag = b.post("/flex/pay/total", {"tab": "normal", "receivable": ids[:1] + ["999999", "x"]},
-                  headers={"HX-Request": "true"})
+    frag = b.post(
+        "/flex/pay/total", {"tab": "normal", "receivable": ids[:1] + ["999999", "x"]}, headers={"HX-Request": "true"}
+    )
     assert "<html" not in text(frag) and 'id="total"' in text(frag)
     amounts = re.findall(r"¥([\d,]+\.\d\d)", text(frag))
     assert amounts and amounts[0] in ("1,600.00", "80.00", "584.92")
@@ -154,8 +164,9 @@ def test_R_MO_2_a_receivable_of_another_person_cannot_be_declared(as_person, app
     b = as_person(FLEX)
     b.get("/flex/pay/select")
     with app.extensions["db_sessionmaker"]() as s:
-        foreign = s.scalar(select(Receivable.id).where(Receivable.insured_id == flex[LAPSE].id,
-                                                       Receivable.status == "due"))
+        foreign = s.scalar(
+            select(Receivable.id).where(Receivable.insured_id == flex[LAPSE].id, Receivable.status == "due")
+        )
     r = b.post("/flex/pay/select", {"tab": "normal", "receivable": [str(foreign)]})
     assert r.status_code == 422 and "所选缴费信息有误" in text(r)
 
@@ -165,8 +176,11 @@ def test_R_FP_3_special_items_sharing_a_notice_number_go_together(as_person, app
     page = text(b.get("/flex/pay/select?tab=special"))
     assert "20261012044739" in page and "20261012044809" in page and "必须一起缴费" in page
     with app.extensions["db_sessionmaker"]() as s:
-        rows = s.execute(select(Receivable.id, Receivable.notice_no).where(
-            Receivable.insured_id == flex[SPECIAL].id, Receivable.notice_no.is_not(None))).all()
+        rows = s.execute(
+            select(Receivable.id, Receivable.notice_no).where(
+                Receivable.insured_id == flex[SPECIAL].id, Receivable.notice_no.is_not(None)
+            )
+        ).all()
     group = [str(i) for i, n in rows if n == "20261012044739"]
     r = b.post("/flex/pay/select", {"tab": "special", "receivable": group[:1]})
     assert r.status_code == 422 and "同一征集通知流水号" in text(r)
@@ -214,7 +228,7 @@ def test_R_FP_8_due_query_then_declare_then_void(as_person, app):
     assert r.status_code == 303
     page = text(b.get("/flex/due"))
     assert "已申报待缴款" in page and "作废申报" in page and "缴款" in page
-    decl = re.search(r'/pay/(\d+)/void', page).group(1)
+    decl = re.search(r"/pay/(\d+)/void", page).group(1)
     page = text(b.follow(b.post(f"/pay/{decl}/void")))
     assert "已作废申报" in page and page.count("待申报</span>") == 2
 
@@ -281,18 +295,29 @@ def test_R_FB_6_when_the_years_row_arrives_the_provisional_months_get_a_topup(ap
     from webapp.domain.policy import PolicyTable
     from webapp.services import flexible as flex_accounts
 
-    table = PolicyTable.load().with_flex({
-        "region": "beijing", "contribution_year": "2026", "base_min": "7600", "base_max": "36500",
-        "pension_rate": "0.20", "unemployment_rate": "0.01", "medical_rate": "0.07",
-        "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
-        "source": "test"})
+    table = PolicyTable.load().with_flex(
+        {
+            "region": "beijing",
+            "contribution_year": "2026",
+            "base_min": "7600",
+            "base_max": "36500",
+            "pension_rate": "0.20",
+            "unemployment_rate": "0.01",
+            "medical_rate": "0.07",
+            "derived": "medical_monthly;subsidized_pension;subsidized_unemployment;subsidized_medical",
+            "source": "test",
+        }
+    )
     wu = flex[SPECIAL].id
     with app.extensions["db_sessionmaker"]() as s:
         assert flex_accounts.generate_topups(s, "beijing", table) > 0
         s.commit()
         assert flex_accounts.generate_topups(s, "beijing", table) == 0  # idempotent
-        mine = list(s.scalars(select(Receivable).where(
-            Receivable.insured_id == wu, Receivable.natural_key.like("flex-topup:%"))))
+        mine = list(
+            s.scalars(
+                select(Receivable).where(Receivable.insured_id == wu, Receivable.natural_key.like("flex-topup:%"))
+            )
+        )
     assert len(mine) == 12  # four months × three insurances
     assert sorted({str(r.amount) for r in mine}) == ["1.00", "11.27", "20.00"]  # 100×1 %, 596.19−584.92, 100×20 %
     page = text(as_person(SPECIAL).get("/flex/pay/select?tab=special"))

@@ -6,8 +6,16 @@ from ..conftest import text
 
 def test_R_UX_2_back_from_the_face_page_keeps_what_was_typed(wechat_user):
     wechat_user.get("/login")
-    r = wechat_user.post("/login", data={"name": "刘鹏", "id_type": "resident_id", "id_number": "110108198704150030",
-                                         "agree": "1", "remember": "1"})
+    r = wechat_user.post(
+        "/login",
+        data={
+            "name": "刘鹏",
+            "id_type": "resident_id",
+            "id_number": "110108198704150030",
+            "agree": "1",
+            "remember": "1",
+        },
+    )
     assert r.status_code == 303
     page = text(wechat_user.get("/login"))  # 返回修改信息
     assert 'value="刘鹏"' in page and 'value="110108198704150030"' in page

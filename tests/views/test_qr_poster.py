@@ -44,8 +44,9 @@ def test_R_CH_2_an_entry_that_answers_nothing_is_not_printed(browser, monkeypatc
     assert page.count("<svg") == len(CHANNELS) * (len(hall.ENTRY_POINTS) - 1)
 
 
-@pytest.mark.parametrize("path, ok", [("/", True), ("/rm/pay", True), ("/verify", True), ("/gone", False),
-                                      ("/pay/notify/wechat", False)])  # POST only: a scan would be 405
+@pytest.mark.parametrize(
+    "path, ok", [("/", True), ("/rm/pay", True), ("/verify", True), ("/gone", False), ("/pay/notify/wechat", False)]
+)  # POST only: a scan would be 405
 def test_R_CH_2_answers_names_the_paths_with_a_get_route(app, path, ok):
     with app.test_request_context("/qr"):
         assert hall.answers(path) is ok

@@ -81,8 +81,17 @@ def everything(app: Flask, db, phone_user, providers) -> Browser:  # type: ignor
     mother = f.make_resident(db, "李母", birth=date(1952, 2, 2), category="elderly")
     child = f.make_resident(db, "刘小", birth=date(2015, 3, 3), category="student_child")
     f.make_family(db, payer, [(father, "父亲"), (mother, "母亲"), (child, "子女")])  # a page must not read per member
-    db.add(Enrolment(person_id=payer.id, scheme="rp", region="beijing", tax_office=f.TAX_OFFICE,
-                       si_agency=f.SI_AGENCY, enrolled_on=date(2015, 3, 1), insurances="rp_pension"))
+    db.add(
+        Enrolment(
+            person_id=payer.id,
+            scheme="rp",
+            region="beijing",
+            tax_office=f.TAX_OFFICE,
+            si_agency=f.SI_AGENCY,
+            enrolled_on=date(2015, 3, 1),
+            insurances="rp_pension",
+        )
+    )
     f.make_agreement(db, payer, providers)
     f.make_certificate(db, payer)
     db.commit()

@@ -31,10 +31,17 @@ def redis_app(tmp_path, template_dir) -> Iterator[Flask]:
     except redis.RedisError:
         pytest.skip(f"no Redis at {REDIS_URL}")
     prefix = PREFIX
-    app = make_test_app(tmp_path, template_dir, REDIS_URL=REDIS_URL, RATELIMIT_STORAGE_URI=REDIS_URL,
-                        SESSION_REDIS_PREFIX=prefix + "sess:", RATELIMIT_KEY_PREFIX=prefix + "limits",
-                        PUBLIC_BASE_URL=f"http://{APP_HOST}", PROVIDERS_URL=f"http://{PROVIDERS_HOST}",
-                        PAYMENT_TRANSPORT="wsgi")
+    app = make_test_app(
+        tmp_path,
+        template_dir,
+        REDIS_URL=REDIS_URL,
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        SESSION_REDIS_PREFIX=prefix + "sess:",
+        RATELIMIT_KEY_PREFIX=prefix + "limits",
+        PUBLIC_BASE_URL=f"http://{APP_HOST}",
+        PROVIDERS_URL=f"http://{PROVIDERS_HOST}",
+        PAYMENT_TRANSPORT="wsgi",
+    )
     app.extensions["test_providers"] = make_providers(app, SIM_NOTIFY_MODE="manual")
     try:
         yield app

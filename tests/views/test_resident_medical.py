@@ -67,9 +67,18 @@ def test_R_PA_1_family_payment_through_wechat_settles_once(app, providers, phone
 def test_R_RM_1_paying_for_someone_typed_in_and_saving_them(app, phone_user, family):
     zhao = _paid_resident(app)
     b = phone_user(zhao)
-    r = b.post("/rm/pay", {"who": "other", "name": "王小雨", "id_type": "resident_id",
-                           "id_number": "110105201506010040", "nationality": "中华人民共和国", "save": "1",
-                           "relation": "子女"})
+    r = b.post(
+        "/rm/pay",
+        {
+            "who": "other",
+            "name": "王小雨",
+            "id_type": "resident_id",
+            "id_number": "110105201506010040",
+            "nationality": "中华人民共和国",
+            "save": "1",
+            "relation": "子女",
+        },
+    )
     assert r.status_code == 303
     assert "¥435.00" in text(b.get(r.location))
     assert _count(app, FamilyPayee, FamilyPayee.payer_id == zhao.id) == 1
@@ -80,16 +89,26 @@ def test_unknown_person_gets_the_guides_message_and_nothing_is_written(app, phon
     """Guide Q21: 未查询到参保信息."""
     b = phone_user(family.payer)
     before = _count(app, FamilyPayee)
-    r = b.post("/rm/pay", {"who": "other", "name": "孙强", "id_type": "resident_id",
-                           "id_number": "110101199003070054", "save": "1", "relation": "其他"})
+    r = b.post(
+        "/rm/pay",
+        {
+            "who": "other",
+            "name": "孙强",
+            "id_type": "resident_id",
+            "id_number": "110101199003070054",
+            "save": "1",
+            "relation": "其他",
+        },
+    )
     assert r.status_code == 422 and "未查询到参保信息" in text(r)
     assert 'value="孙强"' in text(r) and 'value="110101199003070054"' in text(r)
     assert _count(app, FamilyPayee) == before
 
 
 def test_R_ID_2_wrong_check_digit_for_the_other_person_keeps_the_form(phone_user, family):
-    r = phone_user(family.payer).post("/rm/pay", {"who": "other", "name": "张三", "id_type": "resident_id",
-                                                  "id_number": "110102195004050011"})
+    r = phone_user(family.payer).post(
+        "/rm/pay", {"who": "other", "name": "张三", "id_type": "resident_id", "id_number": "110102195004050011"}
+    )
     assert r.status_code == 422 and "校验位" in text(r) and 'value="110102195004050011"' in text(r)
 
 
@@ -135,8 +154,9 @@ def test_R_MO_2_an_amount_sent_by_the_browser_is_ignored(app, phone_user, family
     b = phone_user(family.payer)
     page = b.get(f"/rm/pay/select?insured={family.father.id}")
     rid = re.findall(r'name="receivable" value="(\d+)"', text(page))
-    r = b.post("/rm/pay/select", {"insured": str(family.father.id), "receivable": rid, "amount": "0.01",
-                                  "total": "0.01"})
+    r = b.post(
+        "/rm/pay/select", {"insured": str(family.father.id), "receivable": rid, "amount": "0.01", "total": "0.01"}
+    )
     assert r.status_code == 303
     with app.extensions["db_sessionmaker"]() as s:
         assert s.scalar(select(Declaration.total_fen).order_by(Declaration.id.desc()).limit(1)) == 46000

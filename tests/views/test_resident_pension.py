@@ -27,8 +27,9 @@ def _year_receivable(app, person):
 
 def _amounts(app, person):
     with app.extensions["db_sessionmaker"]() as s:
-        return list(s.scalars(select(PensionAmount).where(PensionAmount.person_id == person.id)
-                              .order_by(PensionAmount.id)))
+        return list(
+            s.scalars(select(PensionAmount).where(PensionAmount.person_id == person.id).order_by(PensionAmount.id))
+        )
 
 
 def _ids(page: str) -> list[str]:
@@ -39,6 +40,7 @@ def _ids(page: str) -> list[str]:
 def as_payer(phone_user, pension):
     def login(role: str, channel: str = "alipay") -> Browser:
         return phone_user(pension[role], channel)
+
     return login
 
 
@@ -59,7 +61,7 @@ def _declare_year(b: Browser) -> str:
 def test_R_RP_1_setting_an_amount_creates_the_years_receivable_and_the_prompt_leads_back(as_payer, app, pension):
     b = as_payer("unset")
     page = text(b.get("/rp/amount"))
-    assert "批量扣款缴费金额设置" in page and '<label' in page and "缴费金额" in page
+    assert "批量扣款缴费金额设置" in page and "<label" in page and "缴费金额" in page
     assert re.findall(r'<option value="(\d+)"', page) == [str(g) for g in range(1000, 9001, 1000)]
     r = b.post("/rp/amount", {"amount_rp_pension": "3000"})
     assert r.status_code == 303
@@ -83,8 +85,10 @@ def test_R_RP_1_a_new_amount_reprices_the_unpaid_receivable_and_keeps_the_histor
     assert b.post("/rp/amount", {"amount_rp_pension": "5000"}).status_code == 303
     after = _year_receivable(app, pension["set"])
     assert after.id == before.id and after.amount_fen == 500000
-    assert [(a.status, a.amount_fen) for a in _amounts(app, pension["set"])] == [("replaced", 200000),
-                                                                                 ("active", 500000)]
+    assert [(a.status, a.amount_fen) for a in _amounts(app, pension["set"])] == [
+        ("replaced", 200000),
+        ("active", 500000),
+    ]
 
 
 @pytest.mark.parametrize("typed", ["2500", "10000", "0", "500", "-1000", "abc", "1e9", "NaN", "2000.001"])
@@ -174,8 +178,7 @@ def test_R_RP_1_after_voiding_an_amount_can_be_set_again(as_payer, app, pension)
     b.get("/rp/amount/void")
     b.post("/rp/amount/void", {"amount_id": amount_id, "confirmed": "1"})
     assert b.post("/rp/amount", {"amount_rp_pension": "6000"}).status_code == 303
-    assert [(a.status, a.amount_fen) for a in _amounts(app, pension["set"])] == [("void", 200000),
-                                                                                 ("active", 600000)]
+    assert [(a.status, a.amount_fen) for a in _amounts(app, pension["set"])] == [("void", 200000), ("active", 600000)]
 
 
 def test_R_RP_1_someone_elses_amount_cannot_be_voided(as_payer, app, pension):
@@ -277,8 +280,11 @@ def test_R_RP_2_special_items_sharing_a_notice_number_are_paid_together(as_payer
     assert "20261015093021" in page and "20261015093055" in page and "必须一起缴费" in page
     assert "应参未参补缴" in page and "政策性补缴" in page and "2024-01 至 2024-12" in page
     with app.extensions["db_sessionmaker"]() as s:
-        rows = s.execute(select(Receivable.id, Receivable.notice_no).where(
-            Receivable.insured_id == pension["special"].id, Receivable.notice_no.is_not(None))).all()
+        rows = s.execute(
+            select(Receivable.id, Receivable.notice_no).where(
+                Receivable.insured_id == pension["special"].id, Receivable.notice_no.is_not(None)
+            )
+        ).all()
     group = [str(i) for i, n in rows if n == "20261015093021"]
     before = _count(app, Declaration)
     r = b.post("/rp/pay/select", {"tab": "special", "insurance": "rp_pension", "receivable": group[:1]})
@@ -294,8 +300,9 @@ def test_R_RP_2_special_items_sharing_a_notice_number_are_paid_together(as_payer
 def test_R_RP_2_the_live_total_is_summed_on_the_server(as_payer, app, pension):
     b = as_payer("special")
     ids = _ids(text(b.get("/rp/pay/select?tab=special")))
-    frag = b.post("/rp/pay/total", {"tab": "special", "receivable": ids[:1] + ["99999", "x"]},
-                  headers={"HX-Request": "true"})
+    frag = b.post(
+        "/rp/pay/total", {"tab": "special", "receivable": ids[:1] + ["99999", "x"]}, headers={"HX-Request": "true"}
+    )
     assert "<html" not in text(frag) and 'id="total"' in text(frag) and "¥1,000.00" in text(frag)
 
 
@@ -304,8 +311,11 @@ def test_R_RP_2_items_of_the_other_tab_or_of_someone_else_are_refused(as_payer, 
     b.get("/rp/pay/select")
     theirs = _year_receivable(app, pension["special"]).id
     with app.extensions["db_sessionmaker"]() as s:
-        special = s.scalar(select(Receivable.id).where(Receivable.insured_id == pension["special"].id,
-                                                       Receivable.notice_no.is_not(None)))
+        special = s.scalar(
+            select(Receivable.id).where(
+                Receivable.insured_id == pension["special"].id, Receivable.notice_no.is_not(None)
+            )
+        )
     for tab, rid in (("normal", theirs), ("special", special), ("special", _year_receivable(app, pension["set"]).id)):
         r = b.post("/rp/pay/select", {"tab": tab, "receivable": [str(rid)]})
         assert r.status_code == 422 and "所选缴费信息有误" in text(r), (tab, rid)
@@ -348,6 +358,7 @@ def test_an_expired_session_on_submit_comes_back_with_the_ticked_items(as_payer,
     assert _count(app, Declaration, Declaration.payer_id == pension["special"].id) == 0
     next_url = re.search(r"next=([^&]+)", r.location).group(1)
     from urllib.parse import unquote
+
     b.login("朱红", pension["special"].id_number)
     page = text(b.get(unquote(next_url)))
     assert "特殊缴费" in page and re.findall(r'name="receivable" value="(\d+)" checked', page) == ids[:2]
@@ -395,9 +406,20 @@ def test_R_RP_3_an_agreement_debit_under_way_shows_as_processing(as_payer, app, 
     decl_id = int(_declare_year(b).rsplit("/", 1)[1])
     with app.extensions["db_sessionmaker"]() as s:
         now = datetime(2026, 11, 22, 10, 0, tzinfo=BEIJING)
-        s.add(PaymentOrder(out_trade_no="SBTESTAGREEMENT0001", declaration_id=decl_id, payer_id=pension["set"].id,
-                           provider="agreement", channel="window", amount_fen=200000, state="paying",
-                           created_at=now, expires_at=now, updated_at=now))
+        s.add(
+            PaymentOrder(
+                out_trade_no="SBTESTAGREEMENT0001",
+                declaration_id=decl_id,
+                payer_id=pension["set"].id,
+                provider="agreement",
+                channel="window",
+                amount_fen=200000,
+                state="paying",
+                created_at=now,
+                expires_at=now,
+                updated_at=now,
+            )
+        )
         s.commit()
     page = text(b.get("/rp/declared"))
     assert "申报处理中" in page and ">继续缴费</a>" not in page and "void=" not in page
@@ -468,10 +490,12 @@ def test_import_special_rp_rejects_a_bad_file_by_line_and_loads_nothing(app, tmp
     number = pension["set"].id_number
     header = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
     good = f"resident_id,{number},rp_pension,2023,1000.00,missed_enrolment,N2026RP1\n"
-    bad = [f"resident_id,{number},rp_pension,2023-05,1000.00,missed_enrolment,N2026RP2\n",
-           f"resident_id,{number},pension,2023,1000.00,missed_enrolment,N2026RP3\n",
-           f"resident_id,{pension['set'].id_number[:-1]}0,rp_pension,2023,1000.00,other,N2026RP4\n",
-           f"resident_id,{number},rp_pension,2023,-5,other,N2026RP5\n"]
+    bad = [
+        f"resident_id,{number},rp_pension,2023-05,1000.00,missed_enrolment,N2026RP2\n",
+        f"resident_id,{number},pension,2023,1000.00,missed_enrolment,N2026RP3\n",
+        f"resident_id,{pension['set'].id_number[:-1]}0,rp_pension,2023,1000.00,other,N2026RP4\n",
+        f"resident_id,{number},rp_pension,2023,-5,other,N2026RP5\n",
+    ]
     path = tmp_path / "special.csv"
     path.write_text(header + good + "".join(bad), encoding="utf-8")
     before = _count(app, Receivable)

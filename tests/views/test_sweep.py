@@ -32,15 +32,79 @@ SKIPPED_ENDPOINTS = {"static"}
 
 # Values no form of ours would produce, and a few it would.
 NASTY = [
-    "", " ", "0", "-1", "-2147483648", "2147483647", "2147483648", "4294967296", "9223372036854775808",
-    "99999999999999999999", "1" * 400, "²", "①", "٣", "𝟙", "１２", "９" * 25, "\x00", "1\x00", "a\x00b", "😀", "👨‍👩‍👧",
-    "x" * 10240, "中" * 3000, "1e309", "NaN", "Infinity", "-0", "0x1F", "1_000", "../../etc/passwd", "%00", "%FF",
-    "<script>alert(1)</script>", "' OR 1=1 --", "\r\nSet-Cookie: a=b", "2026-13", "9999-12", "0000-01", "2026-02-30",
-    "10000-01", "2026-1", "202611", "9999-12-31", "0001-01-01", "2026-11-22", "110105198003120032",
-    "440108199001011238", "11010519800312003X", "11010519800312003²", "１１０１０５１９８００３１２００３２", "self",
-    "other", "normal", "special", "monthly", "quarterly", "wechat", "alipay", "unionpay", "agreement", "resident_id",
-    "passport", "1", "7000", "7,000", "７０００", "33891", "6326.00", "https://evil.example/", "//evil.example",
-    "/\\evil.example", "javascript:alert(1)",
+    "",
+    " ",
+    "0",
+    "-1",
+    "-2147483648",
+    "2147483647",
+    "2147483648",
+    "4294967296",
+    "9223372036854775808",
+    "99999999999999999999",
+    "1" * 400,
+    "²",
+    "①",
+    "٣",
+    "𝟙",
+    "１２",
+    "９" * 25,
+    "\x00",
+    "1\x00",
+    "a\x00b",
+    "😀",
+    "👨‍👩‍👧",
+    "x" * 10240,
+    "中" * 3000,
+    "1e309",
+    "NaN",
+    "Infinity",
+    "-0",
+    "0x1F",
+    "1_000",
+    "../../etc/passwd",
+    "%00",
+    "%FF",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "\r\nSet-Cookie: a=b",
+    "2026-13",
+    "9999-12",
+    "0000-01",
+    "2026-02-30",
+    "10000-01",
+    "2026-1",
+    "202611",
+    "9999-12-31",
+    "0001-01-01",
+    "2026-11-22",
+    "110105198003120032",
+    "440108199001011238",
+    "11010519800312003X",
+    "11010519800312003²",
+    "１１０１０５１９８００３１２００３２",
+    "self",
+    "other",
+    "normal",
+    "special",
+    "monthly",
+    "quarterly",
+    "wechat",
+    "alipay",
+    "unionpay",
+    "agreement",
+    "resident_id",
+    "passport",
+    "1",
+    "7000",
+    "7,000",
+    "７０００",
+    "33891",
+    "6326.00",
+    "https://evil.example/",
+    "//evil.example",
+    "/\\evil.example",
+    "javascript:alert(1)",
 ]
 # Inserted into a path as they are (already percent-encoded): non-UTF-8 bytes, NUL, an encoded slash.
 RAW_SEGMENTS = ["%FF%FE", "%C0%AF", "%ED%A0%80", "%00", "%2F", "%E2%91%A0", "%C2%B2", "..", "."]
@@ -72,9 +136,18 @@ def sweep_app(tmp_path, template_dir):
     from tests.conftest import APP_HOST, PROVIDERS_HOST, make_providers
 
     high = "100000 per minute"
-    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL=f"http://{APP_HOST}",
-                        PROVIDERS_URL=f"http://{PROVIDERS_HOST}", PAYMENT_TRANSPORT="wsgi", RATELIMIT_LOGIN=high,
-                        RATELIMIT_FACE=high, RATELIMIT_FACE_PER_ID=high, RATELIMIT_LOOKUP=high, RATELIMIT_NOTIFY=high)
+    app = make_test_app(
+        tmp_path,
+        template_dir,
+        PUBLIC_BASE_URL=f"http://{APP_HOST}",
+        PROVIDERS_URL=f"http://{PROVIDERS_HOST}",
+        PAYMENT_TRANSPORT="wsgi",
+        RATELIMIT_LOGIN=high,
+        RATELIMIT_FACE=high,
+        RATELIMIT_FACE_PER_ID=high,
+        RATELIMIT_LOOKUP=high,
+        RATELIMIT_NOTIFY=high,
+    )
     providers = make_providers(app, SIM_NOTIFY_MODE="manual", SIM_RETRY_SCALE=0.0)
     app.extensions["payment_transport"].mount(PROVIDERS_HOST, providers)
     providers.extensions["sim_transport"].mount(APP_HOST, app)
@@ -92,9 +165,17 @@ def _arrange(app) -> tuple[Person, Person]:  # type: ignore[no-untyped-def]
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
         newcomer = make_flex_worker(s, "黄磊", base=None, enrolled_on=(Month.of(TODAY) + -1).day(15))
         payer = make_flex_worker(s, "刘鹏", base=8000, unpaid_months=3)
-        s.add(Enrolment(person_id=payer.id, scheme=resident_medical.SCHEME, region="beijing", category="working_age",
-                        tax_office="国家税务总局北京市朝阳区税务局", si_agency="北京市朝阳区社会保险基金管理中心",
-                        enrolled_on=date(2020, 1, 1)))
+        s.add(
+            Enrolment(
+                person_id=payer.id,
+                scheme=resident_medical.SCHEME,
+                region="beijing",
+                category="working_age",
+                tax_office="国家税务总局北京市朝阳区税务局",
+                si_agency="北京市朝阳区社会保险基金管理中心",
+                enrolled_on=date(2020, 1, 1),
+            )
+        )
         s.flush()
         resident_medical.generate_year(s, 2026, "beijing")
         father = make_resident(s, "刘福", category="elderly", birth=date(1950, 4, 5))
@@ -110,7 +191,8 @@ def _known_values(app) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
         return {
             "id": [str(i) for i in s.scalars(select(Receivable.id)).all()[:20]]
             + [str(i) for i in s.scalars(select(Declaration.id)).all()[:20]]
-            + [str(i) for i in s.scalars(select(Person.id))] + [str(i) for i in s.scalars(select(SettledPayment.id))],
+            + [str(i) for i in s.scalars(select(Person.id))]
+            + [str(i) for i in s.scalars(select(SettledPayment.id))],
             "token": list(s.scalars(select(PaymentOrder.out_trade_no)).all()[:10]) + ["wechat", "alipay", "unionpay"],
         }
 
@@ -139,11 +221,19 @@ def test_property_sweep_no_5xx_and_nothing_half_written(sweep_app, capsys):
 
     def arg_value(converter: str) -> st.SearchStrategy[str]:
         real = known["id"] if converter == "IdConverter" else known["token"]
-        return st.one_of(st.sampled_from(real), st.sampled_from(NASTY).map(lambda v: quote(v, safe="")),
-                         st.sampled_from(RAW_SEGMENTS), st.integers(-(2**70), 2**70).map(str))
+        return st.one_of(
+            st.sampled_from(real),
+            st.sampled_from(NASTY).map(lambda v: quote(v, safe="")),
+            st.sampled_from(RAW_SEGMENTS),
+            st.integers(-(2**70), 2**70).map(str),
+        )
 
-    values = st.one_of(st.sampled_from(NASTY), st.sampled_from(known["id"] + known["token"]),
-                       st.text(max_size=40), st.integers(-(2**70), 2**70).map(str))
+    values = st.one_of(
+        st.sampled_from(NASTY),
+        st.sampled_from(known["id"] + known["token"]),
+        st.text(max_size=40),
+        st.integers(-(2**70), 2**70).map(str),
+    )
     fields = st.dictionaries(st.sampled_from(FIELDS), st.lists(values, min_size=1, max_size=3), max_size=6)
 
     @st.composite
@@ -155,15 +245,26 @@ def test_property_sweep_no_5xx_and_nothing_half_written(sweep_app, capsys):
             converter = type(rule._converters[name]).__name__
             value = draw(arg_value(converter))
             path = re.sub(rf"<[^>]*:?{name}>", lambda _m, v=value: v, path)
-        return {"method": method, "path": path, "fields": draw(fields), "query": draw(fields),
-                "csrf": draw(st.sampled_from(["good", "good", "good", "good", "missing", "other"])),
-                "raw_body": draw(st.sampled_from([None] * 6 + [b"who=%FF%FE&name=\xff\xfe\x00", b"\xff" * 64,
-                                                             "签名=付款".encode("gbk"), b"\x00" * 10])),
-                "htmx": draw(st.booleans()), "user": draw(st.sampled_from(["payer", "payer", "newcomer"])),
-                "cookie": draw(st.sampled_from([None] * 7 + ["none", "garbage", "A" * 43]))}
+        return {
+            "method": method,
+            "path": path,
+            "fields": draw(fields),
+            "query": draw(fields),
+            "csrf": draw(st.sampled_from(["good", "good", "good", "good", "missing", "other"])),
+            "raw_body": draw(
+                st.sampled_from(
+                    [None] * 6
+                    + [b"who=%FF%FE&name=\xff\xfe\x00", b"\xff" * 64, "签名=付款".encode("gbk"), b"\x00" * 10]
+                )
+            ),
+            "htmx": draw(st.booleans()),
+            "user": draw(st.sampled_from(["payer", "payer", "newcomer"])),
+            "cookie": draw(st.sampled_from([None] * 7 + ["none", "garbage", "A" * 43])),
+        }
 
-    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(requests())
     def send(req) -> None:  # type: ignore[no-untyped-def]
         query = urlencode([(k, v) for k, vs in req["query"].items() for v in vs])
@@ -184,23 +285,31 @@ def test_property_sweep_no_5xx_and_nothing_half_written(sweep_app, capsys):
             elif req["csrf"] == "other":
                 data.append(("csrf_token", "IjAwMDAi.Zz.forged"))
             if req["raw_body"] is not None:
-                r = client.open(url, method=req["method"], data=req["raw_body"] + b"&" + urlencode(data).encode(),
-                                content_type="application/x-www-form-urlencoded", headers=headers)
+                r = client.open(
+                    url,
+                    method=req["method"],
+                    data=req["raw_body"] + b"&" + urlencode(data).encode(),
+                    content_type="application/x-www-form-urlencoded",
+                    headers=headers,
+                )
             else:
                 r = client.open(url, method=req["method"], data=dict_multi(data), headers=headers)
         sent.append(r.status_code)
         if r.status_code >= 500:
             fives.append(f"{req['method']} {url[:200]} -> {r.status_code}")
         assert r.status_code < 500, (req["method"], url[:300], r.status_code)
-        if client is b.client and (req["path"].startswith("/logout") or (
-                req["path"].startswith("/login/face") and r.status_code == 303)):
+        if client is b.client and (
+            req["path"].startswith("/logout") or (req["path"].startswith("/login/face") and r.status_code == 303)
+        ):
             b.login(person.name, person.id_number)  # logged out (or in afresh, with a new CSRF token)
         assert broken_rows(app) == []
 
     send()
     with capsys.disabled():
-        print(f"\nproperty sweep: {len(sent)} generated requests over {len(rules)} routes and {len(FIELDS)} fields; "
-              f"5xx: {len(fives)}; statuses: {dict(sorted(_tally(sent).items()))}")
+        print(
+            f"\nproperty sweep: {len(sent)} generated requests over {len(rules)} routes and {len(FIELDS)} fields; "
+            f"5xx: {len(fives)}; statuses: {dict(sorted(_tally(sent).items()))}"
+        )
     assert fives == []
     assert count(app, Person) == people_before  # no face check passed for garbage, so no one was written
 

@@ -65,8 +65,16 @@ def test_R_ID_5_log_out_everywhere_ends_the_sessions_on_every_phone(app, family,
     phone_a, phone_b = phone_user(family.payer, "wechat"), phone_user(family.payer, "alipay")
     remembered = Browser(app)
     remembered.get("/login")
-    remembered.post("/login", {"name": family.payer.name, "id_type": "resident_id",
-                               "id_number": family.payer.id_number, "agree": "1", "remember": "1"})
+    remembered.post(
+        "/login",
+        {
+            "name": family.payer.name,
+            "id_type": "resident_id",
+            "id_number": family.payer.id_number,
+            "agree": "1",
+            "remember": "1",
+        },
+    )
     remembered.post("/login/face")
     copy_of_b = _cookie(phone_b)
     page = phone_a.get("/me/settings")
@@ -76,8 +84,9 @@ def test_R_ID_5_log_out_everywhere_ends_the_sessions_on_every_phone(app, family,
         assert b.get("/rm/pay").status_code == 302
     assert _with_cookie(app, copy_of_b).get("/rm/pay").status_code == 302
     with app.extensions["db_sessionmaker"]() as s:
-        assert s.scalar(select(func.count()).select_from(WebSession)
-                        .where(WebSession.person_id == family.payer.id)) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(WebSession).where(WebSession.person_id == family.payer.id)) == 0
+        )
 
 
 def test_R_ID_5_log_out_everywhere_spares_other_people(app, family, stranger, phone_user):
@@ -118,8 +127,16 @@ def test_R_ID_5_a_session_ended_while_a_request_held_it_is_not_brought_back_by_i
         assert s.scalar(select(func.count()).select_from(WebSession).where(WebSession.person_id.is_not(None))) == 0
 
 
-@pytest.mark.parametrize("tamper", [lambda v: v[:-1] + ("A" if v[-1] != "A" else "B"), lambda v: v[:20],
-                                    lambda v: v + "x", lambda v: "%00" + v, lambda v: "😀" * 10])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda v: v[:-1] + ("A" if v[-1] != "A" else "B"),
+        lambda v: v[:20],
+        lambda v: v + "x",
+        lambda v: "%00" + v,
+        lambda v: "😀" * 10,
+    ],
+)
 def test_R_ID_5_a_tampered_cookie_is_a_stranger_not_an_error(app, wechat_user, tamper):
     r = _with_cookie(app, tamper(_cookie(wechat_user))).get("/rm/pay")
     assert r.status_code == 302 and "/login" in r.location
@@ -144,8 +161,10 @@ def test_R_ID_5_logging_in_as_someone_else_leaves_nothing_of_the_previous_person
         s.commit()
     browser.login(family.payer.name, family.payer.id_number)
     browser.get("/rm/pay")
-    r = browser.post("/rm/pay", {"who": "other", "name": aunt.name, "id_type": "resident_id",
-                                 "id_number": aunt.id_number, "save": ""})
+    r = browser.post(
+        "/rm/pay",
+        {"who": "other", "name": aunt.name, "id_type": "resident_id", "id_number": aunt.id_number, "save": ""},
+    )
     assert r.status_code == 303 and f"insured={aunt.id}" in r.location
     assert browser.get(r.location).status_code == 200
     browser.login(c.name, c.id_number)
@@ -156,8 +175,10 @@ def test_R_ID_5_logging_in_as_someone_else_leaves_nothing_of_the_previous_person
 
 def test_R_ID_3_the_cookie_carries_a_random_token_and_nothing_identifying(app, family, browser):
     browser.get("/login")
-    browser.post("/login", {"name": family.payer.name, "id_type": "resident_id", "id_number": family.payer.id_number,
-                            "agree": "1"})
+    browser.post(
+        "/login",
+        {"name": family.payer.name, "id_type": "resident_id", "id_number": family.payer.id_number, "agree": "1"},
+    )
     for moment in ("pending face check", "failed face check", "logged in"):
         if moment == "failed face check":
             _face(browser, "李四", family.payer.id_number)
@@ -219,8 +240,9 @@ def test_R_ID_4_a_squatter_with_a_wrong_name_cannot_log_in_as_an_unknown_id(app,
 
 def test_R_ID_4_before_login_no_message_tells_whether_an_id_is_enrolled(app, family, stranger, browser):
     """A wrong name on an enrolled ID, on a known but unenrolled ID and on an ID nobody used: the same page."""
-    pages = [_face(Browser(app), "李四", number) for number in
-             (family.payer.id_number, stranger.id_number, id_number())]
+    pages = [
+        _face(Browser(app), "李四", number) for number in (family.payer.id_number, stranger.id_number, id_number())
+    ]
     assert {r.status_code for r in pages} == {422}
     assert len({_notice(r) for r in pages}) == 1
     bodies = {re.sub(r'value="[^"]*"|（[^）]*）|"X-CSRFToken": "[^"]*"', "", text(r)) for r in pages}
@@ -231,8 +253,10 @@ def test_R_ID_4_no_person_row_before_the_face_check_succeeds(app, browser):
     number = id_number()
     before = count(app, Person)
     browser.get("/login")
-    browser.post("/login", {"name": holder_name("resident_id", number), "id_type": "resident_id",
-                            "id_number": number, "agree": "1"})
+    browser.post(
+        "/login",
+        {"name": holder_name("resident_id", number), "id_type": "resident_id", "id_number": number, "agree": "1"},
+    )
     assert count(app, Person) == before
     assert browser.post("/login/face").status_code == 303
     assert count(app, Person) == before + 1
@@ -266,9 +290,14 @@ def test_R_ID_4_failed_face_checks_are_audited_without_the_id_number(app, family
 
 def test_R_ID_4_the_other_lookup_says_only_the_guides_q21_message(app, wechat_user, family, stranger):
     """他人: not enrolled, unknown, or a name that does not match: one message, the guide's (Q21)."""
-    pages = [wechat_user.post("/rm/pay", {"who": "other", "name": name, "id_type": "resident_id", "id_number": number})
-             for name, number in ((family.father.name + "X", family.father.id_number),
-                                  (stranger.name, stranger.id_number), ("张三", id_number()))]
+    pages = [
+        wechat_user.post("/rm/pay", {"who": "other", "name": name, "id_type": "resident_id", "id_number": number})
+        for name, number in (
+            (family.father.name + "X", family.father.id_number),
+            (stranger.name, stranger.id_number),
+            ("张三", id_number()),
+        )
+    ]
     assert {r.status_code for r in pages} == {422}
     assert {_notice(r) for r in pages} == {MSG_NOT_FOUND}
     assert "姓名与证件号码不一致" not in "".join(text(r) for r in pages)
@@ -346,8 +375,11 @@ def test_failed_face_checks_on_one_id_are_limited_whatever_the_address(app, fami
         b = Browser(app)
         env = {"REMOTE_ADDR": f"10.0.1.{i}"}
         b.get("/login", environ_base=env)
-        b.post("/login", {"name": "李四", "id_type": "resident_id", "id_number": family.payer.id_number,
-                          "agree": "1"}, environ_base=env)
+        b.post(
+            "/login",
+            {"name": "李四", "id_type": "resident_id", "id_number": family.payer.id_number, "agree": "1"},
+            environ_base=env,
+        )
         statuses.append(b.post("/login/face", environ_base=env).status_code)
     assert statuses == [422] * 5 + [429]
     holder = Browser(app)  # another ID is not held back
@@ -365,8 +397,12 @@ def test_R_PA_5_forged_notifications_are_counted_not_audited_and_limited_per_add
     from webapp.models import NotificationTally
 
     client = app.test_client()
-    statuses = [client.post("/pay/notify/alipay", data=b"out_trade_no=SB1&sign=forged",
-                            content_type="application/x-www-form-urlencoded").status_code for _ in range(61)]
+    statuses = [
+        client.post(
+            "/pay/notify/alipay", data=b"out_trade_no=SB1&sign=forged", content_type="application/x-www-form-urlencoded"
+        ).status_code
+        for _ in range(61)
+    ]
     assert statuses[:60] == [200] * 60 and statuses[60] == 429
     with app.extensions["db_sessionmaker"]() as s:
         rows = s.scalars(select(NotificationTally)).all()
@@ -431,20 +467,23 @@ def test_templates_have_no_inline_script_or_style_and_htmx_injects_none():
 # ----------------------------------------------------------------------------------------- error pages
 
 
-@pytest.mark.parametrize("method, path, kwargs, status, title", [
-    ("get", "/logout", {}, 405, "操作不支持"),
-    ("get", "/no/such/page", {}, 404, "未找到"),
-    ("get", "/?q=" + "x" * 5000, {}, 414, "网址过长"),
-    ("post", "/login", {"data": {"name": "x" * (1100 * 1024)}}, 413, "内容过大"),
-    ("get", "/rm/records?start=%00", {}, 400, "请求有误"),
-    ("post", "/login", {"data": {"name": "a"}}, 400, "页面已过期"),
-    ("put", "/login", {}, 405, "操作不支持"),
-])
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, title",
+    [
+        ("get", "/logout", {}, 405, "操作不支持"),
+        ("get", "/no/such/page", {}, 404, "未找到"),
+        ("get", "/?q=" + "x" * 5000, {}, 414, "网址过长"),
+        ("post", "/login", {"data": {"name": "x" * (1100 * 1024)}}, 413, "内容过大"),
+        ("get", "/rm/records?start=%00", {}, 400, "请求有误"),
+        ("post", "/login", {"data": {"name": "a"}}, 400, "页面已过期"),
+        ("put", "/login", {}, 405, "操作不支持"),
+    ],
+)
 def test_error_pages_are_chinese_in_the_apps_layout(browser, method, path, kwargs, status, title):
     r = getattr(browser.client, method)(path, **kwargs)
     assert r.status_code == status
     page = text(r)
-    assert f"<h1 class=\"app-bar__title\">{title}</h1>" in page and 'class="weui-tabbar' in page
+    assert f'<h1 class="app-bar__title">{title}</h1>' in page and 'class="weui-tabbar' in page
     for english in ("Method Not Allowed", "Not Found", "Request-URI Too", "Bad Request", "Request Entity"):
         assert english not in page
 

@@ -58,8 +58,10 @@ def test_R_CE_5_a_wrong_code_or_number_says_only_校验不通过(app, browser, c
     assert strip[0] == strip[1]  # nothing tells which field was wrong
 
 
-@pytest.mark.parametrize("code, message", [("123456789012345", "应为16位数字"), ("12345678901234AB", "应为16位数字"),
-                                           ("", "请输入16位证明校验码")])
+@pytest.mark.parametrize(
+    "code, message",
+    [("123456789012345", "应为16位数字"), ("12345678901234AB", "应为16位数字"), ("", "请输入16位证明校验码")],
+)
 def test_R_CE_5_a_malformed_check_code_is_refused_next_to_the_field(app, browser, cert, code, message):
     r = check(browser, ID_X, code)
     assert r.status_code == 422 and message in text(r) and "校验不通过" not in text(r)
@@ -154,8 +156,10 @@ def test_CAPTCHA_TEST_ANSWER_is_honoured_only_with_APP_TODAY(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         cfg = load_config(str(tmp_path), env={"CAPTCHA_TEST_ANSWER": "X1"})
     assert cfg["CAPTCHA_TEST_ANSWER"] is None and "CAPTCHA_TEST_ANSWER is ignored" in caplog.text
-    assert load_config(str(tmp_path), env={"CAPTCHA_TEST_ANSWER": "X1", "APP_TODAY": "2026-11-22"})[
-        "CAPTCHA_TEST_ANSWER"] == "X1"
+    assert (
+        load_config(str(tmp_path), env={"CAPTCHA_TEST_ANSWER": "X1", "APP_TODAY": "2026-11-22"})["CAPTCHA_TEST_ANSWER"]
+        == "X1"
+    )
 
 
 def test_R_CE_5_verify_needs_no_login_and_a_logged_in_user_sees_the_same(app, phone_user, cert):

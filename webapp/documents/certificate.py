@@ -38,8 +38,16 @@ MARGIN = 36
 TABLE_W = PAGE_W - 2 * MARGIN
 #: (header, width in points); the widths add up to TABLE_W (770).
 COLUMNS: tuple[tuple[str, float], ...] = (
-    ("征收税务机关", 92), ("电子税票号码", 100), ("社保经办机构", 92), ("人员编号", 80), ("征收项目", 74),
-    ("征收品目", 74), ("征收子目", 80), ("费款所属期\n起止", 56), ("入(退)库日期", 58), ("实缴(退)金额", 64),
+    ("征收税务机关", 92),
+    ("电子税票号码", 100),
+    ("社保经办机构", 92),
+    ("人员编号", 80),
+    ("征收项目", 74),
+    ("征收品目", 74),
+    ("征收子目", 80),
+    ("费款所属期\n起止", 56),
+    ("入(退)库日期", 58),
+    ("实缴(退)金额", 64),
 )
 FONT_SIZE = 8
 LEADING = 10
@@ -95,8 +103,18 @@ def wrap(text: str, width: float, font: str, size: float = FONT_SIZE) -> list[st
 
 
 def _cells(line: CertificateLine) -> list[str]:
-    return [line.tax_office, line.e_ticket_no, line.si_agency, line.person_no, line.item, line.subject,
-            line.subitem, line.period.replace(" 至 ", "\n至"), line.posted_on.isoformat(), format_yuan(line.amount)]
+    return [
+        line.tax_office,
+        line.e_ticket_no,
+        line.si_agency,
+        line.person_no,
+        line.item,
+        line.subject,
+        line.subitem,
+        line.period.replace(" 至 ", "\n至"),
+        line.posted_on.isoformat(),
+        format_yuan(line.amount),
+    ]
 
 
 def _qr_runs(url: str) -> tuple[int, list[tuple[int, int, int]]]:
@@ -138,8 +156,16 @@ class _Painter:
         self.qr_rows = _qr_runs(doc.verify_url)
         self.queued: list[tuple[float, float, str]] = []
 
-    def text(self, x: float, y: float, s: str, size: float = FONT_SIZE, *, align: str = "left",
-             color: tuple[float, float, float] = INK) -> None:
+    def text(
+        self,
+        x: float,
+        y: float,
+        s: str,
+        size: float = FONT_SIZE,
+        *,
+        align: str = "left",
+        color: tuple[float, float, float] = INK,
+    ) -> None:
         c = self.c
         c.setFillColorRGB(*color)
         c.setFont(self.font, size)
@@ -183,15 +209,23 @@ class _Painter:
         self.text(MARGIN + 250, PAGE_H - 98, f"证明校验码：{doc.check_code}", 10)
         self.text(PAGE_W - MARGIN - QR_SIZE - 12, PAGE_H - 98, f"费款所属期：{doc.period}", 10, align="right")
         self.qr(PAGE_W - MARGIN - QR_SIZE, PAGE_H - 24, QR_SIZE)
-        self.text(PAGE_W - MARGIN - QR_SIZE / 2, PAGE_H - 24 - QR_SIZE - 9, "扫码查验", 7.5, align="center",
-                  color=GREY)
+        self.text(PAGE_W - MARGIN - QR_SIZE / 2, PAGE_H - 24 - QR_SIZE - 9, "扫码查验", 7.5, align="center", color=GREY)
         if page == 1:
-            self.text(MARGIN + 20, PAGE_H - 124,
-                      f"兹证明 {doc.payer_name}（{doc.id_type_label}，纳税人识别号：{doc.id_number}）"
-                      "在税务机关缴纳社会保险费情况如下：", 11)
+            self.text(
+                MARGIN + 20,
+                PAGE_H - 124,
+                f"兹证明 {doc.payer_name}（{doc.id_type_label}，纳税人识别号：{doc.id_number}）"
+                "在税务机关缴纳社会保险费情况如下：",
+                11,
+            )
         else:
-            self.text(MARGIN, PAGE_H - 112, f"（续第{page - 1}页）{doc.payer_name}，纳税人识别号：{doc.id_number}",
-                      9, color=GREY)
+            self.text(
+                MARGIN,
+                PAGE_H - 112,
+                f"（续第{page - 1}页）{doc.payer_name}，纳税人识别号：{doc.id_number}",
+                9,
+                color=GREY,
+            )
         self.text(MARGIN, 30, NOTE, 7.5, color=GREY)
         self.text(PAGE_W - MARGIN, 30, f"第 {page} 页  共 {pages} 页", 8, align="right", color=GREY)
 
@@ -199,8 +233,9 @@ class _Painter:
         """The width of ``s`` from the cached character widths."""
         return sum(_char_width(ch, self.font, size) for ch in s)
 
-    def cells(self, top: float, height: float, cells: Sequence[Sequence[str]], widths: Sequence[float],
-              aligns: Sequence[str]) -> None:
+    def cells(
+        self, top: float, height: float, cells: Sequence[Sequence[str]], widths: Sequence[float], aligns: Sequence[str]
+    ) -> None:
         """Queue one row's cell text (drawn by ``flush``, one text object per page)."""
         x = MARGIN
         for lines, w, align in zip(cells, widths, aligns, strict=True):
@@ -244,8 +279,13 @@ class _Painter:
             path.lineTo(x, bottom)
         c.drawPath(path, stroke=1, fill=0)
 
-    def table(self, top: float, header: Sequence[Sequence[str]], rows: Sequence[Sequence[Sequence[str]]],
-              heights: Sequence[float]) -> float:
+    def table(
+        self,
+        top: float,
+        header: Sequence[Sequence[str]],
+        rows: Sequence[Sequence[Sequence[str]]],
+        heights: Sequence[float],
+    ) -> float:
         """The header row (shaded) and the page's rows; returns the bottom."""
         widths = [w for _, w in COLUMNS]
         self.c.setFillColorRGB(*SHADE)
@@ -268,8 +308,9 @@ class _Painter:
         middle = TABLE_W - label_w - amount_w
         widths = [label_w, middle, amount_w]
         words = wrap(f"金额合计（大写）：人民币{doc.total_in_words}", middle - 2 * PAD, self.font)
-        self.cells(top, total_height, [["合  计"], words, [f"¥{format_yuan(doc.total)}"]], widths,
-                   ["center", "left", "right"])
+        self.cells(
+            top, total_height, [["合  计"], words, [f"¥{format_yuan(doc.total)}"]], widths, ["center", "left", "right"]
+        )
         self.grid(top, top - total_height, [top], widths)
         self.flush()
         y = top - total_height - 28
@@ -282,14 +323,14 @@ def draw(doc: CertificateDoc, font_path: str = DEFAULT_FONT_PATH) -> bytes:
     """The certificate as an unencrypted PDF."""
     font = cjk_font(font_path)
     widths = [w for _, w in COLUMNS]
-    rows = [[wrap(text, w - 2 * PAD, font) for text, w in zip(_cells(line), widths, strict=True)]
-            for line in doc.lines]
+    rows = [[wrap(text, w - 2 * PAD, font) for text, w in zip(_cells(line), widths, strict=True)] for line in doc.lines]
     heights = [max(len(cell) for cell in row) * LEADING + 2 * PAD for row in rows]
     total_h = 2 * LEADING + 2 * PAD
     pages = _paginate(heights, total_h + CLOSING_H)
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, invariant=1, initialFontName=font,
-               initialFontSize=FONT_SIZE)
+    c = Canvas(
+        buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, invariant=1, initialFontName=font, initialFontSize=FONT_SIZE
+    )
     c.setTitle(f"{TITLE} {doc.number}")
     c.setAuthor(doc.tax_office)
     c.setCreator("社保缴费")
@@ -297,8 +338,12 @@ def draw(doc: CertificateDoc, font_path: str = DEFAULT_FONT_PATH) -> bytes:
     header_cells = [wrap(h, w - 2 * PAD, font) for h, w in COLUMNS]
     for n, indexes in enumerate(pages, start=1):
         p.header(n, len(pages))
-        bottom = p.table(TABLE_TOP_FIRST if n == 1 else TABLE_TOP_NEXT, header_cells, [rows[i] for i in indexes],
-                         [heights[i] for i in indexes])
+        bottom = p.table(
+            TABLE_TOP_FIRST if n == 1 else TABLE_TOP_NEXT,
+            header_cells,
+            [rows[i] for i in indexes],
+            [heights[i] for i in indexes],
+        )
         if n == len(pages):
             p.closing(bottom, total_h)
         p.flush()

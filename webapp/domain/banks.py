@@ -32,8 +32,10 @@ class Bank:
 def banks() -> dict[str, Bank]:
     """Every bank, by code, in the table's order."""
     with open(DATA / "banks.csv", encoding="utf-8", newline="") as f:
-        return {r["code"]: Bank(r["code"], r["name"], r["bin"], int(r["card_length"]), r["luhn"].strip() == "1")
-                for r in csv.DictReader(f)}
+        return {
+            r["code"]: Bank(r["code"], r["name"], r["bin"], int(r["card_length"]), r["luhn"].strip() == "1")
+            for r in csv.DictReader(f)
+        }
 
 
 @cache

@@ -19,10 +19,16 @@ from .schemes import SchemeCode
 #: The order debits are sent in for one account, so the balance serves medical first (R-FP-5).
 KIND_ORDER = (MEDICAL, PENSION, UNEMPLOYMENT, RESIDENT_PENSION)
 #: The kinds of debit each scheme's receivables are taken by.
-KINDS_OF_SCHEME = {SchemeCode.FLEXIBLE: (MEDICAL, PENSION, UNEMPLOYMENT),
-                   SchemeCode.RESIDENT_PENSION: (RESIDENT_PENSION,)}
-KIND_LABELS = {MEDICAL: "职工基本医疗保险（本期应缴费与往期未缴费）", PENSION: "职工基本养老保险（本期应缴费）",
-               UNEMPLOYMENT: "失业保险（本期应缴费）", RESIDENT_PENSION: "城乡居民基本养老保险（设置的缴费金额）"}
+KINDS_OF_SCHEME = {
+    SchemeCode.FLEXIBLE: (MEDICAL, PENSION, UNEMPLOYMENT),
+    SchemeCode.RESIDENT_PENSION: (RESIDENT_PENSION,),
+}
+KIND_LABELS = {
+    MEDICAL: "职工基本医疗保险（本期应缴费与往期未缴费）",
+    PENSION: "职工基本养老保险（本期应缴费）",
+    UNEMPLOYMENT: "失业保险（本期应缴费）",
+    RESIDENT_PENSION: "城乡居民基本养老保险（设置的缴费金额）",
+}
 #: Where the payer must deposit the money by (seed 000 Q41: 建议在每月7日前存足费款).
 FUND_BY_DAY = 7
 
@@ -30,7 +36,7 @@ FUND_BY_DAY = 7
 ADVICE = {
     "余额不足": "建议在每月7日前存足费款，也可在每月10-25日查缴日通过自主缴费渠道办理缴费。",
     "姓名或账户不一致": "请先到缴费卡银行核实个人基础信息，再到本人参保的人力资源公共服务中心或街道社保所"
-                        "核实个人基础信息与银行是否一致；如不一致，更正错误一方的个人数据。",
+    "核实个人基础信息与银行是否一致；如不一致，更正错误一方的个人数据。",
     "账户异常": "请到缴费开户银行核实账户情况。",
     "协议无效或已撤销": "请在缴费协议中重新签订协议，或在每月10-25日通过自主缴费渠道办理缴费。",
 }
@@ -57,8 +63,9 @@ def flex_groups(receivables: Iterable[FlexReceivable], batch_day: date) -> list[
     current = current_period(batch_day)
     items = list(receivables)
     groups: list[DebitGroup] = []
-    medical = tuple(sorted((r for r in items if r.insurance == MEDICAL and r.fee_period in window),
-                           key=lambda r: r.fee_period))
+    medical = tuple(
+        sorted((r for r in items if r.insurance == MEDICAL and r.fee_period in window), key=lambda r: r.fee_period)
+    )
     if medical:
         groups.append(DebitGroup(MEDICAL, medical))
     for insurance in (PENSION, UNEMPLOYMENT):
@@ -79,8 +86,10 @@ def reminder(today: date) -> str | None:
     if today >= day:
         return None
     fund_by = Month.of(today).day(min(FUND_BY_DAY, day.day - 1)) if day.day > 1 else today
-    return (f"本月银行批量扣款日为{format_date_zh(day)}，请于{format_date_zh(fund_by)}前在签约银行账户存足费款，"
-            "以免扣款失败。")
+    return (
+        f"本月银行批量扣款日为{format_date_zh(day)}，请于{format_date_zh(fund_by)}前在签约银行账户存足费款，"
+        "以免扣款失败。"
+    )
 
 
 def debit_no(batch_day: date, agreement_id: int, kind: str) -> str:

@@ -263,23 +263,33 @@ def read_holiday_csv(path: Path) -> list[HolidayEntry]:
             kind = r["kind"].strip()
             if kind not in {"holiday", "workday"}:
                 raise ValueError(f"{path.name}: kind must be holiday or workday, got {kind!r}")
-            rows.append(HolidayEntry(date.fromisoformat(r["date"].strip()), kind, r["name"].strip(),
-                                     r.get("source", "").strip(), _truthy(r.get("estimated"))))
+            rows.append(
+                HolidayEntry(
+                    date.fromisoformat(r["date"].strip()),
+                    kind,
+                    r["name"].strip(),
+                    r.get("source", "").strip(),
+                    _truthy(r.get("estimated")),
+                )
+            )
         return rows
 
 
 def read_fixed_holiday_csv(path: Path) -> list[FixedHoliday]:
     """Rows of the fixed-date statutory holidays CSV (month, day, name, source)."""
     with open(path, encoding="utf-8", newline="") as f:
-        return [FixedHoliday(int(r["month"]), int(r["day"]), r["name"].strip(), r.get("source", "").strip())
-                for r in csv.DictReader(f)]
+        return [
+            FixedHoliday(int(r["month"]), int(r["day"]), r["name"].strip(), r.get("source", "").strip())
+            for r in csv.DictReader(f)
+        ]
 
 
 class HolidayCalendar:
     """Working days from chinese_calendar, then the app's table, then weekends + fixed holidays."""
 
-    def __init__(self, entries: Iterable[HolidayEntry] = (), fixed: Iterable[FixedHoliday] = (),
-                 use_library: bool = True) -> None:
+    def __init__(
+        self, entries: Iterable[HolidayEntry] = (), fixed: Iterable[FixedHoliday] = (), use_library: bool = True
+    ) -> None:
         self._entries: dict[date, HolidayEntry] = {e.day: e for e in entries}
         self._table_years: set[int] = {d.year for d in self._entries}
         self._fixed = {(f.month, f.day): f for f in fixed}
@@ -288,8 +298,7 @@ class HolidayCalendar:
     @classmethod
     def load(cls, data_dir: Path = DATA) -> HolidayCalendar:
         """The packaged calendar (holidays.csv and fixed_holidays.csv)."""
-        return cls(read_holiday_csv(data_dir / "holidays.csv"),
-                   read_fixed_holiday_csv(data_dir / "fixed_holidays.csv"))
+        return cls(read_holiday_csv(data_dir / "holidays.csv"), read_fixed_holiday_csv(data_dir / "fixed_holidays.csv"))
 
     def _library_covers(self, year: int) -> bool:
         if not self._use_library:

@@ -71,16 +71,53 @@ from .policy import (
 )
 
 __all__ = [
-    "CHARGE_TYPE_LABELS", "CYCLES", "CYCLE_LABELS", "CYCLE_MONTHS", "FLEX_INSURANCES", "INSURANCE_LABELS", "MEDICAL",
-    "NORMAL_CHARGE_TYPES", "PENSION", "SPECIAL_CHARGE_TYPES", "UNEMPLOYMENT", "BatchDebitPlan",
-    "FlexReceivable", "Month", "NoPolicyError", "PaidItem", "PayWindowState", "RuleViolation", "TopUp",
-    "WindowState", "allowed_cycles", "base_change_window", "batch_debit_items", "can_pay_now",
-    "carry_over_base", "classify", "collection_month", "cycle_for_month", "contribution_year", "current_period",
+    "CHARGE_TYPE_LABELS",
+    "CYCLES",
+    "CYCLE_LABELS",
+    "CYCLE_MONTHS",
+    "FLEX_INSURANCES",
+    "INSURANCE_LABELS",
+    "MEDICAL",
+    "NORMAL_CHARGE_TYPES",
+    "PENSION",
+    "SPECIAL_CHARGE_TYPES",
+    "UNEMPLOYMENT",
+    "BatchDebitPlan",
+    "FlexReceivable",
+    "Month",
+    "NoPolicyError",
+    "PaidItem",
+    "PayWindowState",
+    "RuleViolation",
+    "TopUp",
+    "WindowState",
+    "allowed_cycles",
+    "base_change_window",
+    "batch_debit_items",
+    "can_pay_now",
+    "carry_over_base",
+    "classify",
+    "collection_month",
+    "cycle_for_month",
+    "contribution_year",
+    "current_period",
     "declaration_needed",
-    "effective_base", "ensure_may_declare", "lapse_warning", "monthly_amount", "monthly_amounts",
-    "overdue_periods", "period_start", "retirement_date", "topup_amount", "topup_items", "validate_base",
+    "effective_base",
+    "ensure_may_declare",
+    "lapse_warning",
+    "monthly_amount",
+    "monthly_amounts",
+    "overdue_periods",
+    "period_start",
+    "retirement_date",
+    "topup_amount",
+    "topup_items",
+    "validate_base",
     "validate_cycle",
-    "validate_normal_selection", "validate_special_selection", "window_only_message", "window_periods",
+    "validate_normal_selection",
+    "validate_special_selection",
+    "window_only_message",
+    "window_periods",
 ]
 
 CURRENT = "current"
@@ -124,8 +161,6 @@ MSG_NOTICE_TOGETHER = "同一征集通知流水号的待缴信息必须一起缴
 MSG_BATCH_DAY = "今天是银行批量扣款日，已签订批量扣款协议的缴费人当日不能通过其他方式缴费，以免重复扣费"
 
 
-
-
 # --------------------------------------------------------------------------- R-FB-1 / R-FB-2: bases and amounts
 
 
@@ -153,8 +188,9 @@ def _parse_base(text: str | None, policy: FlexPolicy) -> int:
     return value
 
 
-def validate_base(text_pension: str | None, text_unemployment: str | None, policy: FlexPolicy, *,
-                  subsidized: bool = False) -> int:
+def validate_base(
+    text_pension: str | None, text_unemployment: str | None, policy: FlexPolicy, *, subsidized: bool = False
+) -> int:
     """The declared base: a whole number in [min, max], pension equal to unemployment (R-FB-1)."""
     ensure_may_declare(subsidized)
     pension = _parse_base(text_pension, policy)
@@ -190,8 +226,9 @@ def monthly_amount(base: int | None, policy: FlexPolicy, insurance: str, subsidi
     return round_money(Decimal(base) * policy.rate(insurance))
 
 
-def monthly_amounts(base: int | None, policy: FlexPolicy, subsidized: bool = False,
-                    insurances: Iterable[str] = FLEX_INSURANCES) -> dict[str, Decimal]:
+def monthly_amounts(
+    base: int | None, policy: FlexPolicy, subsidized: bool = False, insurances: Iterable[str] = FLEX_INSURANCES
+) -> dict[str, Decimal]:
     """Monthly amounts by insurance code; ``NoPolicyError`` when the policy lacks one asked for."""
     return {i: monthly_amount(base, policy, i, subsidized) for i in insurances}
 
@@ -224,9 +261,15 @@ def _approx(approximate: bool) -> str:
     return "（具体时间以通知为准）" if approximate else ""
 
 
-def base_change_window(today: date, enrolled_on: date | None, has_declared_since_enrolment: bool, *,
-                       region: str = "beijing", table: PolicyTable | None = None,
-                       subsidized: bool = False) -> WindowState:
+def base_change_window(
+    today: date,
+    enrolled_on: date | None,
+    has_declared_since_enrolment: bool,
+    *,
+    region: str = "beijing",
+    table: PolicyTable | None = None,
+    subsidized: bool = False,
+) -> WindowState:
     """Can the base be declared today (annual 窗口期 or the new enrollee's once), and when next (R-FB-3)."""
     t = table if table is not None else PolicyTable.load()
     name = t.region_name(region)
@@ -238,39 +281,72 @@ def base_change_window(today: date, enrolled_on: date | None, has_declared_since
         m = Month.of(enrolled_on) + 1
         newcomer = (m.day(NEW_ENROLLEE_FIRST_DAY), m.day(NEW_ENROLLEE_LAST_DAY))
 
-    if annual is not None and annual.contains(today) and (annual.opens.month, annual.opens.day,
-                                                           annual.closes.month, annual.closes.day) == (1, 1, 12, 31):
-        return WindowState(True, "annual", annual.year, annual.opens, annual.closes, None, None, None, False,
-                           f"{name}灵活就业人员可随时选择缴费基数，选择后用于此后生成的应缴费")
+    if (
+        annual is not None
+        and annual.contains(today)
+        and (annual.opens.month, annual.opens.day, annual.closes.month, annual.closes.day) == (1, 1, 12, 31)
+    ):
+        return WindowState(
+            True,
+            "annual",
+            annual.year,
+            annual.opens,
+            annual.closes,
+            None,
+            None,
+            None,
+            False,
+            f"{name}灵活就业人员可随时选择缴费基数，选择后用于此后生成的应缴费",
+        )
     if annual is not None and annual.contains(today):
         label = f"{annual.year}缴费年度"
-        return WindowState(True, "annual", annual.year, annual.opens, annual.closes, None, None, None,
-                           annual.approximate,
-                           f"当前为缴费基数申报窗口期（{_span_zh(annual.opens, annual.closes)}）"
-                           f"{_approx(annual.approximate)}，可申报{label}缴费基数")
+        return WindowState(
+            True,
+            "annual",
+            annual.year,
+            annual.opens,
+            annual.closes,
+            None,
+            None,
+            None,
+            annual.approximate,
+            f"当前为缴费基数申报窗口期（{_span_zh(annual.opens, annual.closes)}）"
+            f"{_approx(annual.approximate)}，可申报{label}缴费基数",
+        )
     if newcomer is not None and newcomer[0] <= today <= newcomer[1]:
         year = t.contribution_year(region, today)
-        return WindowState(True, "new_enrollee", year, newcomer[0], newcomer[1], None, None, None, False,
-                           f"您为新参保人员，可于{_span_zh(*newcomer)}申报一次缴费基数，申报后非窗口期内不可修改")
+        return WindowState(
+            True,
+            "new_enrollee",
+            year,
+            newcomer[0],
+            newcomer[1],
+            None,
+            None,
+            None,
+            False,
+            f"您为新参保人员，可于{_span_zh(*newcomer)}申报一次缴费基数，申报后非窗口期内不可修改",
+        )
 
     candidates: list[tuple[date, date, str, bool]] = []
     if newcomer is not None and today < newcomer[0]:
         candidates.append((newcomer[0], newcomer[1], "new_enrollee", False))
-    upcoming: BaseWindow | None = annual if annual is not None and today < annual.opens else \
-        t.base_window(region, today.year + 1)
+    upcoming: BaseWindow | None = (
+        annual if annual is not None and today < annual.opens else t.base_window(region, today.year + 1)
+    )
     if upcoming is not None:
         candidates.append((upcoming.opens, upcoming.closes, "annual", upcoming.approximate))
     if not candidates:
-        return WindowState(False, None, None, None, None, None, None, None, False,
-                           f"暂无{name}缴费基数申报窗口期信息，请咨询12366")
+        return WindowState(
+            False, None, None, None, None, None, None, None, False, f"暂无{name}缴费基数申报窗口期信息，请咨询12366"
+        )
     opens, closes, reason, approximate = min(candidates)
     if reason == "new_enrollee":
         message = f"新参保人员可于{_span_zh(opens, closes)}申报一次缴费基数"
     else:
         # "一经确定" only where a base was declared: a new enrollee who never did is not told so (R-FB-7).
         fixed = "缴费基数一经确定，非窗口期不允许修改。" if has_declared_since_enrolment else ""
-        message = (f"{fixed}缴费基数可于{_span_zh(opens, closes)}"
-                   f"窗口期内申报下一缴费年度基数{_approx(approximate)}")
+        message = f"{fixed}缴费基数可于{_span_zh(opens, closes)}窗口期内申报下一缴费年度基数{_approx(approximate)}"
     return WindowState(False, None, None, None, None, reason, opens, closes, approximate, message)
 
 
@@ -311,8 +387,9 @@ def retirement_date(birth_date: date, sex: str, female_original_age: int = 55) -
     return add_months(birth_date, retirement_age_months(birth_date, sex, female_original_age))
 
 
-def allowed_cycles(birth_date: date | None, sex: str | None, today: date, female_original_age: int = 55,
-                   insurance: str = PENSION) -> tuple[str, ...]:
+def allowed_cycles(
+    birth_date: date | None, sex: str | None, today: date, female_original_age: int = 55, insurance: str = PENSION
+) -> tuple[str, ...]:
     """Cycles allowed for pension/unemployment; only monthly for medical or within 12 months of retirement."""
     if insurance == MEDICAL:
         return ("monthly",)
@@ -322,8 +399,9 @@ def allowed_cycles(birth_date: date | None, sex: str | None, today: date, female
     return ("monthly",) if today > limit else CYCLES
 
 
-def validate_cycle(cycle: str, birth_date: date | None, sex: str | None, today: date,
-                   female_original_age: int = 55) -> str:
+def validate_cycle(
+    cycle: str, birth_date: date | None, sex: str | None, today: date, female_original_age: int = 55
+) -> str:
     """The chosen pension/unemployment cycle, refused when not allowed (R-FB-5)."""
     if cycle not in CYCLES:
         raise RuleViolation("请选择缴费周期")
@@ -339,8 +417,9 @@ CYCLE_MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "half_year": 6, "y
 WINDOW_ONLY_PLACES = "社保大厅税务窗口或办税服务厅"
 
 
-def cycle_for_month(declared: str | None, fee_period: Month, birth_date: date | None, sex: str | None,
-                    female_original_age: int = 55) -> str:
+def cycle_for_month(
+    declared: str | None, fee_period: Month, birth_date: date | None, sex: str | None, female_original_age: int = 55
+) -> str:
     """The cycle that governs one fee month: the year's declared cycle, monthly when none was declared
     or when the month falls within 12 months of legal retirement age (R-FB-5, checked per month)."""
     cycle = declared if declared in CYCLE_MONTHS else "monthly"
@@ -369,8 +448,10 @@ def window_only_message(fee_period: Month, cycle: str, year_start_month: int = 7
     first = period_start(fee_period, cycle, year_start_month)
     last = first + (CYCLE_MONTHS[cycle] - 1)
     due = collection_month(fee_period, cycle, year_start_month)
-    return (f"您选择{CYCLE_LABELS[cycle]}，{first.label_zh()}至{last.label_zh()}属期的养老、失业保险费须于"
-            f"{due.label_zh()}（首个征期月）到{WINDOW_ONLY_PLACES}以协议支付方式申报缴纳，不能在本渠道自助缴费")
+    return (
+        f"您选择{CYCLE_LABELS[cycle]}，{first.label_zh()}至{last.label_zh()}属期的养老、失业保险费须于"
+        f"{due.label_zh()}（首个征期月）到{WINDOW_ONLY_PLACES}以协议支付方式申报缴纳，不能在本渠道自助缴费"
+    )
 
 
 # --------------------------------------------------------------------------- R-FB-6: 补差
@@ -399,8 +480,13 @@ class TopUp:
     difference: Decimal
 
 
-def topup_amount(paid_amount_provisional: Decimal, final_policy: FlexPolicy, base: int | None, insurance: str,
-                 subsidized: bool = False) -> Decimal:
+def topup_amount(
+    paid_amount_provisional: Decimal,
+    final_policy: FlexPolicy,
+    base: int | None,
+    insurance: str,
+    subsidized: bool = False,
+) -> Decimal:
     """What the final numbers ask minus what was paid on the provisional ones (signed; R-FB-6)."""
     if final_policy.provisional:
         raise ValueError("the final policy row has not arrived yet")
@@ -482,8 +568,9 @@ def _chosen(selected_ids: Iterable[int], items: Sequence[FlexReceivable]) -> lis
     return [by_id[i] for i in ids]
 
 
-def validate_normal_selection(selected_ids: Iterable[int], receivables: Sequence[FlexReceivable]
-                              ) -> list[FlexReceivable]:
+def validate_normal_selection(
+    selected_ids: Iterable[int], receivables: Sequence[FlexReceivable]
+) -> list[FlexReceivable]:
     """正常申报缴费: pension/unemployment any subset; medical all of the window or none (R-FP-2)."""
     chosen = _chosen(selected_ids, receivables)
     if any(r.charge_type not in NORMAL_CHARGE_TYPES for r in chosen):
@@ -495,8 +582,7 @@ def validate_normal_selection(selected_ids: Iterable[int], receivables: Sequence
     return chosen
 
 
-def validate_special_selection(selected_ids: Iterable[int], items: Sequence[FlexReceivable]
-                               ) -> list[FlexReceivable]:
+def validate_special_selection(selected_ids: Iterable[int], items: Sequence[FlexReceivable]) -> list[FlexReceivable]:
     """特殊核定缴费: items sharing a 征集通知流水号 are paid together (R-FP-3)."""
     chosen = _chosen(selected_ids, items)
     if any(r.charge_type in NORMAL_CHARGE_TYPES for r in chosen):
@@ -531,14 +617,18 @@ def can_pay_now(at: datetime, has_batch_agreement: bool, cal: HolidayCalendar | 
     """Self-service payment runs the 10th–25th; a debit-agreement payer cannot pay on the batch day (R-FP-4)."""
     if not self_service_open(at):
         nxt = next_self_service_opening(at)
-        return PayWindowState(False, f"自助缴费时间为每月{SELF_SERVICE_FIRST_DAY}日至{SELF_SERVICE_LAST_DAY}日，"
-                                     f"下次开放时间：{format_date_zh(nxt.date())}", "closed", nxt)
+        return PayWindowState(
+            False,
+            f"自助缴费时间为每月{SELF_SERVICE_FIRST_DAY}日至{SELF_SERVICE_LAST_DAY}日，"
+            f"下次开放时间：{format_date_zh(nxt.date())}",
+            "closed",
+            nxt,
+        )
     today = _local_date(at)
     if has_batch_agreement and is_batch_debit_day(today, cal):
         tomorrow = datetime.combine(today + timedelta(days=1), time(0, 0), BEIJING if at.tzinfo else None)
         nxt = tomorrow if self_service_open(tomorrow) else next_self_service_opening(tomorrow)
-        return PayWindowState(False, f"{MSG_BATCH_DAY}，请于{format_date_zh(nxt.date())}起自助缴费",
-                              "batch_day", nxt)
+        return PayWindowState(False, f"{MSG_BATCH_DAY}，请于{format_date_zh(nxt.date())}起自助缴费", "batch_day", nxt)
     closes = self_service_closes(at)
     return PayWindowState(True, f"本月自助缴费截止时间：{format_date_zh(closes.date())}24时", "open", None, closes)
 
@@ -563,8 +653,10 @@ def batch_debit_items(receivables: Sequence[FlexReceivable], balance: Decimal) -
     debited: list[FlexReceivable] = []
     failed: list[tuple[FlexReceivable, str]] = []
     short = "账户余额不足，扣款失败"
-    medical = sorted((r for r in receivables if r.insurance == MEDICAL and r.charge_type in NORMAL_CHARGE_TYPES),
-                     key=lambda r: r.fee_period)
+    medical = sorted(
+        (r for r in receivables if r.insurance == MEDICAL and r.charge_type in NORMAL_CHARGE_TYPES),
+        key=lambda r: r.fee_period,
+    )
     medical_total = sum((r.amount for r in medical), Decimal("0"))
     if medical:
         if medical_total <= left:
@@ -582,8 +674,9 @@ def batch_debit_items(receivables: Sequence[FlexReceivable], balance: Decimal) -
                     failed.append((r, short))
     taken = {r.id for r in debited} | {r.id for r, _ in failed}
     not_included = tuple(r for r in receivables if r.id not in taken)
-    return BatchDebitPlan(tuple(debited), tuple(failed), not_included,
-                          sum((r.amount for r in debited), Decimal("0.00")), left)
+    return BatchDebitPlan(
+        tuple(debited), tuple(failed), not_included, sum((r.amount for r in debited), Decimal("0.00")), left
+    )
 
 
 # --------------------------------------------------------------------------- R-FP-7: lapse warning
@@ -613,5 +706,7 @@ def lapse_warning(unpaid_medical_periods: Iterable[Month], today: date) -> str |
         deadline = (Month.of(today) + 1).day(SELF_SERVICE_LAST_DAY)
     else:
         return None
-    return (f"职工基本医疗保险已连续{min(run, LAPSE_MONTHS)}个月未缴费，如{format_date_zh(deadline)}前仍未缴纳"
-            "将断缴，断缴后需重新办理参保登记")
+    return (
+        f"职工基本医疗保险已连续{min(run, LAPSE_MONTHS)}个月未缴费，如{format_date_zh(deadline)}前仍未缴纳"
+        "将断缴，断缴后需重新办理参保登记"
+    )

@@ -95,8 +95,9 @@ def mask_name(name: str) -> str:
 
 # The simulated identity authority names every document it has no record of deterministically, so that a
 # stranger who types some name with a valid number fails the face check like anyone else (R-ID-4).
-HOLDER_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯"
-                   "邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜")
+HOLDER_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜"
+)
 HOLDER_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国志文斌宇浩凯琳晨欣怡子涵梓轩雨"
 
 

@@ -40,8 +40,13 @@ def levy_of(insurance: str, category: str | None = None) -> Levy:
     return Levy(item, subject, subitem or RM_CATEGORIES.get(category or "", "--"))
 
 
-_STORED_CHARGE_TYPES = {"annual": "正常缴费", "normal": "正常申报缴费", "missed_enrolment": "应参未参补缴",
-                        "policy_backpay": "政策性补缴", "other": "其他缴费"}
+_STORED_CHARGE_TYPES = {
+    "annual": "正常缴费",
+    "normal": "正常申报缴费",
+    "missed_enrolment": "应参未参补缴",
+    "policy_backpay": "政策性补缴",
+    "other": "其他缴费",
+}
 
 
 def charge_type_label(charge_type: str) -> str:

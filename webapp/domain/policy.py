@@ -79,8 +79,7 @@ _MEDICAL_BASE_SHARE = Decimal("0.7")
 _MAX_OVER_AVERAGE = Decimal(3)
 _SUBSIDIZED_SHARE_DIVISOR = Decimal(3)
 
-_FLEX_DERIVABLE = frozenset({"medical_monthly", "subsidized_pension", "subsidized_unemployment",
-                             "subsidized_medical"})
+_FLEX_DERIVABLE = frozenset({"medical_monthly", "subsidized_pension", "subsidized_unemployment", "subsidized_medical"})
 
 
 class NoPolicyError(LookupError):
@@ -93,7 +92,8 @@ class NoPolicyError(LookupError):
 def derive_medical_monthly(base_max: int, medical_rate: Decimal) -> Decimal:
     """Flexible medical per month: round(0.7 × max ÷ 3) to whole yuan × the medical rate."""
     fixed_base = (_MEDICAL_BASE_SHARE * Decimal(base_max) / _MAX_OVER_AVERAGE).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP)
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
     return round_money(fixed_base * medical_rate)
 
 
@@ -206,8 +206,9 @@ class FlexRow:
             if stored is None:
                 changes[name] = value
             elif stored != value:
-                raise ValueError(f"flex row {self.region}/{self.contribution_year}: {name} is {stored}, "
-                                 f"its derivation gives {value}")
+                raise ValueError(
+                    f"flex row {self.region}/{self.contribution_year}: {name} is {stored}, its derivation gives {value}"
+                )
         missing = {n for n in self.derived if getattr(self, n) is None and n not in changes}
         if missing:
             raise ValueError(f"flex row {self.region}/{self.contribution_year}: cannot derive {sorted(missing)}")
@@ -228,11 +229,19 @@ class WindowRow:
     @classmethod
     def from_record(cls, rec: Mapping[str, str]) -> WindowRow:
         """A window row from a CSV record (``opens``/``closes`` as ``MM-DD``)."""
+
         def md(text: str) -> tuple[int, int]:
             m, d = text.strip().split("-")
             return int(m), int(d)
-        return cls(rec["region"].strip(), _opt_int(rec.get("year")), md(rec["opens"]), md(rec["closes"]),
-                   _flag(rec.get("approximate")), (rec.get("source") or "").strip())
+
+        return cls(
+            rec["region"].strip(),
+            _opt_int(rec.get("year")),
+            md(rec["opens"]),
+            md(rec["closes"]),
+            _flag(rec.get("approximate")),
+            (rec.get("source") or "").strip(),
+        )
 
 
 @dataclass(frozen=True)
@@ -265,8 +274,14 @@ class ResidentMedicalRow:
     @classmethod
     def from_record(cls, rec: Mapping[str, str]) -> ResidentMedicalRow:
         """A row from a CSV record."""
-        return cls(rec["region"].strip(), int(rec["year"]), rec["category"].strip(), Decimal(rec["premium"]),
-                   _flag(rec.get("derived")), (rec.get("source") or "").strip())
+        return cls(
+            rec["region"].strip(),
+            int(rec["year"]),
+            rec["category"].strip(),
+            Decimal(rec["premium"]),
+            _flag(rec.get("derived")),
+            (rec.get("source") or "").strip(),
+        )
 
 
 @dataclass(frozen=True)
@@ -283,8 +298,14 @@ class ResidentMedicalCategory:
     @classmethod
     def from_record(cls, rec: Mapping[str, str]) -> ResidentMedicalCategory:
         """A row from a CSV record."""
-        return cls(rec["region"].strip(), rec["category"].strip(), rec["label_zh"].strip(), int(rec["age_from"]),
-                   _opt_int(rec.get("age_to")), (rec.get("source") or "").strip())
+        return cls(
+            rec["region"].strip(),
+            rec["category"].strip(),
+            rec["label_zh"].strip(),
+            int(rec["age_from"]),
+            _opt_int(rec.get("age_to")),
+            (rec.get("source") or "").strip(),
+        )
 
 
 @dataclass(frozen=True)
@@ -309,8 +330,15 @@ class ResidentPensionRow:
     @classmethod
     def from_record(cls, rec: Mapping[str, str]) -> ResidentPensionRow:
         """A row from a CSV record."""
-        return cls(rec["region"].strip(), int(rec["year"]), int(rec["min"]), int(rec["max"]), int(rec["step"]),
-                   _names(rec.get("derived")), (rec.get("source") or "").strip())
+        return cls(
+            rec["region"].strip(),
+            int(rec["year"]),
+            int(rec["min"]),
+            int(rec["max"]),
+            int(rec["step"]),
+            _names(rec.get("derived")),
+            (rec.get("source") or "").strip(),
+        )
 
 
 # --------------------------------------------------------------------------- the flexible-worker policy
@@ -347,8 +375,11 @@ class FlexPolicy:
     @property
     def subsidized(self) -> dict[str, Decimal | None]:
         """The fixed monthly amounts a subsidized person pays, by insurance (None = unknown)."""
-        return {PENSION: self.subsidized_pension, UNEMPLOYMENT: self.subsidized_unemployment,
-                MEDICAL: self.subsidized_medical}
+        return {
+            PENSION: self.subsidized_pension,
+            UNEMPLOYMENT: self.subsidized_unemployment,
+            MEDICAL: self.subsidized_medical,
+        }
 
     @property
     def known_insurances(self) -> tuple[str, ...]:
@@ -400,11 +431,15 @@ class FlexPolicy:
         """Plain sentences the page shows about how sure these numbers are (R-FB-6)."""
         out = []
         if self.provisional:
-            out.append(f"{self.contribution_year}缴费年度缴费标准尚未公布，暂按上年度（{self.applied_year}缴费年度）"
-                       "标准计算；新标准公布后，已缴费月份的差额将生成补差应缴费")
+            out.append(
+                f"{self.contribution_year}缴费年度缴费标准尚未公布，暂按上年度（{self.applied_year}缴费年度）"
+                "标准计算；新标准公布后，已缴费月份的差额将生成补差应缴费"
+            )
         if "medical_monthly" in self.derived and self.medical_monthly is not None:
-            out.append(f"{self.applied_year}缴费年度职工基本医疗保险月缴费额{self.medical_monthly}元为推算值"
-                       "（缴费基数上限×70%÷3×7%，未见官方公布），请以官方公告为准")
+            out.append(
+                f"{self.applied_year}缴费年度职工基本医疗保险月缴费额{self.medical_monthly}元为推算值"
+                "（缴费基数上限×70%÷3×7%，未见官方公布），请以官方公告为准"
+            )
         if self.undated:
             out.append(f"{self.region_name}缴费基数范围取自税务部门操作手册，手册未注明年度，请以官方公告为准")
         elif not self.confirmed:
@@ -449,31 +484,43 @@ class PolicyTable:
         if data_dir is None:
             return _packaged()
         return cls(
-            regions=tuple(Region(r["region"].strip(), r["name_zh"].strip(), int(r["year_start_month"]),
-                                 (r.get("source") or "").strip())
-                          for r in _read_csv(data_dir / "regions.csv")),
+            regions=tuple(
+                Region(
+                    r["region"].strip(),
+                    r["name_zh"].strip(),
+                    int(r["year_start_month"]),
+                    (r.get("source") or "").strip(),
+                )
+                for r in _read_csv(data_dir / "regions.csv")
+            ),
             flex=tuple(FlexRow.from_record(r) for r in _read_csv(data_dir / "flex_policy.csv")),
             windows=tuple(WindowRow.from_record(r) for r in _read_csv(data_dir / "flex_windows.csv")),
-            resident_medical=tuple(ResidentMedicalRow.from_record(r)
-                                   for r in _read_csv(data_dir / "resident_medical.csv")),
-            rm_categories=tuple(ResidentMedicalCategory.from_record(r)
-                                for r in _read_csv(data_dir / "resident_medical_categories.csv")),
-            resident_pension=tuple(ResidentPensionRow.from_record(r)
-                                   for r in _read_csv(data_dir / "resident_pension.csv")),
+            resident_medical=tuple(
+                ResidentMedicalRow.from_record(r) for r in _read_csv(data_dir / "resident_medical.csv")
+            ),
+            rm_categories=tuple(
+                ResidentMedicalCategory.from_record(r) for r in _read_csv(data_dir / "resident_medical_categories.csv")
+            ),
+            resident_pension=tuple(
+                ResidentPensionRow.from_record(r) for r in _read_csv(data_dir / "resident_pension.csv")
+            ),
         )
 
     @classmethod
-    def from_rows(cls, flex: Iterable[FlexRow | Mapping[str, str]] | None = None,
-                  windows: Iterable[WindowRow | Mapping[str, str]] | None = None,
-                  base: PolicyTable | None = None) -> PolicyTable:
+    def from_rows(
+        cls,
+        flex: Iterable[FlexRow | Mapping[str, str]] | None = None,
+        windows: Iterable[WindowRow | Mapping[str, str]] | None = None,
+        base: PolicyTable | None = None,
+    ) -> PolicyTable:
         """A table built from rows (tests): the given parts replace those of ``base`` (default: packaged)."""
         table = base if base is not None else cls.load()
         if flex is not None:
-            table = replace(table, flex=tuple(r if isinstance(r, FlexRow) else FlexRow.from_record(r)
-                                              for r in flex))
+            table = replace(table, flex=tuple(r if isinstance(r, FlexRow) else FlexRow.from_record(r) for r in flex))
         if windows is not None:
-            table = replace(table, windows=tuple(r if isinstance(r, WindowRow) else WindowRow.from_record(r)
-                                                 for r in windows))
+            table = replace(
+                table, windows=tuple(r if isinstance(r, WindowRow) else WindowRow.from_record(r) for r in windows)
+            )
         return table
 
     def with_flex(self, *rows: FlexRow | Mapping[str, str]) -> PolicyTable:
@@ -492,8 +539,9 @@ class PolicyTable:
 
     def without_flex(self, region: str, contribution_year: int | None) -> PolicyTable:
         """A copy without the flexible-worker row of that region and year."""
-        return replace(self, flex=tuple(r for r in self.flex
-                                        if (r.region, r.contribution_year) != (region, contribution_year)))
+        return replace(
+            self, flex=tuple(r for r in self.flex if (r.region, r.contribution_year) != (region, contribution_year))
+        )
 
     # -- regions and years
 
@@ -524,8 +572,7 @@ class PolicyTable:
 
     def flex_years(self, region: str) -> list[int]:
         """The contribution years that have a flexible-worker row (undated rows excluded)."""
-        return sorted(r.contribution_year for r in self.flex
-                      if r.region == region and r.contribution_year is not None)
+        return sorted(r.contribution_year for r in self.flex if r.region == region and r.contribution_year is not None)
 
     # -- flexible workers
 
@@ -548,13 +595,24 @@ class PolicyTable:
         else:
             raise NoPolicyError(f"暂无{reg.name_zh}{year}缴费年度的缴费标准")
         return FlexPolicy(
-            region=region, region_name=reg.name_zh, contribution_year=year,
-            applied_year=row.contribution_year, year_start_month=reg.year_start_month,
-            base_min=row.base_min, base_max=row.base_max, pension_rate=row.pension_rate,
-            unemployment_rate=row.unemployment_rate, medical_rate=row.medical_rate,
-            medical_monthly=row.medical_monthly, subsidized_pension=row.subsidized_pension,
-            subsidized_unemployment=row.subsidized_unemployment, subsidized_medical=row.subsidized_medical,
-            provisional=provisional, confirmed=row.confirmed, derived=row.derived, source=row.source,
+            region=region,
+            region_name=reg.name_zh,
+            contribution_year=year,
+            applied_year=row.contribution_year,
+            year_start_month=reg.year_start_month,
+            base_min=row.base_min,
+            base_max=row.base_max,
+            pension_rate=row.pension_rate,
+            unemployment_rate=row.unemployment_rate,
+            medical_rate=row.medical_rate,
+            medical_monthly=row.medical_monthly,
+            subsidized_pension=row.subsidized_pension,
+            subsidized_unemployment=row.subsidized_unemployment,
+            subsidized_medical=row.subsidized_medical,
+            provisional=provisional,
+            confirmed=row.confirmed,
+            derived=row.derived,
+            source=row.source,
         )
 
     def base_window(self, region: str, year: int) -> BaseWindow | None:
@@ -563,8 +621,7 @@ class PolicyTable:
         row = next((w for w in rows if w.year == year), None) or next((w for w in rows if w.year is None), None)
         if row is None:
             return None
-        return BaseWindow(region, year, date(year, *row.opens), date(year, *row.closes),
-                          row.approximate, row.source)
+        return BaseWindow(region, year, date(year, *row.opens), date(year, *row.closes), row.approximate, row.source)
 
     # -- resident medical
 
@@ -635,8 +692,9 @@ def resident_medical_premium(region: str, year: int, category: str, table: Polic
     return _t(table).resident_medical_premium(region, year, category)
 
 
-def resident_medical_category(birth_date: date, year: int, region: str = "beijing",
-                              table: PolicyTable | None = None) -> str:
+def resident_medical_category(
+    birth_date: date, year: int, region: str = "beijing", table: PolicyTable | None = None
+) -> str:
     """The resident medical category suggested by age on 1 January of ``year`` (see module docstring)."""
     return _t(table).resident_medical_category(region, birth_date, year)
 

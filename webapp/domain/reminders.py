@@ -55,8 +55,16 @@ def deadline_rows(data_dir: Path = DATA) -> tuple[DeadlineRow, ...]:
         rows = []
         for r in csv.DictReader(f):
             month, day = (int(x) for x in r["closes"].split("-"))
-            rows.append(DeadlineRow(r["region"], r["scheme"], int(r["year"]) if r["year"] else None, (month, day),
-                                    r["approximate"] == "1", r["source"]))
+            rows.append(
+                DeadlineRow(
+                    r["region"],
+                    r["scheme"],
+                    int(r["year"]) if r["year"] else None,
+                    (month, day),
+                    r["approximate"] == "1",
+                    r["source"],
+                )
+            )
     return tuple(rows)
 
 
@@ -82,14 +90,22 @@ def flexible_due(today: date, *, owes_now: bool, batch: bool, cal: HolidayCalend
             return _batch(batch_debit_date(nxt.year, nxt.month, cal))
     month = this if owes_now and today.day <= SELF_SERVICE_LAST_DAY else this + 1
     due = month.day(SELF_SERVICE_LAST_DAY)
-    return Reminder("flex", due, f"灵活就业社保费缴费截止（{month.month}月{SELF_SERVICE_LAST_DAY}日）",
-                    f"{window}，{zh(due)}为本月缴费截止日。请在京通或电子税务局“灵活就业缴费”中缴费。")
+    return Reminder(
+        "flex",
+        due,
+        f"灵活就业社保费缴费截止（{month.month}月{SELF_SERVICE_LAST_DAY}日）",
+        f"{window}，{zh(due)}为本月缴费截止日。请在京通或电子税务局“灵活就业缴费”中缴费。",
+    )
 
 
 def _batch(day: date) -> Reminder:
-    return Reminder("flex", day, f"社保费银行批量扣款日（{day.month}月{day.day}日）",
-                    f"{zh(day)}银行将从签约账户批量扣缴灵活就业社保费，请提前在签约银行账户存足费款。"
-                    f"扣款失败的，可在每月{SELF_SERVICE_FIRST_DAY}日至{SELF_SERVICE_LAST_DAY}日自助缴费。")
+    return Reminder(
+        "flex",
+        day,
+        f"社保费银行批量扣款日（{day.month}月{day.day}日）",
+        f"{zh(day)}银行将从签约账户批量扣缴灵活就业社保费，请提前在签约银行账户存足费款。"
+        f"扣款失败的，可在每月{SELF_SERVICE_FIRST_DAY}日至{SELF_SERVICE_LAST_DAY}日自助缴费。",
+    )
 
 
 RESIDENT_LABELS = {"rm": "城乡居民医疗保险", "rp": "城乡居民养老保险"}
@@ -104,8 +120,12 @@ def resident_due(kind: str, region: str, today: date, *, owes_year: bool, who: t
         year = today.year + 1
         due = resident_deadline(region, kind, year)
     names = f"（{'、'.join(who)}）" if who else ""
-    return Reminder(kind, due, f"{label}{year}年度缴费截止", f"{label}{year}年度费用请于{zh(due)}前缴纳{names}。"
-                    f"请在京通或电子税务局“{label}”中缴费。")
+    return Reminder(
+        kind,
+        due,
+        f"{label}{year}年度缴费截止",
+        f"{label}{year}年度费用请于{zh(due)}前缴纳{names}。请在京通或电子税务局“{label}”中缴费。",
+    )
 
 
 # --------------------------------------------------------------------------- iCalendar (RFC 5545)
@@ -134,13 +154,26 @@ def to_ics(reminder: Reminder, *, uid: str, now: datetime, url: str = "") -> byt
     """The reminder as a VCALENDAR with one all-day VEVENT and a VALARM the day before at 09:00 (R-UX-3)."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//shebao//缴费提醒//ZH", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-        "BEGIN:VEVENT", f"UID:{uid}", f"DTSTAMP:{stamp}",
-        f"DTSTART;VALUE=DATE:{reminder.due:%Y%m%d}", f"DTEND;VALUE=DATE:{reminder.due + timedelta(days=1):%Y%m%d}",
-        f"SUMMARY:{_escape(reminder.summary)}", f"DESCRIPTION:{_escape(reminder.description)}",
-        *([f"URL:{url}"] if url else []), "TRANSP:TRANSPARENT",
-        "BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{_escape(reminder.summary)}",
-        f"TRIGGER:-PT{int(ALARM_BEFORE.total_seconds() // 3600)}H", "END:VALARM",
-        "END:VEVENT", "END:VCALENDAR",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//shebao//缴费提醒//ZH",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        f"DTSTAMP:{stamp}",
+        f"DTSTART;VALUE=DATE:{reminder.due:%Y%m%d}",
+        f"DTEND;VALUE=DATE:{reminder.due + timedelta(days=1):%Y%m%d}",
+        f"SUMMARY:{_escape(reminder.summary)}",
+        f"DESCRIPTION:{_escape(reminder.description)}",
+        *([f"URL:{url}"] if url else []),
+        "TRANSP:TRANSPARENT",
+        "BEGIN:VALARM",
+        "ACTION:DISPLAY",
+        f"DESCRIPTION:{_escape(reminder.summary)}",
+        f"TRIGGER:-PT{int(ALARM_BEFORE.total_seconds() // 3600)}H",
+        "END:VALARM",
+        "END:VEVENT",
+        "END:VCALENDAR",
     ]
     return ("".join(fold(line) + "\r\n" for line in lines)).encode("utf-8")

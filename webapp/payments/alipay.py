@@ -59,26 +59,49 @@ class AlipayAdapter:
     """Alipay (public-key mode, RSA2) over HTTP."""
 
     name = "alipay"
-    STATES = {"TRADE_SUCCESS": ProviderStatus.PAID, "TRADE_FINISHED": ProviderStatus.PAID,
-              "WAIT_BUYER_PAY": ProviderStatus.PAYING, "TRADE_CLOSED": ProviderStatus.CLOSED}
+    STATES = {
+        "TRADE_SUCCESS": ProviderStatus.PAID,
+        "TRADE_FINISHED": ProviderStatus.PAID,
+        "WAIT_BUYER_PAY": ProviderStatus.PAYING,
+        "TRADE_CLOSED": ProviderStatus.CLOSED,
+    }
 
-    def __init__(self, transport: Transport, *, gateway_url: str, app_id: str, app_private_key: str,
-                 alipay_public_key: str, now: Now) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        gateway_url: str,
+        app_id: str,
+        app_private_key: str,
+        alipay_public_key: str,
+        now: Now,
+    ) -> None:
         self.transport, self.gateway_url, self.app_id = transport, gateway_url, app_id
         self._key, self._platform = LazyPrivateKey(app_private_key), load_public(alipay_public_key)
         self._now = now
 
     def _params(self, method: str, biz: Mapping[str, object], **extra: str) -> dict[str, str]:
-        params = {"app_id": self.app_id, "method": method, "format": "JSON", "charset": "utf-8",
-                  "sign_type": "RSA2", "timestamp": self._now().astimezone(BEIJING).strftime(TIME_FMT),
-                  "version": "1.0", "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
-                  **extra}
+        params = {
+            "app_id": self.app_id,
+            "method": method,
+            "format": "JSON",
+            "charset": "utf-8",
+            "sign_type": "RSA2",
+            "timestamp": self._now().astimezone(BEIJING).strftime(TIME_FMT),
+            "version": "1.0",
+            "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
+            **extra,
+        }
         params["sign"] = rsa_sign(self._key, sign_string(params, ("sign",)))
         return params
 
     def _call(self, method: str, biz: Mapping[str, object]) -> dict[str, object]:
-        resp = self.transport.request("POST", self.gateway_url, body=urlencode(self._params(method, biz)).encode(),
-                                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        resp = self.transport.request(
+            "POST",
+            self.gateway_url,
+            body=urlencode(self._params(method, biz)).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
         try:
             text = resp.body.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -87,18 +110,25 @@ class AlipayAdapter:
         start, end = text.find(key), text.rfind(',"sign":"')
         if resp.status != 200 or start < 0 or end < 0:
             raise PaymentError(f"alipay {method} {resp.status}")
-        inner = text[start + len(key):end]
-        sig = text[end + len(',"sign":"'):].rstrip('}').rstrip('"')
+        inner = text[start + len(key) : end]
+        sig = text[end + len(',"sign":"') :].rstrip("}").rstrip('"')
         rsa_verify(self._platform, inner, sig)
         return json.loads(inner)
 
     def create(self, order: OrderRequest) -> CreateResult:
         """No call: the buyer's browser takes the signed wap.pay request to the gateway."""
-        params = self._params("alipay.trade.wap.pay", {
-            "out_trade_no": order.out_trade_no, "total_amount": yuan_text(order.amount_fen),
-            "subject": order.description, "product_code": "QUICK_WAP_WAY",
-            "time_expire": order.expire_at.astimezone(BEIJING).strftime(TIME_FMT)},
-            notify_url=order.notify_url, return_url=order.return_url)
+        params = self._params(
+            "alipay.trade.wap.pay",
+            {
+                "out_trade_no": order.out_trade_no,
+                "total_amount": yuan_text(order.amount_fen),
+                "subject": order.description,
+                "product_code": "QUICK_WAP_WAY",
+                "time_expire": order.expire_at.astimezone(BEIJING).strftime(TIME_FMT),
+            },
+            notify_url=order.notify_url,
+            return_url=order.return_url,
+        )
         return CreateResult(cashier_url=f"{self.gateway_url}?{urlencode(params)}")
 
     def verify_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
@@ -115,8 +145,10 @@ class AlipayAdapter:
         return Notification(
             out_trade_no=params.get("out_trade_no", ""),
             status=self.STATES.get(params.get("trade_status", ""), ProviderStatus.PAYING),
-            amount_fen=fen_of(params.get("total_amount")), provider_txn_id=params.get("trade_no", ""),
-            paid_at=parse_time(params.get("gmt_payment")))
+            amount_fen=fen_of(params.get("total_amount")),
+            provider_txn_id=params.get("trade_no", ""),
+            paid_at=parse_time(params.get("gmt_payment")),
+        )
 
     def ack(self, ok: bool) -> AckResponse:
         """Exactly ``success``, or Alipay retries."""
@@ -129,9 +161,12 @@ class AlipayAdapter:
             if r.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return QueryResult(ProviderStatus.NOT_FOUND)
             raise PaymentError(f"alipay query {r.get('sub_code')}")
-        return QueryResult(self.STATES.get(str(r.get("trade_status")), ProviderStatus.PAYING),
-                           fen_of(str(r.get("total_amount") or "")), str(r.get("trade_no", "")),
-                           parse_time(str(r.get("send_pay_date") or "")))
+        return QueryResult(
+            self.STATES.get(str(r.get("trade_status")), ProviderStatus.PAYING),
+            fen_of(str(r.get("total_amount") or "")),
+            str(r.get("trade_no", "")),
+            parse_time(str(r.get("send_pay_date") or "")),
+        )
 
     def close(self, out_trade_no: str) -> QueryResult:
         """alipay.trade.close; a paid trade cannot close, so report what the query says."""
@@ -145,10 +180,16 @@ class AlipayAdapter:
             return QueryResult(ProviderStatus.CLOSED)
         raise PaymentError(f"alipay close {r.get('sub_code')}")
 
-    def refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int,
-               provider_txn_id: str = "") -> RefundResult:
+    def refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
+    ) -> RefundResult:
         """alipay.trade.refund keyed by out_request_no."""
-        r = self._call("alipay.trade.refund", {"out_trade_no": out_trade_no, "out_request_no": out_refund_no,
-                                               "refund_amount": yuan_text(amount_fen)})
-        return RefundResult(r.get("code") == "10000", str(r.get("trade_no", "")),
-                            f"{r.get('sub_code', '')} {r.get('sub_msg', '')}".strip())
+        r = self._call(
+            "alipay.trade.refund",
+            {"out_trade_no": out_trade_no, "out_request_no": out_refund_no, "refund_amount": yuan_text(amount_fen)},
+        )
+        return RefundResult(
+            r.get("code") == "10000",
+            str(r.get("trade_no", "")),
+            f"{r.get('sub_code', '')} {r.get('sub_msg', '')}".strip(),
+        )

@@ -66,8 +66,9 @@ class BankAdapter:
 
     name = "agreement"
 
-    def __init__(self, transport: Transport, *, base_url: str, merchant_key: str, bank_public_key: str,
-                 now: Now) -> None:
+    def __init__(
+        self, transport: Transport, *, base_url: str, merchant_key: str, bank_public_key: str, now: Now
+    ) -> None:
         self.transport, self.base_url = transport, base_url.rstrip("/")
         self._key, self._bank = LazyPrivateKey(merchant_key), load_public(bank_public_key)
         self._now = now
@@ -75,9 +76,17 @@ class BankAdapter:
     def _call(self, path: str, doc: Mapping[str, object]) -> dict[str, object]:
         body = json.dumps(doc, ensure_ascii=False)
         ts, nc = str(int(self._now().timestamp())), nonce()
-        resp = self.transport.request("POST", self.base_url + path, body=body.encode(), headers={
-            "Content-Type": "application/json", "X-Bank-Timestamp": ts, "X-Bank-Nonce": nc,
-            "X-Bank-Signature": rsa_sign(self._key, f"{ts}\n{nc}\n{body}\n")})
+        resp = self.transport.request(
+            "POST",
+            self.base_url + path,
+            body=body.encode(),
+            headers={
+                "Content-Type": "application/json",
+                "X-Bank-Timestamp": ts,
+                "X-Bank-Nonce": nc,
+                "X-Bank-Signature": rsa_sign(self._key, f"{ts}\n{nc}\n{body}\n"),
+            },
+        )
         if resp.status >= 500:
             raise PaymentError(f"bank {path}: {resp.status}")
         ts = resp.headers.get("X-Bank-Timestamp", "")
@@ -87,8 +96,11 @@ class BankAdapter:
             text = resp.body.decode("utf-8")
         except UnicodeDecodeError as e:
             raise SignatureError("bank answer is not UTF-8") from e
-        rsa_verify(self._bank, f"{ts}\n{resp.headers.get('X-Bank-Nonce', '')}\n{text}\n",
-                   resp.headers.get("X-Bank-Signature", ""))
+        rsa_verify(
+            self._bank,
+            f"{ts}\n{resp.headers.get('X-Bank-Nonce', '')}\n{text}\n",
+            resp.headers.get("X-Bank-Signature", ""),
+        )
         doc_out = json.loads(text or "{}")
         if resp.status != 200 or not isinstance(doc_out, dict):
             raise PaymentError(f"bank {path}: {resp.status} {doc_out}")
@@ -96,13 +108,23 @@ class BankAdapter:
 
     # ------------------------------------------------------------------------------- agreements
 
-    def sign_agreement(self, request_no: str, *, bank: str, card_number: str, holder: str,
-                       id_number: str) -> SignResult:
+    def sign_agreement(
+        self, request_no: str, *, bank: str, card_number: str, holder: str, id_number: str
+    ) -> SignResult:
         """Ask the bank to sign (keyed by request_no: a retry gives the same agreement)."""
-        r = self._call("/agreements", {"request_no": request_no, "bank": bank, "card_number": card_number,
-                                       "holder": holder, "id_number": id_number})
-        return SignResult(r.get("code") == "00", str(r.get("agreement_no", "")), str(r.get("code", "")),
-                          str(r.get("message", "")))
+        r = self._call(
+            "/agreements",
+            {
+                "request_no": request_no,
+                "bank": bank,
+                "card_number": card_number,
+                "holder": holder,
+                "id_number": id_number,
+            },
+        )
+        return SignResult(
+            r.get("code") == "00", str(r.get("agreement_no", "")), str(r.get("code", "")), str(r.get("message", ""))
+        )
 
     def revoke_agreement(self, agreement_no: str) -> bool:
         """Tell the bank the agreement is revoked: it debits nothing on it after this."""
@@ -113,18 +135,25 @@ class BankAdapter:
     @staticmethod
     def _debit(r: Mapping[str, object]) -> DebitResult:
         amount = r.get("amount_fen")
-        return DebitResult(str(r.get("debit_no", "")), str(r.get("code", "")), str(r.get("message", "")),
-                           str(r.get("bank_txn", "") or ""), amount if isinstance(amount, int) else None)
+        return DebitResult(
+            str(r.get("debit_no", "")),
+            str(r.get("code", "")),
+            str(r.get("message", "")),
+            str(r.get("bank_txn", "") or ""),
+            amount if isinstance(amount, int) else None,
+        )
 
     def debit(self, debit_no: str, agreement_no: str, amount_fen: int) -> DebitResult:
         """One debit, keyed by debit_no."""
-        return self._debit(self._call("/debits", {"debit_no": debit_no, "agreement_no": agreement_no,
-                                                  "amount_fen": amount_fen}))
+        return self._debit(
+            self._call("/debits", {"debit_no": debit_no, "agreement_no": agreement_no, "amount_fen": amount_fen})
+        )
 
     def debit_batch(self, items: Sequence[tuple[str, str, int]]) -> list[DebitResult]:
         """A batch file of (debit_no, agreement_no, amount_fen), decided in order; results in the same order."""
-        r = self._call("/debits/batch", {"items": [{"debit_no": d, "agreement_no": a, "amount_fen": f}
-                                                   for d, a, f in items]})
+        r = self._call(
+            "/debits/batch", {"items": [{"debit_no": d, "agreement_no": a, "amount_fen": f} for d, a, f in items]}
+        )
         results = r.get("results")
         if not isinstance(results, list) or len(results) != len(items):
             raise PaymentError("bank batch answer does not match the file")
@@ -147,8 +176,9 @@ class BankAdapter:
         if not order.agreement_no:
             raise PaymentError("no agreement chosen")
         q = self._status(self.debit(order.out_trade_no, order.agreement_no, order.amount_fen))
-        return CreateResult(cashier_url="", status=q.status, amount_fen=q.amount_fen,
-                            provider_txn_id=q.provider_txn_id, reason=q.reason)
+        return CreateResult(
+            cashier_url="", status=q.status, amount_fen=q.amount_fen, provider_txn_id=q.provider_txn_id, reason=q.reason
+        )
 
     def verify_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """The bank answers each debit at once; it sends no notifications."""
@@ -166,8 +196,9 @@ class BankAdapter:
         """Cancel a debit that has not arrived (it can never be taken after this), or learn its result."""
         return self._status(self._debit(self._call(f"/debits/{out_trade_no}/cancel", {})))
 
-    def refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int,
-               provider_txn_id: str = "") -> RefundResult:
+    def refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
+    ) -> RefundResult:
         """Credit the money back to the account, keyed by the refund number."""
         r = self._call("/credits", {"credit_no": out_refund_no, "debit_no": out_trade_no, "amount_fen": amount_fen})
         return RefundResult(r.get("code") == "00", str(r.get("credit_no", "")), str(r.get("message", "")))

@@ -133,6 +133,7 @@ class PaymentAdapter(Protocol):
     def close(self, out_trade_no: str) -> QueryResult:
         """Close an unpaid order. Returns CLOSED, or PAID if it was paid after all."""
 
-    def refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int,
-               provider_txn_id: str = "") -> RefundResult:
+    def refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
+    ) -> RefundResult:
         """Refund (part of) a paid order; keyed by out_refund_no, so repeats are safe."""

@@ -21,10 +21,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .base import SignatureError
 
 # Merchant side (the app's) and provider side (the simulation's) key files, relative to instance/.
-MERCHANT_KEYS = {"wechat": "keys/wechat_merchant", "alipay": "keys/alipay_app", "unionpay": "keys/unionpay_merchant",
-                 "bank": "keys/bank_merchant"}
-PLATFORM_KEYS = {"wechat": "sim/keys/wechat_platform", "alipay": "sim/keys/alipay_platform",
-                 "unionpay": "sim/keys/unionpay_platform", "bank": "sim/keys/bank_platform"}
+MERCHANT_KEYS = {
+    "wechat": "keys/wechat_merchant",
+    "alipay": "keys/alipay_app",
+    "unionpay": "keys/unionpay_merchant",
+    "bank": "keys/bank_merchant",
+}
+PLATFORM_KEYS = {
+    "wechat": "sim/keys/wechat_platform",
+    "alipay": "sim/keys/alipay_platform",
+    "unionpay": "sim/keys/unionpay_platform",
+    "bank": "sim/keys/bank_platform",
+}
 APIV3_KEY = "keys/wechat_apiv3.key"
 
 
@@ -45,12 +53,18 @@ def ensure_keypair(base: Path) -> None:
     priv_path, pub_path = base.with_suffix(".pem"), base.with_suffix(".pub.pem")
     if not priv_path.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        _write_atomic(priv_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()))
+        _write_atomic(
+            priv_path,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        )
     if not pub_path.exists():
         key = load_private(priv_path)
-        _write_atomic(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                              serialization.PublicFormat.SubjectPublicKeyInfo))
+        _write_atomic(
+            pub_path,
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        )
 
 
 def ensure_keys(instance_path: str) -> None:

@@ -81,10 +81,12 @@ def new_out_trade_no(now: datetime) -> str:
     return f"SB{now.astimezone(UTC):%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
 
 
-def _audit(session: Session, kind: str, order: PaymentOrder | None, detail: str = "",
-           actor_id: int | None = None) -> None:
-    session.add(AuditEvent(kind=kind, subject=order.out_trade_no if order else "", detail=detail[:500],
-                           actor_id=actor_id))
+def _audit(
+    session: Session, kind: str, order: PaymentOrder | None, detail: str = "", actor_id: int | None = None
+) -> None:
+    session.add(
+        AuditEvent(kind=kind, subject=order.out_trade_no if order else "", detail=detail[:500], actor_id=actor_id)
+    )
 
 
 # ----------------------------------------------------------------------------------------- locks and reads
@@ -104,27 +106,45 @@ def _lock_order(session: Session, order_id: int) -> PaymentOrder:
 
 def open_order(session: Session, declaration_id: int) -> PaymentOrder | None:
     """The declaration's unfinished order, if any (at most one: a partial unique index)."""
-    return session.scalar(select(PaymentOrder).where(PaymentOrder.declaration_id == declaration_id,
-                                                     PaymentOrder.state.in_(OPEN_ORDER_STATES)))
+    return session.scalar(
+        select(PaymentOrder).where(
+            PaymentOrder.declaration_id == declaration_id, PaymentOrder.state.in_(OPEN_ORDER_STATES)
+        )
+    )
 
 
 def paid_order(session: Session, declaration_id: int) -> PaymentOrder | None:
     """The order that paid the declaration, if any."""
-    return session.scalar(select(PaymentOrder).where(PaymentOrder.declaration_id == declaration_id,
-                                                     PaymentOrder.state == OrderState.PAID))
+    return session.scalar(
+        select(PaymentOrder).where(PaymentOrder.declaration_id == declaration_id, PaymentOrder.state == OrderState.PAID)
+    )
 
 
 def _reusable(order: PaymentOrder, provider: str, now: datetime) -> bool:
-    return (order.provider == provider and order.state is OrderState.PAYING and bool(order.cashier_url)
-            and now < order.expires_at - REUSE_MARGIN)
+    return (
+        order.provider == provider
+        and order.state is OrderState.PAYING
+        and bool(order.cashier_url)
+        and now < order.expires_at - REUSE_MARGIN
+    )
 
 
 # ----------------------------------------------------------------------------------------- starting
 
 
-def start(session: Session, adapters: Adapters, provider: str, *, declaration_id: int, channel: str,
-          now: datetime, urls: Urls, expire_minutes: int, actor_id: int | None = None,
-          agreement_no: str = "") -> PaymentOrder:
+def start(
+    session: Session,
+    adapters: Adapters,
+    provider: str,
+    *,
+    declaration_id: int,
+    channel: str,
+    now: datetime,
+    urls: Urls,
+    expire_minutes: int,
+    actor_id: int | None = None,
+    agreement_no: str = "",
+) -> PaymentOrder:
     """确认缴费: the order to send the buyer to (R-PA-1, R-PA-4).
 
     Returns the open order with its cashier (an existing one for the same method, or a new one), or
@@ -154,22 +174,39 @@ def start(session: Session, adapters: Adapters, provider: str, *, declaration_id
         existing = _close_locked(session, adapters, decl, existing, now)  # OrderError if not confirmed
         if existing.state is OrderState.PAID:
             return existing
-    rows = session.scalars(select(Receivable).where(Receivable.declaration_id == decl.id,
-                                                    Receivable.status == ReceivableStatus.DECLARED)).all()
+    rows = session.scalars(
+        select(Receivable).where(Receivable.declaration_id == decl.id, Receivable.status == ReceivableStatus.DECLARED)
+    ).all()
     amount = sum(r.amount_fen for r in rows)
     if not rows or amount != decl.total_fen:
         raise OrderError("缴费信息已变化，请返回重新申报")
-    order = PaymentOrder(out_trade_no=new_out_trade_no(now), declaration_id=decl.id, payer_id=decl.payer_id,
-                         provider=adapter.name, channel=channel, amount_fen=amount, state=OrderState.CREATED,
-                         created_at=now, updated_at=now, expires_at=now + timedelta(minutes=expire_minutes))
+    order = PaymentOrder(
+        out_trade_no=new_out_trade_no(now),
+        declaration_id=decl.id,
+        payer_id=decl.payer_id,
+        provider=adapter.name,
+        channel=channel,
+        amount_fen=amount,
+        state=OrderState.CREATED,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(minutes=expire_minutes),
+    )
     session.add(order)
     session.flush()
     try:
-        created = adapter.create(OrderRequest(
-            out_trade_no=order.out_trade_no, amount_fen=amount, description=SCHEMES[decl.scheme].order_subject,
-            expire_at=order.expires_at, notify_url=urls.notify_url,
-            return_url=urls.return_url.replace("{out_trade_no}", order.out_trade_no), created_at=now,
-            agreement_no=agreement_no))
+        created = adapter.create(
+            OrderRequest(
+                out_trade_no=order.out_trade_no,
+                amount_fen=amount,
+                description=SCHEMES[decl.scheme].order_subject,
+                expire_at=order.expires_at,
+                notify_url=urls.notify_url,
+                return_url=urls.return_url.replace("{out_trade_no}", order.out_trade_no),
+                created_at=now,
+                agreement_no=agreement_no,
+            )
+        )
     except ProviderRefused as e:
         order.state, order.failure_reason = OrderState.FAILED, MSG_CREATE_FAILED
         _audit(session, "order.create_refused", order, str(e), actor_id)
@@ -181,8 +218,17 @@ def start(session: Session, adapters: Adapters, provider: str, *, declaration_id
         return order
     _audit(session, "order.created", order, f"{adapter.name} {amount}", actor_id)
     if created.status is not None:  # decided at once
-        return _apply_locked(session, decl, order, created.status, amount_fen=created.amount_fen,
-                             txn_id=created.provider_txn_id, paid_at=now, now=now, reason=created.reason)
+        return _apply_locked(
+            session,
+            decl,
+            order,
+            created.status,
+            amount_fen=created.amount_fen,
+            txn_id=created.provider_txn_id,
+            paid_at=now,
+            now=now,
+            reason=created.reason,
+        )
     order.state, order.cashier_url, order.updated_at = OrderState.PAYING, created.cashier_url, now
     return order
 
@@ -190,32 +236,63 @@ def start(session: Session, adapters: Adapters, provider: str, *, declaration_id
 # ----------------------------------------------------------------------------------------- what providers say
 
 
-def apply(session: Session, order_id: int, status: ProviderStatus, *, amount_fen: int | None, txn_id: str,
-          paid_at: datetime | None, now: datetime, reason: str = "") -> PaymentOrder:
+def apply(
+    session: Session,
+    order_id: int,
+    status: ProviderStatus,
+    *,
+    amount_fen: int | None,
+    txn_id: str,
+    paid_at: datetime | None,
+    now: datetime,
+    reason: str = "",
+) -> PaymentOrder:
     """Move an order forward on what its provider said; idempotent."""
     decl_id = session.scalar(select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id))
     decl = lock_declaration(session, decl_id)
     assert decl is not None
     order = _lock_order(session, order_id)
-    return _apply_locked(session, decl, order, status, amount_fen=amount_fen, txn_id=txn_id, paid_at=paid_at,
-                         now=now, reason=reason)
+    return _apply_locked(
+        session, decl, order, status, amount_fen=amount_fen, txn_id=txn_id, paid_at=paid_at, now=now, reason=reason
+    )
 
 
-def _apply_locked(session: Session, decl: Declaration, order: PaymentOrder, status: ProviderStatus, *,
-                  amount_fen: int | None, txn_id: str, paid_at: datetime | None, now: datetime,
-                  reason: str = "") -> PaymentOrder:
+def _apply_locked(
+    session: Session,
+    decl: Declaration,
+    order: PaymentOrder,
+    status: ProviderStatus,
+    *,
+    amount_fen: int | None,
+    txn_id: str,
+    paid_at: datetime | None,
+    now: datetime,
+    reason: str = "",
+) -> PaymentOrder:
     if status is ProviderStatus.PAID:
         if order.state in (OrderState.PAID, OrderState.UNAPPLIED):
             _audit(session, "order.duplicate_paid", order)
             return order
         order.provider_txn_id, order.paid_at, order.updated_at = txn_id, paid_at or now, now
         if amount_fen != order.amount_fen:
-            return _unapply(session, order, amount_fen, MSG_WRONG_AMOUNT, "order.amount_mismatch",
-                            f"provider {amount_fen} != ours {order.amount_fen}")
+            return _unapply(
+                session,
+                order,
+                amount_fen,
+                MSG_WRONG_AMOUNT,
+                "order.amount_mismatch",
+                f"provider {amount_fen} != ours {order.amount_fen}",
+            )
         receivables = _receivables(session, decl)
         if not order.state.is_open or not _payable(decl, receivables):
-            return _unapply(session, order, amount_fen, MSG_NOT_PAYABLE, "order.paid_unpayable",
-                            f"order {order.state}, declaration {decl.status}")
+            return _unapply(
+                session,
+                order,
+                amount_fen,
+                MSG_NOT_PAYABLE,
+                "order.paid_unpayable",
+                f"order {order.state}, declaration {decl.status}",
+            )
         _settle(session, decl, order, receivables)
     elif status is ProviderStatus.CLOSED and order.state.is_open:
         order.state, order.updated_at = OrderState.CLOSED, now
@@ -230,14 +307,21 @@ def _apply_locked(session: Session, decl: Declaration, order: PaymentOrder, stat
 def _receivables(session: Session, decl: Declaration) -> list[Receivable]:
     """The declaration's receivables as the database has them now (read under the declaration's lock)."""
     ids = [i.receivable_id for i in decl.items]
-    return list(session.scalars(select(Receivable).where(Receivable.id.in_(ids)).order_by(Receivable.id),
-                                execution_options={"populate_existing": True}))
+    return list(
+        session.scalars(
+            select(Receivable).where(Receivable.id.in_(ids)).order_by(Receivable.id),
+            execution_options={"populate_existing": True},
+        )
+    )
 
 
 def _payable(decl: Declaration, receivables: list[Receivable]) -> bool:
     """The declaration is still owed, all of it, by this declaration."""
-    return decl.status is DeclarationStatus.DECLARED and bool(receivables) and all(
-        r.status is ReceivableStatus.DECLARED and r.declaration_id == decl.id for r in receivables)
+    return (
+        decl.status is DeclarationStatus.DECLARED
+        and bool(receivables)
+        and all(r.status is ReceivableStatus.DECLARED and r.declaration_id == decl.id for r in receivables)
+    )
 
 
 def _settle(session: Session, decl: Declaration, order: PaymentOrder, receivables: list[Receivable]) -> None:
@@ -245,31 +329,43 @@ def _settle(session: Session, decl: Declaration, order: PaymentOrder, receivable
     assert order.paid_at is not None
     for r in receivables:
         r.status = ReceivableStatus.PAID
-        session.add(SettledPayment(receivable_id=r.id, order_id=order.id, payer_id=order.payer_id,
-                                   amount_fen=r.amount_fen, paid_at=order.paid_at, channel=order.channel,
-                                   method=order.provider, levy_voucher_no=f"1001{order.paid_at:%y}{r.id:014d}"))
+        session.add(
+            SettledPayment(
+                receivable_id=r.id,
+                order_id=order.id,
+                payer_id=order.payer_id,
+                amount_fen=r.amount_fen,
+                paid_at=order.paid_at,
+                channel=order.channel,
+                method=order.provider,
+                levy_voucher_no=f"1001{order.paid_at:%y}{r.id:014d}",
+            )
+        )
     decl.status = DeclarationStatus.PAID
     order.state = OrderState.PAID
     session.flush()  # the unique receivable_id fails here, inside the caller's transaction, if ever
     _audit(session, "order.paid", order, order.provider_txn_id or "")
 
 
-def _unapply(session: Session, order: PaymentOrder, paid_fen: int | None, message: str, kind: str,
-             detail: str) -> PaymentOrder:
+def _unapply(
+    session: Session, order: PaymentOrder, paid_fen: int | None, message: str, kind: str, detail: str
+) -> PaymentOrder:
     """Money that cannot settle the declaration: record it and send it back in full (R-PA-4, R-PA-5).
 
     The declaration stays as it was (freed, when it is still owed), so the payer can pay again.
     """
     taken = order.amount_fen if paid_fen is None else paid_fen
     order.state, order.paid_amount_fen, order.failure_reason = OrderState.UNAPPLIED, taken, message
-    session.add(Refund(order_id=order.id, out_refund_no=f"RF{order.out_trade_no}", amount_fen=taken,
-                       reason=message[:200]))
+    session.add(
+        Refund(order_id=order.id, out_refund_no=f"RF{order.out_trade_no}", amount_fen=taken, reason=message[:200])
+    )
     _audit(session, kind, order, detail)
     return order
 
 
-def handle_notification(session: Session, adapter: PaymentAdapter, headers: Mapping[str, str], body: bytes,
-                        now: datetime) -> tuple[AckResponse, PaymentOrder | None]:
+def handle_notification(
+    session: Session, adapter: PaymentAdapter, headers: Mapping[str, str], body: bytes, now: datetime
+) -> tuple[AckResponse, PaymentOrder | None]:
     """Verify a provider notification, settle on it at most once, and answer as the provider expects.
 
     A forged, stale, unreadable or unknown-order notification is refused in the provider's own words
@@ -285,15 +381,28 @@ def handle_notification(session: Session, adapter: PaymentAdapter, headers: Mapp
     except (PaymentError, ValueError, TypeError, KeyError, ArithmeticError) as e:  # whatever a body can be
         tally_refusal(session, adapter.name, "unreadable", str(e) or type(e).__name__, now)
         return adapter.ack(False), None
-    order_id = session.scalar(select(PaymentOrder.id).where(PaymentOrder.out_trade_no == note.out_trade_no,
-                                                            PaymentOrder.provider == adapter.name)) \
-        if _ORDER_NO.fullmatch(note.out_trade_no) else None
+    order_id = (
+        session.scalar(
+            select(PaymentOrder.id).where(
+                PaymentOrder.out_trade_no == note.out_trade_no, PaymentOrder.provider == adapter.name
+            )
+        )
+        if _ORDER_NO.fullmatch(note.out_trade_no)
+        else None
+    )
     if order_id is None:
-        tally_refusal(session, adapter.name, "unknown_order", note.out_trade_no.encode("unicode_escape").decode(),
-                      now)
+        tally_refusal(session, adapter.name, "unknown_order", note.out_trade_no.encode("unicode_escape").decode(), now)
         return adapter.ack(False), None
-    order = apply(session, order_id, note.status, amount_fen=note.amount_fen, txn_id=note.provider_txn_id,
-                  paid_at=note.paid_at, now=now, reason=note.reason)
+    order = apply(
+        session,
+        order_id,
+        note.status,
+        amount_fen=note.amount_fen,
+        txn_id=note.provider_txn_id,
+        paid_at=note.paid_at,
+        now=now,
+        reason=note.reason,
+    )
     return adapter.ack(True), order
 
 
@@ -305,18 +414,23 @@ def tally_refusal(session: Session, provider: str, outcome: str, detail: str, no
     table = NotificationTally.__table__
     minute = now.astimezone(UTC).replace(second=0, microsecond=0)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(provider=provider[:20], minute=minute, outcome=outcome, count=1,
-                                last_detail=detail[:200])
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["provider", "minute", "outcome"],
-        set_={"count": table.c.count + 1, "last_detail": stmt.excluded.last_detail}))
+    stmt = insert(table).values(
+        provider=provider[:20], minute=minute, outcome=outcome, count=1, last_detail=detail[:200]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["provider", "minute", "outcome"],
+            set_={"count": table.c.count + 1, "last_detail": stmt.excluded.last_detail},
+        )
+    )
 
 
 # ----------------------------------------------------------------------------------------- asking and closing
 
 
-def reconcile(session: Session, adapters: Adapters, order_id: int, now: datetime, *,
-              wait: bool = True) -> PaymentOrder | None:
+def reconcile(
+    session: Session, adapters: Adapters, order_id: int, now: datetime, *, wait: bool = True
+) -> PaymentOrder | None:
     """Ask the provider about an unfinished order and apply the answer (the user's return, the poll,
     the periodic job). An order whose create was never confirmed, or that expired unpaid, is closed.
     With ``wait=False`` an order another worker is busy with is skipped (None)."""
@@ -336,8 +450,17 @@ def reconcile(session: Session, adapters: Adapters, order_id: int, now: datetime
         return order
     if result.status in (ProviderStatus.NOT_PAID, ProviderStatus.NOT_FOUND) and now > order.expires_at:
         return _close_quietly(session, adapters, decl, order, now)
-    return _apply_locked(session, decl, order, result.status, amount_fen=result.amount_fen,
-                         txn_id=result.provider_txn_id, paid_at=result.paid_at, now=now, reason=result.reason)
+    return _apply_locked(
+        session,
+        decl,
+        order,
+        result.status,
+        amount_fen=result.amount_fen,
+        txn_id=result.provider_txn_id,
+        paid_at=result.paid_at,
+        now=now,
+        reason=result.reason,
+    )
 
 
 def close(session: Session, adapters: Adapters, order_id: int, now: datetime) -> PaymentOrder:
@@ -361,8 +484,9 @@ def close_open(session: Session, adapters: Adapters, declaration_id: int, now: d
     return _close_locked(session, adapters, decl, _lock_order(session, existing.id), now)
 
 
-def _close_locked(session: Session, adapters: Adapters, decl: Declaration, order: PaymentOrder,
-                  now: datetime) -> PaymentOrder:
+def _close_locked(
+    session: Session, adapters: Adapters, decl: Declaration, order: PaymentOrder, now: datetime
+) -> PaymentOrder:
     if not order.state.is_open:
         return order
     adapter = adapters[order.provider]
@@ -372,17 +496,26 @@ def _close_locked(session: Session, adapters: Adapters, decl: Declaration, order
         _audit(session, "order.close_unconfirmed", order, str(e))
         raise OrderError(MSG_CLOSE_FAILED) from e
     if result.status is ProviderStatus.PAID:
-        return _apply_locked(session, decl, order, ProviderStatus.PAID, txn_id=result.provider_txn_id,
-                             amount_fen=order.amount_fen if result.amount_fen is None else result.amount_fen,
-                             paid_at=result.paid_at, now=now)
+        return _apply_locked(
+            session,
+            decl,
+            order,
+            ProviderStatus.PAID,
+            txn_id=result.provider_txn_id,
+            amount_fen=order.amount_fen if result.amount_fen is None else result.amount_fen,
+            paid_at=result.paid_at,
+            now=now,
+        )
     if result.status not in (ProviderStatus.CLOSED, ProviderStatus.FAILED):
         raise OrderError(MSG_CLOSE_FAILED)
-    return _apply_locked(session, decl, order, result.status, amount_fen=None, txn_id="", paid_at=None, now=now,
-                         reason=result.reason)
+    return _apply_locked(
+        session, decl, order, result.status, amount_fen=None, txn_id="", paid_at=None, now=now, reason=result.reason
+    )
 
 
-def _close_quietly(session: Session, adapters: Adapters, decl: Declaration, order: PaymentOrder,
-                   now: datetime) -> PaymentOrder:
+def _close_quietly(
+    session: Session, adapters: Adapters, decl: Declaration, order: PaymentOrder, now: datetime
+) -> PaymentOrder:
     try:
         return _close_locked(session, adapters, decl, order, now)
     except OrderError:
@@ -396,9 +529,13 @@ def reconcile_due(sessions: SessionFactory, adapters: Adapters, now: datetime, o
     """The periodic job: every order unfinished since before ``older_than``, one transaction each,
     skipping those another worker holds; then the refunds. Returns how many orders were looked at."""
     with sessions() as s:
-        ids = list(s.scalars(select(PaymentOrder.id).where(PaymentOrder.state.in_(OPEN_ORDER_STATES),
-                                                           PaymentOrder.updated_at < older_than)
-                             .order_by(PaymentOrder.id)))
+        ids = list(
+            s.scalars(
+                select(PaymentOrder.id)
+                .where(PaymentOrder.state.in_(OPEN_ORDER_STATES), PaymentOrder.updated_at < older_than)
+                .order_by(PaymentOrder.id)
+            )
+        )
     for order_id in ids:
         with sessions() as s:
             reconcile(s, adapters, order_id, now, wait=False)
@@ -407,8 +544,7 @@ def reconcile_due(sessions: SessionFactory, adapters: Adapters, now: datetime, o
     return len(ids)
 
 
-def send_refunds(sessions: SessionFactory, adapters: Adapters, now: datetime, *,
-                 order_id: int | None = None) -> int:
+def send_refunds(sessions: SessionFactory, adapters: Adapters, now: datetime, *, order_id: int | None = None) -> int:
     """Send the requested refunds (all, or one order's), keyed by out_refund_no so a retry is safe;
     a provider that does not answer is tried again on the next run. Returns how many were sent."""
     with sessions() as s:
@@ -419,16 +555,24 @@ def send_refunds(sessions: SessionFactory, adapters: Adapters, now: datetime, *,
     sent = 0
     for refund_id in ids:
         with sessions() as s:
-            refund = s.execute(select(Refund).where(Refund.id == refund_id, Refund.state == RefundState.REQUESTED)
-                               .with_for_update(skip_locked=True)).scalar_one_or_none()
+            refund = s.execute(
+                select(Refund)
+                .where(Refund.id == refund_id, Refund.state == RefundState.REQUESTED)
+                .with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
             adapter = adapters.get(refund.order.provider) if refund is not None else None
             if refund is None or adapter is None:
                 continue
             order = refund.order
             refund.attempts, refund.updated_at = refund.attempts + 1, now
             try:
-                result = adapter.refund(order.out_trade_no, refund.out_refund_no, refund.amount_fen,
-                                        order.paid_amount_fen or order.amount_fen, order.provider_txn_id or "")
+                result = adapter.refund(
+                    order.out_trade_no,
+                    refund.out_refund_no,
+                    refund.amount_fen,
+                    order.paid_amount_fen or order.amount_fen,
+                    order.provider_txn_id or "",
+                )
             except PaymentError as e:
                 refund.last_error = str(e)[:200]
                 s.commit()
@@ -449,5 +593,7 @@ def refunds_of(session: Session, order_id: int) -> list[Refund]:
 
 def open_orders_count(session: Session) -> int:
     """How many orders are unfinished (for the housekeeping command)."""
-    return session.scalar(select(func.count()).select_from(PaymentOrder)
-                          .where(PaymentOrder.state.in_(OPEN_ORDER_STATES))) or 0
+    return (
+        session.scalar(select(func.count()).select_from(PaymentOrder).where(PaymentOrder.state.in_(OPEN_ORDER_STATES)))
+        or 0
+    )

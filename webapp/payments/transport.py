@@ -45,8 +45,9 @@ class RequestsTransport:
     def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b"") -> TransportResponse:
         """Send over the network."""
         try:
-            r = requests.request(method, url, headers=dict(headers), data=body, timeout=self.timeout,
-                                 allow_redirects=False)
+            r = requests.request(
+                method, url, headers=dict(headers), data=body, timeout=self.timeout, allow_redirects=False
+            )
         except requests.RequestException as e:
             raise PaymentError(f"{method} {url}: {e}") from e
         return TransportResponse(r.status_code, Headers(list(r.headers.items())), r.content)
@@ -69,6 +70,7 @@ class WsgiTransport:
         if app is None:
             raise PaymentError(f"{method} {url}: no route to host")
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        r = Client(app).open(path, method=method, headers=dict(headers), data=body,
-                             base_url=f"{parts.scheme}://{parts.netloc}")
+        r = Client(app).open(
+            path, method=method, headers=dict(headers), data=body, base_url=f"{parts.scheme}://{parts.netloc}"
+        )
         return TransportResponse(r.status_code, Headers(list(r.headers.items())), r.get_data())

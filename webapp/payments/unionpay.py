@@ -40,8 +40,17 @@ class UnionPayAdapter:
 
     name = "unionpay"
 
-    def __init__(self, transport: Transport, *, base_url: str, mer_id: str, sign_key: str, sign_public_key: str,
-                 verify_key: str, now: Now) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        base_url: str,
+        mer_id: str,
+        sign_key: str,
+        sign_public_key: str,
+        verify_key: str,
+        now: Now,
+    ) -> None:
         self.transport, self.base_url, self.mer_id = transport, base_url.rstrip("/"), mer_id
         self._key = LazyPrivateKey(sign_key)
         self.cert_id = str(key_serial(load_public(sign_public_key)))
@@ -50,8 +59,15 @@ class UnionPayAdapter:
         self._now = now
 
     def _sign(self, params: dict[str, str]) -> dict[str, str]:
-        params = {"version": VERSION, "encoding": "UTF-8", "signMethod": "01", "merId": self.mer_id,
-                  "accessType": "0", "certId": self.cert_id, **params}
+        params = {
+            "version": VERSION,
+            "encoding": "UTF-8",
+            "signMethod": "01",
+            "merId": self.mer_id,
+            "accessType": "0",
+            "certId": self.cert_id,
+            **params,
+        }
         params["signature"] = unionpay_sign(self._key, params)
         return params
 
@@ -62,8 +78,12 @@ class UnionPayAdapter:
         unionpay_verify(self._platform, params)
 
     def _call(self, path: str, params: dict[str, str]) -> dict[str, str]:
-        resp = self.transport.request("POST", self.base_url + path, body=urlencode(self._sign(params)).encode(),
-                                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        resp = self.transport.request(
+            "POST",
+            self.base_url + path,
+            body=urlencode(self._sign(params)).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
         if resp.status != 200:
             raise PaymentError(f"unionpay {path} {resp.status}")
         try:
@@ -84,11 +104,21 @@ class UnionPayAdapter:
 
     def create(self, order: OrderRequest) -> CreateResult:
         """The front transaction is a signed form the buyer's browser takes to the gateway."""
-        params = self._sign({"txnType": "01", "txnSubType": "01", "bizType": "000201", "channelType": "08",
-                             "orderId": order.out_trade_no, "txnTime": self.txn_time(order.out_trade_no),
-                             "txnAmt": str(order.amount_fen), "currencyCode": "156",
-                             "frontUrl": order.return_url, "backUrl": order.notify_url,
-                             "payTimeout": order.expire_at.astimezone(BEIJING).strftime(TIME_FMT)})
+        params = self._sign(
+            {
+                "txnType": "01",
+                "txnSubType": "01",
+                "bizType": "000201",
+                "channelType": "08",
+                "orderId": order.out_trade_no,
+                "txnTime": self.txn_time(order.out_trade_no),
+                "txnAmt": str(order.amount_fen),
+                "currencyCode": "156",
+                "frontUrl": order.return_url,
+                "backUrl": order.notify_url,
+                "payTimeout": order.expire_at.astimezone(BEIJING).strftime(TIME_FMT),
+            }
+        )
         return CreateResult(cashier_url=f"{self.base_url}/gateway/api/frontTransReq.do?{urlencode(params)}")
 
     def verify_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
@@ -101,10 +131,13 @@ class UnionPayAdapter:
         if params.get("merId") != self.mer_id:
             raise SignatureError("notification for another merchant")
         paid = params.get("respCode") == "00"
-        return Notification(out_trade_no=params.get("orderId", ""),
-                            status=ProviderStatus.PAID if paid else ProviderStatus.FAILED,
-                            amount_fen=_amount(params.get("txnAmt")), provider_txn_id=params.get("queryId", ""),
-                            reason=params.get("respMsg", ""))
+        return Notification(
+            out_trade_no=params.get("orderId", ""),
+            status=ProviderStatus.PAID if paid else ProviderStatus.FAILED,
+            amount_fen=_amount(params.get("txnAmt")),
+            provider_txn_id=params.get("queryId", ""),
+            reason=params.get("respMsg", ""),
+        )
 
     def ack(self, ok: bool) -> AckResponse:
         """HTTP 200 stops the retries."""
@@ -126,21 +159,41 @@ class UnionPayAdapter:
 
     def query(self, out_trade_no: str) -> QueryResult:
         """txnType 00: origRespCode tells the result."""
-        return self._status(self._call("/gateway/api/queryTrans.do", {
-            "txnType": "00", "txnSubType": "00", "bizType": "000000", "orderId": out_trade_no,
-            "txnTime": self.txn_time(out_trade_no)}))
+        return self._status(
+            self._call(
+                "/gateway/api/queryTrans.do",
+                {
+                    "txnType": "00",
+                    "txnSubType": "00",
+                    "bizType": "000000",
+                    "orderId": out_trade_no,
+                    "txnTime": self.txn_time(out_trade_no),
+                },
+            )
+        )
 
     def close(self, out_trade_no: str) -> QueryResult:
         """End the order's payability; reports PAID if the card holder paid first."""
-        return self._status(self._call("/gateway/api/closeOrder.do", {
-            "orderId": out_trade_no, "txnTime": self.txn_time(out_trade_no)}))
+        return self._status(
+            self._call("/gateway/api/closeOrder.do", {"orderId": out_trade_no, "txnTime": self.txn_time(out_trade_no)})
+        )
 
-    def refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int,
-               provider_txn_id: str = "") -> RefundResult:
+    def refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
+    ) -> RefundResult:
         """txnType 04 (退货) against the original queryId."""
         orig = provider_txn_id or self.query(out_trade_no).provider_txn_id
-        doc = self._call("/gateway/api/backTransReq.do", {
-            "txnType": "04", "txnSubType": "00", "bizType": "000201", "channelType": "08",
-            "orderId": re.sub(r"[^0-9A-Za-z]", "", out_refund_no)[:40], "origQryId": orig,
-            "txnTime": self._now().astimezone(BEIJING).strftime(TIME_FMT), "txnAmt": str(amount_fen)})
+        doc = self._call(
+            "/gateway/api/backTransReq.do",
+            {
+                "txnType": "04",
+                "txnSubType": "00",
+                "bizType": "000201",
+                "channelType": "08",
+                "orderId": re.sub(r"[^0-9A-Za-z]", "", out_refund_no)[:40],
+                "origQryId": orig,
+                "txnTime": self._now().astimezone(BEIJING).strftime(TIME_FMT),
+                "txnAmt": str(amount_fen),
+            },
+        )
         return RefundResult(doc.get("respCode") == "00", doc.get("queryId", ""), doc.get("respMsg", ""))

@@ -44,13 +44,30 @@ class WechatPayAdapter:
     """WeChat Pay API v3 (JSAPI) over HTTP."""
 
     name = "wechat"
-    STATES = {"SUCCESS": ProviderStatus.PAID, "NOTPAY": ProviderStatus.NOT_PAID, "USERPAYING": ProviderStatus.PAYING,
-              "CLOSED": ProviderStatus.CLOSED, "REVOKED": ProviderStatus.CLOSED, "PAYERROR": ProviderStatus.FAILED,
-              "REFUND": ProviderStatus.REFUNDED}
+    STATES = {
+        "SUCCESS": ProviderStatus.PAID,
+        "NOTPAY": ProviderStatus.NOT_PAID,
+        "USERPAYING": ProviderStatus.PAYING,
+        "CLOSED": ProviderStatus.CLOSED,
+        "REVOKED": ProviderStatus.CLOSED,
+        "PAYERROR": ProviderStatus.FAILED,
+        "REFUND": ProviderStatus.REFUNDED,
+    }
 
-    def __init__(self, transport: Transport, *, base_url: str, mchid: str, appid: str, serial_no: str,
-                 merchant_key: str, platform_public_key: str, apiv3_key: bytes, now: Now,
-                 platform_key_id: str | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        base_url: str,
+        mchid: str,
+        appid: str,
+        serial_no: str,
+        merchant_key: str,
+        platform_public_key: str,
+        apiv3_key: bytes,
+        now: Now,
+        platform_key_id: str | None = None,
+    ) -> None:
         self.transport, self.base_url = transport, base_url.rstrip("/")
         self.mchid, self.appid, self.serial_no = mchid, appid, serial_no
         self._key, self._platform = LazyPrivateKey(merchant_key), load_public(platform_public_key)
@@ -66,10 +83,16 @@ class WechatPayAdapter:
         ts, nc = self._timestamp(), nonce()
         canonical = urlsplit(self.base_url).path + path  # the URL without scheme and host
         sig = rsa_sign(self._key, f"{method}\n{canonical}\n{ts}\n{nc}\n{body}\n")
-        auth = (f'{SIGNATURE_TYPE} mchid="{self.mchid}",nonce_str="{nc}",signature="{sig}",'
-                f'timestamp="{ts}",serial_no="{self.serial_no}"')
-        resp = self.transport.request(method, self.base_url + path, body=body.encode(), headers={
-            "Authorization": auth, "Content-Type": "application/json", "Accept": "application/json"})
+        auth = (
+            f'{SIGNATURE_TYPE} mchid="{self.mchid}",nonce_str="{nc}",signature="{sig}",'
+            f'timestamp="{ts}",serial_no="{self.serial_no}"'
+        )
+        resp = self.transport.request(
+            method,
+            self.base_url + path,
+            body=body.encode(),
+            headers={"Authorization": auth, "Content-Type": "application/json", "Accept": "application/json"},
+        )
         if resp.status >= 500:
             raise PaymentError(f"wechat {method} {path}: {resp.status}")
         self._verify(resp.headers, resp.body)
@@ -95,12 +118,21 @@ class WechatPayAdapter:
 
     def create(self, order: OrderRequest) -> CreateResult:
         """JSAPI order → prepay_id → signed pay-sheet parameters and the cashier."""
-        resp = self._call("POST", "/v3/pay/transactions/jsapi", {
-            "appid": self.appid, "mchid": self.mchid, "description": order.description,
-            "out_trade_no": order.out_trade_no,
-            "time_expire": order.expire_at.astimezone(BEIJING).isoformat(timespec="seconds"),
-            "notify_url": order.notify_url, "redirect_url": order.return_url,
-            "amount": {"total": order.amount_fen, "currency": "CNY"}, "payer": {"openid": "o-demo"}})
+        resp = self._call(
+            "POST",
+            "/v3/pay/transactions/jsapi",
+            {
+                "appid": self.appid,
+                "mchid": self.mchid,
+                "description": order.description,
+                "out_trade_no": order.out_trade_no,
+                "time_expire": order.expire_at.astimezone(BEIJING).isoformat(timespec="seconds"),
+                "notify_url": order.notify_url,
+                "redirect_url": order.return_url,
+                "amount": {"total": order.amount_fen, "currency": "CNY"},
+                "payer": {"openid": "o-demo"},
+            },
+        )
         if resp.status != 200:
             doc = resp.json() or {}
             raise ProviderRefused(f"wechat create {resp.status} {doc.get('code', '')}: {doc.get('message', '')}")
@@ -108,8 +140,14 @@ class WechatPayAdapter:
         ts, nc = self._timestamp(), nonce()
         package = f"prepay_id={prepay_id}"
         pay_sign = rsa_sign(self._key, f"{self.appid}\n{ts}\n{nc}\n{package}\n")
-        sheet = {"appId": self.appid, "timeStamp": ts, "nonceStr": nc, "package": package, "signType": "RSA",
-                 "paySign": pay_sign}
+        sheet = {
+            "appId": self.appid,
+            "timeStamp": ts,
+            "nonceStr": nc,
+            "package": package,
+            "signType": "RSA",
+            "paySign": pay_sign,
+        }
         return CreateResult(cashier_url=f"{self.base_url}/pay/{prepay_id}", provider_ref=prepay_id, extra=sheet)
 
     def verify_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
@@ -129,10 +167,13 @@ class WechatPayAdapter:
         amount = tx.get("amount") or {}
         total = amount.get("total") if isinstance(amount, dict) else None
         paid_at = datetime.fromisoformat(str(tx["success_time"])) if tx.get("success_time") else None
-        return {"status": self.STATES.get(str(tx.get("trade_state")), ProviderStatus.PAYING),
-                "amount_fen": total if isinstance(total, int) else None,
-                "provider_txn_id": str(tx.get("transaction_id", "")), "paid_at": paid_at,
-                "reason": str(tx.get("trade_state_desc", ""))}
+        return {
+            "status": self.STATES.get(str(tx.get("trade_state")), ProviderStatus.PAYING),
+            "amount_fen": total if isinstance(total, int) else None,
+            "provider_txn_id": str(tx.get("transaction_id", "")),
+            "paid_at": paid_at,
+            "reason": str(tx.get("trade_state_desc", "")),
+        }
 
     def ack(self, ok: bool) -> AckResponse:
         """204 on success; 4xx with code FAIL asks WeChat to retry."""
@@ -161,12 +202,19 @@ class WechatPayAdapter:
             return QueryResult(ProviderStatus.CLOSED)
         raise PaymentError(f"wechat close {resp.status} {code}")
 
-    def refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int,
-               provider_txn_id: str = "") -> RefundResult:
+    def refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
+    ) -> RefundResult:
         """Refund keyed by out_refund_no."""
-        resp = self._call("POST", "/v3/refund/domestic/refunds", {
-            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no,
-            "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"}})
+        resp = self._call(
+            "POST",
+            "/v3/refund/domestic/refunds",
+            {
+                "out_trade_no": out_trade_no,
+                "out_refund_no": out_refund_no,
+                "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"},
+            },
+        )
         doc = resp.json() or {}
         if resp.status == 200:
             return RefundResult(True, str(doc.get("refund_id", "")))

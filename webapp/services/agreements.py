@@ -26,13 +26,21 @@ from ..payments.bank import BankAdapter
 from ..payments.base import PaymentError
 from .audit import record
 
-STATUS_LABELS = {"effective": "签订成功", "tomorrow": "次日生效", AgreementStatus.REVOKED: "已撤销",
-                 AgreementStatus.INVALID: "失效"}
-BATCH_TIP = ("温馨提示：是否银行代扣选择是，银行根据税务系统生成的社保费缴费清单，自动从指定银行账户中"
-             "划扣资金。若选择否，您仍需进入本系统进行社保费实时缴费，在支付方式选择时，可选择协议缴费支付。"
-             "请认真核对身份信息后，再进行下一步操作！")
-ACCOUNT_TIP = ("温馨提示：办理协议新增业务，请填写本人的银行账号信息，以免扣款失败；如发现姓名不一致，"
-               "请去人社大厅办理姓名变更业务。本功能签订协议仅限于缴费人本人账户，非本人账户请前往银行柜面签约。")
+STATUS_LABELS = {
+    "effective": "签订成功",
+    "tomorrow": "次日生效",
+    AgreementStatus.REVOKED: "已撤销",
+    AgreementStatus.INVALID: "失效",
+}
+BATCH_TIP = (
+    "温馨提示：是否银行代扣选择是，银行根据税务系统生成的社保费缴费清单，自动从指定银行账户中"
+    "划扣资金。若选择否，您仍需进入本系统进行社保费实时缴费，在支付方式选择时，可选择协议缴费支付。"
+    "请认真核对身份信息后，再进行下一步操作！"
+)
+ACCOUNT_TIP = (
+    "温馨提示：办理协议新增业务，请填写本人的银行账号信息，以免扣款失败；如发现姓名不一致，"
+    "请去人社大厅办理姓名变更业务。本功能签订协议仅限于缴费人本人账户，非本人账户请前往银行柜面签约。"
+)
 
 
 def status_label(a: Agreement, today: date) -> str:
@@ -44,15 +52,23 @@ def status_label(a: Agreement, today: date) -> str:
 
 def offices(session: Session, person_id: int) -> dict[str, str]:
     """税务机关 → 社保经办机构 of the payer's own enrolments (the only ones an agreement may name)."""
-    rows = session.execute(select(Enrolment.tax_office, Enrolment.si_agency).where(
-        Enrolment.person_id == person_id, Enrolment.status == EnrolmentStatus.ACTIVE).order_by(Enrolment.id))
+    rows = session.execute(
+        select(Enrolment.tax_office, Enrolment.si_agency)
+        .where(Enrolment.person_id == person_id, Enrolment.status == EnrolmentStatus.ACTIVE)
+        .order_by(Enrolment.id)
+    )
     return {office: agency for office, agency in rows}
 
 
 def list_for(session: Session, payer_id: int) -> list[Agreement]:
     """The payer's agreements, newest first."""
-    return list(session.scalars(select(Agreement).where(Agreement.payer_id == payer_id)
-                                .order_by(Agreement.signed_at.desc(), Agreement.id.desc())))
+    return list(
+        session.scalars(
+            select(Agreement)
+            .where(Agreement.payer_id == payer_id)
+            .order_by(Agreement.signed_at.desc(), Agreement.id.desc())
+        )
+    )
 
 
 def agreement_of(session: Session, payer_id: int, agreement_id: int) -> Agreement:
@@ -66,22 +82,39 @@ def agreement_of(session: Session, payer_id: int, agreement_id: int) -> Agreemen
 def usable(session: Session, payer_id: int, tax_office: str, today: date) -> list[Agreement]:
     """Agreements that may pay a receivable of this 税务机关 today: signed, in effect, not revoked or 失效
     (R-AG-4, R-AG-5, R-AG-6)."""
-    return list(session.scalars(select(Agreement).where(
-        Agreement.payer_id == payer_id, Agreement.tax_office == tax_office,
-        Agreement.status == AgreementStatus.SIGNED, Agreement.effective_on <= today).order_by(Agreement.id)))
+    return list(
+        session.scalars(
+            select(Agreement)
+            .where(
+                Agreement.payer_id == payer_id,
+                Agreement.tax_office == tax_office,
+                Agreement.status == AgreementStatus.SIGNED,
+                Agreement.effective_on <= today,
+            )
+            .order_by(Agreement.id)
+        )
+    )
 
 
 def batch_agreement_exists(payer_id: int, today: date, tax_office: Any) -> sa.Exists:
     """``has_batch_agreement`` as an EXISTS to put into another query (``tax_office`` may be a column)."""
-    return sa.exists().where(Agreement.payer_id == payer_id, Agreement.batch_debit.is_(True),
-                             Agreement.status == AgreementStatus.SIGNED, Agreement.effective_on <= today,
-                             Agreement.tax_office == tax_office)
+    return sa.exists().where(
+        Agreement.payer_id == payer_id,
+        Agreement.batch_debit.is_(True),
+        Agreement.status == AgreementStatus.SIGNED,
+        Agreement.effective_on <= today,
+        Agreement.tax_office == tax_office,
+    )
 
 
 def has_batch_agreement(session: Session, payer_id: int, today: date, tax_office: str | None = None) -> bool:
     """Does the payer have an agreement in effect that the batch debit uses (是否银行代扣 = 是)?"""
-    stmt = select(Agreement.id).where(Agreement.payer_id == payer_id, Agreement.batch_debit.is_(True),
-                                      Agreement.status == AgreementStatus.SIGNED, Agreement.effective_on <= today)
+    stmt = select(Agreement.id).where(
+        Agreement.payer_id == payer_id,
+        Agreement.batch_debit.is_(True),
+        Agreement.status == AgreementStatus.SIGNED,
+        Agreement.effective_on <= today,
+    )
     if tax_office is not None:
         stmt = stmt.where(Agreement.tax_office == tax_office)
     return session.scalar(stmt.limit(1)) is not None
@@ -138,24 +171,40 @@ def sign(session: Session, bank: BankAdapter, person: Person, form: SignForm, no
         raise RuleViolation(next(iter(errors.values())))
     card = banks.normalize_card(form.bank, form.card_number)
     digest = _digest(card)
-    existing = session.scalar(select(Agreement).where(
-        Agreement.payer_id == person.id, Agreement.account_digest == digest, Agreement.tax_office == form.tax_office,
-        Agreement.status == AgreementStatus.SIGNED))
+    existing = session.scalar(
+        select(Agreement).where(
+            Agreement.payer_id == person.id,
+            Agreement.account_digest == digest,
+            Agreement.tax_office == form.tax_office,
+            Agreement.status == AgreementStatus.SIGNED,
+        )
+    )
     if existing is not None:
         raise RuleViolation("该银行账户已签订本税务机关的缴费协议，无需重复签订")
     request_no = hashlib.sha256(f"{person.id}:{digest}:{form.tax_office}:{now.date()}".encode()).hexdigest()[:32]
     try:
-        result = bank.sign_agreement(request_no, bank=form.bank, card_number=card, holder=form.holder.strip(),
-                                     id_number=person.id_number)
+        result = bank.sign_agreement(
+            request_no, bank=form.bank, card_number=card, holder=form.holder.strip(), id_number=person.id_number
+        )
     except PaymentError as e:
         raise RuleViolation("银行暂时无法受理签约，请稍后重试") from e
     if not result.ok:
         raise RuleViolation(f"签约失败：{result.message}")
-    a = Agreement(agreement_no=result.agreement_no, payer_id=person.id, tax_office=form.tax_office,
-                  si_agency=offices(session, person.id)[form.tax_office], bank=form.bank,
-                  bank_region=form.bank_region, branch=form.branch, holder=form.holder.strip(),
-                  account_masked=banks.mask_card(card), account_digest=digest, batch_debit=form.batch_debit,
-                  signed_at=now, effective_on=now.date() + timedelta(days=1))
+    a = Agreement(
+        agreement_no=result.agreement_no,
+        payer_id=person.id,
+        tax_office=form.tax_office,
+        si_agency=offices(session, person.id)[form.tax_office],
+        bank=form.bank,
+        bank_region=form.bank_region,
+        branch=form.branch,
+        holder=form.holder.strip(),
+        account_masked=banks.mask_card(card),
+        account_digest=digest,
+        batch_debit=form.batch_debit,
+        signed_at=now,
+        effective_on=now.date() + timedelta(days=1),
+    )
     session.add(a)
     session.flush()
     record(session, "agreement.signed", a.agreement_no, f"{form.bank} {a.account_masked}", person.id)
@@ -176,24 +225,41 @@ def revoke(session: Session, bank: BankAdapter, a: Agreement, now: datetime) -> 
     record(session, "agreement.revoked", a.agreement_no, "", a.payer_id)
 
 
-def invalidate(session: Session, person_id: int, reason: str, now: datetime, *, tax_office: str | None = None,
-               account_digest: str | None = None) -> int:
+def invalidate(
+    session: Session,
+    person_id: int,
+    reason: str,
+    now: datetime,
+    *,
+    tax_office: str | None = None,
+    account_digest: str | None = None,
+) -> int:
     """Mark agreements 失效 after a change the bureau or the bank reports (R-AG-8); returns how many."""
     stmt = update(Agreement).where(Agreement.payer_id == person_id, Agreement.status == AgreementStatus.SIGNED)
     if tax_office is not None:
         stmt = stmt.where(Agreement.tax_office == tax_office)
     if account_digest is not None:
         stmt = stmt.where(Agreement.account_digest == account_digest)
-    n = session.execute(stmt.values(status=AgreementStatus.INVALID, ended_at=now, end_reason=reason[:200])
-                        .execution_options(synchronize_session=False)).rowcount
+    n = session.execute(
+        stmt.values(status=AgreementStatus.INVALID, ended_at=now, end_reason=reason[:200]).execution_options(
+            synchronize_session=False
+        )
+    ).rowcount
     if n:
         record(session, "agreement.invalidated", str(person_id), reason, None)
     return n
 
 
 @atomic
-def bureau_change(session: Session, person: Person, now: datetime, *, name: str | None = None,
-                  id_number: str | None = None, si_agency: tuple[str, str] | None = None) -> int:
+def bureau_change(
+    session: Session,
+    person: Person,
+    now: datetime,
+    *,
+    name: str | None = None,
+    id_number: str | None = None,
+    si_agency: tuple[str, str] | None = None,
+) -> int:
     """The bureau reports a change of name, document or 社保经办机构 (``(scheme, agency)``): apply it and make the
     affected agreements 失效; the payer must sign again (R-AG-8, seed 000 Q51–52). Returns how many."""
     changed = 0
@@ -210,8 +276,9 @@ def bureau_change(session: Session, person: Person, now: datetime, *, name: str 
             raise RuleViolation("未查询到该人员的参保信息")
         if e.si_agency != agency:
             e.si_agency = agency
-            changed += invalidate(session, person.id, "社保经办机构变更，请重新签订缴费协议", now,
-                                  tax_office=e.tax_office)
+            changed += invalidate(
+                session, person.id, "社保经办机构变更，请重新签订缴费协议", now, tax_office=e.tax_office
+            )
     session.flush()
     return changed
 

@@ -114,12 +114,27 @@ def _pg(conn: Connection) -> bool:
 
 def _write_debits(conn: Connection, run_id: int, debits: list[dict[str, object]]) -> None:
     if _pg(conn):
-        conn.execute(_PG_DEBITS, {"run_id": run_id, **{key: [d[col] for d in debits] for key, col in (
-            ("agreement_ids", "agreement_id"), ("payer_ids", "payer_id"), ("kinds", "kind"),
-            ("debit_nos", "debit_no"), ("amounts", "amount_fen"), ("receivable_ids", "receivable_ids"))}})
+        conn.execute(
+            _PG_DEBITS,
+            {
+                "run_id": run_id,
+                **{
+                    key: [d[col] for d in debits]
+                    for key, col in (
+                        ("agreement_ids", "agreement_id"),
+                        ("payer_ids", "payer_id"),
+                        ("kinds", "kind"),
+                        ("debit_nos", "debit_no"),
+                        ("amounts", "amount_fen"),
+                        ("receivable_ids", "receivable_ids"),
+                    )
+                },
+            },
+        )
     else:
-        _insert_ignore(conn, BatchDebit.__table__, [{**d, "run_id": run_id, "state": BatchDebitState.PLANNED}
-                                                    for d in debits])
+        _insert_ignore(
+            conn, BatchDebit.__table__, [{**d, "run_id": run_id, "state": BatchDebitState.PLANNED} for d in debits]
+        )
 
 
 def _claim_receivables(conn: Connection, claims: list[tuple[int, int]]) -> None:
@@ -127,34 +142,68 @@ def _claim_receivables(conn: Connection, claims: list[tuple[int, int]]) -> None:
         conn.execute(_PG_CLAIM, {"ids": [r for r, _ in claims], "debit_ids": [d for _, d in claims]})
     else:
         table = Receivable.__table__
-        conn.execute(update(table).where(table.c.id == bindparam("rid")).values(batch_debit_id=bindparam("bd")),
-                     [{"rid": r, "bd": d} for r, d in claims])
+        conn.execute(
+            update(table).where(table.c.id == bindparam("rid")).values(batch_debit_id=bindparam("bd")),
+            [{"rid": r, "bd": d} for r, d in claims],
+        )
 
 
 def _decide(conn: Connection, state: str, now: datetime, rows: list[tuple[int, str | None, str | None]]) -> None:
     """(debit id, reason, bank txn) of debits the bank decided."""
     if _pg(conn):
-        conn.execute(_PG_DECIDE, {"state": state, "now": now, "ids": [r[0] for r in rows],
-                                  "reasons": [r[1] for r in rows], "txns": [r[2] for r in rows]})
+        conn.execute(
+            _PG_DECIDE,
+            {
+                "state": state,
+                "now": now,
+                "ids": [r[0] for r in rows],
+                "reasons": [r[1] for r in rows],
+                "txns": [r[2] for r in rows],
+            },
+        )
     else:
         table = BatchDebit.__table__
-        conn.execute(update(table).where(table.c.id == bindparam("k")).values(
-            state=state, decided_at=now, reason=bindparam("reason"), bank_txn=bindparam("txn")),
-            [{"k": i, "reason": reason, "txn": txn} for i, reason, txn in rows])
+        conn.execute(
+            update(table)
+            .where(table.c.id == bindparam("k"))
+            .values(state=state, decided_at=now, reason=bindparam("reason"), bank_txn=bindparam("txn")),
+            [{"k": i, "reason": reason, "txn": txn} for i, reason, txn in rows],
+        )
 
 
 def _settle(conn: Connection, now: datetime, rows: list[tuple[int, int, int, int]]) -> None:
     """(receivable, debit, payer, fen) settled by a batch debit."""
     vouchers = [f"1001{now:%y}{r[0]:014d}" for r in rows]
     if _pg(conn):
-        conn.execute(_PG_SETTLE, {"now": now, "receivable_ids": [r[0] for r in rows], "debit_ids": [r[1] for r in rows],
-                                  "payer_ids": [r[2] for r in rows], "amounts": [r[3] for r in rows],
-                                  "vouchers": vouchers})
+        conn.execute(
+            _PG_SETTLE,
+            {
+                "now": now,
+                "receivable_ids": [r[0] for r in rows],
+                "debit_ids": [r[1] for r in rows],
+                "payer_ids": [r[2] for r in rows],
+                "amounts": [r[3] for r in rows],
+                "vouchers": vouchers,
+            },
+        )
     else:
-        conn.execute(SettledPayment.__table__.insert(), [
-            {"receivable_id": r, "batch_debit_id": d, "order_id": None, "payer_id": p, "amount_fen": f,
-             "levy_voucher_no": v, "paid_at": now, "channel": "batch", "method": "agreement"}
-            for (r, d, p, f), v in zip(rows, vouchers, strict=True)])
+        conn.execute(
+            SettledPayment.__table__.insert(),
+            [
+                {
+                    "receivable_id": r,
+                    "batch_debit_id": d,
+                    "order_id": None,
+                    "payer_id": p,
+                    "amount_fen": f,
+                    "levy_voucher_no": v,
+                    "paid_at": now,
+                    "channel": "batch",
+                    "method": "agreement",
+                }
+                for (r, d, p, f), v in zip(rows, vouchers, strict=True)
+            ],
+        )
 
 
 def open_run(session: Session, day: date, now: datetime) -> BatchRun:
@@ -163,26 +212,43 @@ def open_run(session: Session, day: date, now: datetime) -> BatchRun:
     _insert_ignore(conn, BatchRun.__table__, [{"batch_date": day, "started_at": now}])
     run = session.scalar(select(BatchRun).where(BatchRun.batch_date == day))
     assert run is not None
-    agreements = select(Agreement.id).where(Agreement.status == AgreementStatus.SIGNED,
-                                            Agreement.batch_debit.is_(True), Agreement.effective_on <= day)
+    agreements = select(Agreement.id).where(
+        Agreement.status == AgreementStatus.SIGNED, Agreement.batch_debit.is_(True), Agreement.effective_on <= day
+    )
     planned = set(session.scalars(select(BatchWork.agreement_id).where(BatchWork.run_id == run.id)))
-    _insert_ignore(conn, BatchWork.__table__, [
-        {"run_id": run.id, "agreement_id": a, "state": BatchWorkState.PENDING}
-        for a in session.scalars(agreements) if a not in planned])
+    _insert_ignore(
+        conn,
+        BatchWork.__table__,
+        [
+            {"run_id": run.id, "agreement_id": a, "state": BatchWorkState.PENDING}
+            for a in session.scalars(agreements)
+            if a not in planned
+        ],
+    )
     return run
 
 
 def claim(session: Session, run_id: int, worker: str, now: datetime, limit: int = CHUNK) -> list[int]:
     """Take up to ``limit`` agreements of the run that nobody holds (or whose holder's lease ran out)."""
-    free = select(BatchWork.id).where(
-        BatchWork.run_id == run_id,
-        (BatchWork.state == BatchWorkState.PENDING)
-        | ((BatchWork.state == BatchWorkState.CLAIMED) & (BatchWork.claimed_at < now - LEASE))
-    ).order_by(BatchWork.id).limit(limit).with_for_update(skip_locked=True)
-    return list(session.scalars(
-        update(BatchWork).where(BatchWork.id.in_(free.scalar_subquery()))
-        .values(state=BatchWorkState.CLAIMED, claimed_by=worker[:40], claimed_at=now)
-        .returning(BatchWork.agreement_id)))
+    free = (
+        select(BatchWork.id)
+        .where(
+            BatchWork.run_id == run_id,
+            (BatchWork.state == BatchWorkState.PENDING)
+            | ((BatchWork.state == BatchWorkState.CLAIMED) & (BatchWork.claimed_at < now - LEASE)),
+        )
+        .order_by(BatchWork.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(
+        session.scalars(
+            update(BatchWork)
+            .where(BatchWork.id.in_(free.scalar_subquery()))
+            .values(state=BatchWorkState.CLAIMED, claimed_by=worker[:40], claimed_at=now)
+            .returning(BatchWork.agreement_id)
+        )
+    )
 
 
 def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
@@ -190,30 +256,61 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
     are. Returns how many debits were planned now."""
     if not agreement_ids:
         return 0
-    done = set(session.scalars(select(BatchDebit.agreement_id).where(BatchDebit.run_id == run.id,
-                                                                      BatchDebit.agreement_id.in_(agreement_ids))))
-    agreements = list(session.scalars(select(Agreement).where(
-        Agreement.id.in_([a for a in agreement_ids if a not in done]), Agreement.status == AgreementStatus.SIGNED)))
+    done = set(
+        session.scalars(
+            select(BatchDebit.agreement_id).where(
+                BatchDebit.run_id == run.id, BatchDebit.agreement_id.in_(agreement_ids)
+            )
+        )
+    )
+    agreements = list(
+        session.scalars(
+            select(Agreement).where(
+                Agreement.id.in_([a for a in agreement_ids if a not in done]),
+                Agreement.status == AgreementStatus.SIGNED,
+            )
+        )
+    )
     if not agreements:
         return 0
     by_payer = {(a.payer_id, a.tax_office): a for a in agreements}
     day = run.batch_date
     periods = [m.first_day for m in window_periods(day)]
-    rows = session.execute(select(Receivable.id, Receivable.insured_id, Receivable.tax_office, Receivable.insurance,
-                                  Receivable.fee_period_start, Receivable.amount_fen)
-                           .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
-                           .where(Receivable.insured_id.in_({a.payer_id for a in agreements}),
-                                  Receivable.scheme == SchemeCode.FLEXIBLE, Receivable.charge_type == ChargeType.NORMAL,
-                                  Receivable.status == ReceivableStatus.DUE, Receivable.batch_debit_id.is_(None),
-                                  Receivable.fee_period_start.in_(periods),
-                                  Enrolment.status == EnrolmentStatus.ACTIVE)
-                           .with_for_update(of=Receivable)).all()
+    rows = session.execute(
+        select(
+            Receivable.id,
+            Receivable.insured_id,
+            Receivable.tax_office,
+            Receivable.insurance,
+            Receivable.fee_period_start,
+            Receivable.amount_fen,
+        )
+        .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
+        .where(
+            Receivable.insured_id.in_({a.payer_id for a in agreements}),
+            Receivable.scheme == SchemeCode.FLEXIBLE,
+            Receivable.charge_type == ChargeType.NORMAL,
+            Receivable.status == ReceivableStatus.DUE,
+            Receivable.batch_debit_id.is_(None),
+            Receivable.fee_period_start.in_(periods),
+            Enrolment.status == EnrolmentStatus.ACTIVE,
+        )
+        .with_for_update(of=Receivable)
+    ).all()
     items: dict[int, list[FlexReceivable]] = defaultdict(list)
     for rid, payer, office, insurance, period, fen in rows:
         a = by_payer.get((payer, office))
         if a is not None:
-            items[a.id].append(FlexReceivable(id=rid, insurance=insurance, fee_period=Month.of(period),
-                                              amount=fen_to_yuan(fen), charge_type="", notice_no=None))
+            items[a.id].append(
+                FlexReceivable(
+                    id=rid,
+                    insurance=insurance,
+                    fee_period=Month.of(period),
+                    amount=fen_to_yuan(fen),
+                    charge_type="",
+                    notice_no=None,
+                )
+            )
     pension: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for rid, payer, office, fen in _pension_due(session, {a.payer_id for a in agreements}, day):
         a = by_payer.get((payer, office))
@@ -223,20 +320,38 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
     claims: list[tuple[int, int]] = []
     for a in agreements:
         for group in rules.flex_groups(items.get(a.id, []), day):
-            debits.append({"agreement_id": a.id, "payer_id": a.payer_id, "kind": group.kind,
-                           "debit_no": rules.debit_no(day, a.id, group.kind), "amount_fen": group.amount_fen,
-                           "receivable_ids": ",".join(str(r.id) for r in group.receivables)})
+            debits.append(
+                {
+                    "agreement_id": a.id,
+                    "payer_id": a.payer_id,
+                    "kind": group.kind,
+                    "debit_no": rules.debit_no(day, a.id, group.kind),
+                    "amount_fen": group.amount_fen,
+                    "receivable_ids": ",".join(str(r.id) for r in group.receivables),
+                }
+            )
         if pension.get(a.id):
-            debits.append({"agreement_id": a.id, "payer_id": a.payer_id, "kind": rules.RESIDENT_PENSION,
-                           "debit_no": rules.debit_no(day, a.id, rules.RESIDENT_PENSION),
-                           "amount_fen": sum(fen for _, fen in pension[a.id]),
-                           "receivable_ids": ",".join(str(rid) for rid, _ in pension[a.id])})
+            debits.append(
+                {
+                    "agreement_id": a.id,
+                    "payer_id": a.payer_id,
+                    "kind": rules.RESIDENT_PENSION,
+                    "debit_no": rules.debit_no(day, a.id, rules.RESIDENT_PENSION),
+                    "amount_fen": sum(fen for _, fen in pension[a.id]),
+                    "receivable_ids": ",".join(str(rid) for rid, _ in pension[a.id]),
+                }
+            )
     if not debits:
         return 0
     conn = session.connection()
     _write_debits(conn, run.id, debits)
-    ids = dict(session.execute(select(BatchDebit.debit_no, BatchDebit.id).where(
-        BatchDebit.run_id == run.id, BatchDebit.agreement_id.in_([a.id for a in agreements]))).all())
+    ids = dict(
+        session.execute(
+            select(BatchDebit.debit_no, BatchDebit.id).where(
+                BatchDebit.run_id == run.id, BatchDebit.agreement_id.in_([a.id for a in agreements])
+            )
+        ).all()
+    )
     for d in debits:
         claims += [(int(r), ids[str(d["debit_no"])]) for r in str(d["receivable_ids"]).split(",")]
     _claim_receivables(conn, claims)
@@ -247,28 +362,48 @@ def _pension_due(session: Session, payers: set[int], day: date) -> list[tuple[in
     """Resident pension receivables the batch debit takes on ``day`` (R-BD-1, R-RP-1): the year's receivable
     at the amount the payer set, while that amount is active and its 缴费金额有效期 covers the day; a voided
     amount debits nothing. Both rows are locked, so a 作废 committed meanwhile is seen (and wins)."""
-    return [tuple(r) for r in session.execute(  # type: ignore[misc]
-        select(Receivable.id, Receivable.insured_id, Receivable.tax_office, Receivable.amount_fen)
-        .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
-        .join(PensionAmount, PensionAmount.receivable_id == Receivable.id)
-        .where(Receivable.insured_id.in_(payers), Receivable.scheme == SchemeCode.RESIDENT_PENSION,
-               Receivable.charge_type == ChargeType.ANNUAL, Receivable.status == ReceivableStatus.DUE,
-               Receivable.batch_debit_id.is_(None), Enrolment.status == EnrolmentStatus.ACTIVE,
-               PensionAmount.status == PensionAmountStatus.ACTIVE, PensionAmount.amount_fen == Receivable.amount_fen,
-               PensionAmount.valid_from <= day, PensionAmount.valid_to >= day)
-        .order_by(Receivable.id)
-        .with_for_update(of=(Receivable, PensionAmount))).all()]
+    return [
+        tuple(r)
+        for r in session.execute(  # type: ignore[misc]
+            select(Receivable.id, Receivable.insured_id, Receivable.tax_office, Receivable.amount_fen)
+            .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
+            .join(PensionAmount, PensionAmount.receivable_id == Receivable.id)
+            .where(
+                Receivable.insured_id.in_(payers),
+                Receivable.scheme == SchemeCode.RESIDENT_PENSION,
+                Receivable.charge_type == ChargeType.ANNUAL,
+                Receivable.status == ReceivableStatus.DUE,
+                Receivable.batch_debit_id.is_(None),
+                Enrolment.status == EnrolmentStatus.ACTIVE,
+                PensionAmount.status == PensionAmountStatus.ACTIVE,
+                PensionAmount.amount_fen == Receivable.amount_fen,
+                PensionAmount.valid_from <= day,
+                PensionAmount.valid_to >= day,
+            )
+            .order_by(Receivable.id)
+            .with_for_update(of=(Receivable, PensionAmount))
+        ).all()
+    ]
 
 
-def send(sessions: SessionFactory, bank: BankAdapter, run_id: int,
-         agreement_ids: list[int]) -> dict[str, DebitResult]:
+def send(sessions: SessionFactory, bank: BankAdapter, run_id: int, agreement_ids: list[int]) -> dict[str, DebitResult]:
     """The chunk's undecided debits, as one file to the bank; its answers by debit_no ({} if it did not answer)."""
     with sessions() as s:
-        planned = s.execute(select(BatchDebit.debit_no, BatchDebit.kind, BatchDebit.agreement_id,
-                                   Agreement.agreement_no, BatchDebit.amount_fen)
-                            .join(Agreement, Agreement.id == BatchDebit.agreement_id)
-                            .where(BatchDebit.run_id == run_id, BatchDebit.agreement_id.in_(agreement_ids),
-                                   BatchDebit.state == BatchDebitState.PLANNED)).all()
+        planned = s.execute(
+            select(
+                BatchDebit.debit_no,
+                BatchDebit.kind,
+                BatchDebit.agreement_id,
+                Agreement.agreement_no,
+                BatchDebit.amount_fen,
+            )
+            .join(Agreement, Agreement.id == BatchDebit.agreement_id)
+            .where(
+                BatchDebit.run_id == run_id,
+                BatchDebit.agreement_id.in_(agreement_ids),
+                BatchDebit.state == BatchDebitState.PLANNED,
+            )
+        ).all()
     order = {k: i for i, k in enumerate(rules.ordered(list({p.kind for p in planned})))}
     planned = sorted(planned, key=lambda p: (p.agreement_id, order[p.kind]))
     if not planned:
@@ -280,14 +415,20 @@ def send(sessions: SessionFactory, bank: BankAdapter, run_id: int,
     return {r.debit_no: r for r in results}
 
 
-def apply(session: Session, run_id: int, agreement_ids: list[int], results: dict[str, DebitResult],
-          now: datetime) -> tuple[int, int, dict[str, int]]:
+def apply(
+    session: Session, run_id: int, agreement_ids: list[int], results: dict[str, DebitResult], now: datetime
+) -> tuple[int, int, dict[str, int]]:
     """Settle what the bank took, keep the reason for what it did not; returns (succeeded, failed, reasons)."""
     conn = session.connection()
-    planned = conn.execute(select(BatchDebit.id, BatchDebit.debit_no, BatchDebit.payer_id, BatchDebit.amount_fen,
-                                  BatchDebit.receivable_ids)
-                           .where(BatchDebit.run_id == run_id, BatchDebit.agreement_id.in_(agreement_ids),
-                                  BatchDebit.state == BatchDebitState.PLANNED)).all()
+    planned = conn.execute(
+        select(
+            BatchDebit.id, BatchDebit.debit_no, BatchDebit.payer_id, BatchDebit.amount_fen, BatchDebit.receivable_ids
+        ).where(
+            BatchDebit.run_id == run_id,
+            BatchDebit.agreement_id.in_(agreement_ids),
+            BatchDebit.state == BatchDebitState.PLANNED,
+        )
+    ).all()
     covers = {debit_id: [int(r) for r in ids.split(",")] for debit_id, _no, _p, _a, ids in planned}
     ok: dict[int, int] = {}  # debit id → payer
     succeeded: list[tuple[int, str | None, str | None]] = []
@@ -309,34 +450,59 @@ def apply(session: Session, run_id: int, agreement_ids: list[int], results: dict
         _decide(conn, BatchDebitState.FAILED, now, failed)
         freed, by = [r for f in failed for r in covers[f[0]]], [f[0] for f in failed]
         conn.execute(_PG_RELEASE, {"ids": freed, "debit_ids": by}) if _pg(conn) else conn.execute(
-            update(table).where(table.c.id.in_(freed), table.c.batch_debit_id.in_(by)).values(batch_debit_id=None))
+            update(table).where(table.c.id.in_(freed), table.c.batch_debit_id.in_(by)).values(batch_debit_id=None)
+        )
     if ok:
         _decide(conn, BatchDebitState.SUCCEEDED, now, succeeded)
         ids = [r for d in ok for r in covers[d]]
-        taken = conn.execute(_PG_PAID, {"ids": ids, "debit_ids": list(ok)}).all() if _pg(conn) else conn.execute(
-            update(table).where(table.c.id.in_(ids), table.c.batch_debit_id.in_(list(ok)),
-                                table.c.status == ReceivableStatus.DUE)
-            .values(status=ReceivableStatus.PAID).returning(table.c.id, table.c.batch_debit_id, table.c.amount_fen)
-        ).all()
+        taken = (
+            conn.execute(_PG_PAID, {"ids": ids, "debit_ids": list(ok)}).all()
+            if _pg(conn)
+            else conn.execute(
+                update(table)
+                .where(
+                    table.c.id.in_(ids), table.c.batch_debit_id.in_(list(ok)), table.c.status == ReceivableStatus.DUE
+                )
+                .values(status=ReceivableStatus.PAID)
+                .returning(table.c.id, table.c.batch_debit_id, table.c.amount_fen)
+            ).all()
+        )
         _settle(conn, now, [(rid, bd, ok[bd], fen) for rid, bd, fen in taken])
     return len(ok), len(failed), dict(reasons)
 
 
 def finish(session: Session, run_id: int, agreement_ids: list[int], now: datetime) -> None:
     """The chunk's agreements are done; the run is finished once nothing is pending or claimed."""
-    session.execute(update(BatchWork).where(BatchWork.run_id == run_id, BatchWork.agreement_id.in_(agreement_ids))
-                    .values(state=BatchWorkState.DONE))
-    left = session.scalar(select(func.count()).select_from(BatchWork).where(
-        BatchWork.run_id == run_id, BatchWork.state != BatchWorkState.DONE))
-    undecided = session.scalar(select(func.count()).select_from(BatchDebit).where(
-        BatchDebit.run_id == run_id, BatchDebit.state == BatchDebitState.PLANNED))
+    session.execute(
+        update(BatchWork)
+        .where(BatchWork.run_id == run_id, BatchWork.agreement_id.in_(agreement_ids))
+        .values(state=BatchWorkState.DONE)
+    )
+    left = session.scalar(
+        select(func.count())
+        .select_from(BatchWork)
+        .where(BatchWork.run_id == run_id, BatchWork.state != BatchWorkState.DONE)
+    )
+    undecided = session.scalar(
+        select(func.count())
+        .select_from(BatchDebit)
+        .where(BatchDebit.run_id == run_id, BatchDebit.state == BatchDebitState.PLANNED)
+    )
     if not left and not undecided:
-        session.execute(update(BatchRun).where(BatchRun.id == run_id, BatchRun.finished_at.is_(None))
-                        .values(finished_at=now))
+        session.execute(
+            update(BatchRun).where(BatchRun.id == run_id, BatchRun.finished_at.is_(None)).values(finished_at=now)
+        )
 
 
-def run(sessions: SessionFactory, bank: BankAdapter, day: date, now: Callable[[], datetime], *,
-        worker: str = "worker", chunk: int = CHUNK) -> RunReport:
+def run(
+    sessions: SessionFactory,
+    bank: BankAdapter,
+    day: date,
+    now: Callable[[], datetime],
+    *,
+    worker: str = "worker",
+    chunk: int = CHUNK,
+) -> RunReport:
     """One worker's share of the batch day's run, until nothing is left to claim. Safe to start on any number
     of workers at once, and again after a crash."""
     started = time.monotonic()
@@ -390,7 +556,14 @@ def failures_for(session: Session, payer_id: int, today: date, scheme: str) -> l
     return list(session.scalars(_FAILURES, {"day": day, "payer_id": payer_id, "kinds": list(kinds)}))
 
 
-_FAILURES = select(BatchDebit).join(BatchRun, BatchRun.id == BatchDebit.run_id).where(
-    BatchRun.batch_date == bindparam("day"), BatchDebit.payer_id == bindparam("payer_id"),
-    BatchDebit.state == BatchDebitState.FAILED, BatchDebit.kind.in_(bindparam("kinds", expanding=True))
-).order_by(BatchDebit.id)  # built once: every service page asks
+_FAILURES = (
+    select(BatchDebit)
+    .join(BatchRun, BatchRun.id == BatchDebit.run_id)
+    .where(
+        BatchRun.batch_date == bindparam("day"),
+        BatchDebit.payer_id == bindparam("payer_id"),
+        BatchDebit.state == BatchDebitState.FAILED,
+        BatchDebit.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(BatchDebit.id)
+)  # built once: every service page asks

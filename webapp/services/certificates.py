@@ -60,9 +60,14 @@ def post_due(session: Session, today: date) -> int:
     cutoff = datetime.combine(last_postable_day(today) + timedelta(days=1), time.min, BEIJING)
     posted, last_id = 0, 0
     while True:
-        batch = list(session.scalars(select(SettledPayment).where(
-            SettledPayment.posted_on.is_(None), SettledPayment.paid_at < cutoff, SettledPayment.id > last_id)
-            .order_by(SettledPayment.id).limit(POST_BATCH)))
+        batch = list(
+            session.scalars(
+                select(SettledPayment)
+                .where(SettledPayment.posted_on.is_(None), SettledPayment.paid_at < cutoff, SettledPayment.id > last_id)
+                .order_by(SettledPayment.id)
+                .limit(POST_BATCH)
+            )
+        )
         if not batch:
             return posted
         for p in batch:
@@ -80,20 +85,31 @@ def post_due(session: Session, today: date) -> int:
 def _mine_between(person_id: int, start: Month, end: Month):  # type: ignore[no-untyped-def]
     if start > end:
         raise RuleViolation("起始所属期不能晚于截止所属期")
-    return select(SettledPayment).join(Receivable).options(orm.contains_eager(SettledPayment.receivable)).where(
-        Receivable.insured_id == person_id, Receivable.fee_period_start <= end.first_day,
-        Receivable.fee_period_end >= start.first_day)
+    return (
+        select(SettledPayment)
+        .join(Receivable)
+        .options(orm.contains_eager(SettledPayment.receivable))
+        .where(
+            Receivable.insured_id == person_id,
+            Receivable.fee_period_start <= end.first_day,
+            Receivable.fee_period_end >= start.first_day,
+        )
+    )
 
 
-def posted_items(session: Session, person_id: int, start: Month, end: Month,
-                 tax_office: str | None = None) -> list[SettledPayment]:
+def posted_items(
+    session: Session, person_id: int, start: Month, end: Month, tax_office: str | None = None
+) -> list[SettledPayment]:
     """The person's own posted items whose 费款所属期 falls in the range (R-CE-2, R-CE-6: one's own fees,
     whoever paid them), by 税务机关 and period."""
     stmt = _mine_between(person_id, start, end).where(SettledPayment.posted_on.is_not(None))
     if tax_office is not None:
         stmt = stmt.where(Receivable.tax_office == tax_office)
-    return list(session.scalars(stmt.order_by(Receivable.tax_office, Receivable.fee_period_start,
-                                              Receivable.insurance, SettledPayment.id)))
+    return list(
+        session.scalars(
+            stmt.order_by(Receivable.tax_office, Receivable.fee_period_start, Receivable.insurance, SettledPayment.id)
+        )
+    )
 
 
 def waiting_items(session: Session, person_id: int, start: Month, end: Month) -> list[SettledPayment]:
@@ -102,12 +118,15 @@ def waiting_items(session: Session, person_id: int, start: Month, end: Month) ->
     return list(session.scalars(stmt.order_by(SettledPayment.paid_at)))
 
 
-def print_items(session: Session, person_id: int, start: Month,
-                end: Month) -> tuple[list[SettledPayment], list[SettledPayment]]:
+def print_items(
+    session: Session, person_id: int, start: Month, end: Month
+) -> tuple[list[SettledPayment], list[SettledPayment]]:
     """记录打印 in one query: (posted items as ``posted_items`` orders them, items waiting as ``waiting_items``)."""
     rows = list(session.scalars(_mine_between(person_id, start, end)))
-    posted = sorted((p for p in rows if p.posted_on is not None), key=lambda p: (
-        p.receivable.tax_office, p.receivable.fee_period_start, p.receivable.insurance, p.id))
+    posted = sorted(
+        (p for p in rows if p.posted_on is not None),
+        key=lambda p: (p.receivable.tax_office, p.receivable.fee_period_start, p.receivable.insurance, p.id),
+    )
     waiting = sorted((p for p in rows if p.posted_on is None), key=lambda p: (p.paid_at, p.id))
     return posted, waiting
 
@@ -129,16 +148,21 @@ def _unique_check_code(session: Session) -> str:
 
 
 @atomic
-def apply(session: Session, person: Person, tax_office: str, start: Month, end: Month,
-          now: datetime) -> Certificate:
+def apply(session: Session, person: Person, tax_office: str, start: Month, end: Month, now: datetime) -> Certificate:
     """证明申请 for one 税务机关: the posted items are fixed now; the request starts 制作中 (R-CE-3)."""
     items = posted_items(session, person.id, start, end, tax_office)
     if not items:
         raise RuleViolation(MSG_NOTHING_POSTED)
-    cert = Certificate(payer_id=person.id, tax_office=tax_office, period_start=start.first_day,
-                       period_end=end.first_day, check_code=_unique_check_code(session),
-                       total_fen=sum(p.amount_fen for p in items), status=CertificateStatus.MAKING,
-                       requested_at=now)
+    cert = Certificate(
+        payer_id=person.id,
+        tax_office=tax_office,
+        period_start=start.first_day,
+        period_end=end.first_day,
+        check_code=_unique_check_code(session),
+        total_fen=sum(p.amount_fen for p in items),
+        status=CertificateStatus.MAKING,
+        requested_at=now,
+    )
     session.add(cert)
     session.flush()
     cert.number = rules.certificate_number(now.astimezone(BEIJING).date(), cert.id)
@@ -156,9 +180,13 @@ def certificates_between(session: Session, payer_id: int, start: date, end: date
     if start > end:
         raise RuleViolation("起始日期不能晚于截止日期")
     lo, hi = datetime.combine(start, time.min, BEIJING), datetime.combine(end, time.max, BEIJING)
-    return list(session.scalars(select(Certificate).where(
-        Certificate.payer_id == payer_id, Certificate.requested_at >= lo, Certificate.requested_at <= hi)
-        .order_by(Certificate.requested_at.desc(), Certificate.id.desc())))
+    return list(
+        session.scalars(
+            select(Certificate)
+            .where(Certificate.payer_id == payer_id, Certificate.requested_at >= lo, Certificate.requested_at <= hi)
+            .order_by(Certificate.requested_at.desc(), Certificate.id.desc())
+        )
+    )
 
 
 def certificate_of(session: Session, payer_id: int, certificate_id: int) -> Certificate:
@@ -182,8 +210,9 @@ def page_png(session: Session, cert: Certificate, page_no: int) -> bytes:
     """One page image of a made certificate; ``NotFound`` for a page it does not have."""
     if cert.status is not CertificateStatus.MADE:
         raise RuleViolation("缴费证明尚未制作成功，请稍后查看")
-    png = session.scalar(select(CertificatePage.png).where(CertificatePage.certificate_id == cert.id,
-                                                           CertificatePage.page_no == page_no))
+    png = session.scalar(
+        select(CertificatePage.png).where(CertificatePage.certificate_id == cert.id, CertificatePage.page_no == page_no)
+    )
     if png is None:
         raise NotFound(page_no)
     return png
@@ -219,18 +248,33 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
         r = p.receivable
         levy = levy_of(r.insurance, r.enrolment.category)
         assert p.posted_on is not None and p.e_ticket_no is not None
-        lines.append(rules.CertificateLine(
-            tax_office=r.tax_office, e_ticket_no=p.e_ticket_no, si_agency=r.si_agency,
-            person_no=r.insured.person_no or "", item=levy.item, subject=levy.subject, subitem=levy.subitem,
-            period=rules.period_text(r.fee_period_start, r.fee_period_end), posted_on=p.posted_on,
-            amount=p.amount))
+        lines.append(
+            rules.CertificateLine(
+                tax_office=r.tax_office,
+                e_ticket_no=p.e_ticket_no,
+                si_agency=r.si_agency,
+                person_no=r.insured.person_no or "",
+                item=levy.item,
+                subject=levy.subject,
+                subitem=levy.subitem,
+                period=rules.period_text(r.fee_period_start, r.fee_period_end),
+                posted_on=p.posted_on,
+                amount=p.amount,
+            )
+        )
     key = rules.verify_key(settings.secret, cert.check_code, payer.id_number)
     return rules.CertificateDoc(
-        number=cert.number or "", check_code=cert.check_code, payer_name=payer.name,
-        id_type_label=ID_TYPES.get(payer.id_type, payer.id_type), id_number=payer.id_number,
-        tax_office=cert.tax_office, issued_on=cert.requested_at.astimezone(BEIJING).date(),
+        number=cert.number or "",
+        check_code=cert.check_code,
+        payer_name=payer.name,
+        id_type_label=ID_TYPES.get(payer.id_type, payer.id_type),
+        id_number=payer.id_number,
+        tax_office=cert.tax_office,
+        issued_on=cert.requested_at.astimezone(BEIJING).date(),
         period=rules.period_text(cert.period_start, cert.period_end),
-        verify_url=f"{settings.base_url}/verify?code={cert.check_code}&k={key}", lines=tuple(lines))
+        verify_url=f"{settings.base_url}/verify?code={cert.check_code}&k={key}",
+        lines=tuple(lines),
+    )
 
 
 def make(session: Session, certificate_id: int, settings: MakeSettings, now: datetime) -> Certificate | None:
@@ -253,8 +297,9 @@ def make(session: Session, certificate_id: int, settings: MakeSettings, now: dat
         cert.status, cert.failure_reason = CertificateStatus.FAILED, MSG_FAILED
         return cert
     session.execute(CertificatePage.__table__.delete().where(CertificatePage.certificate_id == cert.id))
-    session.add_all(CertificatePage(certificate_id=cert.id, page_no=n, png=png)
-                    for n, png in enumerate(made.pages, start=1))
+    session.add_all(
+        CertificatePage(certificate_id=cert.id, page_no=n, png=png) for n, png in enumerate(made.pages, start=1)
+    )
     cert.pdf, cert.page_count = made.pdf, made.page_count
     cert.status, cert.failure_reason, cert.made_at = CertificateStatus.MADE, None, now
     record(session, "certificate.made", str(cert.id), f"{made.page_count} pages", cert.payer_id)
@@ -262,8 +307,9 @@ def make(session: Session, certificate_id: int, settings: MakeSettings, now: dat
     return cert
 
 
-def make_now(sessionmaker: Callable[[], Session], certificate_id: int, settings: MakeSettings,
-             now: datetime) -> CertificateStatus | None:
+def make_now(
+    sessionmaker: Callable[[], Session], certificate_id: int, settings: MakeSettings, now: datetime
+) -> CertificateStatus | None:
     """``make`` in a transaction of its own (the background job's unit of work); returns the status."""
     with sessionmaker() as s:
         cert = make(s, certificate_id, settings, now)
@@ -273,9 +319,13 @@ def make_now(sessionmaker: Callable[[], Session], certificate_id: int, settings:
 
 def making_ids(session: Session, requested_before: datetime) -> list[int]:
     """Requests still 制作中 that were made before ``requested_before`` (the job picks up stragglers)."""
-    return list(session.scalars(select(Certificate.id).where(Certificate.status == CertificateStatus.MAKING,
-                                                             Certificate.requested_at < requested_before)
-                                .order_by(Certificate.id)))
+    return list(
+        session.scalars(
+            select(Certificate.id)
+            .where(Certificate.status == CertificateStatus.MAKING, Certificate.requested_at < requested_before)
+            .order_by(Certificate.id)
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------ 记录查验 (R-CE-5)
@@ -286,8 +336,9 @@ def verify(session: Session, id_number: str, check_code: str) -> Certificate | N
     caller says only 校验不通过, never which field was wrong)."""
     if not rules.is_check_code(check_code):
         return None
-    cert = session.scalar(select(Certificate).where(Certificate.check_code == check_code,
-                                                    Certificate.status == CertificateStatus.MADE))
+    cert = session.scalar(
+        select(Certificate).where(Certificate.check_code == check_code, Certificate.status == CertificateStatus.MADE)
+    )
     if cert is None or cert.payer.id_number.upper() != id_number.strip().upper():
         return None
     return cert
@@ -297,8 +348,9 @@ def verify_by_key(session: Session, check_code: str, key: str, secret: str) -> C
     """The QR code's check: the key stands for the document number (``domain.certificates.verify_key``)."""
     if not rules.is_check_code(check_code):
         return None
-    cert = session.scalar(select(Certificate).where(Certificate.check_code == check_code,
-                                                    Certificate.status == CertificateStatus.MADE))
+    cert = session.scalar(
+        select(Certificate).where(Certificate.check_code == check_code, Certificate.status == CertificateStatus.MADE)
+    )
     if cert is None:
         return None
     expected = rules.verify_key(secret, check_code, cert.payer.id_number)

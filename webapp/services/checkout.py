@@ -53,8 +53,18 @@ def why_not_now(session: Session, decl: Declaration, now: datetime) -> str | Non
     return None
 
 
-def confirm(session: Session, adapters: Adapters, decl: Declaration, method: str, *, channel: str, now: datetime,
-            urls: Urls, expire_minutes: int, agreement_id: int | None = None) -> PaymentOrder:
+def confirm(
+    session: Session,
+    adapters: Adapters,
+    decl: Declaration,
+    method: str,
+    *,
+    channel: str,
+    now: datetime,
+    urls: Urls,
+    expire_minutes: int,
+    agreement_id: int | None = None,
+) -> PaymentOrder:
     """确认缴费: the order whose cashier the payer goes to, or the one that already paid (or, with 协议支付,
     the bank's decision on the chosen agreement).
 
@@ -74,8 +84,18 @@ def confirm(session: Session, adapters: Adapters, decl: Declaration, method: str
             raise RuleViolation("请选择一条可用的缴费协议")
         agreement_no = usable[agreement_id].agreement_no
     try:
-        return orders.start(session, adapters, method, declaration_id=decl.id, channel=channel, now=now, urls=urls,
-                            expire_minutes=expire_minutes, actor_id=decl.payer_id, agreement_no=agreement_no)
+        return orders.start(
+            session,
+            adapters,
+            method,
+            declaration_id=decl.id,
+            channel=channel,
+            now=now,
+            urls=urls,
+            expire_minutes=expire_minutes,
+            actor_id=decl.payer_id,
+            agreement_no=agreement_no,
+        )
     except orders.OrderError as e:
         raise RuleViolation(str(e)) from e
 

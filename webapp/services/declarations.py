@@ -44,8 +44,17 @@ def parse_ids(values: Iterable[str]) -> list[int]:
 
 
 @atomic
-def declare(session: Session, *, payer_id: int, insured_id: int, scheme: str, receivable_ids: list[int],
-            channel: str, now: datetime, kind: str = DeclarationKind.NORMAL) -> Declaration:
+def declare(
+    session: Session,
+    *,
+    payer_id: int,
+    insured_id: int,
+    scheme: str,
+    receivable_ids: list[int],
+    channel: str,
+    now: datetime,
+    kind: str = DeclarationKind.NORMAL,
+) -> Declaration:
     """Declare the chosen receivables of one insured person; the total is recomputed here (R-MO-2)."""
     if not receivable_ids:
         raise RuleViolation("请选择需要缴费的信息")
@@ -59,14 +68,24 @@ def declare(session: Session, *, payer_id: int, insured_id: int, scheme: str, re
         raise AlreadyDeclared(already)
     if any(r.batch_debit_id is not None for r in rows):
         raise AlreadyDeclared("所选缴费信息正在银行批量扣款中（申报处理中），请待扣款结果返回后再操作")
-    decl = Declaration(payer_id=payer_id, insured_id=insured_id, scheme=scheme, kind=kind,
-                       total_fen=sum(r.amount_fen for r in rows), channel=channel, declared_at=now)
+    decl = Declaration(
+        payer_id=payer_id,
+        insured_id=insured_id,
+        scheme=scheme,
+        kind=kind,
+        total_fen=sum(r.amount_fen for r in rows),
+        channel=channel,
+        declared_at=now,
+    )
     session.add(decl)
     session.flush()
     moved = session.execute(
         update(Receivable)
-        .where(Receivable.id.in_(receivable_ids), Receivable.status == ReceivableStatus.DUE,
-               Receivable.batch_debit_id.is_(None))
+        .where(
+            Receivable.id.in_(receivable_ids),
+            Receivable.status == ReceivableStatus.DUE,
+            Receivable.batch_debit_id.is_(None),
+        )
         .values(status=ReceivableStatus.DECLARED, declaration_id=decl.id)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -75,8 +94,12 @@ def declare(session: Session, *, payer_id: int, insured_id: int, scheme: str, re
     # The rows are ours now (locked by the UPDATE): an amount changed since they were read (a resident
     # pension amount set in another tab, R-RP-1) refuses the whole declaration rather than declare a
     # total that the receivables no longer add up to (R-MO-2).
-    amounts: dict[int, int] = {rid: fen for rid, fen in session.execute(
-        select(Receivable.id, Receivable.amount_fen).where(Receivable.id.in_(receivable_ids)))}
+    amounts: dict[int, int] = {
+        rid: fen
+        for rid, fen in session.execute(
+            select(Receivable.id, Receivable.amount_fen).where(Receivable.id.in_(receivable_ids))
+        )
+    }
     if sum(amounts.values()) != decl.total_fen:
         raise RuleViolation(MSG_AMOUNT_CHANGED)
     for r in rows:
@@ -130,21 +153,38 @@ def declared_between(session: Session, payer_id: int, scheme: str, start: date, 
     if start > end:
         raise RuleViolation("起始日期不能晚于截止日期")
     lo, hi = datetime.combine(start, time.min, BEIJING), datetime.combine(end, time.max, BEIJING)
-    return list(session.scalars(select(Declaration).where(
-        Declaration.payer_id == payer_id, Declaration.scheme == scheme, Declaration.declared_at >= lo,
-        Declaration.declared_at <= hi).order_by(Declaration.declared_at.desc(), Declaration.id.desc())))
+    return list(
+        session.scalars(
+            select(Declaration)
+            .where(
+                Declaration.payer_id == payer_id,
+                Declaration.scheme == scheme,
+                Declaration.declared_at >= lo,
+                Declaration.declared_at <= hi,
+            )
+            .order_by(Declaration.declared_at.desc(), Declaration.id.desc())
+        )
+    )
 
 
-def payments_between(session: Session, person_id: int, scheme: str, start: Month, end: Month, *,
-                     insured_id: int | None = None) -> list[SettledPayment]:
+def payments_between(
+    session: Session, person_id: int, scheme: str, start: Month, end: Month, *, insured_id: int | None = None
+) -> list[SettledPayment]:
     """缴费记录查询 by 费款所属期 (R-CE-1): what was paid for the person, or by them for others; with
     ``insured_id``, only what was paid for that one insured person."""
     if start > end:
         raise RuleViolation("起始所属期不能晚于截止所属期")
     who = (SettledPayment.payer_id == person_id) | (Receivable.insured_id == person_id)
-    stmt = select(SettledPayment).join(Receivable).where(
-        who, Receivable.scheme == scheme, Receivable.fee_period_start <= end.first_day,
-        Receivable.fee_period_end >= start.first_day)
+    stmt = (
+        select(SettledPayment)
+        .join(Receivable)
+        .where(
+            who,
+            Receivable.scheme == scheme,
+            Receivable.fee_period_start <= end.first_day,
+            Receivable.fee_period_end >= start.first_day,
+        )
+    )
     if insured_id is not None:
         stmt = stmt.where(Receivable.insured_id == insured_id)
     return list(session.scalars(stmt.order_by(Receivable.fee_period_start.desc(), SettledPayment.id.desc())))
@@ -160,9 +200,13 @@ def payment_of(session: Session, person_id: int, scheme: str, payment_id: int) -
 
 def unpaid_items(session: Session, declaration_id: int) -> list[Receivable]:
     """The receivables a declaration still owes."""
-    return list(session.scalars(select(Receivable).where(Receivable.declaration_id == declaration_id,
-                                                         Receivable.status == ReceivableStatus.DECLARED)
-                                .order_by(Receivable.fee_period_start, Receivable.id)))
+    return list(
+        session.scalars(
+            select(Receivable)
+            .where(Receivable.declaration_id == declaration_id, Receivable.status == ReceivableStatus.DECLARED)
+            .order_by(Receivable.fee_period_start, Receivable.id)
+        )
+    )
 
 
 def order_of(session: Session, payer_id: int, out_trade_no: str) -> PaymentOrder:

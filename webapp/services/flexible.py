@@ -58,38 +58,56 @@ def insurances(e: Enrolment) -> list[str]:
 
 def declared_base(session: Session, e: Enrolment, year: int) -> BaseDeclaration | None:
     """The base row of one contribution year."""
-    return session.scalar(select(BaseDeclaration).where(BaseDeclaration.enrolment_id == e.id,
-                                                        BaseDeclaration.contribution_year == year))
+    return session.scalar(
+        select(BaseDeclaration).where(BaseDeclaration.enrolment_id == e.id, BaseDeclaration.contribution_year == year)
+    )
 
 
 def has_declared(session: Session, e: Enrolment) -> bool:
     """Has this worker ever declared a base themselves?"""
-    return session.scalar(select(BaseDeclaration.id).where(
-        BaseDeclaration.enrolment_id == e.id, BaseDeclaration.source == BaseSource.DECLARED).limit(1)) is not None
+    return (
+        session.scalar(
+            select(BaseDeclaration.id)
+            .where(BaseDeclaration.enrolment_id == e.id, BaseDeclaration.source == BaseSource.DECLARED)
+            .limit(1)
+        )
+        is not None
+    )
 
 
-def base_for_year(session: Session, e: Enrolment, year: int, policy: rules.FlexPolicy,
-                  *, persist: bool = False) -> int | None:
+def base_for_year(
+    session: Session, e: Enrolment, year: int, policy: rules.FlexPolicy, *, persist: bool = False
+) -> int | None:
     """The base of a contribution year: declared, else last year's carried over and raised (R-FB-4)."""
     row = declared_base(session, e, year)
     if row is not None:
         return rules.effective_base(row.base, policy)
-    earlier = session.scalar(select(BaseDeclaration).where(BaseDeclaration.enrolment_id == e.id,
-                                                           BaseDeclaration.contribution_year < year)
-                             .order_by(BaseDeclaration.contribution_year.desc()).limit(1))
+    earlier = session.scalar(
+        select(BaseDeclaration)
+        .where(BaseDeclaration.enrolment_id == e.id, BaseDeclaration.contribution_year < year)
+        .order_by(BaseDeclaration.contribution_year.desc())
+        .limit(1)
+    )
     if earlier is None:
         return None
     base = rules.carry_over_base(earlier.base, policy)
     if persist:
-        session.add(BaseDeclaration(enrolment_id=e.id, contribution_year=year, base=base,
-                                    source=BaseSource.CARRIED if base == earlier.base else BaseSource.RAISED))
+        session.add(
+            BaseDeclaration(
+                enrolment_id=e.id,
+                contribution_year=year,
+                base=base,
+                source=BaseSource.CARRIED if base == earlier.base else BaseSource.RAISED,
+            )
+        )
     return base
 
 
 def window_state(session: Session, e: Enrolment, today: date) -> rules.WindowState:
     """When this worker may declare or change the base (R-FB-3)."""
-    return rules.base_change_window(today, e.enrolled_on, has_declared(session, e), region=e.region,
-                                    subsidized=e.subsidized)
+    return rules.base_change_window(
+        today, e.enrolled_on, has_declared(session, e), region=e.region, subsidized=e.subsidized
+    )
 
 
 def cycle_of_month(session: Session, e: Enrolment, month: Month, person: Person | None = None) -> str:
@@ -100,13 +118,15 @@ def cycle_of_month(session: Session, e: Enrolment, month: Month, person: Person 
     year = contribution_year(month, e.region)
     row = declared_base(session, e, year)
     who = person or session.get(Person, e.person_id)
-    return rules.cycle_for_month(row.cycle if row is not None else None, month,
-                                 who.birth_date if who else None, who.sex if who else None)
+    return rules.cycle_for_month(
+        row.cycle if row is not None else None, month, who.birth_date if who else None, who.sex if who else None
+    )
 
 
 @atomic
-def declare_base(session: Session, e: Enrolment, *, pension: str, unemployment: str | None, cycle: str,
-                 person: Person, today: date) -> BaseDeclaration:
+def declare_base(
+    session: Session, e: Enrolment, *, pension: str, unemployment: str | None, cycle: str, person: Person, today: date
+) -> BaseDeclaration:
     """缴费基数申报 (R-FB-1..5, R-FB-7, R-FB-8): in the window, a whole base in range, the same for both
     insurances, with the cycle for the whole contribution year. A new enrollee's first declaration also
     covers the months since enrolment (至本年或次年6月), which are then billed."""
@@ -141,8 +161,9 @@ def declare_base(session: Session, e: Enrolment, *, pension: str, unemployment: 
 def _store_base(session: Session, e: Enrolment, year: int, base: int, cycle: str) -> BaseDeclaration:
     row = declared_base(session, e, year)
     if row is None:
-        row = BaseDeclaration(enrolment_id=e.id, contribution_year=year, base=base, source=BaseSource.DECLARED,
-                              cycle=cycle)
+        row = BaseDeclaration(
+            enrolment_id=e.id, contribution_year=year, base=base, source=BaseSource.DECLARED, cycle=cycle
+        )
         session.add(row)
     else:
         row.base, row.source, row.cycle = base, BaseSource.DECLARED, cycle
@@ -175,18 +196,29 @@ def _bill(session: Session, e: Enrolment, month: Month, policy: rules.FlexPolicy
         if session.scalar(select(Receivable.id).where(Receivable.natural_key == key)) is not None:
             continue
         try:
-            amount = rules.monthly_amount(None if insurance == rules.MEDICAL else base, policy, insurance,
-                                          e.subsidized)
+            amount = rules.monthly_amount(None if insurance == rules.MEDICAL else base, policy, insurance, e.subsidized)
         except NoPolicyError:
             continue  # the source gives no amount for it (Qingdao): nothing is invented
-        session.add(Receivable(
-            natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance=insurance,
-            fee_period_start=month.first_day, fee_period_end=month.first_day,
-            base=None if insurance == rules.MEDICAL or e.subsidized else base,
-            amount_fen=yuan_to_fen(amount), charge_type=ChargeType.NORMAL, notice_no=None,
-            si_serial=f"{e.person_id:06d}{month.year}{month.month:02d}{rules.FLEX_INSURANCES.index(insurance)}",
-            tax_office=e.tax_office, si_agency=e.si_agency, special_category=e.special_category,
-            provisional=policy.provisional))
+        session.add(
+            Receivable(
+                natural_key=key,
+                insured_id=e.person_id,
+                enrolment_id=e.id,
+                scheme=SCHEME,
+                insurance=insurance,
+                fee_period_start=month.first_day,
+                fee_period_end=month.first_day,
+                base=None if insurance == rules.MEDICAL or e.subsidized else base,
+                amount_fen=yuan_to_fen(amount),
+                charge_type=ChargeType.NORMAL,
+                notice_no=None,
+                si_serial=f"{e.person_id:06d}{month.year}{month.month:02d}{rules.FLEX_INSURANCES.index(insurance)}",
+                tax_office=e.tax_office,
+                si_agency=e.si_agency,
+                special_category=e.special_category,
+                provisional=policy.provisional,
+            )
+        )
         created += 1
     return created
 
@@ -209,14 +241,16 @@ def generate_month(session: Session, month: Month, region: str, table: PolicyTab
     new enrollee is billed for it from the first month (R-FB-7, Q20)."""
     policy = flex_policy(region, month, table)
     created = skipped = 0
-    rows = session.scalars(select(Enrolment).where(Enrolment.scheme == SCHEME, Enrolment.region == region,
-                                                   Enrolment.status == EnrolmentStatus.ACTIVE))
+    rows = session.scalars(
+        select(Enrolment).where(
+            Enrolment.scheme == SCHEME, Enrolment.region == region, Enrolment.status == EnrolmentStatus.ACTIVE
+        )
+    )
     for e in rows:
         first = Month.of(e.enrolled_on)
         if first > month:
             continue
-        stored = None if e.subsidized else base_for_year(session, e, policy.contribution_year, policy,
-                                                           persist=True)
+        stored = None if e.subsidized else base_for_year(session, e, policy.contribution_year, policy, persist=True)
         base = stored
         if stored is None and not e.subsidized:
             if month > first:
@@ -236,8 +270,11 @@ def generate_month(session: Session, month: Month, region: str, table: PolicyTab
 def backfill(session: Session, e: Enrolment, table: PolicyTable | None = None) -> int:
     """After a new enrollee's first declaration: the pension and unemployment of every month already
     billed since enrolment (R-FB-7: May and June when enrolled in May and declared in June)."""
-    last = session.scalar(select(func.max(Receivable.fee_period_start)).where(
-        Receivable.enrolment_id == e.id, Receivable.charge_type == ChargeType.NORMAL))
+    last = session.scalar(
+        select(func.max(Receivable.fee_period_start)).where(
+            Receivable.enrolment_id == e.id, Receivable.charge_type == ChargeType.NORMAL
+        )
+    )
     if last is None or e.enrolled_on is None:
         return 0
     created = 0
@@ -255,10 +292,18 @@ def reprice_provisional(session: Session, region: str, table: PolicyTable | None
     arrive (R-FB-6: the 补差 of a bill nobody has paid yet is its new price). Declared ones are left to
     their payment; once paid, ``generate_topups`` covers them."""
     changed = 0
-    rows = session.scalars(select(Receivable).join(Enrolment, Receivable.enrolment_id == Enrolment.id).where(
-        Receivable.scheme == SCHEME, Receivable.provisional.is_(True), Receivable.status == ReceivableStatus.DUE,
-        Receivable.charge_type == ChargeType.NORMAL, Receivable.batch_debit_id.is_(None),
-        Enrolment.region == region))
+    rows = session.scalars(
+        select(Receivable)
+        .join(Enrolment, Receivable.enrolment_id == Enrolment.id)
+        .where(
+            Receivable.scheme == SCHEME,
+            Receivable.provisional.is_(True),
+            Receivable.status == ReceivableStatus.DUE,
+            Receivable.charge_type == ChargeType.NORMAL,
+            Receivable.batch_debit_id.is_(None),
+            Enrolment.region == region,
+        )
+    )
     for r in rows:
         policy = flex_policy(region, Month.of(r.fee_period_start), table)
         if policy.provisional:
@@ -277,9 +322,14 @@ def reprice_provisional(session: Session, region: str, table: PolicyTable | None
 def generate_topups(session: Session, region: str, table: PolicyTable | None = None) -> int:
     """补差: months paid on last year's numbers get the difference once the year's row exists (R-FB-6)."""
     created = 0
-    paid = session.scalars(select(Receivable).where(Receivable.scheme == SCHEME, Receivable.provisional.is_(True),
-                                                    Receivable.status == ReceivableStatus.PAID,
-                                                    Receivable.charge_type == ChargeType.NORMAL))
+    paid = session.scalars(
+        select(Receivable).where(
+            Receivable.scheme == SCHEME,
+            Receivable.provisional.is_(True),
+            Receivable.status == ReceivableStatus.PAID,
+            Receivable.charge_type == ChargeType.NORMAL,
+        )
+    )
     for r in paid:
         month = Month.of(r.fee_period_start)
         policy = flex_policy(region, month, table)
@@ -292,12 +342,25 @@ def generate_topups(session: Session, region: str, table: PolicyTable | None = N
         tops = rules.topup_items([item], policy, subsidized=r.enrolment.subsidized)
         if not tops:
             continue
-        session.add(Receivable(
-            natural_key=key, insured_id=r.insured_id, enrolment_id=r.enrolment_id, scheme=SCHEME,
-            insurance=r.insurance, fee_period_start=r.fee_period_start, fee_period_end=r.fee_period_end,
-            base=r.base, amount_fen=yuan_to_fen(tops[0].difference), charge_type=ChargeType.POLICY_BACKPAY,
-            notice_no=f"BC{policy.contribution_year}{r.enrolment_id:08d}", si_serial=f"BC{r.si_serial}",
-            tax_office=r.tax_office, si_agency=r.si_agency, special_category=r.special_category))
+        session.add(
+            Receivable(
+                natural_key=key,
+                insured_id=r.insured_id,
+                enrolment_id=r.enrolment_id,
+                scheme=SCHEME,
+                insurance=r.insurance,
+                fee_period_start=r.fee_period_start,
+                fee_period_end=r.fee_period_end,
+                base=r.base,
+                amount_fen=yuan_to_fen(tops[0].difference),
+                charge_type=ChargeType.POLICY_BACKPAY,
+                notice_no=f"BC{policy.contribution_year}{r.enrolment_id:08d}",
+                si_serial=f"BC{r.si_serial}",
+                tax_office=r.tax_office,
+                si_agency=r.si_agency,
+                special_category=r.special_category,
+            )
+        )
         created += 1
     session.flush()
     return created
@@ -365,33 +428,64 @@ def _special_row(session: Session, row: dict[str, str], seen: set[str]) -> Recei
     if key in seen:
         raise RuleViolation("与前面的行重复")
     seen.add(key)
-    return Receivable(natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance=insurance,
-                      fee_period_start=month.first_day, fee_period_end=month.first_day, base=None,
-                      amount_fen=yuan_to_fen(amount), charge_type=charge_type, notice_no=notice_no,
-                      si_serial=notice_no, tax_office=e.tax_office, si_agency=e.si_agency,
-                      special_category=e.special_category)
+    return Receivable(
+        natural_key=key,
+        insured_id=e.person_id,
+        enrolment_id=e.id,
+        scheme=SCHEME,
+        insurance=insurance,
+        fee_period_start=month.first_day,
+        fee_period_end=month.first_day,
+        base=None,
+        amount_fen=yuan_to_fen(amount),
+        charge_type=charge_type,
+        notice_no=notice_no,
+        si_serial=notice_no,
+        tax_office=e.tax_office,
+        si_agency=e.si_agency,
+        special_category=e.special_category,
+    )
 
 
 # ----------------------------------------------------------------------------------------- queries
 
 
-def window_receivables(session: Session, insured_id: int, today: date,
-                       statuses: Iterable[str] = (ReceivableStatus.DUE,)) -> list[Receivable]:
+def window_receivables(
+    session: Session, insured_id: int, today: date, statuses: Iterable[str] = (ReceivableStatus.DUE,)
+) -> list[Receivable]:
     """Normal receivables of the rolling window (本期 + 往期), oldest first (R-FP-1)."""
     periods = [m.first_day for m in rules.window_periods(today)]
-    return list(session.scalars(select(Receivable).where(
-        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME, Receivable.charge_type == ChargeType.NORMAL,
-        Receivable.status.in_(tuple(statuses)), Receivable.fee_period_start.in_(periods)
-    ).order_by(Receivable.fee_period_start.desc(), Receivable.id)))
+    return list(
+        session.scalars(
+            select(Receivable)
+            .where(
+                Receivable.insured_id == insured_id,
+                Receivable.scheme == SCHEME,
+                Receivable.charge_type == ChargeType.NORMAL,
+                Receivable.status.in_(tuple(statuses)),
+                Receivable.fee_period_start.in_(periods),
+            )
+            .order_by(Receivable.fee_period_start.desc(), Receivable.id)
+        )
+    )
 
 
-def special_receivables(session: Session, insured_id: int,
-                        statuses: Iterable[str] = (ReceivableStatus.DUE,)) -> list[Receivable]:
+def special_receivables(
+    session: Session, insured_id: int, statuses: Iterable[str] = (ReceivableStatus.DUE,)
+) -> list[Receivable]:
     """Special items (特殊核定) grouped by 征集通知流水号 (R-FP-3)."""
-    return list(session.scalars(select(Receivable).where(
-        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME,
-        Receivable.charge_type.in_(SPECIAL_TYPES), Receivable.status.in_(tuple(statuses))
-    ).order_by(Receivable.notice_no, Receivable.id)))
+    return list(
+        session.scalars(
+            select(Receivable)
+            .where(
+                Receivable.insured_id == insured_id,
+                Receivable.scheme == SCHEME,
+                Receivable.charge_type.in_(SPECIAL_TYPES),
+                Receivable.status.in_(tuple(statuses)),
+            )
+            .order_by(Receivable.notice_no, Receivable.id)
+        )
+    )
 
 
 def charge_type_of(r: Receivable, today: date) -> str:
@@ -403,9 +497,17 @@ def charge_type_of(r: Receivable, today: date) -> str:
 
 def as_rule_items(rows: Iterable[Receivable], today: date) -> list[rules.FlexReceivable]:
     """Rows as the rules see them."""
-    return [rules.FlexReceivable(id=r.id, insurance=r.insurance, fee_period=Month.of(r.fee_period_start),
-                                 amount=r.amount, charge_type=charge_type_of(r, today), notice_no=r.notice_no)
-            for r in rows]
+    return [
+        rules.FlexReceivable(
+            id=r.id,
+            insurance=r.insurance,
+            fee_period=Month.of(r.fee_period_start),
+            amount=r.amount,
+            charge_type=charge_type_of(r, today),
+            notice_no=r.notice_no,
+        )
+        for r in rows
+    ]
 
 
 def unpaid_medical_periods(session: Session, insured_id: int, today: date) -> list[Month]:
@@ -422,8 +524,6 @@ def policy_or_none(region: str, on: date) -> tuple[rules.FlexPolicy | None, str 
         return None, str(e)
 
 
-
-
 def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWindowState:
     """Whether the worker may pay here now: the 10th–25th, and not on the batch day with a batch-debit
     agreement (R-FP-4)."""
@@ -432,8 +532,9 @@ def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWind
     return rules.can_pay_now(now, bool(e and agreements.has_batch_agreement(session, person_id, today, e.tax_office)))
 
 
-def _split_by_cycle(session: Session, person_id: int, rows: list[Receivable]) -> tuple[list[Receivable],
-                                                                                      list[Receivable]]:
+def _split_by_cycle(
+    session: Session, person_id: int, rows: list[Receivable]
+) -> tuple[list[Receivable], list[Receivable]]:
     """(self-service, window-only): pension/unemployment of a month under a non-monthly cycle are paid at
     the tax-office window by agreement payment, not here (R-FB-8, seed 000 Q24)."""
     e = enrolment_of(session, person_id)
@@ -450,8 +551,12 @@ def _split_by_cycle(session: Session, person_id: int, rows: list[Receivable]) ->
             if year not in declared:
                 declared[year] = declared_base(session, e, year)
             row = declared[year]
-            cycles[m] = rules.cycle_for_month(row.cycle if row is not None else None, m,
-                                              person.birth_date if person else None, person.sex if person else None)
+            cycles[m] = rules.cycle_for_month(
+                row.cycle if row is not None else None,
+                m,
+                person.birth_date if person else None,
+                person.sex if person else None,
+            )
         monthly = r.insurance == rules.MEDICAL or cycles[m] == "monthly"
         (here if monthly else window).append(r)
     return here, window
@@ -480,8 +585,9 @@ def window_only(session: Session, person_id: int, today: date) -> list[tuple[str
     return list(out.items())
 
 
-def declare_selection(session: Session, person: Person, *, tab: str, chosen: list[str], channel: str,
-                      now: datetime) -> Declaration:
+def declare_selection(
+    session: Session, person: Person, *, tab: str, chosen: list[str], channel: str, now: datetime
+) -> Declaration:
     """提交 on the flexible-worker payment page: the window is open, the selection obeys R-FP-2 (normal)
     or R-FP-3 (special), then the items are declared."""
     window = pay_window(session, person.id, now)
@@ -497,26 +603,40 @@ def declare_selection(session: Session, person: Person, *, tab: str, chosen: lis
     items = as_rule_items(items_of_tab(session, person.id, tab, today), today)
     validate = rules.validate_normal_selection if tab == "normal" else rules.validate_special_selection
     checked = validate(ids, items)
-    return declare(session, payer_id=person.id, insured_id=person.id, scheme=SCHEME,
-                   receivable_ids=[i.id for i in checked], channel=channel, now=now, kind=tab)
+    return declare(
+        session,
+        payer_id=person.id,
+        insured_id=person.id,
+        scheme=SCHEME,
+        receivable_ids=[i.id for i in checked],
+        channel=channel,
+        now=now,
+        kind=tab,
+    )
 
 
 def declared_receivables(session: Session, person_id: int) -> dict[int, list[Receivable]]:
     """已申报待缴款: the worker's declared, unpaid items, by declaration (R-FP-8)."""
-    rows = session.scalars(select(Receivable).where(
-        Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
-        Receivable.status == ReceivableStatus.DECLARED).order_by(Receivable.declaration_id,
-                                                                 Receivable.fee_period_start, Receivable.id))
+    rows = session.scalars(
+        select(Receivable)
+        .where(
+            Receivable.insured_id == person_id,
+            Receivable.scheme == SCHEME,
+            Receivable.status == ReceivableStatus.DECLARED,
+        )
+        .order_by(Receivable.declaration_id, Receivable.fee_period_start, Receivable.id)
+    )
     by_decl: dict[int, list[Receivable]] = {}
     for r in rows:
         by_decl.setdefault(r.declaration_id or 0, []).append(r)
     return by_decl
 
 
-MSG_WINDOW_ONLY = ("按季度、半年或年缴费的养老、失业保险费须在首个征期月到社保大厅税务窗口或办税服务厅"
-                   "以协议支付方式缴纳，不能在本渠道自助缴费")
-MSG_PARTLY_DECLARED = ("所选缴费信息中有已申报待缴款的项目，请在本页“已申报待缴款”中点击继续缴费，"
-                       "或作废申报后重新选择")
+MSG_WINDOW_ONLY = (
+    "按季度、半年或年缴费的养老、失业保险费须在首个征期月到社保大厅税务窗口或办税服务厅"
+    "以协议支付方式缴纳，不能在本渠道自助缴费"
+)
+MSG_PARTLY_DECLARED = "所选缴费信息中有已申报待缴款的项目，请在本页“已申报待缴款”中点击继续缴费，或作废申报后重新选择"
 
 
 def _already_declared(session: Session, person_id: int, ids: list[int]) -> Declaration | None:
@@ -524,9 +644,14 @@ def _already_declared(session: Session, person_id: int, ids: list[int]) -> Decla
     they form, so the worker continues to pay it; a mix of declared and new items is refused plainly (R-FP-1)."""
     if not ids:
         return None
-    rows = session.scalars(select(Receivable).where(
-        Receivable.id.in_(ids), Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
-        Receivable.status == ReceivableStatus.DECLARED)).all()
+    rows = session.scalars(
+        select(Receivable).where(
+            Receivable.id.in_(ids),
+            Receivable.insured_id == person_id,
+            Receivable.scheme == SCHEME,
+            Receivable.status == ReceivableStatus.DECLARED,
+        )
+    ).all()
     if not rows:
         return None
     decl_ids = {r.declaration_id for r in rows}
@@ -537,8 +662,9 @@ def _already_declared(session: Session, person_id: int, ids: list[int]) -> Decla
     raise RuleViolation(MSG_PARTLY_DECLARED)
 
 
-def open_declarations(session: Session, person_id: int,
-                      tab: str | None = None) -> list[tuple[Declaration, list[Receivable]]]:
+def open_declarations(
+    session: Session, person_id: int, tab: str | None = None
+) -> list[tuple[Declaration, list[Receivable]]]:
     """已申报待缴款 of this worker (of one tab when given), oldest first: they stay on the payment page with
     继续缴费 and 作废申报 until paid or voided (R-FP-1, R-FP-8)."""
     out = []

@@ -43,8 +43,9 @@ class FaceCheck:
 
 def holder(session: Session, id_type: str, id_number: str) -> Holder:
     """The register's holder of a (valid, normalised) document."""
-    row = session.scalar(select(RegisteredHolder).where(RegisteredHolder.id_type == id_type,
-                                                        RegisteredHolder.id_number == id_number))
+    row = session.scalar(
+        select(RegisteredHolder).where(RegisteredHolder.id_type == id_type, RegisteredHolder.id_number == id_number)
+    )
     if row is not None:
         return Holder(row.name, row.face_fail_reason)
     return Holder(holder_name(id_type, id_number))
@@ -52,11 +53,13 @@ def holder(session: Session, id_type: str, id_number: str) -> Holder:
 
 def register(session: Session, id_type: str, id_number: str, name: str, face_fail_reason: str | None = None) -> None:
     """List a holder in the simulated register (the demo seed, factories); idempotent, last write wins."""
-    row = session.scalar(select(RegisteredHolder).where(RegisteredHolder.id_type == id_type,
-                                                        RegisteredHolder.id_number == id_number))
+    row = session.scalar(
+        select(RegisteredHolder).where(RegisteredHolder.id_type == id_type, RegisteredHolder.id_number == id_number)
+    )
     if row is None:
-        session.add(RegisteredHolder(id_type=id_type, id_number=id_number, name=name,
-                                     face_fail_reason=face_fail_reason))
+        session.add(
+            RegisteredHolder(id_type=id_type, id_number=id_number, name=name, face_fail_reason=face_fail_reason)
+        )
     else:
         row.name, row.face_fail_reason = name, face_fail_reason
     session.flush()
@@ -92,8 +95,12 @@ def next_person_nos(session: Session, count: int = 1) -> list[str]:
     """``count`` fresh 人员编号 from the bureau's sequence (a locked counter row), in order."""
     if count < 1:
         return []
-    stmt = (update(BureauSequence).where(BureauSequence.name == "person_no")
-            .values(value=BureauSequence.value + count).returning(BureauSequence.value))
+    stmt = (
+        update(BureauSequence)
+        .where(BureauSequence.name == "person_no")
+        .values(value=BureauSequence.value + count)
+        .returning(BureauSequence.value)
+    )
     last = session.execute(stmt).scalar_one_or_none()
     if last is None:  # a database emptied without its migration's row (tests truncate): start the sequence
         try:

@@ -21,8 +21,9 @@ from ..models import Enrolment, FamilyPayee, Person, Receivable
 SCHEME = SchemeCode.RESIDENT_MEDICAL
 
 
-MSG_NOT_FOUND = ("未查询到参保信息。请核实参保人是否已在医保部门办理参保登记；"
-                 "如已登记，请待次月登记信息传递至税务部门后再缴费。")
+MSG_NOT_FOUND = (
+    "未查询到参保信息。请核实参保人是否已在医保部门办理参保登记；如已登记，请待次月登记信息传递至税务部门后再缴费。"
+)
 
 
 def find_insured(session: Session, name: str, id_type: str, id_number: str) -> Person:
@@ -63,22 +64,35 @@ YEAR_STATE_LABELS = {"paid": "已缴费", "declared": "已申报待缴款", "due
 
 def family(session: Session, payer_id: int) -> list[Person]:
     """The people this payer saved (R-RM-1)."""
-    return list(session.scalars(select(Person).join(FamilyPayee, FamilyPayee.insured_id == Person.id)
-                                .where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id)))  # one query
+    return list(
+        session.scalars(
+            select(Person)
+            .join(FamilyPayee, FamilyPayee.insured_id == Person.id)
+            .where(FamilyPayee.payer_id == payer_id)
+            .order_by(FamilyPayee.id)
+        )
+    )  # one query
 
 
 def year_states(session: Session, insured_ids: list[int], year: int) -> dict[int, str]:
     """Each insured's resident medical ``year``: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5), one query."""
     found: dict[int, set[str]] = {i: set() for i in insured_ids}
     if insured_ids:
-        for insured_id, status in session.execute(select(Receivable.insured_id, Receivable.status).where(
-                Receivable.insured_id.in_(insured_ids), Receivable.scheme == SCHEME,
-                Receivable.fee_period_start >= date(year, 1, 1), Receivable.fee_period_start <= date(year, 12, 31))):
+        for insured_id, status in session.execute(
+            select(Receivable.insured_id, Receivable.status).where(
+                Receivable.insured_id.in_(insured_ids),
+                Receivable.scheme == SCHEME,
+                Receivable.fee_period_start >= date(year, 1, 1),
+                Receivable.fee_period_start <= date(year, 12, 31),
+            )
+        ):
             found[insured_id].add(status)
     states = {}
     for insured_id, statuses in found.items():
-        states[insured_id] = next((str(s) for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED,
-                                                     ReceivableStatus.PAID) if s in statuses), "none")
+        states[insured_id] = next(
+            (str(s) for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID) if s in statuses),
+            "none",
+        )
     return states
 
 
@@ -89,8 +103,14 @@ def year_state(session: Session, insured_id: int, year: int) -> str:
 
 def members(session: Session, payer_id: int, year: int) -> list[Member]:
     """The payer's saved family members with relationship and whether ``year`` is paid (R-RM-5)."""
-    rows = list(session.scalars(select(FamilyPayee).options(joinedload(FamilyPayee.insured))
-                                .where(FamilyPayee.payer_id == payer_id).order_by(FamilyPayee.id)))
+    rows = list(
+        session.scalars(
+            select(FamilyPayee)
+            .options(joinedload(FamilyPayee.insured))
+            .where(FamilyPayee.payer_id == payer_id)
+            .order_by(FamilyPayee.id)
+        )
+    )
     states = year_states(session, [r.insured_id for r in rows], year)  # two queries, whatever the family's size
     return [Member(r.id, r.insured, r.relation or "其他", states[r.insured_id]) for r in rows]
 
@@ -136,16 +156,21 @@ def may_pay_for(session: Session, payer_id: int, insured_id: int) -> bool:
     """Oneself, or a saved family member."""
     if payer_id == insured_id:
         return True
-    return session.scalar(select(FamilyPayee.id).where(FamilyPayee.payer_id == payer_id,
-                                                       FamilyPayee.insured_id == insured_id)) is not None
+    return (
+        session.scalar(
+            select(FamilyPayee.id).where(FamilyPayee.payer_id == payer_id, FamilyPayee.insured_id == insured_id)
+        )
+        is not None
+    )
 
 
 def remember(session: Session, payer_id: int, insured_id: int, relation: str | None = None) -> None:
     """Save someone as a family payee (idempotent; saving again updates the relationship)."""
     if payer_id == insured_id:
         return
-    entry = session.scalar(select(FamilyPayee).where(FamilyPayee.payer_id == payer_id,
-                                                     FamilyPayee.insured_id == insured_id))
+    entry = session.scalar(
+        select(FamilyPayee).where(FamilyPayee.payer_id == payer_id, FamilyPayee.insured_id == insured_id)
+    )
     if entry is None:
         session.add(FamilyPayee(payer_id=payer_id, insured_id=insured_id, relation=relation))
     elif relation:
@@ -154,17 +179,28 @@ def remember(session: Session, payer_id: int, insured_id: int, relation: str | N
 
 def receivables(session: Session, insured_id: int) -> list[Receivable]:
     """The insured's resident medical receivables still to declare (待缴信息)."""
-    return list(session.scalars(select(Receivable).where(
-        Receivable.insured_id == insured_id, Receivable.scheme == SCHEME, Receivable.status == ReceivableStatus.DUE
-    ).order_by(Receivable.fee_period_start)))
+    return list(
+        session.scalars(
+            select(Receivable)
+            .where(
+                Receivable.insured_id == insured_id,
+                Receivable.scheme == SCHEME,
+                Receivable.status == ReceivableStatus.DUE,
+            )
+            .order_by(Receivable.fee_period_start)
+        )
+    )
 
 
 def status_of(session: Session, insured_id: int) -> str:
     """Why there may be nothing to pay: ``none`` (not enrolled), ``paid``, ``declared`` or ``due``."""
     if _enrolment(session, insured_id) is None:
         return "none"
-    statuses = set(session.scalars(select(Receivable.status).where(Receivable.insured_id == insured_id,
-                                                                   Receivable.scheme == SCHEME)))
+    statuses = set(
+        session.scalars(
+            select(Receivable.status).where(Receivable.insured_id == insured_id, Receivable.scheme == SCHEME)
+        )
+    )
     if ReceivableStatus.DUE in statuses:
         return "due"
     if ReceivableStatus.DECLARED in statuses:
@@ -187,21 +223,42 @@ def generate_year(session: Session, year: int, region: str) -> int:
     stored, else by the insured's age with the table's bands; ``NoPolicyError`` for a year without a row.
     """
     created = 0
-    enrolments = session.scalars(select(Enrolment).where(Enrolment.scheme == SCHEME, Enrolment.region == region,
-                                                         Enrolment.status == EnrolmentStatus.ACTIVE))
-    existing = set(session.scalars(select(Receivable.natural_key).where(
-        Receivable.scheme == SCHEME, Receivable.fee_period_start == date(year, 1, 1))))
+    enrolments = session.scalars(
+        select(Enrolment).where(
+            Enrolment.scheme == SCHEME, Enrolment.region == region, Enrolment.status == EnrolmentStatus.ACTIVE
+        )
+    )
+    existing = set(
+        session.scalars(
+            select(Receivable.natural_key).where(
+                Receivable.scheme == SCHEME, Receivable.fee_period_start == date(year, 1, 1)
+            )
+        )
+    )
     for e in enrolments:
         key = f"rm:{e.person_id}:{year}"
         if key in existing:
             continue
         category = e.category or category_by_age(e.person, year, region)
         amount = resident_medical_premium(region, year, category)
-        session.add(Receivable(
-            natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance="rm_medical",
-            fee_period_start=date(year, 1, 1), fee_period_end=date(year, 12, 1), base=None,
-            amount_fen=yuan_to_fen(amount), charge_type=ChargeType.ANNUAL, notice_no=None,
-            si_serial=f"RM{year}{e.person_id:010d}", tax_office=e.tax_office, si_agency=e.si_agency,
-            special_category=None))
+        session.add(
+            Receivable(
+                natural_key=key,
+                insured_id=e.person_id,
+                enrolment_id=e.id,
+                scheme=SCHEME,
+                insurance="rm_medical",
+                fee_period_start=date(year, 1, 1),
+                fee_period_end=date(year, 12, 1),
+                base=None,
+                amount_fen=yuan_to_fen(amount),
+                charge_type=ChargeType.ANNUAL,
+                notice_no=None,
+                si_serial=f"RM{year}{e.person_id:010d}",
+                tax_office=e.tax_office,
+                si_agency=e.si_agency,
+                special_category=None,
+            )
+        )
         created += 1
     return created

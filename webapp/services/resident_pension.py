@@ -45,15 +45,38 @@ from .flexible import ImportFileError
 
 SCHEME = SchemeCode.RESIDENT_PENSION
 SPECIAL_TYPES = tuple(sorted(SPECIAL_CHARGE_TYPES))
-MSG_NOT_ENROLLED = ("未查询到城乡居民养老保险参保信息。请核实是否已在人社部门办理参保登记；"
-                    "如已登记，请待次月登记信息传递至税务部门后再办理。")
+MSG_NOT_ENROLLED = (
+    "未查询到城乡居民养老保险参保信息。请核实是否已在人社部门办理参保登记；"
+    "如已登记，请待次月登记信息传递至税务部门后再办理。"
+)
 MSG_IN_BATCH = "{}正在银行批量扣款中（申报处理中），请待扣款结果返回后再操作"
 
-__all__ = ["SCHEME", "AmountRefused", "DeclarationRow", "GenerateResult", "ImportFileError", "active_amount",
-           "amount_for_batch_debit", "amounts_of", "declaration_row", "declaration_rows", "declare_selection",
-           "enrolment_of", "generate_year", "grades_for", "import_special", "insurances", "normal_receivables",
-           "set_amount", "set_amounts", "special_receivables", "void_amount", "voidable", "year_receivable",
-           "year_status"]
+__all__ = [
+    "SCHEME",
+    "AmountRefused",
+    "DeclarationRow",
+    "GenerateResult",
+    "ImportFileError",
+    "active_amount",
+    "amount_for_batch_debit",
+    "amounts_of",
+    "declaration_row",
+    "declaration_rows",
+    "declare_selection",
+    "enrolment_of",
+    "generate_year",
+    "grades_for",
+    "import_special",
+    "insurances",
+    "normal_receivables",
+    "set_amount",
+    "set_amounts",
+    "special_receivables",
+    "void_amount",
+    "voidable",
+    "year_receivable",
+    "year_status",
+]
 
 
 # ----------------------------------------------------------------------------------------- enrolment
@@ -65,8 +88,12 @@ def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
 
 
 def _locked_enrolment(session: Session, person_id: int) -> Enrolment:
-    e = session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME)
-                       .with_for_update().execution_options(populate_existing=True))
+    e = session.scalar(
+        select(Enrolment)
+        .where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if e is None or e.status is not EnrolmentStatus.ACTIVE:
         raise RuleViolation(MSG_NOT_ENROLLED)
     return e
@@ -103,32 +130,61 @@ def year_status(session: Session, person_id: int, insurance: str, year: int) -> 
 
 def active_amount(session: Session, enrolment_id: int, insurance: str, year: int) -> PensionAmount | None:
     """The amount in force for an insurance and year, if one is set and not voided."""
-    return session.scalar(select(PensionAmount).where(
-        PensionAmount.enrolment_id == enrolment_id, PensionAmount.insurance == insurance,
-        PensionAmount.year == year, PensionAmount.status == PensionAmountStatus.ACTIVE))
+    return session.scalar(
+        select(PensionAmount).where(
+            PensionAmount.enrolment_id == enrolment_id,
+            PensionAmount.insurance == insurance,
+            PensionAmount.year == year,
+            PensionAmount.status == PensionAmountStatus.ACTIVE,
+        )
+    )
 
 
-def amounts_of(session: Session, person_id: int, statuses: tuple[str, ...] = (PensionAmountStatus.ACTIVE,
-                                                                              PensionAmountStatus.VOID)
-               ) -> list[PensionAmount]:
+def amounts_of(
+    session: Session, person_id: int, statuses: tuple[str, ...] = (PensionAmountStatus.ACTIVE, PensionAmountStatus.VOID)
+) -> list[PensionAmount]:
     """The payer's amounts, newest year first (the 缴费金额作废 list: in force, then voided)."""
-    return list(session.scalars(select(PensionAmount).where(
-        PensionAmount.person_id == person_id, PensionAmount.status.in_(statuses))
-        .order_by(PensionAmount.year.desc(), PensionAmount.status, PensionAmount.id.desc())))
+    return list(
+        session.scalars(
+            select(PensionAmount)
+            .where(PensionAmount.person_id == person_id, PensionAmount.status.in_(statuses))
+            .order_by(PensionAmount.year.desc(), PensionAmount.status, PensionAmount.id.desc())
+        )
+    )
 
 
 def _new_receivable(e: Enrolment, insurance: str, year: int, amount_fen: int) -> Receivable:
     start, end = rules.fee_period(year)
-    return Receivable(natural_key=_key(e.person_id, insurance, year), insured_id=e.person_id, enrolment_id=e.id,
-                      scheme=SCHEME, insurance=insurance, fee_period_start=start, fee_period_end=end, base=None,
-                      amount_fen=amount_fen, charge_type=ChargeType.ANNUAL, notice_no=None,
-                      si_serial=f"RP{year}{e.person_id:010d}", tax_office=e.tax_office, si_agency=e.si_agency,
-                      special_category=e.special_category)
+    return Receivable(
+        natural_key=_key(e.person_id, insurance, year),
+        insured_id=e.person_id,
+        enrolment_id=e.id,
+        scheme=SCHEME,
+        insurance=insurance,
+        fee_period_start=start,
+        fee_period_end=end,
+        base=None,
+        amount_fen=amount_fen,
+        charge_type=ChargeType.ANNUAL,
+        notice_no=None,
+        si_serial=f"RP{year}{e.person_id:010d}",
+        tax_office=e.tax_office,
+        si_agency=e.si_agency,
+        special_category=e.special_category,
+    )
 
 
 @atomic
-def set_amount(session: Session, person_id: int, *, insurance: str, year: int, amount_text: str, now: datetime,
-               table: PolicyTable | None = None) -> PensionAmount:
+def set_amount(
+    session: Session,
+    person_id: int,
+    *,
+    insurance: str,
+    year: int,
+    amount_text: str,
+    now: datetime,
+    table: PolicyTable | None = None,
+) -> PensionAmount:
     """批量扣款缴费金额设置 (R-RP-1): the amount must be one of the year's grades; the year's receivable is
     created at it, or repriced while it is neither declared nor paid. Returns the amount now in force."""
     e = _locked_enrolment(session, person_id)
@@ -158,18 +214,31 @@ def set_amount(session: Session, person_id: int, *, insurance: str, year: int, a
         session.flush()
     else:
         # Conditional: a declaration that took the receivable in the meantime wins, and this refuses.
-        moved = session.execute(update(Receivable).where(Receivable.id == r.id,
-                                                         Receivable.status == ReceivableStatus.DUE,
-                                                         Receivable.batch_debit_id.is_(None))
-                                .values(amount_fen=fen)).rowcount
+        moved = session.execute(
+            update(Receivable)
+            .where(
+                Receivable.id == r.id, Receivable.status == ReceivableStatus.DUE, Receivable.batch_debit_id.is_(None)
+            )
+            .values(amount_fen=fen)
+        ).rowcount
         if moved != 1:
             raise RuleViolation(f"{year}年度{label}已申报，请刷新页面后重试")
     if current is not None:
         current.status = PensionAmountStatus.REPLACED
         session.flush()  # one active row per year (the partial unique index)
-    row = PensionAmount(enrolment_id=e.id, person_id=person_id, insurance=insurance, year=year, amount_fen=fen,
-                        valid_from=valid_from, valid_to=valid_to, status=PensionAmountStatus.ACTIVE,
-                        source=PensionAmountSource.SET, receivable_id=r.id, set_at=now)
+    row = PensionAmount(
+        enrolment_id=e.id,
+        person_id=person_id,
+        insurance=insurance,
+        year=year,
+        amount_fen=fen,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        status=PensionAmountStatus.ACTIVE,
+        source=PensionAmountSource.SET,
+        receivable_id=r.id,
+        set_at=now,
+    )
     session.add(row)
     session.flush()
     record(session, "rp.amount_set", str(row.id), f"{insurance}:{year}:{fen}", person_id)
@@ -186,16 +255,24 @@ class AmountRefused(RuleViolation):
 
 
 @atomic
-def set_amounts(session: Session, person_id: int, choices: dict[str, str], *, year: int, now: datetime,
-                table: PolicyTable | None = None) -> list[PensionAmount]:
+def set_amounts(
+    session: Session,
+    person_id: int,
+    choices: dict[str, str],
+    *,
+    year: int,
+    now: datetime,
+    table: PolicyTable | None = None,
+) -> list[PensionAmount]:
     """提交 on 缴费金额设置: every chosen insurance's amount, all or none (``AmountRefused``)."""
     if not choices:
         raise AmountRefused({"form": rules.MSG_NO_AMOUNT})
     done, errors = [], {}
     for insurance, text in choices.items():
         try:
-            done.append(set_amount(session, person_id, insurance=insurance, year=year, amount_text=text, now=now,
-                                   table=table))
+            done.append(
+                set_amount(session, person_id, insurance=insurance, year=year, amount_text=text, now=now, table=table)
+            )
         except RuleViolation as err:
             errors[insurance] = str(err)
     if errors:
@@ -206,8 +283,9 @@ def set_amounts(session: Session, person_id: int, choices: dict[str, str], *, ye
 def voidable(session: Session, person_id: int, amount_id: int, now: datetime) -> PensionAmount:
     """The payer's amount, if 作废 may apply to it now: ``NotFound`` for another person's, ``RuleViolation``
     when it is voided already, was replaced, has expired, or its year is paid. Writes nothing."""
-    row = session.scalar(select(PensionAmount).where(PensionAmount.id == amount_id)
-                         .execution_options(populate_existing=True))
+    row = session.scalar(
+        select(PensionAmount).where(PensionAmount.id == amount_id).execution_options(populate_existing=True)
+    )
     if row is None or row.person_id != person_id:
         raise NotFound(amount_id)
     if row.status is PensionAmountStatus.VOID:
@@ -229,9 +307,13 @@ def void_amount(session: Session, person_id: int, amount_id: int, now: datetime)
     (``voidable`` says when it cannot)."""
     _locked_enrolment(session, person_id)
     # The receivable's row lock orders this against a batch debit planning it (which locks it too).
-    session.execute(select(Receivable).join(PensionAmount, PensionAmount.receivable_id == Receivable.id)
-                    .where(PensionAmount.id == amount_id).with_for_update(of=Receivable)
-                    .execution_options(populate_existing=True))
+    session.execute(
+        select(Receivable)
+        .join(PensionAmount, PensionAmount.receivable_id == Receivable.id)
+        .where(PensionAmount.id == amount_id)
+        .with_for_update(of=Receivable)
+        .execution_options(populate_existing=True)
+    )
     row = voidable(session, person_id, amount_id, now)
     row.status, row.voided_at = PensionAmountStatus.VOID, now
     session.flush()
@@ -243,9 +325,14 @@ def amount_for_batch_debit(session: Session, receivable: Receivable, day: date) 
     """The setting a batch debit on ``day`` may collect ``receivable`` by (R-RP-1, R-BD-1): the year's active
     amount whose 缴费金额有效期起止 covers the day and which priced this receivable, else None — voided,
     replaced, out of its period, or never set. The batch debit itself is built elsewhere; this is its rule."""
-    row = session.scalar(select(PensionAmount).where(
-        PensionAmount.receivable_id == receivable.id, PensionAmount.status == PensionAmountStatus.ACTIVE,
-        PensionAmount.valid_from <= day, PensionAmount.valid_to >= day))
+    row = session.scalar(
+        select(PensionAmount).where(
+            PensionAmount.receivable_id == receivable.id,
+            PensionAmount.status == PensionAmountStatus.ACTIVE,
+            PensionAmount.valid_from <= day,
+            PensionAmount.valid_to >= day,
+        )
+    )
     return row if row is not None and row.amount_fen == receivable.amount_fen else None
 
 
@@ -261,14 +348,22 @@ class GenerateResult:
     waiting: int  # enrolled insurances without any amount to use (the payer must set one)
 
 
-def _amounts_by_key(session: Session, region: str, year: int) -> tuple[dict[tuple[int, str], PensionAmount],
-                                                                        dict[tuple[int, str], PensionAmount | None]]:
+def _amounts_by_key(
+    session: Session, region: str, year: int
+) -> tuple[dict[tuple[int, str], PensionAmount], dict[tuple[int, str], PensionAmount | None]]:
     """The year's active amounts, and for each insurance the amount in force at the end of the latest earlier
     year with a setting (None when that year's amount was voided), keyed by (enrolment, insurance)."""
-    rows = session.scalars(select(PensionAmount).join(Enrolment).where(
-        Enrolment.scheme == SCHEME, Enrolment.region == region, PensionAmount.year <= year,
-        PensionAmount.status.in_((PensionAmountStatus.ACTIVE, PensionAmountStatus.VOID)))
-        .order_by(PensionAmount.year, PensionAmount.id))
+    rows = session.scalars(
+        select(PensionAmount)
+        .join(Enrolment)
+        .where(
+            Enrolment.scheme == SCHEME,
+            Enrolment.region == region,
+            PensionAmount.year <= year,
+            PensionAmount.status.in_((PensionAmountStatus.ACTIVE, PensionAmountStatus.VOID)),
+        )
+        .order_by(PensionAmount.year, PensionAmount.id)
+    )
     current: dict[tuple[int, str], PensionAmount] = {}
     latest: dict[tuple[int, str], tuple[int, PensionAmount | None]] = {}
     for a in rows:
@@ -284,20 +379,30 @@ def _amounts_by_key(session: Session, region: str, year: int) -> tuple[dict[tupl
     return current, {k: v for k, (_y, v) in latest.items()}
 
 
-def generate_year(session: Session, year: int, region: str, now: datetime,
-                  table: PolicyTable | None = None) -> GenerateResult:
+def generate_year(
+    session: Session, year: int, region: str, now: datetime, table: PolicyTable | None = None
+) -> GenerateResult:
     """Create each enrolled payer's receivable of a year (idempotent): at the amount set for the year, else
     at the amount carried from the latest earlier year (recorded as a ``carried`` setting). A payer with
     neither waits for 缴费金额设置. ``NoPolicyError`` for a year without a policy row. Reads in bulk and
     writes once, so a city's payers take seconds, not a query each."""
     grades = resident_pension_grades(region, year, table)
     created = carried = waiting = 0
-    existing = set(session.scalars(select(Receivable.natural_key).where(
-        Receivable.scheme == SCHEME, Receivable.charge_type == ChargeType.ANNUAL,
-        Receivable.fee_period_start == date(year, 1, 1))))
-    enrolments = session.scalars(select(Enrolment).where(
-        Enrolment.scheme == SCHEME, Enrolment.region == region, Enrolment.status == EnrolmentStatus.ACTIVE)
-        .order_by(Enrolment.id).with_for_update()).all()
+    existing = set(
+        session.scalars(
+            select(Receivable.natural_key).where(
+                Receivable.scheme == SCHEME,
+                Receivable.charge_type == ChargeType.ANNUAL,
+                Receivable.fee_period_start == date(year, 1, 1),
+            )
+        )
+    )
+    enrolments = session.scalars(
+        select(Enrolment)
+        .where(Enrolment.scheme == SCHEME, Enrolment.region == region, Enrolment.status == EnrolmentStatus.ACTIVE)
+        .order_by(Enrolment.id)
+        .with_for_update()
+    ).all()
     current, previous = _amounts_by_key(session, region, year)
     for e in enrolments:
         for insurance in insurances(e):
@@ -310,10 +415,17 @@ def generate_year(session: Session, year: int, region: str, now: datetime,
                     waiting += 1
                     continue
                 amount = PensionAmount(
-                    enrolment_id=e.id, person_id=e.person_id, insurance=insurance, year=year,
+                    enrolment_id=e.id,
+                    person_id=e.person_id,
+                    insurance=insurance,
+                    year=year,
                     amount_fen=yuan_to_fen(rules.carried_amount(last.amount, grades)),
-                    valid_from=date(year, 1, 1), valid_to=date(year, 12, 31), status=PensionAmountStatus.ACTIVE,
-                    source=PensionAmountSource.CARRIED, set_at=now)
+                    valid_from=date(year, 1, 1),
+                    valid_to=date(year, 12, 31),
+                    status=PensionAmountStatus.ACTIVE,
+                    source=PensionAmountSource.CARRIED,
+                    set_at=now,
+                )
                 session.add(amount)
                 carried += 1
             r = _new_receivable(e, insurance, year, amount.amount_fen)
@@ -385,59 +497,112 @@ def _special_row(session: Session, row: dict[str, str], seen: set[str]) -> Recei
         raise RuleViolation("与前面的行重复")
     seen.add(key)
     start, end = rules.fee_period(int(year_text))
-    return Receivable(natural_key=key, insured_id=e.person_id, enrolment_id=e.id, scheme=SCHEME, insurance=insurance,
-                      fee_period_start=start, fee_period_end=end, base=None, amount_fen=yuan_to_fen(amount),
-                      charge_type=charge_type, notice_no=notice_no, si_serial=notice_no, tax_office=e.tax_office,
-                      si_agency=e.si_agency, special_category=e.special_category)
+    return Receivable(
+        natural_key=key,
+        insured_id=e.person_id,
+        enrolment_id=e.id,
+        scheme=SCHEME,
+        insurance=insurance,
+        fee_period_start=start,
+        fee_period_end=end,
+        base=None,
+        amount_fen=yuan_to_fen(amount),
+        charge_type=charge_type,
+        notice_no=notice_no,
+        si_serial=notice_no,
+        tax_office=e.tax_office,
+        si_agency=e.si_agency,
+        special_category=e.special_category,
+    )
 
 
 # ----------------------------------------------------------------------------------------- payment (R-RP-2)
 
 
-def normal_receivables(session: Session, person_id: int, year: int, chosen: list[str] | None = None,
-                       statuses: tuple[str, ...] = (ReceivableStatus.DUE,)) -> list[Receivable]:
+def normal_receivables(
+    session: Session,
+    person_id: int,
+    year: int,
+    chosen: list[str] | None = None,
+    statuses: tuple[str, ...] = (ReceivableStatus.DUE,),
+) -> list[Receivable]:
     """正常缴费: the year's receivables at the set amount, of the chosen insurances."""
     stmt = select(Receivable).where(
-        Receivable.insured_id == person_id, Receivable.scheme == SCHEME, Receivable.charge_type == ChargeType.ANNUAL,
-        Receivable.fee_period_start == date(year, 1, 1), Receivable.status.in_(statuses))
+        Receivable.insured_id == person_id,
+        Receivable.scheme == SCHEME,
+        Receivable.charge_type == ChargeType.ANNUAL,
+        Receivable.fee_period_start == date(year, 1, 1),
+        Receivable.status.in_(statuses),
+    )
     if chosen is not None:
         stmt = stmt.where(Receivable.insurance.in_(chosen))
     return list(session.scalars(stmt.order_by(Receivable.insurance, Receivable.id)))
 
 
-def special_receivables(session: Session, person_id: int, chosen: list[str] | None = None,
-                        statuses: tuple[str, ...] = (ReceivableStatus.DUE,)) -> list[Receivable]:
+def special_receivables(
+    session: Session,
+    person_id: int,
+    chosen: list[str] | None = None,
+    statuses: tuple[str, ...] = (ReceivableStatus.DUE,),
+) -> list[Receivable]:
     """特殊缴费: the 人社核定 items, grouped by 征集通知流水号."""
-    stmt = select(Receivable).where(Receivable.insured_id == person_id, Receivable.scheme == SCHEME,
-                                    Receivable.charge_type.in_(SPECIAL_TYPES), Receivable.status.in_(statuses))
+    stmt = select(Receivable).where(
+        Receivable.insured_id == person_id,
+        Receivable.scheme == SCHEME,
+        Receivable.charge_type.in_(SPECIAL_TYPES),
+        Receivable.status.in_(statuses),
+    )
     if chosen is not None:
         stmt = stmt.where(Receivable.insurance.in_(chosen))
     return list(session.scalars(stmt.order_by(Receivable.notice_no, Receivable.fee_period_start, Receivable.id)))
 
 
-def declare_selection(session: Session, person: Person, *, tab: str, chosen_insurances: list[str],
-                      chosen: list[str], channel: str, now: datetime) -> Declaration:
+def declare_selection(
+    session: Session,
+    person: Person,
+    *,
+    tab: str,
+    chosen_insurances: list[str],
+    chosen: list[str],
+    channel: str,
+    now: datetime,
+) -> Declaration:
     """提交 on 城乡居民养老保险办理: the ticked items of one tab (正常缴费 or 特殊缴费) are the payer's own,
     special items go with the others of their 征集通知流水号, then they are declared (R-RP-2, R-PA-1)."""
     if enrolment_of(session, person.id) is None:
         raise RuleViolation(MSG_NOT_ENROLLED)
     ids = parse_ids(chosen)
     if tab == DeclarationKind.SPECIAL:
-        items = special_receivables(session, person.id, chosen_insurances,
-                                    statuses=(ReceivableStatus.DUE, ReceivableStatus.DECLARED,
-                                              ReceivableStatus.PAID))
+        items = special_receivables(
+            session,
+            person.id,
+            chosen_insurances,
+            statuses=(ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID),
+        )
         rules.validate_special_selection(ids, [rules.SpecialItem(r.id, r.notice_no) for r in items])
     else:
         year = rules.pension_year(now.astimezone(BEIJING).date())
-        items = normal_receivables(session, person.id, year, chosen_insurances,
-                                   statuses=(ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID))
+        items = normal_receivables(
+            session,
+            person.id,
+            year,
+            chosen_insurances,
+            statuses=(ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID),
+        )
         if not ids:
             raise RuleViolation(rules.MSG_EMPTY_SELECTION)
         if not set(ids) <= {r.id for r in items}:
             raise RuleViolation(MSG_STALE)
-    return declare(session, payer_id=person.id, insured_id=person.id, scheme=SCHEME, receivable_ids=ids,
-                   channel=channel, now=now, kind=DeclarationKind.SPECIAL if tab == DeclarationKind.SPECIAL
-                   else DeclarationKind.NORMAL)
+    return declare(
+        session,
+        payer_id=person.id,
+        insured_id=person.id,
+        scheme=SCHEME,
+        receivable_ids=ids,
+        channel=channel,
+        now=now,
+        kind=DeclarationKind.SPECIAL if tab == DeclarationKind.SPECIAL else DeclarationKind.NORMAL,
+    )
 
 
 # ----------------------------------------------------------------------------------------- declarations (R-RP-3)
@@ -460,11 +625,23 @@ class DeclarationRow:
 def declaration_rows(session: Session, payer_id: int, start: date, end: date) -> list[DeclarationRow]:
     """申报记录查询 by declaration date (R-RP-3), newest first."""
     decls = declared_between(session, payer_id, SCHEME, start, end)
-    pending = set(session.scalars(select(PaymentOrder.declaration_id).where(
-        PaymentOrder.declaration_id.in_([d.id for d in decls]), PaymentOrder.provider == Provider.AGREEMENT,
-        PaymentOrder.state.in_(tuple(OPEN_ORDER_STATES))))) if decls else set()
-    return [DeclarationRow(d, rules.declaration_state(d.status, d.id in pending), d.status is DeclarationStatus.PAID)
-            for d in decls]
+    pending = (
+        set(
+            session.scalars(
+                select(PaymentOrder.declaration_id).where(
+                    PaymentOrder.declaration_id.in_([d.id for d in decls]),
+                    PaymentOrder.provider == Provider.AGREEMENT,
+                    PaymentOrder.state.in_(tuple(OPEN_ORDER_STATES)),
+                )
+            )
+        )
+        if decls
+        else set()
+    )
+    return [
+        DeclarationRow(d, rules.declaration_state(d.status, d.id in pending), d.status is DeclarationStatus.PAID)
+        for d in decls
+    ]
 
 
 def declaration_row(session: Session, payer_id: int, declaration_id: int) -> DeclarationRow:
@@ -472,7 +649,16 @@ def declaration_row(session: Session, payer_id: int, declaration_id: int) -> Dec
     decl = session.get(Declaration, declaration_id)
     if decl is None or decl.payer_id != payer_id or decl.scheme != SCHEME:
         raise NotFound(declaration_id)
-    pending = session.scalar(select(PaymentOrder.id).where(
-        PaymentOrder.declaration_id == decl.id, PaymentOrder.provider == Provider.AGREEMENT,
-        PaymentOrder.state.in_(tuple(OPEN_ORDER_STATES))).limit(1)) is not None
+    pending = (
+        session.scalar(
+            select(PaymentOrder.id)
+            .where(
+                PaymentOrder.declaration_id == decl.id,
+                PaymentOrder.provider == Provider.AGREEMENT,
+                PaymentOrder.state.in_(tuple(OPEN_ORDER_STATES)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
     return DeclarationRow(decl, rules.declaration_state(decl.status, pending), decl.status is DeclarationStatus.PAID)

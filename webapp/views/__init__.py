@@ -22,8 +22,17 @@ from . import (
     verify,
 )
 
-BLUEPRINTS = (hall.bp, auth.bp, resident_medical.bp, flexible.bp, agreements.bp, pay.bp, resident_pension.bp,
-              certificates.bp, verify.bp)
+BLUEPRINTS = (
+    hall.bp,
+    auth.bp,
+    resident_medical.bp,
+    flexible.bp,
+    agreements.bp,
+    pay.bp,
+    resident_pension.bp,
+    certificates.bp,
+    verify.bp,
+)
 
 
 def init_app(app: Flask) -> None:

@@ -24,8 +24,10 @@ from ._web import db, found, me, month_range, render
 def urls_for(provider: str) -> Urls:
     """The absolute notify and return URLs a provider needs for an order."""
     base = str(current_app.config["PUBLIC_BASE_URL"])
-    return Urls(notify_url=f"{base}{url_for('pay.notify', provider=provider)}",
-                return_url=f"{base}/pay/return/{provider}/" + "{out_trade_no}")
+    return Urls(
+        notify_url=f"{base}{url_for('pay.notify', provider=provider)}",
+        return_url=f"{base}/pay/return/{provider}/" + "{out_trade_no}",
+    )
 
 
 def to_method(decl: Declaration) -> Any:
@@ -47,11 +49,17 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
     # The query names the relative only to whom may see them: oneself, a saved member, someone paid for.
     known = insured_id is not None and (bool(rows) or may_pay_for(db(), me().id, insured_id))
     insured = db().get(Person, insured_id) if known else None
-    return render("_components/records.html", scheme=SCHEMES[scheme_code], rows=rows, error=error, labels=LABELS,
-                  insured=insured,
-                  start=str(start) if not error else request.args.get("start") or str(start),
-                  end=str(end) if not error else request.args.get("end") or str(end),
-                  status=422 if error else 200)
+    return render(
+        "_components/records.html",
+        scheme=SCHEMES[scheme_code],
+        rows=rows,
+        error=error,
+        labels=LABELS,
+        insured=insured,
+        start=str(start) if not error else request.args.get("start") or str(start),
+        end=str(end) if not error else request.args.get("end") or str(end),
+        status=422 if error else 200,
+    )
 
 
 def record_page(scheme_code: str, payment_id: int) -> Any:
@@ -59,5 +67,10 @@ def record_page(scheme_code: str, payment_id: int) -> Any:
     with found():
         p = declarations.payment_of(db(), me().id, scheme_code, payment_id)
     r = p.receivable
-    return render("_components/record.html", scheme=SCHEMES[scheme_code], p=p, labels=LABELS,
-                  levy=levy_of(r.insurance, r.enrolment.category))
+    return render(
+        "_components/record.html",
+        scheme=SCHEMES[scheme_code],
+        p=p,
+        labels=LABELS,
+        levy=levy_of(r.insurance, r.enrolment.category),
+    )

@@ -67,4 +67,3 @@ def init_app(app: Flask) -> None:
     """Bind the limiter to the app with the storage configuration chose (RATELIMIT_STORAGE_URI)."""
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _too_many)
-

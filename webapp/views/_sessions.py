@@ -52,8 +52,9 @@ def _key(token: str) -> str:
 class ServerSession(SecureCookieSession):
     """The session dict and the token it is stored under (None until first saved)."""
 
-    def __init__(self, initial: Any = None, token: str | None = None, *, lost: bool = False,
-                 stateless: bool = False) -> None:
+    def __init__(
+        self, initial: Any = None, token: str | None = None, *, lost: bool = False, stateless: bool = False
+    ) -> None:
         super().__init__(initial)
         self.token = token
         self.lost = lost  # a cookie came whose session has ended (logged out, expired) or never existed
@@ -110,15 +111,21 @@ class DatabaseStore:
     def insert(self, key: str, data: str, person_id: int | None, expires_at: datetime, now: datetime) -> None:
         """Store a new session."""
         with self.engine.begin() as conn:
-            conn.execute(self.table.insert().values(key=key, data=data, person_id=person_id, expires_at=expires_at,
-                                                    created_at=now))
+            conn.execute(
+                self.table.insert().values(
+                    key=key, data=data, person_id=person_id, expires_at=expires_at, created_at=now
+                )
+            )
 
     def update(self, key: str, data: str, person_id: int | None, expires_at: datetime, now: datetime) -> bool:
         """Rewrite an existing, unexpired session; False if it is gone."""
         t = self.table
         with self.engine.begin() as conn:
-            done = conn.execute(t.update().where(t.c.key == key, t.c.expires_at > now)
-                                .values(data=data, person_id=person_id, expires_at=expires_at))
+            done = conn.execute(
+                t.update()
+                .where(t.c.key == key, t.c.expires_at > now)
+                .values(data=data, person_id=person_id, expires_at=expires_at)
+            )
         return done.rowcount == 1
 
     def delete(self, key: str) -> None:
@@ -162,8 +169,9 @@ class RedisStore:
             return None
         return doc["data"]
 
-    def _write(self, key: str, data: str, person_id: int | None, expires_at: datetime, now: datetime,
-               **flags: bool) -> bool:
+    def _write(
+        self, key: str, data: str, person_id: int | None, expires_at: datetime, now: datetime, **flags: bool
+    ) -> bool:
         payload = json.dumps({"data": data, "expires_at": expires_at.isoformat()})
         ttl = self._ttl(expires_at, now)
         if not self.client.set(self.prefix + key, payload, ex=ttl, **flags):
@@ -228,9 +236,13 @@ class ServerSessionInterface(SessionInterface):
         session.ended.clear()
         if session.accessed:
             response.vary.add("Cookie")
-        cookie = {"domain": self.get_cookie_domain(app), "path": self.get_cookie_path(app),
-                  "secure": self.get_cookie_secure(app), "samesite": self.get_cookie_samesite(app),
-                  "httponly": self.get_cookie_httponly(app)}
+        cookie = {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "samesite": self.get_cookie_samesite(app),
+            "httponly": self.get_cookie_httponly(app),
+        }
         name = self.get_cookie_name(app)
         if not session:
             if session.token:

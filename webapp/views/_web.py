@@ -153,8 +153,7 @@ def safe_next(target: str | None) -> str | None:
     if not target or len(target) > 2000 or any(c < " " or c == "\x7f" for c in target):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
 
@@ -165,9 +164,15 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
-            target = request.full_path.rstrip("?") if request.method == "GET" else (
-                request.headers.get("HX-Current-URL") and urlsplit(
-                    request.headers["HX-Current-URL"]).path or request.path)
+            target = (
+                request.full_path.rstrip("?")
+                if request.method == "GET"
+                else (
+                    request.headers.get("HX-Current-URL")
+                    and urlsplit(request.headers["HX-Current-URL"]).path
+                    or request.path
+                )
+            )
             kept = [(k, v) for k in getattr(view, "kept_on_expiry", ()) for v in request.form.getlist(k)]
             if request.method == "POST" and kept:
                 target = f"{target}?{urlencode(kept)}"
@@ -230,14 +235,22 @@ def _range(parse: Callable[[str], T], default_start: T, default_end: T, message:
 
 def month_range(default_start: Month, default_end: Month) -> tuple[Month, Month, str | None]:
     """``start``/``end`` query arguments (费款所属期, YYYY-MM), or the defaults and a Chinese message."""
-    return _range(lambda t: Month(*month_parts(t)), default_start, default_end,
-                  "费款所属期格式应为YYYY-MM，请选择月份或按“2026-01”“2026年1月”填写")
+    return _range(
+        lambda t: Month(*month_parts(t)),
+        default_start,
+        default_end,
+        "费款所属期格式应为YYYY-MM，请选择月份或按“2026-01”“2026年1月”填写",
+    )
 
 
 def date_range(default_start: date, default_end: date) -> tuple[date, date, str | None]:
     """``start``/``end`` query arguments (dates, YYYY-MM-DD), or the defaults and a Chinese message."""
-    return _range(lambda t: date(*date_parts(t)), default_start, default_end,
-                  "日期格式应为YYYY-MM-DD，请选择日期或按“2026-01-05”“2026年1月5日”填写")
+    return _range(
+        lambda t: date(*date_parts(t)),
+        default_start,
+        default_end,
+        "日期格式应为YYYY-MM-DD，请选择日期或按“2026-01-05”“2026年1月5日”填写",
+    )
 
 
 def audit(kind: str, subject: str = "", detail: str = "", actor_id: int | None = None) -> None:
@@ -276,35 +289,59 @@ MSG_CRASH = ("系统繁忙", "系统繁忙，请稍后重试。您的缴费不�
 def error_page(status: int, title: str | None = None, message: str | None = None) -> Any:
     """The error page in the app's layout, with the Chinese title and message of its status."""
     default_title, default_message = ERROR_PAGES.get(status, ("出错了", "请求无法处理，请返回上一页重试。"))
-    return render_template("_components/error.html", title=title or default_title,
-                           message=message or default_message), status
+    return render_template(
+        "_components/error.html", title=title or default_title, message=message or default_message
+    ), status
 
 
 def content_security_policy(config: Any) -> str:
     """The CSP: scripts, styles and fetches from this site only (htmx and WeUI are self-hosted, no inline
     script or style anywhere), WeUI's icons as data: images, no framing, no plugins, no <base>, and forms
     may go to this site and, through the 303 after 确认缴费, to the providers' cashiers."""
-    cashiers = sorted({f"{u.scheme}://{u.netloc}" for u in (urlsplit(str(config.get(k) or "")) for k in
-                       ("WECHAT_BASE_URL", "ALIPAY_GATEWAY_URL", "UNIONPAY_BASE_URL")) if u.scheme and u.netloc})
-    return "; ".join([
-        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
-        "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
-        "form-action " + " ".join(["'self'", *cashiers]),
-    ])
+    cashiers = sorted(
+        {
+            f"{u.scheme}://{u.netloc}"
+            for u in (
+                urlsplit(str(config.get(k) or ""))
+                for k in ("WECHAT_BASE_URL", "ALIPAY_GATEWAY_URL", "UNIONPAY_BASE_URL")
+            )
+            if u.scheme and u.netloc
+        }
+    )
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action " + " ".join(["'self'", *cashiers]),
+        ]
+    )
 
 
 def _refuse_what_no_browser_means() -> Any:
     """Before anything reads the request: a URL longer than MAX_URL_LENGTH is 414, and a NUL byte in the
     path, the query or a form field is 400 (no text with NUL may reach the database)."""
     environ = request.environ
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
-        environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", ""))
+    raw = (
+        environ.get("RAW_URI")
+        or environ.get("REQUEST_URI")
+        or (environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", ""))
+    )
     if len(raw) > int(current_app.config.get("MAX_URL_LENGTH") or 4096):
         return error_page(414)
     if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
         return error_page(400)
-    if request.endpoint != "pay.notify" and request.method == "POST" and any(
-            "\x00" in k or "\x00" in v for k, v in request.form.items(multi=True)):
+    if (
+        request.endpoint != "pay.notify"
+        and request.method == "POST"
+        and any("\x00" in k or "\x00" in v for k, v in request.form.items(multi=True))
+    ):
         return error_page(400)
     return None
 
@@ -375,8 +412,7 @@ def init_app(app: Flask) -> None:
     @app.get("/favicon.ico")
     def _favicon() -> Any:
         """Browsers ask for /favicon.ico whatever the page says."""
-        return app.response_class(favicon, mimetype="image/x-icon",
-                                  headers={"Cache-Control": "public, max-age=604800"})
+        return app.response_class(favicon, mimetype="image/x-icon", headers={"Cache-Control": "public, max-age=604800"})
 
     app.jinja_env.globals.update(
         current_user=current_user,

@@ -30,8 +30,15 @@ def index() -> Any:
 
 def _list(confirming: int | None = None, status: int = 200) -> Any:
     today = clock().today()
-    return render("agreements/index.html", rows=agreements.list_for(db(), me().id), today=today,
-                  status_label=agreements.status_label, confirming=confirming, banks=banks.banks(), status=status)
+    return render(
+        "agreements/index.html",
+        rows=agreements.list_for(db(), me().id),
+        today=today,
+        status_label=agreements.status_label,
+        confirming=confirming,
+        banks=banks.banks(),
+        status=status,
+    )
 
 
 def _form() -> dict[str, str]:
@@ -48,10 +55,19 @@ def _form_context(form: dict[str, str], errors: dict[str, str]) -> dict[str, Any
         form["tax_office"] = next(iter(offices))
     regions = banks.regions(form["bank"]) if form["bank"] in banks.banks() else []
     branches = banks.branches(form["bank"], form["bank_region"]) if form["bank_region"] in regions else []
-    return {"form": form, "errors": errors, "person": person, "id_masked": mask_id_number(person.id_number),
-            "offices": offices, "si_agency": offices.get(form["tax_office"], ""), "banks": banks.banks(),
-            "regions": regions, "branches": branches, "batch_tip": agreements.BATCH_TIP,
-            "account_tip": agreements.ACCOUNT_TIP}
+    return {
+        "form": form,
+        "errors": errors,
+        "person": person,
+        "id_masked": mask_id_number(person.id_number),
+        "offices": offices,
+        "si_agency": offices.get(form["tax_office"], ""),
+        "banks": banks.banks(),
+        "regions": regions,
+        "branches": branches,
+        "batch_tip": agreements.BATCH_TIP,
+        "account_tip": agreements.ACCOUNT_TIP,
+    }
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -61,8 +77,15 @@ def new() -> Any:
     form = _form()
     errors: dict[str, str] = {}
     if request.method == "POST":
-        signing = agreements.SignForm(form["tax_office"], form["bank"], form["bank_region"], form["branch"],
-                                      form["holder"], form["card_number"], form["batch_debit"] == "1")
+        signing = agreements.SignForm(
+            form["tax_office"],
+            form["bank"],
+            form["bank_region"],
+            form["branch"],
+            form["holder"],
+            form["card_number"],
+            form["batch_debit"] == "1",
+        )
         errors = agreements.check(db(), me(), signing)
         if not errors:
             try:

@@ -32,12 +32,17 @@ bp = Blueprint("auth", __name__)
 @per_address("RATELIMIT_LOGIN")
 def login() -> Any:
     """身份验证: 姓名, 证件类型, 证件号码, consent, 7天免登录; then the face check."""
-    form = {"name": "", "id_type": "resident_id", "id_number": "", "remember": "",
-            "agree": "", "next": safe_next(request.values.get("next")) or ""}
+    form = {
+        "name": "",
+        "id_type": "resident_id",
+        "id_number": "",
+        "remember": "",
+        "agree": "",
+        "next": safe_next(request.values.get("next")) or "",
+    }
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form.update({k: request.form.get(k, "").strip() for k in ("name", "id_type", "id_number",
-                                                                  "remember", "agree")})
+        form.update({k: request.form.get(k, "").strip() for k in ("name", "id_type", "id_number", "remember", "agree")})
         if not form["name"]:
             errors["name"] = "请输入姓名"
         elif len(form["name"]) > 30:
@@ -49,8 +54,7 @@ def login() -> Any:
         if not form["agree"]:
             errors["agree"] = "请阅读并同意《用户服务协议》及《隐私政策》"
         if not errors:
-            session["pending_login"] = {k: form[k] for k in ("name", "id_type", "id_number",
-                                                             "remember", "next")}
+            session["pending_login"] = {k: form[k] for k in ("name", "id_type", "id_number", "remember", "next")}
             return redirect(url_for("auth.face"), 303)
     else:
         # 返回修改信息 on the face page: what was typed comes back (R-UX-2), not an empty form.
@@ -60,8 +64,7 @@ def login() -> Any:
             form["next"] = form["next"] or safe_next(pending.get("next")) or ""
             form["agree"] = "1"
     expired = request.args.get("expired") == "1"
-    return render("auth/login.html", form=form, errors=errors, expired=expired,
-                  status=422 if errors else 200)
+    return render("auth/login.html", form=form, errors=errors, expired=expired, status=422 if errors else 200)
 
 
 def _pending_id() -> str:
@@ -73,8 +76,12 @@ def _pending_id() -> str:
 
 @bp.route("/login/face", methods=["GET", "POST"])
 @per_address("RATELIMIT_FACE")
-@limiter.limit(configured("RATELIMIT_FACE_PER_ID"), methods=["POST"], key_func=_pending_id,
-               deduct_when=lambda response: response.status_code == 422)
+@limiter.limit(
+    configured("RATELIMIT_FACE_PER_ID"),
+    methods=["POST"],
+    key_func=_pending_id,
+    deduct_when=lambda response: response.status_code == 422,
+)
 def face() -> Any:
     """The simulated 人脸识别 against the identity authority's register (R-ID-4): it passes only for the
     document's holder; a person row is written only then. A refusal reads the same for every ID."""
@@ -92,8 +99,7 @@ def face() -> Any:
             audit("login", str(person.id), "7天免登录" if pending.get("remember") else "", actor_id=person.id)
             sign_in(person, remember=bool(pending.get("remember")))
             return redirect(safe_next(pending.get("next")) or url_for("hall.index"), 303)
-    return render("auth/face.html", pending=pending, failure=failure,
-                  status=422 if failure else 200)
+    return render("auth/face.html", pending=pending, failure=failure, status=422 if failure else 200)
 
 
 @bp.get("/me")
@@ -128,8 +134,9 @@ def display_mode_choice() -> Any:
     if mode not in DISPLAY_MODES:
         mode = "standard" if display_mode() == "elder" else "elder"
     response = redirect(safe_next(request.form.get("back")) or url_for("auth.settings"), 303)
-    response.set_cookie(DISPLAY_MODE_COOKIE, mode, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
-                        secure=request.is_secure)
+    response.set_cookie(
+        DISPLAY_MODE_COOKIE, mode, max_age=365 * 24 * 3600, httponly=True, samesite="Lax", secure=request.is_secure
+    )
     return response
 
 
@@ -156,4 +163,3 @@ def logout_everywhere() -> Any:
     after_commit(lambda: end_every_session_of(app, person_id))
     sign_out()
     return redirect(url_for("hall.index"), 303)
-

@@ -54,9 +54,17 @@ def _print_page(refused: str | None = None) -> Any:
         except RuleViolation as e:
             error = str(e)
     error = error or refused
-    return render("certificates/index.html", groups=groups, waiting=waiting, error=error, labels=LABELS,
-                  levy_of=levy_of, start=request.args.get("start") or str(start),
-                  end=request.args.get("end") or str(end), status=422 if error else 200)
+    return render(
+        "certificates/index.html",
+        groups=groups,
+        waiting=waiting,
+        error=error,
+        labels=LABELS,
+        levy_of=levy_of,
+        start=request.args.get("start") or str(start),
+        end=request.args.get("end") or str(end),
+        status=422 if error else 200,
+    )
 
 
 @bp.post("/apply")
@@ -91,9 +99,17 @@ def downloads() -> Any:
         except RuleViolation as e:
             error = str(e)
     making = any(c.status == "making" for c in rows)
-    return render("certificates/downloads.html", rows=rows, error=error, making=making, labels=STATUS_LABELS,
-                  start=request.args.get("start") or start.isoformat(), end=request.args.get("end") or end.isoformat(),
-                  block="list" if request.args.get("partial") else None, status=422 if error else 200)
+    return render(
+        "certificates/downloads.html",
+        rows=rows,
+        error=error,
+        making=making,
+        labels=STATUS_LABELS,
+        start=request.args.get("start") or start.isoformat(),
+        end=request.args.get("end") or end.isoformat(),
+        block="list" if request.args.get("partial") else None,
+        status=422 if error else 200,
+    )
 
 
 def _mine(certificate_id: int) -> Certificate:
@@ -140,8 +156,11 @@ def download(certificate_id: int) -> Any:
 
 def _not_made(cert: Certificate) -> Any:
     """A 查看 or 下载 before 制作成功: say so, on a page (409)."""
-    message = "缴费证明正在制作中，请在记录下载中等待制作成功后再查看或下载。" if cert.status == "making" else \
-        f"缴费证明制作失败（{cert.failure_reason or ''}），请在记录下载中点击重新制作。"
+    message = (
+        "缴费证明正在制作中，请在记录下载中等待制作成功后再查看或下载。"
+        if cert.status == "making"
+        else f"缴费证明制作失败（{cert.failure_reason or ''}），请在记录下载中点击重新制作。"
+    )
     return render("_components/error.html", title="证明尚未制作成功", message=message, status=409)
 
 

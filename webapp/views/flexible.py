@@ -48,10 +48,20 @@ def _base_context(person: Person, typed: str | None = None) -> dict[str, Any]:
     # months that then fall within 12 months of retirement are billed monthly whatever was chosen.
     on = max(today, Month(year, accounts.region_year_start(e.region)).first_day) if state.target_year else today
     cycles = rules.allowed_cycles(person.birth_date, person.sex, on) if person.birth_date else list(rules.CYCLES)
-    return {"enrolment": e, "state": state, "policy": policy, "no_policy": no_policy, "year": year,
-            "current": current, "base_text": base_text, "table_base": table_base, "rows": rows, "cycles": cycles,
-            "source_label": _source_label(current, policy),
-            "cycle_labels": rules.CYCLE_LABELS}
+    return {
+        "enrolment": e,
+        "state": state,
+        "policy": policy,
+        "no_policy": no_policy,
+        "year": year,
+        "current": current,
+        "base_text": base_text,
+        "table_base": table_base,
+        "rows": rows,
+        "cycles": cycles,
+        "source_label": _source_label(current, policy),
+        "cycle_labels": rules.CYCLE_LABELS,
+    }
 
 
 def _source_label(current: Any, policy: rules.FlexPolicy | None) -> str:
@@ -81,14 +91,24 @@ def _base_rows(e: Any, policy: rules.FlexPolicy | None, base_text: str) -> tuple
         amount, unknown = None, None
         if policy is not None:
             try:
-                amount = rules.monthly_amount(base, policy, ins, e.subsidized) if (
-                    base is not None or e.subsidized or ins == rules.MEDICAL) else None
+                amount = (
+                    rules.monthly_amount(base, policy, ins, e.subsidized)
+                    if (base is not None or e.subsidized or ins == rules.MEDICAL)
+                    else None
+                )
             except NoPolicyError as err:
                 unknown = str(err)  # the source gives no rate: said so, never invented
             except RuleViolation:
                 amount = None
-        rows.append({"insurance": ins, "label": rules.INSURANCE_LABELS[ins], "amount": amount,
-                     "fixed": ins == rules.MEDICAL or e.subsidized, "unknown": unknown})
+        rows.append(
+            {
+                "insurance": ins,
+                "label": rules.INSURANCE_LABELS[ins],
+                "amount": amount,
+                "fixed": ins == rules.MEDICAL or e.subsidized,
+                "unknown": unknown,
+            }
+        )
     return rows, base
 
 
@@ -120,8 +140,15 @@ def base_submit() -> Any:
     today = clock().today()
     first = not accounts.has_declared(db(), e)
     try:
-        row = accounts.declare_base(db(), e, pension=typed, unemployment=request.form.get("unemployment_base", typed),
-                                    cycle=cycle, person=person, today=today)
+        row = accounts.declare_base(
+            db(),
+            e,
+            pension=typed,
+            unemployment=request.form.get("unemployment_base", typed),
+            cycle=cycle,
+            person=person,
+            today=today,
+        )
         audit("flex.base_declared", str(e.id), f"{row.contribution_year}:{row.base}:{cycle}")
     except (RuleViolation, NoPolicyError) as err:
         ctx = _base_context(person, typed=typed)
@@ -130,10 +157,11 @@ def base_submit() -> Any:
     start = min(Month.of(e.enrolled_on), year_first) if first and e.enrolled_on else max(year_first, Month.of(today))
     applies = f"缴费基数自{start.label_zh()}属期起适用至{(year_first + 11).label_zh()}属期"
     if cycle != "monthly":
-        applies += (f"；{rules.CYCLE_LABELS.get(cycle, cycle)}自{year_first.label_zh()}属期起生效，养老、失业保险费须在"
-                    f"每个周期的首个征期月到{rules.WINDOW_ONLY_PLACES}以协议支付方式缴纳，医疗保险仍按月缴费")
-    return render("flexible/base_done.html", row=row, cycle_label=rules.CYCLE_LABELS.get(cycle, cycle),
-                  applies=applies)
+        applies += (
+            f"；{rules.CYCLE_LABELS.get(cycle, cycle)}自{year_first.label_zh()}属期起生效，养老、失业保险费须在"
+            f"每个周期的首个征期月到{rules.WINDOW_ONLY_PLACES}以协议支付方式缴纳，医疗保险仍按月缴费"
+        )
+    return render("flexible/base_done.html", row=row, cycle_label=rules.CYCLE_LABELS.get(cycle, cycle), applies=applies)
 
 
 # ------------------------------------------------------------------------------------- pay (R-FP-*)
@@ -160,13 +188,15 @@ def select_items() -> Any:
     chosen = request.form.getlist("receivable") if request.method == "POST" else None
     if request.method == "POST" and accounts.enrolment_of(db(), person.id) is not None:
         try:
-            decl = accounts.declare_selection(db(), person, tab=tab, chosen=chosen or [], channel=str(g.channel),
-                                              now=clock().now())
+            decl = accounts.declare_selection(
+                db(), person, tab=tab, chosen=chosen or [], channel=str(g.channel), now=clock().now()
+            )
             return to_method(decl)
         except RuleViolation as err:
             error = str(err)
-    return render("flexible/select.html", **_select_context(person, tab, chosen), error=error,
-                  status=422 if error else 200)
+    return render(
+        "flexible/select.html", **_select_context(person, tab, chosen), error=error, status=422 if error else 200
+    )
 
 
 def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[str, Any]:
@@ -180,19 +210,33 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
         groups.setdefault(key, []).append(r)
     selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
     total = sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00"))
-    needs_base = bool(e and not e.subsidized and not accounts.has_declared(db(), e)
-                      and accounts.window_state(db(), e, today).can_change)
-    return {"tab": tab, "items": items, "groups": groups, "selected": selected, "total": total,
-            "enrolment": e, "window": accounts.pay_window(db(), person.id, clock().now()) if e else None,
-            "policy": policy, "no_policy": no_policy,
-            "lapse": rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today) if e else None,
-            "charge_type_of": lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
-            "labels": rules.INSURANCE_LABELS, "steps": STEPS, "needs_base": needs_base,
-            "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
-            "open_decls": accounts.open_declarations(db(), person.id, tab) if e else [],
-            "policy_notes": _policy_notes(e, items) if e else [],
-            "window_only": accounts.window_only(db(), person.id, today) if e and tab == "normal" else [],
-            "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else []}
+    needs_base = bool(
+        e
+        and not e.subsidized
+        and not accounts.has_declared(db(), e)
+        and accounts.window_state(db(), e, today).can_change
+    )
+    return {
+        "tab": tab,
+        "items": items,
+        "groups": groups,
+        "selected": selected,
+        "total": total,
+        "enrolment": e,
+        "window": accounts.pay_window(db(), person.id, clock().now()) if e else None,
+        "policy": policy,
+        "no_policy": no_policy,
+        "lapse": rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today) if e else None,
+        "charge_type_of": lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
+        "labels": rules.INSURANCE_LABELS,
+        "steps": STEPS,
+        "needs_base": needs_base,
+        "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
+        "open_decls": accounts.open_declarations(db(), person.id, tab) if e else [],
+        "policy_notes": _policy_notes(e, items) if e else [],
+        "window_only": accounts.window_only(db(), person.id, today) if e and tab == "normal" else [],
+        "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
+    }
 
 
 def _policy_notes(e: Any, items: list[Receivable]) -> list[str]:
@@ -212,9 +256,14 @@ def total() -> Any:
     """The live 合计 (htmx): summed here from the stored receivables the user ticked (R-MO-2)."""
     person = me()
     tab = request.form.get("tab", "normal")
-    return render("flexible/select.html", block="total",
-                  **_select_context(person, tab if tab in ("normal", "special") else "normal",
-                                    request.form.getlist("receivable")), error=None)
+    return render(
+        "flexible/select.html",
+        block="total",
+        **_select_context(
+            person, tab if tab in ("normal", "special") else "normal", request.form.getlist("receivable")
+        ),
+        error=None,
+    )
 
 
 # ------------------------------------------------------------------------------------- due (R-FP-8)
@@ -227,17 +276,23 @@ def due() -> Any:
     person = me()
     today = clock().today()
     e = accounts.enrolment_of(db(), person.id)
-    pending = accounts.window_receivables(db(), person.id, today) + accounts.special_receivables(db(), person.id) \
-        if e else []
-    window_only = {r.id: message for message, rows in accounts.window_only(db(), person.id, today) for r in rows} \
-        if e else {}
-    return render("flexible/due.html", enrolment=e, pending=pending, window_only=window_only,
-                  failures=batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
-                  by_decl=accounts.declared_receivables(db(), person.id) if e else {},
-                  labels=rules.INSURANCE_LABELS,
-                  charge_type_of=lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
-                  lapse=rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today)
-                  if e else None)
+    pending = (
+        accounts.window_receivables(db(), person.id, today) + accounts.special_receivables(db(), person.id) if e else []
+    )
+    window_only = (
+        {r.id: message for message, rows in accounts.window_only(db(), person.id, today) for r in rows} if e else {}
+    )
+    return render(
+        "flexible/due.html",
+        enrolment=e,
+        pending=pending,
+        window_only=window_only,
+        failures=batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
+        by_decl=accounts.declared_receivables(db(), person.id) if e else {},
+        labels=rules.INSURANCE_LABELS,
+        charge_type_of=lambda r: rules.CHARGE_TYPE_LABELS.get(accounts.charge_type_of(r, today), ""),
+        lapse=rules.lapse_warning(accounts.unpaid_medical_periods(db(), person.id, today), today) if e else None,
+    )
 
 
 # ------------------------------------------------------------------------------------- records

@@ -35,8 +35,11 @@ def due_reminder(kind: str) -> reminder_rules.Reminder | None:
     cache = g.setdefault("due_reminders", {})
     if kind not in cache:
         user = current_user()
-        cache[kind] = reminder_service.next_due(db(), user, kind, clock().today(),
-                                                str(current_app.config["REGION"])) if user else None
+        cache[kind] = (
+            reminder_service.next_due(db(), user, kind, clock().today(), str(current_app.config["REGION"]))
+            if user
+            else None
+        )
     return cache[kind]
 
 
@@ -44,6 +47,7 @@ def reminder_kinds() -> list[str]:
     """The schemes the signed-in person pays, each with a 缴费提醒 in the hall (R-UX-3)."""
     user = current_user()
     return list(reminder_service.kinds_for(db(), user)) if user else []
+
 
 # R-CH-2: printed on posters, so these paths never change.
 ENTRY_POINTS: list[tuple[str, str]] = [
@@ -64,8 +68,11 @@ def index() -> Any:
     before the batch day (R-BD-4)."""
     user = current_user()
     today = clock().today()
-    remind = batch_rules.reminder(today) if user is not None and agreements.has_batch_agreement(
-        db(), user.id, today) else None
+    remind = (
+        batch_rules.reminder(today)
+        if user is not None and agreements.has_batch_agreement(db(), user.id, today)
+        else None
+    )
     return render("hall/index.html", reminder=remind)
 
 
@@ -106,8 +113,9 @@ def qr_poster() -> Any:
         codes = []
         for path, label in entries:
             url = f"{base}{path}?ch={channel}"
-            svg = segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=True,
-                                                        title=f"{label}（{channel_label}）")
+            svg = segno.make(url, error="m").svg_inline(
+                scale=3, border=2, omitsize=True, title=f"{label}（{channel_label}）"
+            )
             codes.append({"label": label, "url": url, "svg": Markup(svg)})
         rows.append({"channel": channel_label, "codes": codes})
     return render("hall/qr.html", rows=rows, base=base)
@@ -125,9 +133,14 @@ def reminder_ics(kind: str) -> Any:
         return redirect(url_for("hall.index"))
     uid = f"{kind}-{reminder.due:%Y%m%d}-{me().id}@{request.host.split(':')[0] or 'shebao'}"
     body = reminder_rules.to_ics(reminder, uid=uid, now=clock().now(), url=_entry_url(kind))
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Disposition": f'attachment; filename="shebao-{kind}-{reminder.due:%Y%m%d}.ics"',
-        "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": f'attachment; filename="shebao-{kind}-{reminder.due:%Y%m%d}.ics"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _entry_url(kind: str) -> str:
@@ -154,10 +167,16 @@ def hall_links() -> list[dict[str, str]]:
         {"title": "应缴费信息查询", "desc": "灵活就业 · 待申报", "href": url_for("flexible.due")},
         {"title": "灵活就业缴费记录", "desc": "按费款所属期查询", "href": url_for("flexible.records")},
         {"title": "城乡居民养老保险办理", "desc": "本人缴费 · 正常/特殊缴费", "href": url_for("resident_pension.pay")},
-        {"title": "批量扣款缴费金额设置", "desc": "居民养老 · 选择缴费档次",
-         "href": url_for("resident_pension.amount")},
-        {"title": "批量扣款缴费金额作废", "desc": "居民养老 · 停止批量扣款",
-         "href": url_for("resident_pension.amount_void")},
+        {
+            "title": "批量扣款缴费金额设置",
+            "desc": "居民养老 · 选择缴费档次",
+            "href": url_for("resident_pension.amount"),
+        },
+        {
+            "title": "批量扣款缴费金额作废",
+            "desc": "居民养老 · 停止批量扣款",
+            "href": url_for("resident_pension.amount_void"),
+        },
         {"title": "申报记录查询", "desc": "居民养老 · 作废 · 继续缴费", "href": url_for("resident_pension.declared")},
         {"title": "已缴费查询", "desc": "居民养老 · 按费款所属期", "href": url_for("resident_pension.records")},
         {"title": "缴费协议", "desc": "新增协议 · 撤销", "href": url_for("agreements.index")},

@@ -39,14 +39,25 @@ def method(declaration_id: int) -> Any:
     ready = [m for m in methods if m != Provider.AGREEMENT or usable]  # 协议支付 preselected only when it can pay
     chosen = request.form.get("method") or (ready or methods or [""])[0]
     agreement_text = request.form.get("agreement_id", "")
-    agreement_id = int(agreement_text) if agreement_text.isascii() and agreement_text.isdigit() \
-        and len(agreement_text) < 19 else (usable[0].id if len(usable) == 1 else None)
+    agreement_id = (
+        int(agreement_text)
+        if agreement_text.isascii() and agreement_text.isdigit() and len(agreement_text) < 19
+        else (usable[0].id if len(usable) == 1 else None)
+    )
     error = None
     if request.method == "POST":
         try:
-            order = checkout.confirm(db(), adapters(), decl, chosen, channel=channel, now=clock().now(),
-                                     urls=urls_for(chosen), agreement_id=agreement_id,
-                                     expire_minutes=int(current_app.config["ORDER_EXPIRE_MINUTES"]))
+            order = checkout.confirm(
+                db(),
+                adapters(),
+                decl,
+                chosen,
+                channel=channel,
+                now=clock().now(),
+                urls=urls_for(chosen),
+                agreement_id=agreement_id,
+                expire_minutes=int(current_app.config["ORDER_EXPIRE_MINUTES"]),
+            )
         except RuleViolation as e:
             error = str(e)
         else:
@@ -55,10 +66,19 @@ def method(declaration_id: int) -> Any:
             if order.state is OrderState.PAID or order.provider == Provider.AGREEMENT:
                 return redirect(url_for("pay.order", out_trade_no=order.out_trade_no), 303)
             error = order.failure_reason or orders.MSG_CREATE_FAILED
-    return render("pay/method.html", decl=decl, scheme=SCHEMES[decl.scheme], methods=methods, chosen=chosen,
-                  agreements=usable, agreement_id=agreement_id, error=error,
-                  open_order=orders.open_order(db(), decl.id),
-                  not_now=checkout.why_not_now(db(), decl, clock().now()), status=422 if error else 200)
+    return render(
+        "pay/method.html",
+        decl=decl,
+        scheme=SCHEMES[decl.scheme],
+        methods=methods,
+        chosen=chosen,
+        agreements=usable,
+        agreement_id=agreement_id,
+        error=error,
+        open_order=orders.open_order(db(), decl.id),
+        not_now=checkout.why_not_now(db(), decl, clock().now()),
+        status=422 if error else 200,
+    )
 
 
 @bp.post("/<id:declaration_id>/void")
@@ -106,8 +126,16 @@ def order(out_trade_no: str) -> Any:
 
 def _result(o: Any, block: str | None = None, error: str | None = None, status: int = 200) -> Any:
     decl = o.declaration
-    return render("pay/result.html", o=o, decl=decl, scheme=SCHEMES[decl.scheme], refunds=checkout.refunds(db(), o),
-                  error=error, block=block, status=status)
+    return render(
+        "pay/result.html",
+        o=o,
+        decl=decl,
+        scheme=SCHEMES[decl.scheme],
+        refunds=checkout.refunds(db(), o),
+        error=error,
+        block=block,
+        status=status,
+    )
 
 
 @bp.post("/orders/<token:out_trade_no>/cancel")
@@ -127,8 +155,14 @@ def cancel(out_trade_no: str) -> Any:
 def _send_refunds_if_any(o: Any) -> None:
     if o.state is OrderState.UNAPPLIED:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        after_commit(lambda: orders.send_refunds(app.extensions["db_sessionmaker"], app.extensions["payment_adapters"],
-                                                 app.extensions["clock"].now(), order_id=o.id))
+        after_commit(
+            lambda: orders.send_refunds(
+                app.extensions["db_sessionmaker"],
+                app.extensions["payment_adapters"],
+                app.extensions["clock"].now(),
+                order_id=o.id,
+            )
+        )
 
 
 @bp.post("/notify/<token:provider>")

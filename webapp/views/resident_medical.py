@@ -37,8 +37,15 @@ def pay() -> Any:
     """Step 1, 身份信息确认: 本人, a saved family member, or 他人 typed in (R-RM-1). The 他人 look-up answers
     only the guide's Q21 message when it finds no one, whatever the reason, and is rate-limited (R-ID-4)."""
     user = me()
-    form = {"who": request.values.get("who", "self"), "name": "", "id_type": "resident_id", "id_number": "",
-            "nationality": "中华人民共和国", "save": "", "relation": ""}
+    form = {
+        "who": request.values.get("who", "self"),
+        "name": "",
+        "id_type": "resident_id",
+        "id_number": "",
+        "nationality": "中华人民共和国",
+        "save": "",
+        "relation": "",
+    }
     errors: dict[str, str] = {}
     if request.method == "POST":
         form.update({k: request.form.get(k, "").strip() for k in form if k != "who"})
@@ -76,10 +83,17 @@ def pay() -> Any:
                     audit("family.saved", str(insured.id))
                 session["rm_other"] = insured.id
                 return _go_select(insured.id)
-    return render("resident_medical/pay.html", form=form, errors=errors, steps=SCHEME.steps,
-                  members=rm.members(db(), user.id, clock().today().year),
-                  relation_options={"": "请选择", **{r: r for r in rm.RELATIONS}},
-                  state_labels=rm.YEAR_STATE_LABELS, user=user, status=422 if errors else 200)
+    return render(
+        "resident_medical/pay.html",
+        form=form,
+        errors=errors,
+        steps=SCHEME.steps,
+        members=rm.members(db(), user.id, clock().today().year),
+        relation_options={"": "请选择", **{r: r for r in rm.RELATIONS}},
+        state_labels=rm.YEAR_STATE_LABELS,
+        user=user,
+        status=422 if errors else 200,
+    )
 
 
 @bp.get("/family")
@@ -99,9 +113,17 @@ def _family_page(error: str | None = None, editing: int | None = None, status: i
             abort(404)
         with found():
             confirm = rm.member(db(), user.id, remove_id, year)
-    return render("resident_medical/family.html", members=rm.members(db(), user.id, year), year=year,
-                  relations=rm.RELATIONS, state_labels=rm.YEAR_STATE_LABELS, confirm=confirm, error=error,
-                  editing=editing, status=status)
+    return render(
+        "resident_medical/family.html",
+        members=rm.members(db(), user.id, year),
+        year=year,
+        relations=rm.RELATIONS,
+        state_labels=rm.YEAR_STATE_LABELS,
+        confirm=confirm,
+        error=error,
+        editing=editing,
+        status=status,
+    )
 
 
 @bp.post("/family/<id:member_id>/relation")
@@ -155,15 +177,28 @@ def select_items() -> Any:
     chosen = request.form.getlist("receivable") if request.method == "POST" else None
     if request.method == "POST":
         try:
-            decl = declarations.declare(db(), payer_id=me().id, insured_id=insured.id, scheme=SCHEME.code,
-                                        receivable_ids=declarations.parse_ids(chosen or []), channel=str(g.channel),
-                                        now=clock().now())
+            decl = declarations.declare(
+                db(),
+                payer_id=me().id,
+                insured_id=insured.id,
+                scheme=SCHEME.code,
+                receivable_ids=declarations.parse_ids(chosen or []),
+                channel=str(g.channel),
+                now=clock().now(),
+            )
             return to_method(decl)
         except RuleViolation as e:
             error = str(e)
-    return render("resident_medical/select.html", insured=insured, items=rm.receivables(db(), insured.id),
-                  steps=SCHEME.steps, error=error, chosen=chosen, state=rm.status_of(db(), insured.id),
-                  status=422 if error else 200)
+    return render(
+        "resident_medical/select.html",
+        insured=insured,
+        items=rm.receivables(db(), insured.id),
+        steps=SCHEME.steps,
+        error=error,
+        chosen=chosen,
+        state=rm.status_of(db(), insured.id),
+        status=422 if error else 200,
+    )
 
 
 @bp.get("/declared")
@@ -178,9 +213,15 @@ def declared() -> Any:
             rows = declarations.declared_between(db(), me().id, SCHEME.code, start, end)
         except RuleViolation as e:
             error = str(e)
-    return render("resident_medical/declared.html", rows=rows, start=request.args.get("start") or start.isoformat(),
-                  end=request.args.get("end") or end.isoformat(), error=error,
-                  block="results" if request.args.get("partial") else None, status=422 if error else 200)
+    return render(
+        "resident_medical/declared.html",
+        rows=rows,
+        start=request.args.get("start") or start.isoformat(),
+        end=request.args.get("end") or end.isoformat(),
+        error=error,
+        block="results" if request.args.get("partial") else None,
+        status=422 if error else 200,
+    )
 
 
 @bp.get("/records")

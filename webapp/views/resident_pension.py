@@ -50,8 +50,13 @@ def pay() -> Any:
     """Step 1, 身份信息确认: the payer's own data (resident pension is paid for oneself only)."""
     person = me()
     e = rp.enrolment_of(db(), person.id)
-    return render("resident_pension/pay.html", person=person, enrolment=e, steps=STEPS,
-                  failures=batch_debit.failures_for(db(), person.id, clock().today(), SCHEME.code) if e else [])
+    return render(
+        "resident_pension/pay.html",
+        person=person,
+        enrolment=e,
+        steps=STEPS,
+        failures=batch_debit.failures_for(db(), person.id, clock().today(), SCHEME.code) if e else [],
+    )
 
 
 def _chosen_insurances(e: Enrolment, values: list[str]) -> list[str]:
@@ -76,14 +81,31 @@ def insurance() -> Any:
             return redirect(url_for("resident_pension.select", insurance=picked), 303)
         error = "请勾选需要缴费的参保险种"
     year = _year()
-    rows = [{"insurance": i, "label": rules.LABELS[i], "amount": rp.active_amount(db(), e.id, i, year),
-             "status": rp.year_status(db(), person.id, i, year)} for i in rp.insurances(e)]
-    return render("resident_pension/insurance.html", person=person, enrolment=e, rows=rows, year=year,
-                  chosen=chosen, error=error, steps=STEPS, status=422 if error else 200)
+    rows = [
+        {
+            "insurance": i,
+            "label": rules.LABELS[i],
+            "amount": rp.active_amount(db(), e.id, i, year),
+            "status": rp.year_status(db(), person.id, i, year),
+        }
+        for i in rp.insurances(e)
+    ]
+    return render(
+        "resident_pension/insurance.html",
+        person=person,
+        enrolment=e,
+        rows=rows,
+        year=year,
+        chosen=chosen,
+        error=error,
+        steps=STEPS,
+        status=422 if error else 200,
+    )
 
 
-def _select_context(person: Person, e: Enrolment, tab: str, chosen_insurances: list[str],
-                    chosen: list[str] | None) -> dict[str, Any]:
+def _select_context(
+    person: Person, e: Enrolment, tab: str, chosen_insurances: list[str], chosen: list[str] | None
+) -> dict[str, Any]:
     year = _year()
     if tab == "special":
         items = rp.special_receivables(db(), person.id, chosen_insurances)
@@ -94,13 +116,21 @@ def _select_context(person: Person, e: Enrolment, tab: str, chosen_insurances: l
         groups.setdefault((r.notice_no or "") if tab == "special" else r.insurance, []).append(r)
     selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
     states = {i: rp.year_status(db(), person.id, i, year) for i in chosen_insurances}
-    return {"tab": tab, "items": items, "groups": groups, "selected": selected, "year": year,
-            "total": sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00")),
-            "insurances": chosen_insurances, "states": states, "labels": rules.LABELS, "steps": STEPS,
-            "special_count": len(rp.special_receivables(db(), person.id, chosen_insurances)),
-            "amounts": {i: rp.active_amount(db(), e.id, i, year) for i in chosen_insurances},
-            "failures": batch_debit.failures_for(db(), person.id, clock().today(), SCHEME.code)
-            if tab == "normal" else []}
+    return {
+        "tab": tab,
+        "items": items,
+        "groups": groups,
+        "selected": selected,
+        "year": year,
+        "total": sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00")),
+        "insurances": chosen_insurances,
+        "states": states,
+        "labels": rules.LABELS,
+        "steps": STEPS,
+        "special_count": len(rp.special_receivables(db(), person.id, chosen_insurances)),
+        "amounts": {i: rp.active_amount(db(), e.id, i, year) for i in chosen_insurances},
+        "failures": batch_debit.failures_for(db(), person.id, clock().today(), SCHEME.code) if tab == "normal" else [],
+    }
 
 
 @bp.route("/pay/select", methods=["GET", "POST"], endpoint="select")
@@ -115,18 +145,30 @@ def select_items() -> Any:
     tab = request.values.get("tab", "normal")
     tab = tab if tab in TABS else "normal"
     chosen_insurances = _chosen_insurances(e, request.values.getlist("insurance"))
-    chosen = request.values.getlist("receivable") if "receivable" in request.values or \
-        request.method == "POST" else None
+    chosen = (
+        request.values.getlist("receivable") if "receivable" in request.values or request.method == "POST" else None
+    )
     error = None
     if request.method == "POST":
         try:
-            decl = rp.declare_selection(db(), person, tab=tab, chosen_insurances=chosen_insurances,
-                                        chosen=chosen or [], channel=str(g.channel), now=clock().now())
+            decl = rp.declare_selection(
+                db(),
+                person,
+                tab=tab,
+                chosen_insurances=chosen_insurances,
+                chosen=chosen or [],
+                channel=str(g.channel),
+                now=clock().now(),
+            )
             return to_method(decl)
         except RuleViolation as err:
             error = str(err)
-    return render("resident_pension/select.html", **_select_context(person, e, tab, chosen_insurances, chosen),
-                  error=error, status=422 if error else 200)
+    return render(
+        "resident_pension/select.html",
+        **_select_context(person, e, tab, chosen_insurances, chosen),
+        error=error,
+        status=422 if error else 200,
+    )
 
 
 @bp.post("/pay/total")
@@ -138,8 +180,13 @@ def total() -> Any:
     if e is None:
         abort(404)
     tab = request.form.get("tab", "normal")
-    ctx = _select_context(person, e, tab if tab in TABS else "normal",
-                          _chosen_insurances(e, request.form.getlist("insurance")), request.form.getlist("receivable"))
+    ctx = _select_context(
+        person,
+        e,
+        tab if tab in TABS else "normal",
+        _chosen_insurances(e, request.form.getlist("insurance")),
+        request.form.getlist("receivable"),
+    )
     return render("resident_pension/select.html", block="total", **ctx, error=None)
 
 
@@ -156,13 +203,25 @@ def _amount_context(person: Person, e: Enrolment | None, year: int, typed: dict[
             grades, no_policy = (), f"{err}，暂不能设置缴费金额。"
         for i in rp.insurances(e):
             current = rp.active_amount(db(), e.id, i, year)
-            rows.append({"insurance": i, "label": rules.LABELS[i], "current": current,
-                         "status": rp.year_status(db(), person.id, i, year),
-                         "value": typed.get(i, str(int(current.amount)) if current else "")})
+            rows.append(
+                {
+                    "insurance": i,
+                    "label": rules.LABELS[i],
+                    "current": current,
+                    "status": rp.year_status(db(), person.id, i, year),
+                    "value": typed.get(i, str(int(current.amount)) if current else ""),
+                }
+            )
     else:
         grades = ()
-    return {"person": person, "enrolment": e, "year": year, "rows": rows, "no_policy": no_policy,
-            "grade_options": {"": "请选择缴费金额", **{str(int(g)): rules.grade_text(g) for g in grades}}}
+    return {
+        "person": person,
+        "enrolment": e,
+        "year": year,
+        "rows": rows,
+        "no_policy": no_policy,
+        "grade_options": {"": "请选择缴费金额", **{str(int(g)): rules.grade_text(g) for g in grades}},
+    }
 
 
 @bp.route("/amount", methods=["GET", "POST"])
@@ -187,11 +246,16 @@ def amount() -> Any:
     ctx = _amount_context(person, e, year, typed)
     done_ids = {i for i in (_id(v) for v in request.args.getlist("done")) if i is not None}
     done = [a for a in rp.amounts_of(db(), person.id) if a.id in done_ids] if done_ids else []
-    prompt = ("缴费金额设置成功，已上传至税务系统并生成对应的缴费信息：" + "；".join(
-        f"{a.year}年度{rules.LABELS[a.insurance]}，应缴费额¥{format_yuan(a.amount)}" for a in done)
-        + "。点击确定，前往城乡居民养老保险办理缴费。") if done else None
-    return render("resident_pension/amount.html", **ctx, errors=errors, prompt=prompt,
-                  status=422 if errors else 200)
+    prompt = (
+        (
+            "缴费金额设置成功，已上传至税务系统并生成对应的缴费信息："
+            + "；".join(f"{a.year}年度{rules.LABELS[a.insurance]}，应缴费额¥{format_yuan(a.amount)}" for a in done)
+            + "。点击确定，前往城乡居民养老保险办理缴费。"
+        )
+        if done
+        else None
+    )
+    return render("resident_pension/amount.html", **ctx, errors=errors, prompt=prompt, status=422 if errors else 200)
 
 
 @bp.route("/amount/void", methods=["GET", "POST"])
@@ -214,14 +278,24 @@ def amount_void() -> Any:
                     confirm = rp.voidable(db(), person.id, amount_id, clock().now())  # 确定 posts again
                 else:
                     a = rp.void_amount(db(), person.id, amount_id, clock().now())
-                    flash(f"已作废。{a.valid_from:%Y-%m-%d}至{a.valid_to:%Y-%m-%d}内，{rules.LABELS[a.insurance]}"
-                          "不再批量扣款。", "ok")
+                    flash(
+                        f"已作废。{a.valid_from:%Y-%m-%d}至{a.valid_to:%Y-%m-%d}内，{rules.LABELS[a.insurance]}"
+                        "不再批量扣款。",
+                        "ok",
+                    )
                     return redirect(url_for("resident_pension.amount_void"), 303)
         except RuleViolation as err:
             error = str(err)
-    return render("resident_pension/amount_void.html", person=person, amounts=rp.amounts_of(db(), person.id),
-                  chosen=chosen, error=error, confirm=confirm, labels=rules.LABELS,
-                  status=422 if error else 200)
+    return render(
+        "resident_pension/amount_void.html",
+        person=person,
+        amounts=rp.amounts_of(db(), person.id),
+        chosen=chosen,
+        error=error,
+        confirm=confirm,
+        labels=rules.LABELS,
+        status=422 if error else 200,
+    )
 
 
 # ------------------------------------------------------------------------------------- records (R-RP-3, R-RP-4)
@@ -250,10 +324,18 @@ def declared() -> Any:
             confirm = rp.declaration_row(db(), me().id, void_id)
         if not confirm.actionable:
             error, confirm = f"该申报{confirm.state}，不能作废" if not confirm.paid else "该申报已缴费，不能作废", None
-    return render("resident_pension/declared.html", rows=rows, start=start_text, end=end_text, error=error,
-                  confirm=confirm, labels=rules.LABELS,
-                  back=url_for("resident_pension.declared", start=start_text, end=end_text),
-                  block="results" if request.args.get("partial") else None, status=422 if error else 200)
+    return render(
+        "resident_pension/declared.html",
+        rows=rows,
+        start=start_text,
+        end=end_text,
+        error=error,
+        confirm=confirm,
+        labels=rules.LABELS,
+        back=url_for("resident_pension.declared", start=start_text, end=end_text),
+        block="results" if request.args.get("partial") else None,
+        status=422 if error else 200,
+    )
 
 
 @bp.get("/records")

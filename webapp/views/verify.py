@@ -42,8 +42,9 @@ def _secret() -> str:
 def _document_key() -> str:
     """The per-document limit's key: a keyed hash of the typed number (no ID in the limiter's storage),
     or of the check code when the QR code stands in for the number."""
-    typed = "".join((request.form.get("id_number") or "").split()).upper() or \
-        "code:" + normalize_check_code(request.form.get("code", ""))
+    typed = "".join((request.form.get("id_number") or "").split()).upper() or "code:" + normalize_check_code(
+        request.form.get("code", "")
+    )
     return "verify-doc:" + hashlib.sha256(f"{_secret()}:{typed}".encode()).hexdigest()[:24]
 
 
@@ -76,8 +77,9 @@ def _captcha_passes(typed: str) -> bool:
         return False
     if not _spend(challenge["n"]):
         return False
-    answer = captcha.expected(_secret(), challenge["n"], challenge["kind"],
-                              current_app.config.get("CAPTCHA_TEST_ANSWER"))
+    answer = captcha.expected(
+        _secret(), challenge["n"], challenge["kind"], current_app.config.get("CAPTCHA_TEST_ANSWER")
+    )
     return captcha.matches(typed, answer)
 
 
@@ -94,8 +96,17 @@ def _spend(nonce: str) -> bool:
 def new_captcha() -> Any:
     """看不清，换一张 (another image) or 改用文字题 / 改用图片验证码 (htmx): just the captcha part, anew."""
     challenge = _new_challenge(request.form.get("kind", "image"))
-    return render("verify/index.html", block="captcha", challenge=_challenge_view(challenge), errors={},
-                  form=_form(), result=None, failed=False, message=None, from_qr=False)
+    return render(
+        "verify/index.html",
+        block="captcha",
+        challenge=_challenge_view(challenge),
+        errors={},
+        form=_form(),
+        result=None,
+        failed=False,
+        message=None,
+        from_qr=False,
+    )
 
 
 @bp.get("/captcha/<nonce>.png")
@@ -119,17 +130,36 @@ def captcha_image(nonce: str) -> Any:
 def _form() -> dict[str, str]:
     """What was typed; a link (the QR code) only ever brings the code and the key, never a number."""
     src = request.form if request.method == "POST" else request.args
-    return {"id_number": (request.form.get("id_number") or "").strip()[:40] if request.method == "POST" else "",
-            "code": normalize_check_code(src.get("code", ""))[:40],
-            "k": (src.get("k") or "")[:32], "captcha": ""}
+    return {
+        "id_number": (request.form.get("id_number") or "").strip()[:40] if request.method == "POST" else "",
+        "code": normalize_check_code(src.get("code", ""))[:40],
+        "k": (src.get("k") or "")[:32],
+        "captcha": "",
+    }
 
 
-def _page(form: dict[str, str], *, kind: str = "image", errors: dict[str, str] | None = None,
-          result: dict[str, Any] | None = None, failed: bool = False, message: str | None = None,
-          status: int = 200) -> Any:
+def _page(
+    form: dict[str, str],
+    *,
+    kind: str = "image",
+    errors: dict[str, str] | None = None,
+    result: dict[str, Any] | None = None,
+    failed: bool = False,
+    message: str | None = None,
+    status: int = 200,
+) -> Any:
     challenge = _new_challenge(kind)
-    return render("verify/index.html", form=form, errors=errors or {}, result=result, failed=failed,
-                  message=message, challenge=_challenge_view(challenge), from_qr=bool(form["k"]), status=status)
+    return render(
+        "verify/index.html",
+        form=form,
+        errors=errors or {},
+        result=result,
+        failed=failed,
+        message=message,
+        challenge=_challenge_view(challenge),
+        from_qr=bool(form["k"]),
+        status=status,
+    )
 
 
 @bp.get("")
@@ -178,12 +208,26 @@ def masked(cert: Certificate) -> dict[str, Any]:
         p = item.payment
         r = p.receivable
         levy = levy_of(r.insurance, r.enrolment.category)
-        items.append({"item": levy.item, "subject": levy.subject, "period": period_text(r.fee_period_start,
-                                                                                        r.fee_period_end),
-                      "posted_on": p.posted_on, "e_ticket_no": mask_number(p.e_ticket_no), "amount": p.amount})
-    return {"number": cert.number, "payer": mask_name(payer.name), "id_number": mask_id_number(payer.id_number),
-            "tax_office": cert.tax_office, "issued_on": cert.requested_at, "total": cert.total, "items": items,
-            "period": period_text(cert.period_start, cert.period_end)}
+        items.append(
+            {
+                "item": levy.item,
+                "subject": levy.subject,
+                "period": period_text(r.fee_period_start, r.fee_period_end),
+                "posted_on": p.posted_on,
+                "e_ticket_no": mask_number(p.e_ticket_no),
+                "amount": p.amount,
+            }
+        )
+    return {
+        "number": cert.number,
+        "payer": mask_name(payer.name),
+        "id_number": mask_id_number(payer.id_number),
+        "tax_office": cert.tax_office,
+        "issued_on": cert.requested_at,
+        "total": cert.total,
+        "items": items,
+        "period": period_text(cert.period_start, cert.period_end),
+    }
 
 
 @bp.errorhandler(429)

@@ -74,8 +74,17 @@ def sim() -> Sim:
     return current_app.extensions["sim"]
 
 
-def new_trade(provider: str, out_trade_no: str, amount_fen: int, notify_url: str, return_url: str,
-              description: str, expire_at: float | None, state: str = "NOTPAY", **extra: Any) -> str:
+def new_trade(
+    provider: str,
+    out_trade_no: str,
+    amount_fen: int,
+    notify_url: str,
+    return_url: str,
+    description: str,
+    expire_at: float | None,
+    state: str = "NOTPAY",
+    **extra: Any,
+) -> str:
     """Record a trade; returns its cashier token. Raises ValueError on a duplicate order number."""
     import json
 
@@ -83,9 +92,21 @@ def new_trade(provider: str, out_trade_no: str, amount_fen: int, notify_url: str
     store = sim().store
     if store.trade(provider, out_trade_no) is not None:
         raise ValueError("duplicate out_trade_no")
-    store.run("INSERT INTO trade(provider, out_trade_no, amount_fen, state, notify_url, return_url, description, "
-              "token, created, expire_at, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)", provider, out_trade_no, amount_fen,
-              state, notify_url, return_url, description, token, sim().now(), expire_at, json.dumps(extra))
+    store.run(
+        "INSERT INTO trade(provider, out_trade_no, amount_fen, state, notify_url, return_url, description, "
+        "token, created, expire_at, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        provider,
+        out_trade_no,
+        amount_fen,
+        state,
+        notify_url,
+        return_url,
+        description,
+        token,
+        sim().now(),
+        expire_at,
+        json.dumps(extra),
+    )
     return token
 
 
@@ -99,8 +120,12 @@ def tombstone(provider: str, out_trade_no: str) -> None:
 
 def expire_if_due(provider: str, trade: Any) -> Any:
     """Close an unpaid trade whose time_expire has passed; returns the trade as it now is."""
-    if trade is not None and trade["state"] in ("NOTPAY", "UNSEEN") and trade["expire_at"] \
-            and sim().now() > trade["expire_at"]:
+    if (
+        trade is not None
+        and trade["state"] in ("NOTPAY", "UNSEEN")
+        and trade["expire_at"]
+        and sim().now() > trade["expire_at"]
+    ):
         sim().store.set_state(provider, trade["out_trade_no"], "CLOSED", only_from=("NOTPAY", "UNSEEN"))
         return sim().store.trade(provider, trade["out_trade_no"])
     return trade
@@ -136,8 +161,14 @@ def cashier_blueprint(provider: str) -> Blueprint:
                 return redirect(module.return_redirect(trade, paid=True), 303)
             trade = sim().store.trade_by_token(provider, token)
         name, color = BRANDS[provider]
-        return render_template("sim/cashier.html", trade=trade, brand=name, color=color, error=error,
-                               yuan=f"{trade['amount_fen'] / 100:.2f}"), (422 if error else 200)
+        return render_template(
+            "sim/cashier.html",
+            trade=trade,
+            brand=name,
+            color=color,
+            error=error,
+            yuan=f"{trade['amount_fen'] / 100:.2f}",
+        ), (422 if error else 200)
 
     @bp.post("/_control")
     def control() -> Any:
@@ -149,8 +180,9 @@ def cashier_blueprint(provider: str) -> Blueprint:
     return bp
 
 
-def create_app(config: Mapping[str, object] | None = None, *, clock: Clock | None = None,
-               transport: Transport | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, object] | None = None, *, clock: Clock | None = None, transport: Transport | None = None
+) -> Flask:
     """The providers' server. ``config`` overrides the environment (read by ``webapp.config``);
     ``clock`` and ``transport`` let an in-process test share the app's clock and reach the app."""
     from ...config import load_config
@@ -159,18 +191,29 @@ def create_app(config: Mapping[str, object] | None = None, *, clock: Clock | Non
     overrides = dict(config or {})
     instance_path = str(overrides.get("INSTANCE_PATH") or "")
     cfg = load_config(instance_path or None, overrides=overrides)
-    app = Flask(__name__, instance_path=str(cfg["INSTANCE_PATH"]), template_folder=str(ROOT / "templates"),
-                static_folder=None)
+    app = Flask(
+        __name__, instance_path=str(cfg["INSTANCE_PATH"]), template_folder=str(ROOT / "templates"), static_folder=None
+    )
     app.config.from_mapping(cfg)
     ensure_keys(app.instance_path)
     store = Store(app.instance_path)
     if transport is None:
         transport = WsgiTransport() if cfg["PAYMENT_TRANSPORT"] == "wsgi" else RequestsTransport()
     controls_enabled = bool(cfg["SIM_CONTROLS"])
-    notifier = Notifier(store, transport, mode=str(cfg["SIM_NOTIFY_MODE"]), scale=float(cfg["SIM_RETRY_SCALE"]),
-                        controls=lambda p: store.controls(p) if controls_enabled else {})
-    app.extensions["sim"] = Sim(store=store, notifier=notifier, instance_path=app.instance_path,
-                                clock=clock or cfg["CLOCK"], controls_enabled=controls_enabled)
+    notifier = Notifier(
+        store,
+        transport,
+        mode=str(cfg["SIM_NOTIFY_MODE"]),
+        scale=float(cfg["SIM_RETRY_SCALE"]),
+        controls=lambda p: store.controls(p) if controls_enabled else {},
+    )
+    app.extensions["sim"] = Sim(
+        store=store,
+        notifier=notifier,
+        instance_path=app.instance_path,
+        clock=clock or cfg["CLOCK"],
+        controls_enabled=controls_enabled,
+    )
     app.extensions["sim_transport"] = transport
     for provider, module in providers.MODULES.items():
         bp = cashier_blueprint(provider)
@@ -192,8 +235,15 @@ def charge(provider: str, trade: Any, txn_id: str) -> Any | None:
     """The buyer pays an open trade: NOTPAY → PAID, once. Returns the paid trade, or None if it was not
     payable any more (closed, expired or paid). ``amount_delta`` (a test control) takes a wrong amount."""
     taken = int(trade["amount_fen"]) + int(sim().controls(provider).get("amount_delta", 0))
-    if not sim().store.set_state(provider, trade["out_trade_no"], "PAID", only_from=("NOTPAY",), txn_id=txn_id,
-                                 paid_at=sim().now(), paid_fen=taken):
+    if not sim().store.set_state(
+        provider,
+        trade["out_trade_no"],
+        "PAID",
+        only_from=("NOTPAY",),
+        txn_id=txn_id,
+        paid_at=sim().now(),
+        paid_fen=taken,
+    ):
         return None
     return sim().store.trade(provider, trade["out_trade_no"])
 

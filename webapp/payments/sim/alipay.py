@@ -47,8 +47,9 @@ def _response(method: str, payload: dict[str, Any]) -> Response:
 
 
 def _not_exist(method: str) -> Response:
-    return _response(method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST",
-                              "sub_msg": "交易不存在"})
+    return _response(
+        method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"}
+    )
 
 
 def _signed_params(params: dict[str, str]) -> dict[str, str]:
@@ -68,12 +69,25 @@ def mark_paid(trade: Any) -> bool:
 
     def build(bad: bool) -> tuple[dict[str, str], bytes]:
         taken = _yuan(taken_fen(trade))
-        params = _signed_params({
-            "notify_time": _bj(sim().now()), "notify_type": "trade_status_sync", "notify_id": secrets.token_hex(16),
-            "app_id": extra.get("app_id", ""), "charset": "utf-8", "version": "1.0", "trade_no": trade["txn_id"],
-            "out_trade_no": trade["out_trade_no"], "total_amount": taken, "receipt_amount": taken,
-            "buyer_pay_amount": taken, "trade_status": "TRADE_SUCCESS", "subject": trade["description"] or "",
-            "gmt_create": _bj(trade["created"]), "gmt_payment": _bj(trade["paid_at"])})
+        params = _signed_params(
+            {
+                "notify_time": _bj(sim().now()),
+                "notify_type": "trade_status_sync",
+                "notify_id": secrets.token_hex(16),
+                "app_id": extra.get("app_id", ""),
+                "charset": "utf-8",
+                "version": "1.0",
+                "trade_no": trade["txn_id"],
+                "out_trade_no": trade["out_trade_no"],
+                "total_amount": taken,
+                "receipt_amount": taken,
+                "buyer_pay_amount": taken,
+                "trade_status": "TRADE_SUCCESS",
+                "subject": trade["description"] or "",
+                "gmt_create": _bj(trade["created"]),
+                "gmt_payment": _bj(trade["paid_at"]),
+            }
+        )
         if bad:
             params["total_amount"] = _yuan(taken_fen(trade) + 1)  # tampered after signing
         return ({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode())
@@ -86,9 +100,15 @@ def return_redirect(trade: Any, paid: bool) -> str:
     """Back to return_url with signed params that prove nothing (the merchant must query)."""
     if not paid:
         return trade["return_url"]
-    params = _signed_params({"method": "alipay.trade.wap.pay.return", "out_trade_no": trade["out_trade_no"],
-                             "trade_no": trade["txn_id"] or "", "total_amount": _yuan(trade["amount_fen"]),
-                             "timestamp": _bj(sim().now())})
+    params = _signed_params(
+        {
+            "method": "alipay.trade.wap.pay.return",
+            "out_trade_no": trade["out_trade_no"],
+            "trade_no": trade["txn_id"] or "",
+            "total_amount": _yuan(trade["amount_fen"]),
+            "timestamp": _bj(sim().now()),
+        }
+    )
     sep = "&" if "?" in trade["return_url"] else "?"
     return trade["return_url"] + sep + urlencode(params)
 
@@ -105,15 +125,19 @@ def register(bp: Blueprint) -> None:
         try:
             rsa_verify(sim().merchant_public("alipay"), sign_string(params, ("sign",)), params.get("sign", ""))
         except SignatureError:
-            return _response(method or "alipay.error", {"code": "40002", "msg": "Invalid Arguments",
-                                                        "sub_code": "isv.invalid-signature"})
+            return _response(
+                method or "alipay.error",
+                {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature"},
+            )
         try:
             biz = json.loads(params.get("biz_content") or "{}")
         except ValueError:
             biz = None
         if not isinstance(biz, dict):
-            return _response(method or "alipay.error", {"code": "40002", "msg": "Invalid Arguments",
-                                                        "sub_code": "isv.invalid-biz-content"})
+            return _response(
+                method or "alipay.error",
+                {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-biz-content"},
+            )
         no = str(biz.get("out_trade_no", ""))
         trade = expire_if_due("alipay", sim().store.trade("alipay", no)) if no else None
         if method == "alipay.trade.wap.pay":
@@ -122,10 +146,18 @@ def register(bp: Blueprint) -> None:
         if method == "alipay.trade.query":
             if not visible:
                 return _not_exist(method)
-            return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no,
-                                      "trade_no": trade["txn_id"] or "", "trade_status": STATUS[trade["state"]],
-                                      "total_amount": _yuan(taken_fen(trade)),
-                                      "send_pay_date": _bj(trade["paid_at"]) if trade["paid_at"] else ""})
+            return _response(
+                method,
+                {
+                    "code": "10000",
+                    "msg": "Success",
+                    "out_trade_no": no,
+                    "trade_no": trade["txn_id"] or "",
+                    "trade_status": STATUS[trade["state"]],
+                    "total_amount": _yuan(taken_fen(trade)),
+                    "send_pay_date": _bj(trade["paid_at"]) if trade["paid_at"] else "",
+                },
+            )
         if method == "alipay.trade.close":
             if not visible:
                 # Nothing at Alipay yet: remember the close so the old cashier link cannot pay later.
@@ -136,20 +168,31 @@ def register(bp: Blueprint) -> None:
                 return _not_exist(method)
             sim().store.set_state("alipay", no, "CLOSED", only_from=("NOTPAY",))
             if sim().store.trade("alipay", no)["state"] == "PAID":
-                return _response(method, {"code": "40004", "msg": "Business Failed",
-                                          "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法"})
+                return _response(
+                    method,
+                    {
+                        "code": "40004",
+                        "msg": "Business Failed",
+                        "sub_code": "ACQ.TRADE_STATUS_ERROR",
+                        "sub_msg": "交易状态不合法",
+                    },
+                )
             return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no})
         if method == "alipay.trade.refund":
             return _refund(method, biz, no, trade)
-        return _response(method or "alipay.error", {"code": "40004", "msg": "Business Failed",
-                                                    "sub_code": "isv.invalid-method"})
+        return _response(
+            method or "alipay.error", {"code": "40004", "msg": "Business Failed", "sub_code": "isv.invalid-method"}
+        )
 
     def _wap_pay(params: dict[str, str], biz: dict[str, Any], no: str, trade: Any) -> Any:
         if trade is None:
             amount = _fen(str(biz.get("total_amount", "")))
             if not no or amount is None:
-                return Response("参数错误：out_trade_no 或 total_amount 不正确", status=400,
-                                content_type="text/plain; charset=utf-8")
+                return Response(
+                    "参数错误：out_trade_no 或 total_amount 不正确",
+                    status=400,
+                    content_type="text/plain; charset=utf-8",
+                )
             expire = None
             if biz.get("time_expire"):
                 try:
@@ -157,10 +200,20 @@ def register(bp: Blueprint) -> None:
                 except (TypeError, ValueError):
                     return Response("参数错误：time_expire", status=400, content_type="text/plain; charset=utf-8")
             if expire is not None and sim().now() > expire:
-                return Response("交易已超时关闭，请返回商户重新下单", status=400,
-                                content_type="text/plain; charset=utf-8")
-            new_trade("alipay", no, amount, params.get("notify_url", ""), params.get("return_url", ""),
-                      str(biz.get("subject", "")), expire, state="UNSEEN", app_id=params.get("app_id"))
+                return Response(
+                    "交易已超时关闭，请返回商户重新下单", status=400, content_type="text/plain; charset=utf-8"
+                )
+            new_trade(
+                "alipay",
+                no,
+                amount,
+                params.get("notify_url", ""),
+                params.get("return_url", ""),
+                str(biz.get("subject", "")),
+                expire,
+                state="UNSEEN",
+                app_id=params.get("app_id"),
+            )
             trade = sim().store.trade("alipay", no)
         elif trade["state"] == "CLOSED":
             return Response("交易已关闭，请返回商户重新下单", status=400, content_type="text/plain; charset=utf-8")
@@ -172,11 +225,21 @@ def register(bp: Blueprint) -> None:
         if row is None:
             amount = _fen(str(biz.get("refund_amount", "")))
             if trade is None or trade["state"] != "PAID" or amount is None or amount > taken_fen(trade):
-                return _response(method, {"code": "40004", "msg": "Business Failed",
-                                          "sub_code": "ACQ.TRADE_STATUS_ERROR"})
-            sim().store.run("INSERT OR IGNORE INTO refund VALUES ('alipay', ?, ?, ?, ?)", req_no, no, amount,
-                            trade["txn_id"])
+                return _response(
+                    method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR"}
+                )
+            sim().store.run(
+                "INSERT OR IGNORE INTO refund VALUES ('alipay', ?, ?, ?, ?)", req_no, no, amount, trade["txn_id"]
+            )
             row = sim().store.one("SELECT * FROM refund WHERE provider='alipay' AND out_refund_no=?", req_no)
-        return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no,
-                                  "trade_no": row["refund_id"], "refund_fee": _yuan(row["amount_fen"]),
-                                  "fund_change": "Y"})
+        return _response(
+            method,
+            {
+                "code": "10000",
+                "msg": "Success",
+                "out_trade_no": no,
+                "trade_no": row["refund_id"],
+                "refund_fee": _yuan(row["amount_fen"]),
+                "fund_change": "Y",
+            },
+        )

@@ -43,8 +43,16 @@ CREATE TABLE IF NOT EXISTS bank_credit (
   credit_no TEXT PRIMARY KEY, debit_no TEXT NOT NULL, amount_fen INTEGER NOT NULL, created REAL NOT NULL);
 """
 
-MESSAGES = {"00": "交易成功", "51": "余额不足", "14": "姓名或账户不一致", "62": "账户异常", "57": "协议无效或已撤销",
-            "25": "账户不存在", "30": "卡号校验失败", "94": "该扣款已撤销"}
+MESSAGES = {
+    "00": "交易成功",
+    "51": "余额不足",
+    "14": "姓名或账户不一致",
+    "62": "账户异常",
+    "57": "协议无效或已撤销",
+    "25": "账户不存在",
+    "30": "卡号校验失败",
+    "94": "该扣款已撤销",
+}
 
 
 def init(store: Store) -> None:
@@ -67,36 +75,61 @@ def _tx(store: Store) -> Iterator[Any]:
 # ----------------------------------------------------------------------------------------- the back office
 
 
-def open_account(store: Store, card_number: str, bank: str, holder: str, id_number: str = "",
-                 balance_fen: int = 0, status: str = "normal") -> None:
+def open_account(
+    store: Store,
+    card_number: str,
+    bank: str,
+    holder: str,
+    id_number: str = "",
+    balance_fen: int = 0,
+    status: str = "normal",
+) -> None:
     """Open (or reset) an account: what the demo and the tests stand on."""
-    store.run("INSERT INTO bank_account(card_number, bank, holder, id_number, balance_fen, status) "
-              "VALUES (?,?,?,?,?,?) ON CONFLICT(card_number) DO UPDATE SET bank=excluded.bank, holder=excluded.holder, "
-              "id_number=excluded.id_number, balance_fen=excluded.balance_fen, status=excluded.status",
-              card_number, bank, holder, id_number, balance_fen, status)
+    store.run(
+        "INSERT INTO bank_account(card_number, bank, holder, id_number, balance_fen, status) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT(card_number) DO UPDATE SET bank=excluded.bank, holder=excluded.holder, "
+        "id_number=excluded.id_number, balance_fen=excluded.balance_fen, status=excluded.status",
+        card_number,
+        bank,
+        holder,
+        id_number,
+        balance_fen,
+        status,
+    )
 
 
 def open_accounts(store: Store, rows: list[tuple[str, str, str, str, int]]) -> None:
     """Open many accounts at once (card, bank, holder, id number, balance); existing ones are left alone."""
     with _tx(store) as conn:
-        conn.executemany("INSERT OR IGNORE INTO bank_account(card_number, bank, holder, id_number, balance_fen) "
-                         "VALUES (?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT OR IGNORE INTO bank_account(card_number, bank, holder, id_number, balance_fen) VALUES (?,?,?,?,?)",
+            rows,
+        )
 
 
 def register_agreement(store: Store, agreement_no: str, card_number: str, holder: str, id_number: str) -> None:
     """An agreement signed at the counter (the demo's and the tests' shortcut past the signing API)."""
-    store.run("INSERT OR IGNORE INTO bank_agreement(agreement_no, request_no, card_number, holder, id_number, "
-              "created) VALUES (?,?,?,?,?,?)", agreement_no, "counter:" + agreement_no, card_number, holder, id_number,
-              time.time())
+    store.run(
+        "INSERT OR IGNORE INTO bank_agreement(agreement_no, request_no, card_number, holder, id_number, "
+        "created) VALUES (?,?,?,?,?,?)",
+        agreement_no,
+        "counter:" + agreement_no,
+        card_number,
+        holder,
+        id_number,
+        time.time(),
+    )
 
 
 def register_agreements(store: Store, rows: list[tuple[str, str, str, str]]) -> None:
     """Many counter agreements at once: (agreement_no, card, holder, id number)."""
     now = time.time()
     with _tx(store) as conn:
-        conn.executemany("INSERT OR IGNORE INTO bank_agreement(agreement_no, request_no, card_number, holder, "
-                         "id_number, created) VALUES (?,?,?,?,?,?)",
-                         [(no, "counter:" + no, card, holder, number, now) for no, card, holder, number in rows])
+        conn.executemany(
+            "INSERT OR IGNORE INTO bank_agreement(agreement_no, request_no, card_number, holder, "
+            "id_number, created) VALUES (?,?,?,?,?,?)",
+            [(no, "counter:" + no, card, holder, number, now) for no, card, holder, number in rows],
+        )
 
 
 def set_balance(store: Store, card_number: str, balance_fen: int) -> None:
@@ -130,9 +163,16 @@ def _sign_agreement(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
     if acct["holder"] != doc.get("holder") or (acct["id_number"] and acct["id_number"] != doc.get("id_number")):
         return {"code": "14", "message": "持卡人姓名与账户不一致"}
     agreement_no = "AG" + datetime.fromtimestamp(sim().now(), BEIJING).strftime("%Y%m%d") + secrets.token_hex(6).upper()
-    store.run("INSERT INTO bank_agreement(agreement_no, request_no, card_number, holder, id_number, created) "
-              "VALUES (?,?,?,?,?,?)", agreement_no, request_no, card, str(doc.get("holder", "")),
-              str(doc.get("id_number", "")), sim().now())
+    store.run(
+        "INSERT INTO bank_agreement(agreement_no, request_no, card_number, holder, id_number, created) "
+        "VALUES (?,?,?,?,?,?)",
+        agreement_no,
+        request_no,
+        card,
+        str(doc.get("holder", "")),
+        str(doc.get("id_number", "")),
+        sim().now(),
+    )
     return {"code": "00", "message": MESSAGES["00"], "agreement_no": agreement_no}
 
 
@@ -143,8 +183,11 @@ def _debit_in(conn: Any, debit_no: str, agreement_no: str, amount_fen: Any, now:
         return _answer(done)
     code = "00"
     agreement = conn.execute("SELECT * FROM bank_agreement WHERE agreement_no=?", (agreement_no,)).fetchone()
-    acct = conn.execute("SELECT * FROM bank_account WHERE card_number=?",
-                        (agreement["card_number"],)).fetchone() if agreement else None
+    acct = (
+        conn.execute("SELECT * FROM bank_account WHERE card_number=?", (agreement["card_number"],)).fetchone()
+        if agreement
+        else None
+    )
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0 or not debit_no:
         return {"debit_no": debit_no, "code": "30", "message": "报文格式错误"}
     if agreement is None or agreement["status"] != "active":
@@ -153,14 +196,27 @@ def _debit_in(conn: Any, debit_no: str, agreement_no: str, amount_fen: Any, now:
         code = "62"
     elif acct["holder"] != agreement["holder"]:
         code = "14"
-    elif conn.execute("UPDATE bank_account SET balance_fen = balance_fen - ? WHERE card_number=? AND "
-                      "balance_fen >= ?", (amount_fen, acct["card_number"], amount_fen)).rowcount != 1:
+    elif (
+        conn.execute(
+            "UPDATE bank_account SET balance_fen = balance_fen - ? WHERE card_number=? AND balance_fen >= ?",
+            (amount_fen, acct["card_number"], amount_fen),
+        ).rowcount
+        != 1
+    ):
         code = "51"
     txn = "BK" + secrets.token_hex(8).upper() if code == "00" else None
-    conn.execute("INSERT INTO bank_debit(debit_no, agreement_no, amount_fen, code, message, bank_txn, created) "
-                 "VALUES (?,?,?,?,?,?,?)", (debit_no, agreement_no, amount_fen, code, MESSAGES[code], txn, now))
-    return {"debit_no": debit_no, "code": code, "message": MESSAGES[code], "bank_txn": txn or "",
-            "amount_fen": amount_fen}
+    conn.execute(
+        "INSERT INTO bank_debit(debit_no, agreement_no, amount_fen, code, message, bank_txn, created) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (debit_no, agreement_no, amount_fen, code, MESSAGES[code], txn, now),
+    )
+    return {
+        "debit_no": debit_no,
+        "code": code,
+        "message": MESSAGES[code],
+        "bank_txn": txn or "",
+        "amount_fen": amount_fen,
+    }
 
 
 def _debit_many(conn: Any, items: list[Any], now: float) -> list[dict[str, Any]]:
@@ -170,17 +226,22 @@ def _debit_many(conn: Any, items: list[Any], now: float) -> list[dict[str, Any]]
     def rows(sql: str, keys: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for i in range(0, len(keys), 900):
-            part = keys[i:i + 900]
+            part = keys[i : i + 900]
             found.update((r[0], r) for r in conn.execute(sql.format(",".join("?" * len(part))), part))
         return found
 
     wanted = [i for i in items if isinstance(i, dict)]
-    done = rows("SELECT debit_no, * FROM bank_debit WHERE debit_no IN ({})",
-                [str(i.get("debit_no", "")) for i in wanted])
-    agreements = rows("SELECT agreement_no, * FROM bank_agreement WHERE agreement_no IN ({})",
-                      list({str(i.get("agreement_no", "")) for i in wanted}))
-    accounts = rows("SELECT card_number, * FROM bank_account WHERE card_number IN ({})",
-                    list({a["card_number"] for a in agreements.values()}))
+    done = rows(
+        "SELECT debit_no, * FROM bank_debit WHERE debit_no IN ({})", [str(i.get("debit_no", "")) for i in wanted]
+    )
+    agreements = rows(
+        "SELECT agreement_no, * FROM bank_agreement WHERE agreement_no IN ({})",
+        list({str(i.get("agreement_no", "")) for i in wanted}),
+    )
+    accounts = rows(
+        "SELECT card_number, * FROM bank_account WHERE card_number IN ({})",
+        list({a["card_number"] for a in agreements.values()}),
+    )
     balance = {card: a["balance_fen"] for card, a in accounts.items()}
     out, new = [], []
     for item in items:
@@ -213,16 +274,26 @@ def _debit_many(conn: Any, items: list[Any], now: float) -> list[dict[str, Any]]
         done[no] = {**row, "bank_txn": txn}
         new.append((no, agreement_no, amount, code, MESSAGES[code], txn, now))
         out.append(row)
-    conn.executemany("INSERT INTO bank_debit(debit_no, agreement_no, amount_fen, code, message, bank_txn, created) "
-                     "VALUES (?,?,?,?,?,?,?)", new)
-    conn.executemany("UPDATE bank_account SET balance_fen=? WHERE card_number=?",
-                     [(b, card) for card, b in balance.items() if b != accounts[card]["balance_fen"]])
+    conn.executemany(
+        "INSERT INTO bank_debit(debit_no, agreement_no, amount_fen, code, message, bank_txn, created) "
+        "VALUES (?,?,?,?,?,?,?)",
+        new,
+    )
+    conn.executemany(
+        "UPDATE bank_account SET balance_fen=? WHERE card_number=?",
+        [(b, card) for card, b in balance.items() if b != accounts[card]["balance_fen"]],
+    )
     return out
 
 
 def _answer(row: Any) -> dict[str, Any]:
-    return {"debit_no": row["debit_no"], "code": row["code"], "message": row["message"],
-            "bank_txn": row["bank_txn"] or "", "amount_fen": row["amount_fen"]}
+    return {
+        "debit_no": row["debit_no"],
+        "code": row["code"],
+        "message": row["message"],
+        "bank_txn": row["bank_txn"] or "",
+        "amount_fen": row["amount_fen"],
+    }
 
 
 # ----------------------------------------------------------------------------------------- the wire
@@ -232,8 +303,12 @@ def _signed(payload: Any, status: int = 200) -> Response:
     body = json.dumps(payload, ensure_ascii=False)
     ts, nc = str(int(sim().now())), nonce()
     sig = rsa_sign(sim().platform_key("bank"), f"{ts}\n{nc}\n{body}\n")
-    return Response(body, status=status, content_type="application/json; charset=utf-8",
-                    headers={"X-Bank-Timestamp": ts, "X-Bank-Nonce": nc, "X-Bank-Signature": sig})
+    return Response(
+        body,
+        status=status,
+        content_type="application/json; charset=utf-8",
+        headers={"X-Bank-Timestamp": ts, "X-Bank-Nonce": nc, "X-Bank-Signature": sig},
+    )
 
 
 def _verified() -> tuple[dict[str, Any] | None, Response | None]:
@@ -282,8 +357,9 @@ def blueprint() -> Blueprint:
         if delay := float(sim().controls("bank").get("debit_delay", 0)):
             time.sleep(delay)
         with _tx(sim().store) as conn:
-            result = _debit_in(conn, str(doc.get("debit_no", "")), str(doc.get("agreement_no", "")),
-                               doc.get("amount_fen"), sim().now())
+            result = _debit_in(
+                conn, str(doc.get("debit_no", "")), str(doc.get("agreement_no", "")), doc.get("amount_fen"), sim().now()
+            )
         return _signed(result)
 
     @bp.post("/debits/batch")
@@ -316,8 +392,11 @@ def blueprint() -> Blueprint:
         with _tx(sim().store) as conn:
             row = conn.execute("SELECT * FROM bank_debit WHERE debit_no=?", (debit_no,)).fetchone()
             if row is None:
-                conn.execute("INSERT INTO bank_debit(debit_no, agreement_no, amount_fen, code, message, created) "
-                             "VALUES (?, '', 0, '94', ?, ?)", (debit_no, MESSAGES["94"], sim().now()))
+                conn.execute(
+                    "INSERT INTO bank_debit(debit_no, agreement_no, amount_fen, code, message, created) "
+                    "VALUES (?, '', 0, '94', ?, ?)",
+                    (debit_no, MESSAGES["94"], sim().now()),
+                )
                 row = conn.execute("SELECT * FROM bank_debit WHERE debit_no=?", (debit_no,)).fetchone()
         return _signed(_answer(row))
 
@@ -334,12 +413,15 @@ def blueprint() -> Blueprint:
             debit = conn.execute("SELECT * FROM bank_debit WHERE debit_no=? AND code='00'", (debit_no,)).fetchone()
             if debit is None or not isinstance(amount, int) or not 0 < amount <= debit["amount_fen"]:
                 return _signed({"code": "12", "message": "原交易不存在或金额有误"})
-            card = conn.execute("SELECT card_number FROM bank_agreement WHERE agreement_no=?",
-                                (debit["agreement_no"],)).fetchone()
+            card = conn.execute(
+                "SELECT card_number FROM bank_agreement WHERE agreement_no=?", (debit["agreement_no"],)
+            ).fetchone()
             conn.execute("INSERT INTO bank_credit VALUES (?,?,?,?)", (credit_no, debit_no, amount, sim().now()))
             if card is not None:
-                conn.execute("UPDATE bank_account SET balance_fen = balance_fen + ? WHERE card_number=?",
-                             (amount, card["card_number"]))
+                conn.execute(
+                    "UPDATE bank_account SET balance_fen = balance_fen + ? WHERE card_number=?",
+                    (amount, card["card_number"]),
+                )
         return _signed({"code": "00", "credit_no": credit_no})
 
     return bp

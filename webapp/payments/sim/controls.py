@@ -63,13 +63,19 @@ def outbox(providers: Flask) -> list[dict[str, Any]]:
     return [dict(r) for r in providers.extensions["sim"].store.all("SELECT * FROM outbox ORDER BY id")]
 
 
-def open_account(providers: Flask, card_number: str, bank_code: str, holder: str, balance_fen: int = 0,
-                 id_number: str = "", status: str = "normal") -> None:
+def open_account(
+    providers: Flask,
+    card_number: str,
+    bank_code: str,
+    holder: str,
+    balance_fen: int = 0,
+    id_number: str = "",
+    status: str = "normal",
+) -> None:
     """The bank opens (or resets) an account."""
     from . import bank
 
-    bank.open_account(providers.extensions["sim"].store, card_number, bank_code, holder, id_number, balance_fen,
-                      status)
+    bank.open_account(providers.extensions["sim"].store, card_number, bank_code, holder, id_number, balance_fen, status)
 
 
 def set_balance(providers: Flask, card_number: str, balance_fen: int) -> None:

@@ -40,15 +40,21 @@ def accepted(provider: str, status: int, body: bytes) -> bool:
 class Notifier:
     """Queues and delivers one sim's notifications."""
 
-    def __init__(self, store: Store, transport: Transport, *, mode: str, scale: float,
-                 controls: Callable[[str], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        *,
+        mode: str,
+        scale: float,
+        controls: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
         self.store, self.transport, self.mode, self.scale = store, transport, mode, scale
         self.controls = controls or store.controls
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def enqueue(self, provider: str, out_trade_no: str, url: str, build: Builder,
-                probe: Builder | None = None) -> None:
+    def enqueue(self, provider: str, out_trade_no: str, url: str, build: Builder, probe: Builder | None = None) -> None:
         """Queue a notification, shaped by the provider's test controls."""
         ctl = self.controls(provider)
         if ctl.get("probe") and probe is not None:
@@ -64,10 +70,18 @@ class Notifier:
         if self.mode == "thread":
             self._start()
 
-    def _put(self, provider: str, out_trade_no: str, url: str, headers: dict[str, str], body: bytes,
-             delay: float) -> None:
-        self.store.run("INSERT INTO outbox(provider, out_trade_no, url, headers, body, due_at) VALUES (?,?,?,?,?,?)",
-                       provider, out_trade_no, url, json.dumps(headers), body, time.time() + delay * self.scale)
+    def _put(
+        self, provider: str, out_trade_no: str, url: str, headers: dict[str, str], body: bytes, delay: float
+    ) -> None:
+        self.store.run(
+            "INSERT INTO outbox(provider, out_trade_no, url, headers, body, due_at) VALUES (?,?,?,?,?,?)",
+            provider,
+            out_trade_no,
+            url,
+            json.dumps(headers),
+            body,
+            time.time() + delay * self.scale,
+        )
 
     def deliver_pending(self, *, include_delayed: bool = False) -> int:
         """Deliver everything due now (or everything, with include_delayed); returns attempts made."""
@@ -95,15 +109,22 @@ class Notifier:
         attempts = row["attempts"] + 1
         schedule = SCHEDULES[provider]
         if ok:
-            self.store.run("UPDATE outbox SET status='done', attempts=?, last_status=? WHERE id=?",
-                           attempts, status, row["id"])
+            self.store.run(
+                "UPDATE outbox SET status='done', attempts=?, last_status=? WHERE id=?", attempts, status, row["id"]
+            )
         elif attempts > len(schedule):
-            self.store.run("UPDATE outbox SET status='gave_up', attempts=?, last_status=? WHERE id=?",
-                           attempts, status, row["id"])
+            self.store.run(
+                "UPDATE outbox SET status='gave_up', attempts=?, last_status=? WHERE id=?", attempts, status, row["id"]
+            )
         else:
             due = time.time() + schedule[attempts - 1] * self.scale
-            self.store.run("UPDATE outbox SET status='pending', attempts=?, last_status=?, due_at=? WHERE id=?",
-                           attempts, status, due, row["id"])
+            self.store.run(
+                "UPDATE outbox SET status='pending', attempts=?, last_status=?, due_at=? WHERE id=?",
+                attempts,
+                status,
+                due,
+                row["id"],
+            )
 
     def _start(self) -> None:
         with self._lock:

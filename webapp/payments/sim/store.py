@@ -73,13 +73,23 @@ class Store:
         """A trade by its cashier token."""
         return self.one("SELECT * FROM trade WHERE provider=? AND token=?", provider, token)
 
-    def set_state(self, provider: str, out_trade_no: str, state: str, *, only_from: tuple[str, ...],
-                  **fields: Any) -> bool:
+    def set_state(
+        self, provider: str, out_trade_no: str, state: str, *, only_from: tuple[str, ...], **fields: Any
+    ) -> bool:
         """Move a trade's state if it is in one of ``only_from``; True if it moved."""
         sets = ", ".join(["state=?"] + [f"{k}=?" for k in fields])
         marks = ",".join("?" * len(only_from))
-        return self.run(f"UPDATE trade SET {sets} WHERE provider=? AND out_trade_no=? AND state IN ({marks})",
-                        state, *fields.values(), provider, out_trade_no, *only_from) == 1
+        return (
+            self.run(
+                f"UPDATE trade SET {sets} WHERE provider=? AND out_trade_no=? AND state IN ({marks})",
+                state,
+                *fields.values(),
+                provider,
+                out_trade_no,
+                *only_from,
+            )
+            == 1
+        )
 
     # --- controls -----------------------------------------------------------------------------
     def controls(self, provider: str) -> dict[str, Any]:
@@ -89,5 +99,9 @@ class Store:
 
     def set_controls(self, provider: str, value: dict[str, Any]) -> None:
         """Replace a provider's test controls."""
-        self.run("INSERT INTO control(provider, value) VALUES (?, ?) "
-                 "ON CONFLICT(provider) DO UPDATE SET value=excluded.value", provider, json.dumps(value))
+        self.run(
+            "INSERT INTO control(provider, value) VALUES (?, ?) "
+            "ON CONFLICT(provider) DO UPDATE SET value=excluded.value",
+            provider,
+            json.dumps(value),
+        )

@@ -29,8 +29,13 @@ def _stamp(fmt: str) -> str:
 
 
 def _sign(params: dict[str, str]) -> dict[str, str]:
-    params = {"version": "5.1.0", "encoding": "UTF-8", "signMethod": "01",
-              "signPubKeyCert": public_pem(sim().platform_public("unionpay")), **params}
+    params = {
+        "version": "5.1.0",
+        "encoding": "UTF-8",
+        "signMethod": "01",
+        "signPubKeyCert": public_pem(sim().platform_public("unionpay")),
+        **params,
+    }
     params["signature"] = unionpay_sign(sim().platform_key("unionpay"), params)
     return params
 
@@ -60,12 +65,25 @@ def mark_paid(trade: Any) -> bool:
     extra = json.loads(trade["extra"])
 
     def build(bad: bool) -> tuple[dict[str, str], bytes]:
-        params = _sign({"txnType": "01", "txnSubType": "01", "bizType": "000201", "accessType": "0",
-                        "merId": extra.get("merId", ""), "orderId": trade["out_trade_no"],
-                        "txnTime": extra.get("txnTime", ""), "txnAmt": str(taken_fen(trade)),
-                        "currencyCode": "156", "queryId": trade["txn_id"], "respCode": "00",
-                        "respMsg": "成功[0000000]", "traceNo": trade["txn_id"][-6:], "traceTime": _stamp("%m%d%H%M%S"),
-                        "settleDate": _stamp("%m%d")})
+        params = _sign(
+            {
+                "txnType": "01",
+                "txnSubType": "01",
+                "bizType": "000201",
+                "accessType": "0",
+                "merId": extra.get("merId", ""),
+                "orderId": trade["out_trade_no"],
+                "txnTime": extra.get("txnTime", ""),
+                "txnAmt": str(taken_fen(trade)),
+                "currencyCode": "156",
+                "queryId": trade["txn_id"],
+                "respCode": "00",
+                "respMsg": "成功[0000000]",
+                "traceNo": trade["txn_id"][-6:],
+                "traceTime": _stamp("%m%d%H%M%S"),
+                "settleDate": _stamp("%m%d"),
+            }
+        )
         if bad:
             params["txnAmt"] = str(taken_fen(trade) + 1)
         return ({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode())
@@ -99,14 +117,26 @@ def register(bp: Blueprint) -> None:
         trade = expire_if_due("unionpay", sim().store.trade("unionpay", order_id))
         if trade is None:
             try:
-                expire = datetime.strptime(params["payTimeout"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp() \
-                    if params.get("payTimeout") else None
+                expire = (
+                    datetime.strptime(params["payTimeout"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp()
+                    if params.get("payTimeout")
+                    else None
+                )
             except ValueError:
                 return _text("报文格式错误: payTimeout")
             if expire is not None and sim().now() > expire:
                 return _text("交易已超时")
-            new_trade("unionpay", order_id, int(amount), params.get("backUrl", ""), params.get("frontUrl", ""),
-                      "", expire, merId=params.get("merId"), txnTime=params.get("txnTime"))
+            new_trade(
+                "unionpay",
+                order_id,
+                int(amount),
+                params.get("backUrl", ""),
+                params.get("frontUrl", ""),
+                "",
+                expire,
+                merId=params.get("merId"),
+                txnTime=params.get("txnTime"),
+            )
             trade = sim().store.trade("unionpay", order_id)
         elif trade["state"] == "CLOSED":
             return _text("订单已关闭")
@@ -122,13 +152,22 @@ def register(bp: Blueprint) -> None:
         trade = expire_if_due("unionpay", sim().store.trade("unionpay", params.get("orderId", "")))
         paying = sim().controls("unionpay").get("query") == "paying"
         if trade is not None and trade["state"] == "NOTPAY" and paying:
-            return _form({"respCode": "00", "origRespCode": "05", "origRespMsg": "交易处理中",
-                          "orderId": trade["out_trade_no"]})
+            return _form(
+                {"respCode": "00", "origRespCode": "05", "origRespMsg": "交易处理中", "orderId": trade["out_trade_no"]}
+            )
         if trade is None or trade["state"] != "PAID":
             return _form({"respCode": "34", "respMsg": "查无此交易"})
-        return _form({"respCode": "00", "origRespCode": "00", "origRespMsg": "成功", "orderId": trade["out_trade_no"],
-                      "txnAmt": str(taken_fen(trade)), "queryId": trade["txn_id"],
-                      "traceTime": datetime.fromtimestamp(trade["paid_at"], BEIJING).strftime("%m%d%H%M%S")})
+        return _form(
+            {
+                "respCode": "00",
+                "origRespCode": "00",
+                "origRespMsg": "成功",
+                "orderId": trade["out_trade_no"],
+                "txnAmt": str(taken_fen(trade)),
+                "queryId": trade["txn_id"],
+                "traceTime": datetime.fromtimestamp(trade["paid_at"], BEIJING).strftime("%m%d%H%M%S"),
+            }
+        )
 
     @bp.post("/gateway/api/closeOrder.do")
     def close() -> Response:
@@ -144,8 +183,15 @@ def register(bp: Blueprint) -> None:
         sim().store.set_state("unionpay", order_id, "CLOSED", only_from=("NOTPAY", "UNSEEN"))
         trade = sim().store.trade("unionpay", order_id)
         if trade["state"] == "PAID":
-            return _form({"respCode": "00", "origRespCode": "00", "orderId": order_id,
-                          "txnAmt": str(taken_fen(trade)), "queryId": trade["txn_id"]})
+            return _form(
+                {
+                    "respCode": "00",
+                    "origRespCode": "00",
+                    "orderId": order_id,
+                    "txnAmt": str(taken_fen(trade)),
+                    "queryId": trade["txn_id"],
+                }
+            )
         return _form({"respCode": "00", "origRespCode": "34", "orderId": order_id})
 
     @bp.post("/gateway/api/backTransReq.do")
@@ -158,13 +204,23 @@ def register(bp: Blueprint) -> None:
         refund_no = params.get("orderId", "")
         row = sim().store.one("SELECT * FROM refund WHERE provider='unionpay' AND out_refund_no=?", refund_no)
         if row is None:
-            trade = sim().store.one("SELECT * FROM trade WHERE provider='unionpay' AND txn_id=?",
-                                    params.get("origQryId", ""))
+            trade = sim().store.one(
+                "SELECT * FROM trade WHERE provider='unionpay' AND txn_id=?", params.get("origQryId", "")
+            )
             amount = params.get("txnAmt", "")
-            if trade is None or trade["state"] != "PAID" or not (amount.isascii() and amount.isdigit()) \
-                    or not 0 < int(amount) <= taken_fen(trade):
+            if (
+                trade is None
+                or trade["state"] != "PAID"
+                or not (amount.isascii() and amount.isdigit())
+                or not 0 < int(amount) <= taken_fen(trade)
+            ):
                 return _form({"respCode": "12", "respMsg": "原交易不存在或状态不正确"})
-            sim().store.run("INSERT OR IGNORE INTO refund VALUES ('unionpay', ?, ?, ?, ?)", refund_no,
-                            trade["out_trade_no"], int(amount), secrets.token_hex(10))
+            sim().store.run(
+                "INSERT OR IGNORE INTO refund VALUES ('unionpay', ?, ?, ?, ?)",
+                refund_no,
+                trade["out_trade_no"],
+                int(amount),
+                secrets.token_hex(10),
+            )
             row = sim().store.one("SELECT * FROM refund WHERE provider='unionpay' AND out_refund_no=?", refund_no)
         return _form({"respCode": "00", "respMsg": "成功", "orderId": refund_no, "queryId": row["refund_id"]})

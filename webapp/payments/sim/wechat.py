@@ -28,9 +28,13 @@ SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 def _headers(body: str, *, age: int = 0, serial: str | None = None) -> dict[str, str]:
     ts, nc = str(int(sim().now()) - age), nonce()
     sig = rsa_sign(sim().platform_key("wechat"), f"{ts}\n{nc}\n{body}\n")
-    return {"Wechatpay-Timestamp": ts, "Wechatpay-Nonce": nc, "Wechatpay-Signature": sig,
-            "Wechatpay-Serial": serial or wechat_public_key_id(sim().platform_public("wechat")),
-            "Wechatpay-Signature-Type": SIGNATURE_TYPE}
+    return {
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": nc,
+        "Wechatpay-Signature": sig,
+        "Wechatpay-Serial": serial or wechat_public_key_id(sim().platform_public("wechat")),
+        "Wechatpay-Signature-Type": SIGNATURE_TYPE,
+    }
 
 
 def _signed(payload: Any, status: int = 200) -> Response:
@@ -50,8 +54,10 @@ def _check_auth() -> Response | None:
         return _error(401, "SIGN_ERROR", "缺少签名")
     fields = dict(re.findall(r'(\w+)="([^"]*)"', auth))
     path = request.full_path if request.query_string else request.path
-    message = f"{request.method}\n{path}\n{fields.get('timestamp')}\n{fields.get('nonce_str')}\n" \
-              f"{request.get_data(as_text=True)}\n"
+    message = (
+        f"{request.method}\n{path}\n{fields.get('timestamp')}\n{fields.get('nonce_str')}\n"
+        f"{request.get_data(as_text=True)}\n"
+    )
     try:
         rsa_verify(sim().merchant_public("wechat"), message, fields.get("signature", ""))
     except SignatureError:
@@ -60,15 +66,20 @@ def _check_auth() -> Response | None:
 
 
 def _transaction(trade: Any) -> dict[str, Any]:
-    state = {"NOTPAY": "NOTPAY", "UNSEEN": "NOTPAY", "PAID": "SUCCESS", "CLOSED": "CLOSED",
-             "REFUNDED": "REFUND"}[trade["state"]]
+    state = {"NOTPAY": "NOTPAY", "UNSEEN": "NOTPAY", "PAID": "SUCCESS", "CLOSED": "CLOSED", "REFUNDED": "REFUND"}[
+        trade["state"]
+    ]
     if state == "NOTPAY" and sim().controls("wechat").get("query") == "paying":
         state = "USERPAYING"
     extra = json.loads(trade["extra"])
-    doc: dict[str, Any] = {"appid": extra.get("appid"), "mchid": extra.get("mchid"),
-                           "out_trade_no": trade["out_trade_no"], "trade_state": state, "trade_type": "JSAPI",
-                           "amount": {"total": trade["amount_fen"], "payer_total": trade["amount_fen"],
-                                      "currency": "CNY"}}
+    doc: dict[str, Any] = {
+        "appid": extra.get("appid"),
+        "mchid": extra.get("mchid"),
+        "out_trade_no": trade["out_trade_no"],
+        "trade_state": state,
+        "trade_type": "JSAPI",
+        "amount": {"total": trade["amount_fen"], "payer_total": trade["amount_fen"], "currency": "CNY"},
+    }
     if trade["txn_id"]:
         taken = taken_fen(trade)
         doc["amount"] = {"total": taken, "payer_total": taken, "currency": "CNY"}
@@ -83,29 +94,47 @@ def mark_paid(trade: Any) -> bool:
     trade = charge("wechat", trade, txn)
     if trade is None:
         return False
-    plain = json.dumps({**_transaction(trade), "trade_state": "SUCCESS", "trade_state_desc": "支付成功"},
-                       ensure_ascii=False).encode()
+    plain = json.dumps(
+        {**_transaction(trade), "trade_state": "SUCCESS", "trade_state_desc": "支付成功"}, ensure_ascii=False
+    ).encode()
     ctl = sim().controls("wechat")
 
     def build(mode: str) -> tuple[dict[str, str], bytes]:
         nc = secrets.token_hex(6)
-        body = json.dumps({
-            "id": secrets.token_hex(18), "create_time": datetime.fromtimestamp(sim().now(), BEIJING).isoformat(
-                timespec="seconds"),
-            "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-            "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-                         "ciphertext": aes_gcm_encrypt(sim().apiv3_key(), nc, "transaction", plain),
-                         "associated_data": "transaction", "nonce": nc}}, ensure_ascii=False)
-        headers = {"Content-Type": "application/json",
-                   **_headers(body, age=int(ctl.get("stale_seconds", 0)), serial=ctl.get("serial"))}
+        body = json.dumps(
+            {
+                "id": secrets.token_hex(18),
+                "create_time": datetime.fromtimestamp(sim().now(), BEIJING).isoformat(timespec="seconds"),
+                "resource_type": "encrypt-resource",
+                "event_type": "TRANSACTION.SUCCESS",
+                "summary": "支付成功",
+                "resource": {
+                    "original_type": "transaction",
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "ciphertext": aes_gcm_encrypt(sim().apiv3_key(), nc, "transaction", plain),
+                    "associated_data": "transaction",
+                    "nonce": nc,
+                },
+            },
+            ensure_ascii=False,
+        )
+        headers = {
+            "Content-Type": "application/json",
+            **_headers(body, age=int(ctl.get("stale_seconds", 0)), serial=ctl.get("serial")),
+        }
         if mode == "bad":  # tampered after signing
             headers["Wechatpay-Signature"] = rsa_sign(sim().platform_key("wechat"), "tampered")
         if mode == "probe":  # WeChat's deliberate bad-signature probe
             headers["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + headers["Wechatpay-Signature"][19:]
         return headers, body.encode()
 
-    sim().notifier.enqueue("wechat", trade["out_trade_no"], trade["notify_url"],
-                           lambda bad: build("bad" if bad else "ok"), lambda _bad: build("probe"))
+    sim().notifier.enqueue(
+        "wechat",
+        trade["out_trade_no"],
+        trade["notify_url"],
+        lambda bad: build("bad" if bad else "ok"),
+        lambda _bad: build("probe"),
+    )
     return True
 
 
@@ -143,8 +172,17 @@ def register(bp: Blueprint) -> None:
             expire = datetime.fromisoformat(doc["time_expire"]).timestamp() if doc.get("time_expire") else None
         except (TypeError, ValueError):
             return _error(400, "PARAM_ERROR", "time_expire格式错误")
-        token = new_trade("wechat", no, total, str(doc.get("notify_url", "")), str(doc.get("redirect_url", "")),
-                          str(doc.get("description", "")), expire, appid=doc.get("appid"), mchid=doc.get("mchid"))
+        token = new_trade(
+            "wechat",
+            no,
+            total,
+            str(doc.get("notify_url", "")),
+            str(doc.get("redirect_url", "")),
+            str(doc.get("description", "")),
+            expire,
+            appid=doc.get("appid"),
+            mchid=doc.get("mchid"),
+        )
         sim().store.run("UPDATE trade SET token=? WHERE provider='wechat' AND out_trade_no=?", "wx" + token, no)
         return _signed({"prepay_id": "wx" + token})
 
@@ -186,11 +224,22 @@ def register(bp: Blueprint) -> None:
             amount = (doc.get("amount") or {}).get("refund", 0)
             if not isinstance(amount, int) or amount <= 0 or amount > taken_fen(trade):
                 return _error(400, "PARAM_ERROR", "退款金额有误")
-            sim().store.run("INSERT OR IGNORE INTO refund VALUES ('wechat', ?, ?, ?, ?)", out_refund_no, no, amount,
-                            "5030" + secrets.token_hex(8))
+            sim().store.run(
+                "INSERT OR IGNORE INTO refund VALUES ('wechat', ?, ?, ?, ?)",
+                out_refund_no,
+                no,
+                amount,
+                "5030" + secrets.token_hex(8),
+            )
             row = sim().store.one("SELECT * FROM refund WHERE provider='wechat' AND out_refund_no=?", out_refund_no)
-        return _signed({"refund_id": row["refund_id"], "out_refund_no": out_refund_no, "status": "SUCCESS",
-                        "amount": {"refund": row["amount_fen"]}})
+        return _signed(
+            {
+                "refund_id": row["refund_id"],
+                "out_refund_no": out_refund_no,
+                "status": "SUCCESS",
+                "amount": {"refund": row["amount_fen"]},
+            }
+        )
 
     @bp.get("/pay/<prepay_id>")
     def h5(prepay_id: str) -> Any:
