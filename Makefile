@@ -65,7 +65,8 @@ test: setup browsers
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check webapp tests bench
+	$(BIN)/ruff check webapp tests bench migrations
+	$(BIN)/ruff format --check webapp tests bench migrations
 
 page-weight: setup
 	$(BIN)/python bench/page_weight.py
