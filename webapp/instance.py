@@ -257,6 +257,11 @@ def scale_environment(env: MutableMapping[str, str], instances: int) -> list[Pro
     env.setdefault("REDIS_URL", SCALE_REDIS)
     if not env["DATABASE_URL"].startswith(("postgresql", "postgres://")):
         return [Problem("DATABASE_URL", "：make run-scale 的多个实例共用一个 PostgreSQL 数据库，请设 postgresql://…。")]
+    # The instances serve on ports of their own, but the public address (notifications, return URLs, QR codes)
+    # is nginx's: HOST:PORT, unless set.
+    host = env.get("HOST") or "127.0.0.1"
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
+    env.setdefault("PUBLIC_BASE_URL", f"http://{reachable}:{env.get('PORT') or 5000}")
     env.setdefault("HUEY_URL", env["REDIS_URL"])
     env.setdefault("TRUSTED_PROXIES", "1")
     env.setdefault("CERTIFICATE_MAKING", "queue")

@@ -8,8 +8,9 @@ prepare``): the ``Procfile`` run by honcho's process manager.
 - Readiness: the app's ``/readyz`` (database, providers, job queue) must answer 200 within READY_SECONDS of the
   start, or everything is stopped with a line naming the part that is down and its setting.
 - ``--scale N`` (``make run-scale``): nginx on HOST:PORT in front of N app instances (web1…webN on the ports
-  after SIM_PORT, on 127.0.0.1, standing for N hosts), one providers' server, two job consumers (the second
-  without the periodic scheduler: each periodic job is enqueued once, and the batch debit fans out in shares).
+  after SIM_PORT, on 127.0.0.1, standing for N hosts; an instance that dies is started again while nginx sends
+  its requests to the others), one providers' server, two job consumers (the second without the periodic
+  scheduler: each periodic job is enqueued once, and the batch debit fans out in shares).
 
 The instance's lock (``run/supervisor.lock``) is held while it runs, so a second `make run` on the same
 INSTANCE_PATH is refused rather than sharing its files.
@@ -105,8 +106,9 @@ http {{
   access_log off;
   client_body_temp_path {ngx}/client_body;
   proxy_temp_path {ngx}/proxy;
-  # Which instance served each request (tests/scale and the capacity figures count these).
-  log_format upstream '$time_iso8601 $remote_addr "$request" $status $upstream_addr $request_time';
+  # Which instance served each request (tests/scale and the capacity figures count these); a request retried on
+  # another instance lists both ("a:1, b:2"), the last one answered.
+  log_format upstream '$time_iso8601 $remote_addr "$request" $status "$upstream_addr" $request_time';
   upstream app {{
 {servers}
     keepalive 32;
@@ -145,8 +147,12 @@ def processes(env: Mapping[str, str], folder: Path, scale: int) -> dict[str, tup
     cfg = load_config(str(folder), env=env)
     ports = instance_ports(cfg, scale)
     out: dict[str, tuple[str, dict[str, str]]] = {}
+    # An instance that dies is started again (as a host's service manager would) while nginx sends its requests to
+    # the others: losing one instance must not stop the rest. The other processes stop everything, as in make run.
+    web = procfile["web"].removeprefix("exec ")
+    restarting = f'while :; do {web}; echo "$PROCESS_NAME exited ($?): starting it again in 2 s"; sleep 2; done'
     for i, port in enumerate(ports, 1):
-        out[f"web{i}"] = (procfile["web"], {**env, "PROCESS_NAME": f"web{i}", "HOST": "127.0.0.1", "PORT": str(port)})
+        out[f"web{i}"] = (restarting, {**env, "PROCESS_NAME": f"web{i}", "HOST": "127.0.0.1", "PORT": str(port)})
     out["providers"] = (procfile["providers"], {**env, "PROCESS_NAME": "providers"})
     for i in (1, 2):
         extra = {"JOB_OPTIONS": "--no-periodic"} if i > 1 else {}
