@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,6 +223,17 @@ class Cluster:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
+
+
+@pytest.fixture
+def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """Print a test's figures on the terminal even when output is captured (CI's log keeps them)."""
+
+    def show(text: str) -> None:
+        with capsys.disabled():
+            print(f"\n[scale] {text.strip()}", flush=True)
+
+    return show
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 
 from .conftest import ROOT, Cluster, Phone, csrf
 
@@ -74,7 +75,7 @@ def _wait_for_state(cluster: Cluster, out_trade_no: str, state: str, seconds: fl
     return time.monotonic() - started
 
 
-def test_scale_a_login_on_one_instance_is_valid_on_the_other(cluster: Cluster) -> None:
+def test_scale_a_login_on_one_instance_is_valid_on_the_other(cluster: Cluster, report: Callable[[str], None]) -> None:
     a, b = cluster.instances
     phone = cluster.phone()
     name, number = cluster.payers[0]
@@ -88,10 +89,10 @@ def test_scale_a_login_on_one_instance_is_valid_on_the_other(cluster: Cluster) -
     replay.session.cookies.update(old)
     for who in (phone, replay):
         assert name not in who.get(f"{a}/me").text
-    print(f"\nlogin on web1 → 我的 on web2: 200 with {name}; logout on web2 → the old cookie shows nobody on web1")
+    report(f"\nlogin on web1 → 我的 on web2: 200 with {name}; logout on web2 → the old cookie shows nobody on web1")
 
 
-def test_scale_rate_limit_counts_are_shared_by_the_instances(cluster: Cluster) -> None:
+def test_scale_rate_limit_counts_are_shared_by_the_instances(cluster: Cluster, report: Callable[[str], None]) -> None:
     """RATELIMIT_LOGIN (10 per minute per address): the 11th login of one phone is refused, though nginx spread
     the ten before it over both instances (counted per instance, 20 would have passed)."""
     phone = cluster.phone()
@@ -101,12 +102,14 @@ def test_scale_rate_limit_counts_are_shared_by_the_instances(cluster: Cluster) -
         form = {"name": "某某", "id_type": "resident_id", "id_number": f"1101011990X{i:02d}", "agree": "1"}
         statuses.append(phone.post(f"{cluster.base}/login", {**form, "csrf_token": token}).status_code)
     served = _upstreams(cluster, phone.address, "POST /login")
-    print(f"\n12 logins from {phone.address} through nginx: statuses {statuses}; served per instance {dict(served)}")
+    report(f"\n12 logins from {phone.address} through nginx: statuses {statuses}; served per instance {dict(served)}")
     assert all(s != 429 for s in statuses[:10]) and statuses[10:] == [429, 429], statuses
     assert served["web1"] >= 3 and served["web2"] >= 3, served
 
 
-def test_scale_a_notification_landing_on_the_other_instance_shows_paid_on_the_first(cluster: Cluster) -> None:
+def test_scale_a_notification_landing_on_the_other_instance_shows_paid_on_the_first(
+    cluster: Cluster, report: Callable[[str], None]
+) -> None:
     """The payment is started on web1 (directly); the provider notifies PUBLIC_BASE_URL (nginx), which hands the
     notification to either instance; when it lands on web2, web1's result page says 缴费成功 all the same."""
     a = cluster.instances[0]
@@ -130,11 +133,13 @@ def test_scale_a_notification_landing_on_the_other_instance_shows_paid_on_the_fi
         if landed == "web2":
             assert page.status_code == 200 and "缴费成功" in page.text, page.text[:500]
             break
-    print(f"\npayments started on web1 (order, notification served by, web1 shows 缴费成功): {tries}")
+    report(f"\npayments started on web1 (order, notification served by, web1 shows 缴费成功): {tries}")
     assert tries and tries[-1][1] == "web2", tries
 
 
-def test_scale_the_batch_debit_split_across_two_consumers_debits_every_agreement_once(cluster: Cluster) -> None:
+def test_scale_the_batch_debit_split_across_two_consumers_debits_every_agreement_once(
+    cluster: Cluster, report: Callable[[str], None]
+) -> None:
     """The batch day's job, queued once, fans out in BATCH_DEBIT_SHARES shares taken by the workers of both
     consumers; the bank's ledger has one debit per agreement and kind, and the app settled exactly those."""
     started = time.monotonic()
@@ -164,7 +169,7 @@ def test_scale_the_batch_debit_split_across_two_consumers_debits_every_agreement
     settled = cluster.sql(
         "SELECT count(*), count(DISTINCT receivable_id) FROM settled_payment WHERE channel = 'batch'"
     )[0]
-    print(
+    report(
         f"\nbatch debit of {total} agreements ({expected} signed) in {seconds:.1f} s: "
         f"debits per consumer {per_consumer}; {debits[0]} debits, {settled[0]} receivables settled"
     )
@@ -175,7 +180,9 @@ def test_scale_the_batch_debit_split_across_two_consumers_debits_every_agreement
     assert settled[0] == settled[1], "a receivable was settled twice"
 
 
-def test_scale_killing_an_instance_in_the_middle_of_a_payment_loses_nothing(cluster: Cluster) -> None:
+def test_scale_killing_an_instance_in_the_middle_of_a_payment_loses_nothing(
+    cluster: Cluster, report: Callable[[str], None]
+) -> None:
     """web1 takes 确认缴费 and sends the phone to the cashier; the notification is lost; web1 is killed (SIGKILL,
     a host going down) before the phone comes back. The reconcile job settles the payment, and the phone, back
     through nginx, is shown 缴费成功 by web2."""
@@ -208,7 +215,7 @@ def test_scale_killing_an_instance_in_the_middle_of_a_payment_loses_nothing(clus
         "WHERE o.out_trade_no = %s",
         order,
     )[0]
-    print(
+    report(
         f"\nweb1 killed (SIGKILL to pids {killed}) after the buyer paid {order}, notification lost: result pages "
         f"while it was down {while_down}; paid {seconds:.0f} s later by the reconcile job; the result page "
         f"({dict(served)} in all): {'缴费成功' if '缴费成功' in page.text else page.text[:80]}; settled rows "
