@@ -51,11 +51,21 @@ class LogPrinter(Printer):
         super().__init__(output)
         self.log_dir = log_dir
         self.files: dict[str, TextIO] = {}
+        self.lock = threading.Lock()  # the readiness thread prints too: whole lines, never interleaved
         self.stopped: list[tuple[str, int]] = []  # (name, returncode) in the order they stopped
         self.signalled = False  # Ctrl-C (or SIGTERM to make run) came before any process stopped
 
     def write(self, message: Message) -> None:
         """Print the line; append it to its process's log; note stops and signals."""
+        with self.lock:
+            self._write(message)
+
+    def say(self, text: str) -> None:
+        """A line of the supervisor's own, between the processes' lines."""
+        with self.lock:
+            print(text, file=self.output, flush=True)
+
+    def _write(self, message: Message) -> None:
         super().write(message)
         name = message.name or "system"
         text = message.data.decode("utf-8", "replace") if isinstance(message.data, bytes) else str(message.data)
@@ -236,11 +246,9 @@ def supervise(scale: int = 0, output: TextIO = sys.stdout) -> int:
             if ready:
                 where = f"http://{reachable}:{cfg['PORT']}/"
                 extra = f" (nginx in front of {scale} instances)" if scale else ""
-                print(
+                printer.say(
                     f"{datetime.now():%H:%M:%S} make run: ready at {where}{extra}; providers {cfg['PROVIDERS_URL']}; "
-                    f"logs in {log_dir}; Ctrl-C stops everything",
-                    file=output,
-                    flush=True,
+                    f"logs in {log_dir}; Ctrl-C stops everything"
                 )
                 (folder / "run" / "ready").write_text(json.dumps({"url": where, "pid": os.getpid()}))
                 return
