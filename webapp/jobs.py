@@ -101,8 +101,11 @@ def batch_debit_share() -> int:
 
 
 def _share(flask_app: Flask) -> int:
+    from .domain.calendar import is_batch_debit_day
+
     debits = batch_debit_today(flask_app)
-    log.info("batch debit share of pid %s: %s debits", os.getpid(), debits)
+    if is_batch_debit_day(flask_app.extensions["clock"].today()):  # which consumer did how much (docs/deploy.md)
+        log.info("batch debit share of pid %s: %s debits", os.getpid(), debits)
     return debits
 
 

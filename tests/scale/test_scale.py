@@ -224,3 +224,14 @@ def test_scale_killing_an_instance_in_the_middle_of_a_payment_loses_nothing(
     assert page.status_code == 200 and "缴费成功" in page.text
     assert settled[0] == 1
     assert served["web2"] >= 4, served
+
+
+def test_scale_nginx_spread_the_whole_run_over_both_instances(cluster: Cluster, report: Callable[[str], None]) -> None:
+    """Every request nginx passed in this run, per instance that answered (the figures of docs/deploy.md)."""
+    rows = [r for r in cluster.access() if not r["request"].startswith("GET /readyz")]
+    names = {u.removeprefix("http://"): f"web{i}" for i, u in enumerate(cluster.instances, 1)}
+    served = Counter(names.get(r["upstream"], r["upstream"] or "nginx itself") for r in rows)
+    statuses = Counter(r["status"][0] + "xx" for r in rows)
+    report(f"requests through nginx (readiness probes aside): {len(rows)}, per instance {dict(served)}, {statuses}")
+    assert served["web1"] > 0 and served["web2"] > 0
+    assert statuses.get("5xx", 0) == 0, [r for r in rows if r["status"].startswith("5")]
