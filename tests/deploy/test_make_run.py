@@ -21,6 +21,22 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 180
+# Settings `make test` exports to the tests (the Makefile's HOST, PORT, SIM_PORT, INSTANCE_PATH) or a developer's
+# shell may hold: the make runs here get their own.
+INHERITED = {
+    "HOST",
+    "PORT",
+    "SIM_PORT",
+    "INSTANCE_PATH",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "HUEY_URL",
+    "PUBLIC_BASE_URL",
+    "PROVIDERS_URL",
+    "APP_TODAY",
+    "APP_TODAY_ANCHOR",
+    "SECRET_KEY",
+}
 
 
 def _free_pair() -> int:
@@ -92,7 +108,7 @@ class Run:
 def start(folder: Path, **env: str) -> Run:
     """`make run` with INSTANCE_PATH and PORT, waiting until it says it is ready."""
     port = _free_pair()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "PYTEST")) and k != "DATABASE_URL"}
+    base = {k: v for k, v in os.environ.items() if k not in INHERITED and not k.startswith(("TEST_", "PYTEST"))}
     output = folder.parent / f"{folder.name}.out"
     with open(output, "w") as out:
         proc = subprocess.Popen(

@@ -37,6 +37,8 @@ AGREEMENTS = int(os.environ.get("SCALE_AGREEMENTS", "4000"))  # flexible workers
 PAYERS = 12  # residents who pay by WeChat in the tests
 BATCH_DAY = "2026-11-09"
 START_SECONDS = 240  # make run-scale on a loaded two-core machine: migrations, demo data, six processes
+# Settings `make test` exports (HOST, PORT, SIM_PORT, INSTANCE_PATH) or a shell may hold: the setup gets its own.
+INHERITED = {"HOST", "PORT", "SIM_PORT", "INSTANCE_PATH", "HUEY_URL", "PUBLIC_BASE_URL", "PROVIDERS_URL", "SECRET_KEY"}
 APP_KEY_PATTERNS = ("sess:*", "LIMIT*", "huey.*shebao*")  # the app's own keys in the Redis db
 
 
@@ -248,7 +250,7 @@ def cluster() -> Iterator[Cluster]:
     _clear_app_keys()
     port = _free_block(4)  # nginx, the providers, two instances
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "PYTEST"))},
+        **{k: v for k, v in os.environ.items() if k not in INHERITED and not k.startswith(("TEST_", "PYTEST"))},
         "INSTANCE_PATH": str(folder),
         "PORT": str(port),
         "SIM_PORT": str(port + 1),
