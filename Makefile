@@ -6,12 +6,14 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SIM_PORT ?= $(shell echo $$(( $(PORT) + 1 )))
-# Every process `make run` starts reads APP_TODAY at the same moment, so their clocks agree (R-PA-6).
-APP_TODAY_ANCHOR := $(shell date +%s)
-export HOST PORT SIM_PORT APP_TODAY_ANCHOR
+# Everything a run writes (settings.env, databases, keys, logs, sockets, the providers' state) goes there.
+INSTANCE_PATH ?= $(CURDIR)/instance
+# make run-scale: app instances behind nginx.
+INSTANCES ?= 2
+export HOST PORT SIM_PORT INSTANCE_PATH
 FLASK := $(BIN)/flask --app webapp
 
-.PHONY: setup run test browsers fonts lint page-weight bench bench-batch bench-cert clean
+.PHONY: setup run run-scale test browsers fonts nginx lint page-weight bench bench-batch bench-cert clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +27,12 @@ static/vendor/.installed: package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/weui/dist/style/weui.min.css static/vendor/
 	touch $@
 
-setup: $(BIN)/.installed static/vendor/.installed fonts
+# The gzip copies WhiteNoise serves, made at build time so that a running app writes nothing into the checkout.
+static/.compressed: $(BIN)/.installed static/vendor/.installed $(shell find static -type f ! -name '*.gz' ! -name '.*')
+	$(BIN)/python -c 'from pathlib import Path; from webapp.static_files import precompress; precompress(Path("static"))'
+	touch $@
+
+setup: $(BIN)/.installed static/vendor/.installed static/.compressed fonts
 
 # The CJK font payment certificates are drawn in (a subset is embedded in each PDF): Debian's
 # fonts-wqy-microhei, or any TrueType/TTC font named by CJK_FONT_PATH.
@@ -48,20 +55,35 @@ browsers:
 	  else echo "browser tests need: sudo apt-get install chromium fonts-wqy-microhei poppler-utils"; fi; \
 	fi
 
-# The simulated providers run as a server of their own on SIM_PORT, as a real provider would be another
-# party on another host; the huey consumer runs the periodic jobs; the app serves on PORT.
+# The processes of the Procfile, supervised (webapp/supervisor.py, honcho): the app on PORT, the simulated
+# providers on SIM_PORT (a server of their own, as a real provider is another party), the huey job consumer.
+# `webapp.instance prepare` writes $(INSTANCE_PATH)/settings.env (what every process and every `flask` command
+# reads) and stops here with one line if a setting cannot work. If one process stops, all stop, exit status 1.
 run: setup
+	@$(BIN)/python -m webapp.instance prepare
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	$(FLASK) qr
-	$(BIN)/gunicorn --workers 2 --threads 8 --bind $(HOST):$(SIM_PORT) --access-logfile instance/providers.log \
-	    'webapp.payments.sim:create_app()' & sim=$$!; \
-	  $(BIN)/huey_consumer webapp.jobs.huey --logfile instance/huey.log & huey=$$!; \
-	  trap "kill $$sim $$huey 2>/dev/null" EXIT INT TERM; \
-	  $(BIN)/gunicorn -c python:webapp.gunicorn_conf --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - \
-	    'webapp:create_app()'
+	@$(BIN)/python -m webapp.supervisor
 
-test: setup browsers
+# The scale setup (docs/deploy.md): nginx on HOST:PORT in front of INSTANCES app instances (ports after SIM_PORT),
+# one providers' server, PostgreSQL (DATABASE_URL) and Redis (REDIS_URL: sessions, rate limits, the job queue),
+# two job consumers.
+run-scale: setup nginx
+	@$(BIN)/python -m webapp.instance prepare --scale $(INSTANCES)
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	@$(BIN)/python -m webapp.supervisor --scale $(INSTANCES)
+
+# Debian's nginx, the load balancer of make run-scale and tests/scale/.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "make run-scale and tests/scale need nginx: sudo apt-get install nginx"; fi; \
+	fi
+
+test: setup browsers nginx
 	$(BIN)/python -m pytest
 
 lint: setup
@@ -87,4 +109,4 @@ bench-cert: setup
 	$(BIN)/python bench/cert_bench.py
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor
+	rm -rf $(VENV) node_modules static/vendor static/.compressed

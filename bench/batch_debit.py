@@ -112,6 +112,7 @@ def run_size(admin_url: str, n: int) -> dict[str, float]:
             "4",
             "--bind",
             f"127.0.0.1:{port}",
+            "--no-control-socket",
             "webapp.payments.sim:create_app()",
         ],
         env=env,

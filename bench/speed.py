@@ -168,6 +168,7 @@ def gunicorn(
         THREADS,
         "--bind",
         f"{LOOPBACK}:{port}",
+        "--no-control-socket",  # gunicorn's default socket is one per user: the bench's servers would share it
         "--chdir",
         str(chdir),
         spec,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 
@@ -11,7 +10,7 @@ from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
 
-from .config import ROOT, load_config
+from .config import ROOT, load_config, make_instance_dir
 from .db import make_engine, make_sessionmaker, reader_engine
 from .payments.transport import RequestsTransport, Transport, WsgiTransport
 
@@ -28,7 +27,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    os.makedirs(app.instance_path, exist_ok=True)
+    make_instance_dir(app.instance_path)
     app.config.from_mapping(cfg)
     app.jinja_env.undefined = StrictUndefined
     app.jinja_env.trim_blocks = True
@@ -67,6 +66,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     static_files.init_app(app, app.extensions["security_headers"])
     csrf.exempt(views.pay.notify)  # the providers post without our CSRF token; their signature is checked
     cli.init_app(app)
+    from . import health
+
+    health.init_app(app)
 
     @app.before_request
     def _remember_channel() -> None:
@@ -77,6 +79,11 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
             session["channel"] = ch
         g.channel = session.get("channel") or "etax-web"
 
+    if int(app.config["TRUSTED_PROXIES"]) > 0:  # behind nginx (make run-scale): the client is who nginx says
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 

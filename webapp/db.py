@@ -63,7 +63,10 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> sa.
         return engine
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not the psycopg2 default
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    # A server that does not answer fails a connection in seconds, not after the kernel's TCP timeout.
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, connect_args={"connect_timeout": 5}
+    )
 
 
 READER = "sqlite_reader"

@@ -10,15 +10,24 @@
 - The app is built once in the master (``preload_app``) and the workers fork from it: a worker is up as
   soon as it forks, and the modules' pages are shared. No connection is opened before the fork; each
   worker starts with an empty pool all the same (``post_fork``).
+- A control socket of its own in the instance folder (``run/gunicorn-<pid>.ctl``; `make run` names it
+  ``run/web.ctl``): gunicorn's default, ``~/.gunicorn/gunicorn.ctl``, is one per user, so a second gunicorn (the
+  providers', another checkout's) would take it over.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn.http import wsgi
 
 preload_app = True
+control_socket = os.path.join(
+    os.path.abspath(os.environ.get("INSTANCE_PATH") or os.path.join(os.path.dirname(__file__), "..", "instance")),
+    "run",
+    f"gunicorn-{os.getpid()}.ctl",
+)
 limit_request_line = 8190
 limit_request_field_size = 8190
 

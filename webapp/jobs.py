@@ -10,26 +10,31 @@ consumer process, the first time a job needs it, not on every run.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from functools import cache
 
 from flask import Flask
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import crontab
 
 from .config import load_config
-
-
-def make_huey(url: str | None, instance_path: str) -> Huey:
-    """The queue: Redis at scale, a SQLite file by default."""
-    if url and url.startswith("redis://"):
-        return RedisHuey("shebao", url=url)
-    os.makedirs(instance_path, exist_ok=True)
-    return SqliteHuey("shebao", filename=os.path.join(instance_path, "huey.sqlite3"))
-
+from .jobqueue import beat, make_huey
 
 _settings = load_config()
 huey = make_huey(_settings["HUEY_URL"], str(_settings["INSTANCE_PATH"]))  # type: ignore[arg-type]
+log = logging.getLogger("huey.shebao")  # under the consumer's own logger, so its lines reach the consumer's log
+
+
+@huey.on_startup()
+def _worker_started() -> None:
+    beat(huey)  # ready as soon as the consumer runs, not at the first minute's periodic run
+
+
+@huey.periodic_task(crontab(minute="*"))
+def heartbeat() -> None:
+    """Every minute: the periodic jobs are running (what ``/readyz`` calls the job queue answering)."""
+    beat(huey)
 
 
 @cache
@@ -77,8 +82,31 @@ def batch_debit_today(flask_app: Flask) -> int:
 
 @huey.periodic_task(crontab(minute="*/10"))
 def batch_debit_on_the_batch_day() -> int:
-    """Every ten minutes: on the batch day, the batch debit (R-BD-1); every worker may share it."""
-    return batch_debit_today(app())
+    """Every ten minutes: on the batch day, the batch debit (R-BD-1), in BATCH_DEBIT_SHARES shares: this task
+    takes one and queues the others, so the job workers of every consumer take part (the periodic task itself
+    is enqueued by one consumer only)."""
+    from .domain.calendar import is_batch_debit_day
+
+    flask_app = app()
+    if is_batch_debit_day(flask_app.extensions["clock"].today()):
+        for _ in range(int(flask_app.config["BATCH_DEBIT_SHARES"]) - 1):
+            batch_debit_share()
+    return _share(flask_app)
+
+
+@huey.task()
+def batch_debit_share() -> int:
+    """One more worker's share of the batch day's debit (queued by ``batch_debit_on_the_batch_day``)."""
+    return _share(app())
+
+
+def _share(flask_app: Flask) -> int:
+    from .domain.calendar import is_batch_debit_day
+
+    debits = batch_debit_today(flask_app)
+    if is_batch_debit_day(flask_app.extensions["clock"].today()):  # which consumer did how much (docs/deploy.md)
+        log.info("batch debit share of pid %s: %s debits", os.getpid(), debits)
+    return debits
 
 
 def post_payments(flask_app: Flask) -> int:

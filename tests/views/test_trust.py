@@ -438,7 +438,7 @@ def test_security_headers_are_on_every_page_anonymous_or_logged_in(app, family, 
             assert "frame-ancestors 'none'" in h.get("Content-Security-Policy", ""), (path, r.status_code)
             assert h["X-Content-Type-Options"] == "nosniff" and h["X-Frame-Options"] == "DENY", path
             assert h["Referrer-Policy"] == "same-origin" and "Server" not in h, path
-            assert r.status_code < 500, path
+            assert r.status_code < 500 or path == "/readyz", path  # readyz: 503 names what is down
 
 
 def test_the_csp_allows_no_inline_script_or_style_and_forms_only_to_us_and_the_cashiers(browser):

@@ -36,10 +36,12 @@ PLATFORM_KEYS = {
 APIV3_KEY = "keys/wechat_apiv3.key"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)  # the mode from the first byte, not after
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     try:
         os.link(tmp, path)  # fails if another process won the race: keep theirs
     except FileExistsError:
@@ -48,8 +50,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink()
 
 
+def _private(path: Path) -> None:
+    """A secret written by an older version (mode 0644) becomes 0600."""
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def ensure_keypair(base: Path) -> None:
-    """Create ``base.pem`` (private) and ``base.pub.pem`` (public) if missing."""
+    """Create ``base.pem`` (private, mode 0600) and ``base.pub.pem`` (public) if missing."""
     priv_path, pub_path = base.with_suffix(".pem"), base.with_suffix(".pub.pem")
     if not priv_path.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -58,7 +66,10 @@ def ensure_keypair(base: Path) -> None:
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ),
+            mode=0o600,
         )
+    else:
+        _private(priv_path)
     if not pub_path.exists():
         key = load_private(priv_path)
         _write_atomic(
@@ -73,7 +84,9 @@ def ensure_keys(instance_path: str) -> None:
     for rel in (*MERCHANT_KEYS.values(), *PLATFORM_KEYS.values()):
         ensure_keypair(root / rel)
     if not (root / APIV3_KEY).exists():
-        _write_atomic(root / APIV3_KEY, secrets.token_hex(16).encode())
+        _write_atomic(root / APIV3_KEY, secrets.token_hex(16).encode(), mode=0o600)
+    else:
+        _private(root / APIV3_KEY)
 
 
 @cache

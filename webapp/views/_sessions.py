@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 ANONYMOUS_LIFETIME = timedelta(hours=2)  # a session nobody logged in with (CSRF token, channel, pending login)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _SERIALIZER = TaggedJSONSerializer()
-_STATELESS_PREFIXES = ("/static/", "/pay/notify/", "/healthz")
+_STATELESS_PREFIXES = ("/static/", "/pay/notify/", "/healthz", "/readyz")
 
 
 def _key(token: str) -> str:
