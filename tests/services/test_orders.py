@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from webapp import jobs
 from webapp.models import AuditEvent, Declaration, NotificationTally, PaymentOrder, Refund, SettledPayment
 from webapp.payments import orders
-from webapp.payments.base import OrderRequest, ProviderRefused, ProviderStatus
+from webapp.payments.base import OrderRequest, ProviderRefused, ProviderStatus, RefundRequest, RefundStatus
 from webapp.payments.sim import controls
 from webapp.services import declarations
 
@@ -100,7 +100,7 @@ def test_R_PA_5_a_wrong_amount_is_recorded_refunded_and_the_declaration_freed(ap
         o = s.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == order.out_trade_no))
         assert o.state == "unapplied" and o.paid_amount_fen == 79400
         refund = s.scalar(select(Refund).where(Refund.order_id == o.id))
-        assert refund.amount_fen == 79400 and refund.state == "accepted"  # sent at once, in full
+        assert refund.amount_fen == 79400 and refund.state == "succeeded"  # sent at once, in full
         decl = s.get(Declaration, o.declaration_id)
         assert decl.status == "declared" and orders.open_order(s, decl.id) is None
     assert _count(app, SettledPayment) == 0 and _audits(app, "order.amount_mismatch") == 1
@@ -255,18 +255,29 @@ def test_R_PA_4_money_arriving_after_a_void_is_refunded_not_settled(app, provide
     controls.set(providers, "wechat", notify="drop")
     controls.pay(providers, "wechat", order.out_trade_no)
     adapters, now = app.extensions["payment_adapters"], app.extensions["clock"].now()
+    wechat = adapters["wechat"]
     with app.extensions["db_sessionmaker"]() as s:  # pretend the void raced ahead of the provider
-        orders.apply(s, order.id, ProviderStatus.CLOSED, amount_fen=None, txn_id="", paid_at=None, now=now)
+        orders.apply(
+            s,
+            wechat,
+            order.id,
+            ProviderStatus.CLOSED,
+            amount_fen=None,
+            txn_id="",
+            paid_at=None,
+            now=now,
+            confirmed=True,
+        )
         declarations._void(s, s.get(Declaration, order.declaration_id), now, order.payer_id)
         s.commit()
-        orders.apply(s, order.id, ProviderStatus.PAID, amount_fen=79500, txn_id="late", paid_at=None, now=now)
+        orders.apply(s, wechat, order.id, ProviderStatus.PAID, amount_fen=79500, txn_id="late", paid_at=None, now=now)
         s.commit()
     assert state(app, order.out_trade_no) == "unapplied" and _count(app, SettledPayment) == 0
     sessions = app.extensions["db_sessionmaker"]
     assert orders.send_refunds(sessions, adapters, now) == 1
     assert orders.send_refunds(sessions, adapters, now) == 0
     with sessions() as s:
-        assert s.scalar(select(Refund.state)) == "accepted"
+        assert s.scalar(select(Refund.state)) == "succeeded"
 
 
 def test_a_refund_the_provider_cannot_take_now_is_retried(app, providers, order):
@@ -363,7 +374,15 @@ def test_R_PA_2_each_provider_settles_and_refunds(app, providers, declare, provi
     controls.deliver_pending(providers)
     assert state(app, order.out_trade_no) == "paid"
     adapter = app.extensions["payment_adapters"][provider]
-    first = adapter.refund(order.out_trade_no, "RF1TEST", 100, 79500)
-    again = adapter.refund(order.out_trade_no, "RF1TEST", 100, 79500)  # keyed: a retry is the same refund
+    now = app.extensions["clock"].now()
+
+    def ask(no: str, fen: int) -> RefundRequest:
+        return RefundRequest(order.out_trade_no, no, fen, 79500, requested_at=now)
+
+    assert adapter.refund_status(ask("RFTEST0001", 100)).status is RefundStatus.NOT_FOUND  # nothing asked yet
+    first = adapter.refund(ask("RFTEST0001", 100))
+    again = adapter.refund(ask("RFTEST0001", 100))  # keyed: a retry is the same refund
     assert first.accepted and again.accepted and again.provider_refund_id == first.provider_refund_id
-    assert not adapter.refund(order.out_trade_no, "RF2TEST", 79600, 79500).accepted  # more than was paid
+    done = adapter.refund_status(ask("RFTEST0001", 100))
+    assert done.status is RefundStatus.SUCCEEDED and done.refunded_at is not None
+    assert not adapter.refund(ask("RFTEST0002", 79500)).accepted  # more than is left to give back

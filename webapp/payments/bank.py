@@ -19,7 +19,9 @@ from .base import (
     PaymentError,
     ProviderStatus,
     QueryResult,
+    RefundRequest,
     RefundResult,
+    RefundStatus,
     SignatureError,
 )
 from .crypto import LazyPrivateKey, load_public, nonce, rsa_sign, rsa_verify
@@ -196,9 +198,19 @@ class BankAdapter:
         """Cancel a debit that has not arrived (it can never be taken after this), or learn its result."""
         return self._status(self._debit(self._call(f"/debits/{out_trade_no}/cancel", {})))
 
-    def refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
-    ) -> RefundResult:
-        """Credit the money back to the account, keyed by the refund number."""
-        r = self._call("/credits", {"credit_no": out_refund_no, "debit_no": out_trade_no, "amount_fen": amount_fen})
-        return RefundResult(r.get("code") == "00", str(r.get("credit_no", "")), str(r.get("message", "")))
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Credit the money back to the account, keyed by the refund number (the bank decides at once)."""
+        r = self._call(
+            "/credits",
+            {"credit_no": request.out_refund_no, "debit_no": request.out_trade_no, "amount_fen": request.amount_fen},
+        )
+        if r.get("code") == "00":
+            return RefundResult(RefundStatus.SUCCEEDED, str(r.get("credit_no", "")), refunded_at=self._now())
+        return RefundResult(RefundStatus.REFUSED, reason=str(r.get("message", "")))
+
+    def refund_status(self, request: RefundRequest) -> RefundResult:
+        """Whether the bank holds the credit."""
+        r = self._call(f"/credits/{request.out_refund_no}/query", {})
+        if r.get("code") == "00":
+            return RefundResult(RefundStatus.SUCCEEDED, str(r.get("credit_no", "")), refunded_at=self._now())
+        return RefundResult(RefundStatus.NOT_FOUND)
