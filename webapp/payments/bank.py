@@ -29,7 +29,13 @@ from .transport import Transport
 
 FRESH_SECONDS = 300
 #: What a failed debit means to the payer (R-BD-3, seed 000 Q44).
-REASONS = {"51": "余额不足", "14": "姓名或账户不一致", "62": "账户异常", "57": "协议无效或已撤销"}
+REASONS = {
+    "51": "余额不足",
+    "14": "姓名或账户不一致",
+    "62": "账户异常",
+    "57": "协议无效或已撤销",
+    "94": "银行未按时返回扣款结果，本次未扣款",  # cancelled after its batch day: it never arrived, nothing taken
+}
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,11 @@ class BankAdapter:
             raise PaymentError("bank batch answer does not match the file")
         return [self._debit(x) for x in results]
 
+    def cancel_debit(self, debit_no: str) -> DebitResult:
+        """Cancel a debit the bank has not received (code 94: it can never be taken after this), or learn how the
+        bank decided it."""
+        return self._debit(self._call(f"/debits/{debit_no}/cancel", {}))
+
     @staticmethod
     def _status(d: DebitResult) -> QueryResult:
         if d.code == "NOT_FOUND":
@@ -196,7 +207,7 @@ class BankAdapter:
 
     def close(self, out_trade_no: str) -> QueryResult:
         """Cancel a debit that has not arrived (it can never be taken after this), or learn its result."""
-        return self._status(self._debit(self._call(f"/debits/{out_trade_no}/cancel", {})))
+        return self._status(self.cancel_debit(out_trade_no))
 
     def refund(self, request: RefundRequest) -> RefundResult:
         """Credit the money back to the account, keyed by the refund number (the bank decides at once)."""
