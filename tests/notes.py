@@ -170,3 +170,8 @@ def refunds(app: Flask) -> list[tuple[str, int, str]]:
                 .order_by(Refund.id)
             )
         ]
+
+
+def at_now(app: Flask):  # type: ignore[no-untyped-def]
+    """The app's clock, now."""
+    return app.extensions["clock"].now()

@@ -302,3 +302,56 @@ def test_D10_a_correctly_signed_notification_is_taken_after_60_refused_from_its_
     with app.extensions["db_sessionmaker"]() as s:
         assert s.scalar(select(func.sum(NotificationTally.count))) <= 61
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "order.paid")) == 1
+
+
+@pytest.mark.parametrize("pay_after", [0.0, 0.15])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_D1_concurrent_messages_queries_and_the_resident_paying_keep_the_ledger(
+    app, providers, pay, provider, pay_after
+):
+    """A signed wrong-amount message races the resident paying that cashier (at once, or a moment later), with
+    queries from the job and the return page at the same time: whichever wins, the money taken = settled +
+    refunded, and nothing is refunded that was not taken."""
+    import threading
+    import time
+
+    _b, _url, no = pay(provider)
+    controls.set(providers, provider, notify="duplicate")
+    errors, barrier = [], threading.Barrier(5)
+
+    def step(fn):
+        def go():
+            try:
+                barrier.wait()
+                fn()
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        return go
+
+    def reconcile():
+        with app.extensions["db_sessionmaker"]() as s:
+            orders.reconcile(s, app.extensions["payment_adapters"], _order(app, no).id, notes.at_now(app))
+            s.commit()
+
+    forged = notes.SIGNED[provider](app, providers, no, notes.ONE_FEN_SHORT[provider])
+    threads = [
+        threading.Thread(target=step(lambda: notes.post(app, provider, forged))),
+        threading.Thread(target=step(lambda: (time.sleep(pay_after), controls.pay(providers, provider, no)))),
+        threading.Thread(target=step(reconcile)),
+        threading.Thread(target=step(reconcile)),
+        threading.Thread(target=step(lambda: controls.deliver_pending(providers))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    controls.deliver_pending(providers)
+    _reconcile(app)
+    assert not errors
+    assert notes.unbalanced(app, providers) == {}
+    taken, settled, refunded = notes.ledger(app, providers)[no]
+    assert (taken, settled, refunded) in ((0, 0, 0), (FEN, FEN, 0))
+    assert order_state(app, no) == ("paid" if taken else "closed")
+    assert len(notes.refunds(app)) == 0
+    print(f"\n{provider}: {'paid and settled' if taken else 'closed first, nothing taken'}")
