@@ -256,19 +256,34 @@ def test_issue19_6_a_refund_recorded_by_a_process_that_died_is_sent_by_the_job(a
 
 
 def test_R_PA_4_the_result_page_says_refunding_then_refunded_with_the_date(app, providers, pay):
-    """WeChat answers a refund PROCESSING first (as the real one does): 退款中 until its query says SUCCESS."""
+    """WeChat answers a refund PROCESSING first (as the real one does): the page says 退款中 and polls a while, asking
+    the provider, until it reads 已退款 with the date; then it stops polling. The minute job finishes it too."""
     b, _url, no = pay("wechat")
     controls.set(providers, "wechat", amount_delta=-1, refund="processing")
     controls.pay(providers, "wechat", no)
     controls.deliver_pending(providers)
     assert notes.refunds(app) == [(no, FEN - 1, "processing")]
     page = text(b.get(f"/pay/orders/{no}"))
-    assert "退款中" in page and "已退款" not in page
+    assert "退款中" in page and "已退款" not in page and 'hx-trigger="load delay:3s"' in page
     controls.set(providers, "wechat")
-    _reconcile(app)
+    hx = {"HX-Request": "true"}
+    text(b.get(f"/pay/orders/{no}?poll=1", headers=hx))  # answered, then the provider is asked
+    poll = text(b.get(f"/pay/orders/{no}?poll=2", headers=hx))
+    assert "<html" not in poll and "已退款" in poll and "2026-11-22" in poll and "¥459.99" in poll
+    assert "hx-trigger" not in poll  # done: no more polling
     assert notes.refunds(app) == [(no, FEN - 1, "succeeded")]
-    page = text(b.get(f"/pay/orders/{no}"))
-    assert "已退款" in page and "2026-11-22" in page and "¥459.99" in page
+
+
+def test_R_PA_4_a_refund_still_under_way_stops_polling_after_a_while(app, providers, pay):
+    """A refund the provider takes days over (a bank card): the page polls ten times, then waits for a reload."""
+    b, _url, no = pay("wechat")
+    controls.set(providers, "wechat", amount_delta=-1, refund="processing")
+    controls.pay(providers, "wechat", no)
+    controls.deliver_pending(providers)
+    hx = {"HX-Request": "true"}
+    assert "poll=10" in text(b.get(f"/pay/orders/{no}?poll=9", headers=hx))
+    last = text(b.get(f"/pay/orders/{no}?poll=10", headers=hx))
+    assert "退款中" in last and "hx-trigger" not in last
 
 
 def test_alipay_leaving_the_cashier_reads_cancelled_at_once(app, providers, pay):

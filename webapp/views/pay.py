@@ -117,10 +117,12 @@ def returned(provider: str, out_trade_no: str) -> Any:
 @writes
 @login_required
 def order(out_trade_no: str) -> Any:
-    """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund."""
+    """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund (退款中 polls a
+    while, asking the provider, until it reads 已退款)."""
     o = _own_order(out_trade_no)
-    if o.state.is_open and request.headers.get("HX-Request"):
-        o = checkout.refresh(db(), adapters(), o, clock().now())
+    if request.headers.get("HX-Request"):
+        if o.state.is_open:
+            o = checkout.refresh(db(), adapters(), o, clock().now())
         _send_refunds_if_any(o)
     return _result(o, block="result" if request.args.get("poll") else None)
 
@@ -133,6 +135,7 @@ def _result(o: Any, block: str | None = None, error: str | None = None, status: 
         decl=decl,
         scheme=SCHEMES[decl.scheme],
         refund=checkout.refund_state(checkout.refunds(db(), o)),
+        polls=int(p) if (p := request.args.get("poll", "")).isascii() and p.isdigit() and len(p) < 3 else 0,
         error=error,
         block=block,
         status=status,
