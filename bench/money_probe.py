@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -36,12 +37,12 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from checkout_probe import declare, login, pay_at, payers  # noqa: E402
+from checkout_probe import declare, login, pay_at  # noqa: E402
 
 from tests import notes  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.config import load_config  # noqa: E402
-from webapp.payments import sim  # noqa: E402
+from webapp.payments.crypto import APIV3_KEY, PLATFORM_KEYS, load_private, load_public  # noqa: E402
 
 PROVIDERS = ("wechat", "alipay", "unionpay")
 MALFORMED = {
@@ -51,9 +52,53 @@ MALFORMED = {
 }
 
 
+def payers(cfg: dict[str, object], count: int, checkout: str) -> list[tuple[str, str]]:
+    """Population residents who still owe their year (created on demand by the server's own checkout)."""
+    subprocess.run(
+        [str(ROOT / ".venv/bin/flask"), "--app", "webapp", "demo", "population", "--residents", str(count * 2)],
+        check=True,
+        capture_output=True,
+        cwd=checkout,
+    )
+    engine = create_engine(str(cfg["DATABASE_URL"]).replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as c:
+        rows = c.execute(
+            text(
+                "SELECT p.name, p.id_number FROM person p JOIN receivable r ON r.insured_id = p.id "
+                "WHERE r.scheme = 'rm' AND r.status = 'due' AND p.id_number LIKE '110109%' ORDER BY p.id LIMIT :n"
+            ),
+            {"n": count},
+        ).all()
+    engine.dispose()
+    if len(rows) < count:
+        raise SystemExit(f"only {len(rows)} residents owe anything")
+    return [(r[0], r[1]) for r in rows]
+
+
 def short(provider: str, fen: int) -> str:
     """One fen less than ``fen``, as the provider writes amounts."""
     return f"{Decimal(fen - 1) / 100:.2f}" if provider == "alipay" else str(fen - 1)
+
+
+class ProviderKeys:
+    """The simulated providers' signing keys under INSTANCE_PATH, read from their files (the providers' store is
+    left alone), shaped as ``tests.notes`` reads them from the providers' app."""
+
+    def __init__(self, instance_path: str) -> None:
+        self.root = Path(instance_path)
+        self.extensions = {"sim": self}
+
+    def platform_key(self, provider: str):  # type: ignore[no-untyped-def]
+        """The provider's private signing key."""
+        return load_private(self.root / f"{PLATFORM_KEYS[provider]}.pem")
+
+    def platform_public(self, provider: str):  # type: ignore[no-untyped-def]
+        """The provider's public key."""
+        return load_public(self.root / f"{PLATFORM_KEYS[provider]}.pub.pem")
+
+    def apiv3_key(self) -> bytes:
+        """WeChat's APIv3 key, shared with the merchant."""
+        return (self.root / APIV3_KEY).read_bytes().strip()
 
 
 class Probe:
@@ -63,10 +108,11 @@ class Probe:
         self.cfg = cfg
         self.base, self.providers_url = str(cfg["PUBLIC_BASE_URL"]), str(cfg["PROVIDERS_URL"])
         self.app = create_app()  # the same settings as the server: its merchant ids, its clock
-        self.sim = sim.create_app({"SIM_NOTIFY_MODE": "manual"})  # only for the providers' signing keys
+        self.sim = ProviderKeys(str(cfg["INSTANCE_PATH"]))
         self.tried: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self.fivexx = 0
+        self.same_cashier_refused = 0
         self.orders: list[str] = []
 
     def control(self, provider: str, **controls: object) -> None:
@@ -92,7 +138,9 @@ class Probe:
         if r.status_code != 303 or not r.headers["Location"].startswith(self.providers_url):
             raise SystemExit(f"确认缴费 answered {r.status_code} {r.headers.get('Location')}")
         with self.engine().connect() as c:
-            no, fen = c.execute(text("SELECT out_trade_no, amount_fen FROM payment_order ORDER BY id DESC LIMIT 1")).one()
+            no, fen = c.execute(
+                text("SELECT out_trade_no, amount_fen FROM payment_order ORDER BY id DESC LIMIT 1")
+            ).one()
         self.orders.append(no)
         return r.headers["Location"], no, int(fen)
 
@@ -114,6 +162,7 @@ class Probe:
         if case == "short_then_pay":
             self.notify(case, provider, no, short(provider, fen))
             if not self.pay(case, cashier):  # refused: the order was closed at the provider
+                self.same_cashier_refused += 1
                 cashier, no, fen = self.order(phone, csrf, method_url, provider)
                 self.pay(case, cashier)
         elif case == "malformed":
@@ -134,12 +183,10 @@ class Probe:
         """Per probed order: taken at the provider, settled by the app, refunded at the provider."""
         db = sqlite3.connect(Path(str(self.cfg["INSTANCE_PATH"])) / "sim" / "sim.sqlite3")
         taken, refunded = {}, Counter()
-        for no, paid_fen, amount_fen, txn in db.execute(
-            "SELECT out_trade_no, paid_fen, amount_fen, txn_id FROM trade WHERE out_trade_no IN (%s)"
-            % ",".join("?" * len(self.orders)),
-            self.orders,
-        ):
-            taken[no] = (paid_fen if paid_fen is not None else amount_fen) if txn else 0
+        probed = set(self.orders)
+        for no, paid_fen, amount_fen, txn in db.execute("SELECT out_trade_no, paid_fen, amount_fen, txn_id FROM trade"):
+            if no in probed:
+                taken[no] = (paid_fen if paid_fen is not None else amount_fen) if txn else 0
         for no, fen in db.execute("SELECT out_trade_no, amount_fen FROM refund"):
             refunded[no] += fen
         db.close()
@@ -157,23 +204,34 @@ class Probe:
             states = Counter(
                 r[0]
                 for r in c.execute(
-                    text("SELECT r.state FROM refund r JOIN payment_order o ON o.id = r.order_id")
+                    text("SELECT r.state, o.out_trade_no FROM refund r JOIN payment_order o ON o.id = r.order_id")
                 ).all()
+                if r[1] in probed
+            )
+            orders = Counter(
+                r[0]
+                for r in c.execute(text("SELECT state, out_trade_no FROM payment_order")).all()
+                if r[1] in self.orders
             )
         unbalanced = [no for no in self.orders if taken.get(no, 0) != settled[no] + refunded[no]]
         return {
             "orders": len(self.orders),
+            "orders_by_state": dict(orders),
             "money_taken_fen": sum(taken.values()),
             "settled_fen": sum(settled[no] for no in self.orders),
             "refunded_fen": sum(refunded[no] for no in self.orders),
             "refunds_by_state": dict(states),
-            "orders_unbalanced": unbalanced,
+            "orders_unbalanced": len(unbalanced),
+            "fen_kept_without_a_fee": sum(taken.get(no, 0) - settled[no] - refunded[no] for no in unbalanced),
         }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each case per provider")
+    parser.add_argument(
+        "--checkout", default=str(ROOT), help="the checkout the server runs (its `payments reconcile` runs there)"
+    )
     args = parser.parse_args()
     cfg = load_config()
     probe = Probe(cfg)
@@ -182,7 +240,7 @@ def main() -> int:
             raise SystemExit(f"refusing to probe {url}: loopback only")
         requests.get(f"{url}/healthz", timeout=10).raise_for_status()
     cases = ("short_then_pay", "malformed", "short_after_pay", "taken_differs")
-    people = iter(payers(cfg, args.rounds * len(cases) * len(PROVIDERS)))
+    people = iter(payers(cfg, args.rounds * len(cases) * len(PROVIDERS), args.checkout))
     started = time.monotonic()
     for provider in PROVIDERS:
         for case in cases:
@@ -190,12 +248,17 @@ def main() -> int:
                 probe.run_case(case, provider, next(people))
     time.sleep(3)  # the providers' notifications
     subprocess.run(
-        [str(ROOT / ".venv/bin/flask"), "--app", "webapp", "payments", "reconcile"], check=True, capture_output=True
+        [str(ROOT / ".venv/bin/flask"), "--app", "webapp", "payments", "reconcile"],
+        check=True,
+        capture_output=True,
+        cwd=args.checkout,
+        env={**os.environ, "RECONCILE_AFTER_SECONDS": "0"},  # every order left unfinished, however recent
     )
     report = {
         "tried": dict(probe.tried),
         "refused": dict(probe.refused),
         "answers_5xx": probe.fivexx,
+        "same_cashier_refused_after_the_close": probe.same_cashier_refused,
         **probe.ledger(),
         "seconds": round(time.monotonic() - started, 1),
     }
