@@ -75,7 +75,7 @@ class Heartbeat:
         while not self._stop.wait(self._every):
             try:
                 self._beat()
-            except Exception:  # noqa: BLE001 - the next beat tries again; the work must not fail for it
+            except Exception:  # the next beat tries again; the work must not fail for it
                 continue
 
     def __enter__(self) -> Heartbeat:
