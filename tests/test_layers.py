@@ -19,6 +19,7 @@ WEB_LIBRARIES = {
     "flask_wtf",
     "flask_htmx",
     "flask_limiter",
+    "limits",  # Flask-Limiter's own counters, for limits a view counts itself (refused notifications)
     "jinja2",
     "jinja2_fragments",
     "werkzeug",

@@ -239,8 +239,14 @@ def batch_run(day_text: str | None, worker: str, chunk: int) -> None:
         f"{day}: {report.debits} debits in {report.chunks} chunks, {report.succeeded} debited, "
         f"{report.failed} failed ({reasons}), {report.seconds:.1f}s"
     )
+    if report.resumed or report.taken_over:
+        click.echo(
+            f"resumed {report.resumed} debits planned before (sent again under their numbers: none taken twice); "
+            f"{report.taken_over} workers found gone, their claims taken over"
+        )
     if report.unanswered:
-        raise click.ClickException("银行未应答，请稍后重新运行（已发出的扣款不会重复扣款）")
+        # The chunk went back at once: a rerun (or another worker) resends it; nothing waits for a lease.
+        raise click.ClickException("银行未应答，请稍后重新运行（已计划的扣款会按原编号重新发送，不会重复扣款）")
 
 
 @payments_cli.command("post")

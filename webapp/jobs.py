@@ -62,22 +62,22 @@ def reconcile_unfinished_orders() -> int:
 
 
 def batch_debit_today(flask_app: Flask) -> int:
-    """On the batch day, run (or resume) the batch debit; any day else, nothing. Returns debits decided."""
+    """Close out runs of earlier batch days left unfinished (nothing stays 申报处理中 past its day); on the batch
+    day, run (or resume) the batch debit. Returns the debits decided."""
     from .domain.calendar import is_batch_debit_day
     from .services import batch_debit
 
-    clock = flask_app.extensions["clock"]
+    clock, sessions = flask_app.extensions["clock"], flask_app.extensions["db_sessionmaker"]
+    bank = flask_app.extensions["payment_adapters"]["agreement"]
     today = clock.today()
-    if not is_batch_debit_day(today):
-        return 0
-    report = batch_debit.run(
-        flask_app.extensions["db_sessionmaker"],
-        flask_app.extensions["payment_adapters"]["agreement"],
-        today,
-        clock.now,
-        worker=f"huey-{os.getpid()}",
-    )
-    return report.debits
+    decided = 0
+    with sessions() as s:
+        stranded = batch_debit.unfinished_runs(s, today)
+    for run_id, _day in stranded:
+        decided += batch_debit.close_out(sessions, bank, run_id, clock.now).debits
+    if is_batch_debit_day(today):
+        decided += batch_debit.run(sessions, bank, today, clock.now, worker=f"huey-{os.getpid()}").debits
+    return decided
 
 
 @huey.periodic_task(crontab(minute="*/10"))
@@ -114,10 +114,9 @@ def post_payments(flask_app: Flask) -> int:
     app's clock; returns how many."""
     from .services import certificates
 
-    with flask_app.extensions["db_sessionmaker"]() as s:
-        n = certificates.post_due(s, flask_app.extensions["clock"].today())
-        s.commit()
-    return n
+    return certificates.post_due_in_batches(
+        flask_app.extensions["db_sessionmaker"], flask_app.extensions["clock"].today()
+    )
 
 
 def make_certificate(flask_app: Flask, certificate_id: int) -> str | None:

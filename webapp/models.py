@@ -42,6 +42,7 @@ __all__ = [
     "BatchDebit",
     "BatchRun",
     "BatchWork",
+    "BatchWorker",
     "BureauSequence",
     "Certificate",
     "CertificateItem",
@@ -339,10 +340,11 @@ class SettledPayment(Base):
 
 
 class Refund(Base):
-    """Money going back to the payer: its own record, keyed by ``out_refund_no`` so a retry is safe.
+    """Money going back to the payer: its own record, one per order, keyed by ``out_refund_no`` so a retry is
+    safe, for exactly what the provider says it took.
 
-    ``requested`` until the provider accepts it (退款中 → 已退款); a send that fails is retried by the
-    periodic job, counting ``attempts``.
+    ``requested`` → ``processing`` → ``succeeded`` (退款中 → 已退款 on ``refunded_at``); the periodic job sends
+    and asks again until the provider confirms, counting ``attempts``; ``void`` when the provider took nothing.
     """
 
     __tablename__ = "refund"
@@ -360,6 +362,7 @@ class Refund(Base):
     provider_refund_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # 已退款: when the provider finished it
 
     order: Mapped[PaymentOrder] = orm.relationship()
 
@@ -426,9 +429,29 @@ class BatchRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class BatchWorker(Base):
+    """A process taking part in a batch run: which host and process it is, and that it is alive (its heartbeat).
+    Another worker takes its claims over at once when the process is gone from its host, or when its heartbeat
+    stops (another host), so a killed worker strands nothing (R-BD-2, issue 17 D7)."""
+
+    __tablename__ = "batch_worker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_run.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(40))
+    host: Mapped[str] = mapped_column(sa.String(100))
+    pid: Mapped[int]
+    # The process's start time as its host counts it (Linux: /proc/<pid>/stat), so a reused pid is not taken
+    # for the worker that died.
+    proc_start: Mapped[str] = mapped_column(sa.String(30), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # finished, or found gone by another
+
+
 class BatchWork(Base):
-    """One agreement's share of a run: claimed by a worker for a lease, so a killed worker's share is
-    picked up again (R-BD-2)."""
+    """One agreement's share of a run: claimed by a worker, so a killed worker's share is picked up again
+    (R-BD-2) as soon as that worker is known gone."""
 
     __tablename__ = "batch_work"
     __table_args__ = (
@@ -444,6 +467,7 @@ class BatchWork(Base):
     )
     claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_worker.id"))
 
 
 class BatchDebit(Base):

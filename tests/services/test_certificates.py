@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import date, datetime
 
 import pytest
@@ -24,6 +25,8 @@ from webapp.domain.calendar import BEIJING, Month
 from webapp.domain.errors import NotFound, RuleViolation
 from webapp.models import Certificate, CertificateItem, CertificatePage, Receivable, SettledPayment
 from webapp.services import certificates
+
+from ..conftest import PG_URL
 
 SETTINGS = certificates.MakeSettings(base_url="http://localhost", secret="test")
 NOW = datetime(2026, 11, 22, 10, tzinfo=BEIJING)
@@ -180,9 +183,9 @@ def test_R_CE_3_a_failure_is_kept_with_its_reason_and_a_retry_makes_it(db, monke
     monkeypatch.undo()
 
     certificates.retry(db, cert, p.id)
-    assert cert.status == "making" and cert.failure_reason is None
+    assert cert.status == "making" and cert.failure_reason is None and cert.attempts == 0  # counted afresh
     certificates.make(db, cert.id, SETTINGS, NOW)
-    assert cert.status == "made" and cert.attempts == 2
+    assert cert.status == "made" and cert.attempts == 1
     with pytest.raises(RuleViolation):
         certificates.retry(db, cert, p.id)  # only a failed one
 
@@ -238,3 +241,81 @@ def test_R_CE_3_requests_are_listed_by_application_date_newest_first(db):
     with pytest.raises(RuleViolation):
         certificates.certificates_between(db, p.id, TODAY, date(2026, 11, 1))
     assert db.scalar(select(func.count()).select_from(CertificateItem)) == 2
+
+
+# ------------------------------------------------------------------- jobs that never strand (issue 16 item 4, D7)
+
+
+def test_D7_a_certificate_whose_maker_is_killed_while_drawing_never_stays_making(app, db, monkeypatch):
+    """The attempt is counted before drawing starts: a worker killed mid-drawing (its transaction lost) counts, the
+    next run makes it; after three such deaths it is 制作失败 with the reason (not 制作中 for ever), and 重新制作
+    makes it."""
+    p = make_resident(db, "赵丽", paid=True)
+    cert = make_certificate(db, p, make=False)
+    db.commit()
+    sessions = app.extensions["db_sessionmaker"]
+
+    def killed(*_a, **_k):
+        raise SystemExit("killed while drawing")
+
+    monkeypatch.setattr(document, "render", killed)
+    with pytest.raises(SystemExit):
+        certificates.make_now(sessions, cert.id, SETTINGS, NOW)
+    monkeypatch.undo()
+    assert certificates.make_now(sessions, cert.id, SETTINGS, NOW) == "made"  # the next run makes it
+    db.expire_all()
+    assert db.get(Certificate, cert.id).attempts == 2
+
+    other = make_certificate(db, p, make=False)
+    db.commit()
+    monkeypatch.setattr(document, "render", killed)
+    for _ in range(certificates.MAX_ATTEMPTS):
+        with pytest.raises(SystemExit):
+            certificates.make_now(sessions, other.id, SETTINGS, NOW)
+    monkeypatch.undo()
+    assert certificates.make_now(sessions, other.id, SETTINGS, NOW) == "failed"
+    db.expire_all()
+    failed = db.get(Certificate, other.id)
+    assert failed.status == "failed" and failed.failure_reason == certificates.MSG_FAILED
+    certificates.retry(db, failed, p.id)
+    db.commit()
+    assert certificates.make_now(sessions, other.id, SETTINGS, NOW) == "made"
+
+
+def test_D7_posting_commits_batch_by_batch_so_a_worker_killed_half_way_keeps_what_it_posted(app, db, monkeypatch):
+    worker = make_flex_worker(db, "刘一", unpaid_months=0)  # 18 paid items, all due for posting
+    db.commit()
+    monkeypatch.setattr(certificates, "POST_BATCH", 5)
+    real = certificates._post_batch
+    calls = []
+
+    def dies_on_the_third_batch(session, today, after_id):
+        calls.append(after_id)
+        if len(calls) == 3:
+            raise SystemExit("killed")
+        return real(session, today, after_id)
+
+    monkeypatch.setattr(certificates, "_post_batch", dies_on_the_third_batch)
+    with pytest.raises(SystemExit):
+        certificates.post_due_in_batches(app.extensions["db_sessionmaker"], TODAY)
+    posted = select(func.count()).select_from(SettledPayment).where(SettledPayment.posted_on.is_not(None))
+    assert db.scalar(posted) == 10  # two batches committed before the worker died
+    db.rollback()  # (SQLite: this test's session lets go of the database)
+    monkeypatch.setattr(certificates, "_post_batch", real)
+    assert certificates.post_due_in_batches(app.extensions["db_sessionmaker"], TODAY) == 8  # the rerun resumes
+    assert db.scalar(posted) == 18 and worker.id
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks that others skip: PostgreSQL (SQLite has one writer)")
+def test_D7_two_posting_workers_share_the_work_instead_of_waiting(app, db):
+    """Rows another worker is posting are skipped, not waited for; what it leaves is posted by the next run."""
+    make_flex_worker(db, "刘一", unpaid_months=0)
+    db.commit()
+    sessions = app.extensions["db_sessionmaker"]
+    with sessions() as other:  # another consumer is half-way through its batch
+        held = list(other.scalars(select(SettledPayment.id).order_by(SettledPayment.id).limit(6).with_for_update()))
+        started = time.monotonic()
+        assert certificates.post_due_in_batches(sessions, TODAY) == 12
+        assert time.monotonic() - started < 5  # it did not wait on the held rows
+        other.rollback()
+    assert len(held) == 6 and certificates.post_due_in_batches(sessions, TODAY) == 6

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from webapp import jobs
 from webapp.models import AuditEvent, Declaration, NotificationTally, PaymentOrder, Refund, SettledPayment
 from webapp.payments import orders
-from webapp.payments.base import OrderRequest, ProviderRefused, ProviderStatus
+from webapp.payments.base import OrderRequest, ProviderRefused, ProviderStatus, RefundRequest, RefundStatus
 from webapp.payments.sim import controls
 from webapp.services import declarations
 
@@ -100,7 +100,7 @@ def test_R_PA_5_a_wrong_amount_is_recorded_refunded_and_the_declaration_freed(ap
         o = s.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == order.out_trade_no))
         assert o.state == "unapplied" and o.paid_amount_fen == 79400
         refund = s.scalar(select(Refund).where(Refund.order_id == o.id))
-        assert refund.amount_fen == 79400 and refund.state == "accepted"  # sent at once, in full
+        assert refund.amount_fen == 79400 and refund.state == "succeeded"  # sent at once, in full
         decl = s.get(Declaration, o.declaration_id)
         assert decl.status == "declared" and orders.open_order(s, decl.id) is None
     assert _count(app, SettledPayment) == 0 and _audits(app, "order.amount_mismatch") == 1
@@ -255,18 +255,29 @@ def test_R_PA_4_money_arriving_after_a_void_is_refunded_not_settled(app, provide
     controls.set(providers, "wechat", notify="drop")
     controls.pay(providers, "wechat", order.out_trade_no)
     adapters, now = app.extensions["payment_adapters"], app.extensions["clock"].now()
+    wechat = adapters["wechat"]
     with app.extensions["db_sessionmaker"]() as s:  # pretend the void raced ahead of the provider
-        orders.apply(s, order.id, ProviderStatus.CLOSED, amount_fen=None, txn_id="", paid_at=None, now=now)
+        orders.apply(
+            s,
+            wechat,
+            order.id,
+            ProviderStatus.CLOSED,
+            amount_fen=None,
+            txn_id="",
+            paid_at=None,
+            now=now,
+            confirmed=True,
+        )
         declarations._void(s, s.get(Declaration, order.declaration_id), now, order.payer_id)
         s.commit()
-        orders.apply(s, order.id, ProviderStatus.PAID, amount_fen=79500, txn_id="late", paid_at=None, now=now)
+        orders.apply(s, wechat, order.id, ProviderStatus.PAID, amount_fen=79500, txn_id="late", paid_at=None, now=now)
         s.commit()
     assert state(app, order.out_trade_no) == "unapplied" and _count(app, SettledPayment) == 0
     sessions = app.extensions["db_sessionmaker"]
     assert orders.send_refunds(sessions, adapters, now) == 1
     assert orders.send_refunds(sessions, adapters, now) == 0
     with sessions() as s:
-        assert s.scalar(select(Refund.state)) == "accepted"
+        assert s.scalar(select(Refund.state)) == "succeeded"
 
 
 def test_a_refund_the_provider_cannot_take_now_is_retried(app, providers, order):
@@ -363,7 +374,108 @@ def test_R_PA_2_each_provider_settles_and_refunds(app, providers, declare, provi
     controls.deliver_pending(providers)
     assert state(app, order.out_trade_no) == "paid"
     adapter = app.extensions["payment_adapters"][provider]
-    first = adapter.refund(order.out_trade_no, "RF1TEST", 100, 79500)
-    again = adapter.refund(order.out_trade_no, "RF1TEST", 100, 79500)  # keyed: a retry is the same refund
+    now = app.extensions["clock"].now()
+
+    def ask(no: str, fen: int) -> RefundRequest:
+        return RefundRequest(order.out_trade_no, no, fen, 79500, requested_at=now)
+
+    assert adapter.refund_status(ask("RFTEST0001", 100)).status is RefundStatus.NOT_FOUND  # nothing asked yet
+    first = adapter.refund(ask("RFTEST0001", 100))
+    again = adapter.refund(ask("RFTEST0001", 100))  # keyed: a retry is the same refund
     assert first.accepted and again.accepted and again.provider_refund_id == first.provider_refund_id
-    assert not adapter.refund(order.out_trade_no, "RF2TEST", 79600, 79500).accepted  # more than was paid
+    done = adapter.refund_status(ask("RFTEST0001", 100))
+    assert done.status is RefundStatus.SUCCEEDED and done.refunded_at is not None
+    assert not adapter.refund(ask("RFTEST0002", 79500)).accepted  # more than is left to give back
+
+
+@pytest.mark.parametrize("provider", ["wechat", "alipay", "unionpay"])
+def test_D1_the_simulated_providers_answer_as_the_real_ones_refund_and_close(app, providers, declare, provider):
+    """Where it matters for D1: a refund of an unpaid order is refused; a close of a paid order answers "paid" with
+    what was taken (WeChat ORDERPAID then its query, Alipay ACQ.TRADE_STATUS_ERROR then its query, UnionPay's
+    origRespCode 00); a refund beyond what is left is refused; WeChat answers a refund PROCESSING, then SUCCESS."""
+    order = start(app, declare(), provider)
+    adapter = app.extensions["payment_adapters"][provider]
+    now = app.extensions["clock"].now()
+    ask = RefundRequest(order.out_trade_no, f"RF{order.out_trade_no}", 79500, 79500, requested_at=now)
+    refused = adapter.refund(ask)
+    assert refused.status is RefundStatus.REFUSED and refused.reason  # 订单未支付 / ACQ.TRADE_STATUS_ERROR / 35
+    controls.set(providers, provider, notify="drop", amount_delta=-5)
+    assert controls.pay(providers, provider, order.out_trade_no)
+    closed = adapter.close(order.out_trade_no)
+    assert closed.status is ProviderStatus.PAID and closed.amount_fen == 79495 and closed.provider_txn_id
+    assert not adapter.refund(RefundRequest(order.out_trade_no, "RFTOOMUCH01", 79500, 79495, now)).accepted
+    sent = adapter.refund(
+        RefundRequest(order.out_trade_no, f"RF{order.out_trade_no}", 79495, 79495, closed.provider_txn_id, now)
+    )
+    assert sent.status is (RefundStatus.SUCCEEDED if provider == "alipay" else RefundStatus.PROCESSING)
+    done = adapter.refund_status(
+        RefundRequest(order.out_trade_no, f"RF{order.out_trade_no}", 79495, 79495, closed.provider_txn_id, now)
+    )
+    assert done.status is RefundStatus.SUCCEEDED
+
+
+def test_D1_a_refund_recorded_on_what_a_message_claimed_before_the_fix_is_voided_and_the_order_closed(
+    app, providers, order
+):
+    """Rows the old code left: an order marked unapplied on a forged message and a refund the provider refused (the
+    order was never paid). The migration makes the refund owed again; the sender asks the provider, which took
+    nothing: the order is closed there (that cashier can never take money) and the refund is void."""
+    with app.extensions["db_sessionmaker"]() as s:
+        o = s.get(PaymentOrder, order.id)
+        o.state, o.paid_amount_fen, o.failure_reason = "unapplied", 79499, orders.MSG_WRONG_AMOUNT
+        s.add(Refund(order_id=o.id, out_refund_no=f"RF{o.out_trade_no}", amount_fen=79499, reason="x"))
+        s.commit()
+    sessions, adapters, now = (
+        app.extensions["db_sessionmaker"],
+        app.extensions["payment_adapters"],
+        app.extensions["clock"].now(),
+    )
+    assert orders.send_refunds(sessions, adapters, now) == 0
+    with sessions() as s:
+        assert s.scalar(select(Refund.state)) == "void"
+        o = s.get(PaymentOrder, order.id)
+        assert o.state == "closed" and "未扣款" in o.failure_reason
+    assert controls.trade(providers, "wechat", order.out_trade_no)["state"] == "CLOSED"
+    assert not controls.pay(providers, "wechat", order.out_trade_no)
+    assert orders.send_refunds(sessions, adapters, now) == 0  # nothing left to send
+
+
+def test_the_money_migration_keeps_what_refunds_meant(tmp_path):
+    """0010_money: an accepted refund (the simulations finished them at once) is succeeded, dated; a rejected one
+    (asked on what a message claimed, never retried) is owed again, for the sender to check with the provider."""
+    import sqlite3
+
+    from alembic import command
+
+    from webapp.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path}/old.sqlite3"
+    command.upgrade(alembic_config(url), "0008_flex")
+    t = "'2026-11-20 02:00:00'"
+    with sqlite3.connect(tmp_path / "old.sqlite3") as c:
+        c.execute(
+            f"INSERT INTO person (id, name, id_type, id_number, nationality, created_at) VALUES (1, '周一', "
+            f"'resident_id', '110105198003120032', '中华人民共和国', {t})"
+        )
+        c.execute(
+            f"INSERT INTO declaration (id, payer_id, insured_id, scheme, kind, total_fen, status, channel, "
+            f"declared_at) VALUES (1, 1, 1, 'rm', 'normal', 300, 'declared', 'wechat', {t})"
+        )
+        for n in (1, 2):
+            c.execute(
+                f"INSERT INTO payment_order (id, out_trade_no, declaration_id, payer_id, provider, channel, "
+                f"amount_fen, state, created_at, expires_at, updated_at) VALUES ({n}, 'SB{n}', 1, 1, 'wechat', "
+                f"'wechat', 300, 'unapplied', {t}, {t}, {t})"
+            )
+        c.execute(
+            "INSERT INTO refund (id, order_id, out_refund_no, amount_fen, reason, state, attempts, created_at, "
+            "updated_at) VALUES (1, 1, 'RFA', 100, 'r', 'accepted', 1, '2026-11-20 02:00:00', '2026-11-20 02:00:05'),"
+            " (2, 2, 'RFB', 200, 'r', 'rejected', 1, '2026-11-21 02:00:00', NULL)"
+        )
+    command.upgrade(alembic_config(url), "head")
+    with sqlite3.connect(tmp_path / "old.sqlite3") as c:
+        rows = c.execute("SELECT out_refund_no, state, refunded_at FROM refund ORDER BY id").fetchall()
+    assert [(r[0], r[1], r[2] is not None) for r in rows] == [("RFA", "succeeded", True), ("RFB", "requested", False)]
+    command.downgrade(alembic_config(url), "0008_flex")  # and back, for an operator who must
+    with sqlite3.connect(tmp_path / "old.sqlite3") as c:
+        assert c.execute("SELECT state FROM refund ORDER BY id").fetchall() == [("accepted",), ("requested",)]

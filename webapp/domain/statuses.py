@@ -57,11 +57,14 @@ OPEN_ORDER_STATES = frozenset({OrderState.CREATED, OrderState.PAYING})
 
 
 class RefundState(StrEnum):
-    """A refund: requested (退款中, sent until the provider answers) → accepted (已退款) | rejected."""
+    """Money going back (R-PA-4): requested (退款中: to be sent, and sent again until the provider takes it) →
+    processing (退款中: the provider took the request and has not finished) → succeeded (已退款, with its date);
+    void when the provider, asked, says it took nothing on the order (nothing to give back)."""
 
     REQUESTED = "requested"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    VOID = "void"
 
 
 class Provider(StrEnum):

@@ -6,9 +6,10 @@ cashier, so ACQ.TRADE_NOT_EXIST before that means "unknown", never "failed".
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
 
 from .base import (
@@ -21,7 +22,9 @@ from .base import (
     PaymentError,
     ProviderStatus,
     QueryResult,
+    RefundRequest,
     RefundResult,
+    RefundStatus,
     SignatureError,
 )
 from .crypto import LazyPrivateKey, load_public, rsa_sign, rsa_verify, sign_string
@@ -35,14 +38,18 @@ def yuan_text(fen: int) -> str:
     return f"{Decimal(fen) / 100:.2f}"
 
 
+YUAN = re.compile(r"(0|[1-9][0-9]{0,9})\.([0-9]{2})")
+
+
 def fen_of(text: str | None) -> int | None:
-    """``"460.00"`` → ``46000``; None for a missing or unreadable amount."""
-    if not text:
+    """``"460.00"`` → ``46000``; None when there is no amount. Alipay writes yuan with exactly two decimals:
+    anything else (``"460.009"``, ``"NaN"``, ``"460"``, ``"4.6E+2"``) is ``PaymentError``, never rounded."""
+    if text is None or text == "":
         return None
-    try:
-        return int(Decimal(text) * 100)
-    except (InvalidOperation, ValueError):
-        return None
+    m = YUAN.fullmatch(text)
+    if m is None:
+        raise PaymentError(f"amount is not yuan with two decimals: {text[:40]!r}")
+    return int(m.group(1)) * 100 + int(m.group(2))
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -62,7 +69,9 @@ class AlipayAdapter:
     STATES = {
         "TRADE_SUCCESS": ProviderStatus.PAID,
         "TRADE_FINISHED": ProviderStatus.PAID,
-        "WAIT_BUYER_PAY": ProviderStatus.PAYING,
+        # The buyer opened the cashier and has not paid (or left it): unpaid, as WeChat's NOTPAY. Alipay knows no
+        # "still paying" state for a wap trade; a payment under way shows as paid or not at all.
+        "WAIT_BUYER_PAY": ProviderStatus.NOT_PAID,
         "TRADE_CLOSED": ProviderStatus.CLOSED,
     }
 
@@ -113,7 +122,13 @@ class AlipayAdapter:
         inner = text[start + len(key) : end]
         sig = text[end + len(',"sign":"') :].rstrip("}").rstrip('"')
         rsa_verify(self._platform, inner, sig)
-        return json.loads(inner)
+        try:
+            doc = json.loads(inner)
+        except ValueError as e:
+            raise PaymentError(f"alipay {method}: not JSON") from e
+        if not isinstance(doc, dict):
+            raise PaymentError(f"alipay {method}: not an object")
+        return doc
 
     def create(self, order: OrderRequest) -> CreateResult:
         """No call: the buyer's browser takes the signed wap.pay request to the gateway."""
@@ -125,6 +140,7 @@ class AlipayAdapter:
                 "subject": order.description,
                 "product_code": "QUICK_WAP_WAY",
                 "time_expire": order.expire_at.astimezone(BEIJING).strftime(TIME_FMT),
+                "quit_url": order.return_url,  # 返回商户 without paying comes back here too: the app asks and closes
             },
             notify_url=order.notify_url,
             return_url=order.return_url,
@@ -142,10 +158,14 @@ class AlipayAdapter:
         rsa_verify(self._platform, sign_string(params, ("sign", "sign_type")), params.get("sign", ""))
         if params.get("app_id") != self.app_id:
             raise SignatureError("notification for another app_id")
+        status = self.STATES.get(params.get("trade_status", ""), ProviderStatus.PAYING)
+        amount = fen_of(params.get("total_amount"))
+        if status is ProviderStatus.PAID and not amount:
+            raise PaymentError("a paid trade without total_amount")
         return Notification(
             out_trade_no=params.get("out_trade_no", ""),
-            status=self.STATES.get(params.get("trade_status", ""), ProviderStatus.PAYING),
-            amount_fen=fen_of(params.get("total_amount")),
+            status=status,
+            amount_fen=amount,
             provider_txn_id=params.get("trade_no", ""),
             paid_at=parse_time(params.get("gmt_payment")),
         )
@@ -161,9 +181,13 @@ class AlipayAdapter:
             if r.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return QueryResult(ProviderStatus.NOT_FOUND)
             raise PaymentError(f"alipay query {r.get('sub_code')}")
+        status = self.STATES.get(str(r.get("trade_status")), ProviderStatus.PAYING)
+        amount = fen_of(str(r.get("total_amount") or ""))
+        if status is ProviderStatus.PAID and not amount:
+            raise PaymentError("a paid trade without total_amount")
         return QueryResult(
-            self.STATES.get(str(r.get("trade_status")), ProviderStatus.PAYING),
-            fen_of(str(r.get("total_amount") or "")),
+            status,
+            amount,
             str(r.get("trade_no", "")),
             parse_time(str(r.get("send_pay_date") or "")),
         )
@@ -180,16 +204,43 @@ class AlipayAdapter:
             return QueryResult(ProviderStatus.CLOSED)
         raise PaymentError(f"alipay close {r.get('sub_code')}")
 
-    def refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
-    ) -> RefundResult:
-        """alipay.trade.refund keyed by out_request_no."""
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """alipay.trade.refund keyed by out_request_no; ``fund_change=Y`` means the money moved back."""
         r = self._call(
             "alipay.trade.refund",
-            {"out_trade_no": out_trade_no, "out_request_no": out_refund_no, "refund_amount": yuan_text(amount_fen)},
+            {
+                "out_trade_no": request.out_trade_no,
+                "out_request_no": request.out_refund_no,
+                "refund_amount": yuan_text(request.amount_fen),
+                "refund_reason": "缴费未成功，原路退回",
+            },
         )
+        if r.get("code") != "10000":
+            return RefundResult(RefundStatus.REFUSED, reason=f"{r.get('sub_code', '')} {r.get('sub_msg', '')}".strip())
+        done = r.get("fund_change") == "Y"
         return RefundResult(
-            r.get("code") == "10000",
+            RefundStatus.SUCCEEDED if done else RefundStatus.PROCESSING,
             str(r.get("trade_no", "")),
-            f"{r.get('sub_code', '')} {r.get('sub_msg', '')}".strip(),
+            refunded_at=parse_time(str(r.get("gmt_refund_pay") or "")) if done else None,
+        )
+
+    def refund_status(self, request: RefundRequest) -> RefundResult:
+        """alipay.trade.fastpay.refund.query: an answer naming the refund (refund_status REFUND_SUCCESS, or none
+        given) means refunded; an answer without it means Alipay never took the request: send it again."""
+        r = self._call(
+            "alipay.trade.fastpay.refund.query",
+            {"out_trade_no": request.out_trade_no, "out_request_no": request.out_refund_no},
+        )
+        if r.get("code") != "10000":
+            if r.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+                return RefundResult(RefundStatus.NOT_FOUND)
+            raise PaymentError(f"alipay refund query {r.get('sub_code')}")
+        if not r.get("out_request_no") or r.get("refund_amount") in (None, ""):
+            return RefundResult(RefundStatus.NOT_FOUND)
+        if r.get("refund_status") not in (None, "", "REFUND_SUCCESS"):
+            return RefundResult(RefundStatus.PROCESSING, str(r.get("trade_no", "")))
+        return RefundResult(
+            RefundStatus.SUCCEEDED,
+            str(r.get("trade_no", "")),
+            refunded_at=parse_time(str(r.get("gmt_refund_pay") or "")),
         )

@@ -19,7 +19,9 @@ from .base import (
     PaymentError,
     ProviderStatus,
     QueryResult,
+    RefundRequest,
     RefundResult,
+    RefundStatus,
     SignatureError,
 )
 from .crypto import LazyPrivateKey, load_public, nonce, rsa_sign, rsa_verify
@@ -27,7 +29,13 @@ from .transport import Transport
 
 FRESH_SECONDS = 300
 #: What a failed debit means to the payer (R-BD-3, seed 000 Q44).
-REASONS = {"51": "余额不足", "14": "姓名或账户不一致", "62": "账户异常", "57": "协议无效或已撤销"}
+REASONS = {
+    "51": "余额不足",
+    "14": "姓名或账户不一致",
+    "62": "账户异常",
+    "57": "协议无效或已撤销",
+    "94": "银行未按时返回扣款结果，本次未扣款",  # cancelled after its batch day: it never arrived, nothing taken
+}
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,11 @@ class BankAdapter:
             raise PaymentError("bank batch answer does not match the file")
         return [self._debit(x) for x in results]
 
+    def cancel_debit(self, debit_no: str) -> DebitResult:
+        """Cancel a debit the bank has not received (code 94: it can never be taken after this), or learn how the
+        bank decided it."""
+        return self._debit(self._call(f"/debits/{debit_no}/cancel", {}))
+
     @staticmethod
     def _status(d: DebitResult) -> QueryResult:
         if d.code == "NOT_FOUND":
@@ -194,11 +207,21 @@ class BankAdapter:
 
     def close(self, out_trade_no: str) -> QueryResult:
         """Cancel a debit that has not arrived (it can never be taken after this), or learn its result."""
-        return self._status(self._debit(self._call(f"/debits/{out_trade_no}/cancel", {})))
+        return self._status(self.cancel_debit(out_trade_no))
 
-    def refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
-    ) -> RefundResult:
-        """Credit the money back to the account, keyed by the refund number."""
-        r = self._call("/credits", {"credit_no": out_refund_no, "debit_no": out_trade_no, "amount_fen": amount_fen})
-        return RefundResult(r.get("code") == "00", str(r.get("credit_no", "")), str(r.get("message", "")))
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Credit the money back to the account, keyed by the refund number (the bank decides at once)."""
+        r = self._call(
+            "/credits",
+            {"credit_no": request.out_refund_no, "debit_no": request.out_trade_no, "amount_fen": request.amount_fen},
+        )
+        if r.get("code") == "00":
+            return RefundResult(RefundStatus.SUCCEEDED, str(r.get("credit_no", "")), refunded_at=self._now())
+        return RefundResult(RefundStatus.REFUSED, reason=str(r.get("message", "")))
+
+    def refund_status(self, request: RefundRequest) -> RefundResult:
+        """Whether the bank holds the credit."""
+        r = self._call(f"/credits/{request.out_refund_no}/query", {})
+        if r.get("code") == "00":
+            return RefundResult(RefundStatus.SUCCEEDED, str(r.get("credit_no", "")), refunded_at=self._now())
+        return RefundResult(RefundStatus.NOT_FOUND)

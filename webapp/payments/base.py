@@ -96,6 +96,18 @@ class QueryResult:
 
 
 @dataclass(frozen=True)
+class RefundRequest:
+    """Money to give back on a paid order: the amount the provider took (its own answer), keyed once per order."""
+
+    out_trade_no: str
+    out_refund_no: str
+    amount_fen: int
+    total_fen: int  # what the provider took on the order (WeChat checks it against its own record)
+    provider_txn_id: str = ""
+    requested_at: datetime | None = None  # aware; UnionPay names a transaction by orderId + txnTime
+
+
+@dataclass(frozen=True)
 class AckResponse:
     """What the app answers a provider's notification with, in its own words."""
 
@@ -104,13 +116,28 @@ class AckResponse:
     content_type: str = "text/plain; charset=utf-8"
 
 
+class RefundStatus(enum.Enum):
+    """What a provider says about one of our refunds (normalised)."""
+
+    SUCCEEDED = "succeeded"  # the money is on its way back to the payer for good
+    PROCESSING = "processing"  # accepted, not finished: ask again later
+    REFUSED = "refused"  # the provider said no (reason given): nothing was refunded by this request
+    NOT_FOUND = "not_found"  # the provider has no such refund: it was never received, send it again
+
+
 @dataclass(frozen=True)
 class RefundResult:
-    """The provider's answer to a refund request."""
+    """The provider's answer to a refund request or a refund query."""
 
-    accepted: bool
+    status: RefundStatus
     provider_refund_id: str = ""
     reason: str = ""
+    refunded_at: datetime | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """The provider took the request (done, or on its way)."""
+        return self.status in (RefundStatus.SUCCEEDED, RefundStatus.PROCESSING)
 
 
 class PaymentAdapter(Protocol):
@@ -133,7 +160,8 @@ class PaymentAdapter(Protocol):
     def close(self, out_trade_no: str) -> QueryResult:
         """Close an unpaid order. Returns CLOSED, or PAID if it was paid after all."""
 
-    def refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
-    ) -> RefundResult:
+    def refund(self, request: RefundRequest) -> RefundResult:
         """Refund (part of) a paid order; keyed by out_refund_no, so repeats are safe."""
+
+    def refund_status(self, request: RefundRequest) -> RefundResult:
+        """Ask the provider what became of a refund sent before (NOT_FOUND: it never arrived)."""

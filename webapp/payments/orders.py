@@ -13,9 +13,14 @@ Exactly once, whatever the taps, tabs, workers or notifications:
 - An order is closed only when the provider confirms it; a provider that does not answer leaves it
   open (and the user is told), never "closed" on a guess.
 - Settlement inserts one ``SettledPayment`` per receivable; its unique constraint on
-  ``receivable_id`` is the last guard. Money for an order that can no longer settle its declaration
-  (a wrong amount, a voided or otherwise paid declaration, a closed order) makes the order
-  ``unapplied`` and a refund, keyed by ``out_refund_no`` and retried until the provider accepts it.
+  ``receivable_id`` is the last guard.
+- A payment either settles its fee or goes back in full (issue 17 D1). A notification that cannot
+  settle (another amount, a closed order, a declaration no longer owed) proves nothing by itself: the
+  order is closed at the provider first, and only the provider's own answer counts. Closed there:
+  nothing was taken, the order is closed. Paid there: the amount its query gives settles the fee when
+  it is the order's and the declaration is still owed; otherwise the order is ``unapplied`` and exactly
+  that amount is refunded, one refund per order keyed by ``out_refund_no``, sent and asked about again
+  until the provider confirms it (``send_refunds``). Amounts parse exactly or the message is refused.
 
 The functions flush and leave the commit to their caller (the request, or the job's unit of work),
 except the jobs' loops at the bottom, which take a session factory and commit per order.
@@ -50,6 +55,9 @@ from .base import (
     PaymentError,
     ProviderRefused,
     ProviderStatus,
+    RefundRequest,
+    RefundResult,
+    RefundStatus,
     SignatureError,
 )
 
@@ -59,6 +67,9 @@ MSG_CREATE_FAILED = "支付渠道暂时无法下单，请稍后重试或选择�
 MSG_CLOSE_FAILED = "暂时无法确认上一笔订单已关闭，为避免重复扣款，请稍后重试"
 MSG_WRONG_AMOUNT = "支付金额与应缴金额不一致，该笔款项将原路退回，请重新缴费"
 MSG_NOT_PAYABLE = "该订单支付时，申报已作废或已通过其他订单缴费，该笔款项将原路退回"
+MSG_UNCONFIRMED = "支付渠道未确认收款，订单已关闭，未扣款。可重新选择支付方式缴费。"
+#: Money that settles nothing and came back to the payer (or is on its way): what the payer is told.
+REFUND_REASON = "缴费未成功，原路退回"
 
 Adapters = Mapping[str, PaymentAdapter]
 SessionFactory = Callable[[], Session]
@@ -217,17 +228,19 @@ def start(
         _audit(session, "order.create_unknown", order, str(e), actor_id)
         return order
     _audit(session, "order.created", order, f"{adapter.name} {amount}", actor_id)
-    if created.status is not None:  # decided at once
+    if created.status is not None:  # decided at once, in the provider's own answer
         return _apply_locked(
             session,
+            adapter,
             decl,
             order,
             created.status,
-            amount_fen=created.amount_fen,
+            amount_fen=order.amount_fen if created.amount_fen is None else created.amount_fen,
             txn_id=created.provider_txn_id,
             paid_at=now,
             now=now,
             reason=created.reason,
+            confirmed=True,
         )
     order.state, order.cashier_url, order.updated_at = OrderState.PAYING, created.cashier_url, now
     return order
@@ -236,8 +249,13 @@ def start(
 # ----------------------------------------------------------------------------------------- what providers say
 
 
+class Unresolved(PaymentError):
+    """A message that cannot settle, and the provider could not be asked what it took: try again later."""
+
+
 def apply(
     session: Session,
+    adapter: PaymentAdapter,
     order_id: int,
     status: ProviderStatus,
     *,
@@ -246,19 +264,33 @@ def apply(
     paid_at: datetime | None,
     now: datetime,
     reason: str = "",
+    confirmed: bool = False,
 ) -> PaymentOrder:
-    """Move an order forward on what its provider said; idempotent."""
+    """Move an order forward on what its provider said; idempotent. ``confirmed`` when the provider said it in
+    answer to our own call (a query, a close), not in a message that came to us. ``Unresolved`` (nothing
+    written) when a message cannot settle and the provider does not answer the question it raises."""
     decl_id = session.scalar(select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id))
     decl = lock_declaration(session, decl_id)
     assert decl is not None
     order = _lock_order(session, order_id)
     return _apply_locked(
-        session, decl, order, status, amount_fen=amount_fen, txn_id=txn_id, paid_at=paid_at, now=now, reason=reason
+        session,
+        adapter,
+        decl,
+        order,
+        status,
+        amount_fen=amount_fen,
+        txn_id=txn_id,
+        paid_at=paid_at,
+        now=now,
+        reason=reason,
+        confirmed=confirmed,
     )
 
 
 def _apply_locked(
     session: Session,
+    adapter: PaymentAdapter,
     decl: Declaration,
     order: PaymentOrder,
     status: ProviderStatus,
@@ -268,39 +300,84 @@ def _apply_locked(
     paid_at: datetime | None,
     now: datetime,
     reason: str = "",
+    confirmed: bool,
 ) -> PaymentOrder:
     if status is ProviderStatus.PAID:
-        if order.state in (OrderState.PAID, OrderState.UNAPPLIED):
-            _audit(session, "order.duplicate_paid", order)
-            return order
-        order.provider_txn_id, order.paid_at, order.updated_at = txn_id, paid_at or now, now
-        if amount_fen != order.amount_fen:
-            return _unapply(
-                session,
-                order,
-                amount_fen,
-                MSG_WRONG_AMOUNT,
-                "order.amount_mismatch",
-                f"provider {amount_fen} != ours {order.amount_fen}",
-            )
-        receivables = _receivables(session, decl)
-        if not order.state.is_open or not _payable(decl, receivables):
-            return _unapply(
-                session,
-                order,
-                amount_fen,
-                MSG_NOT_PAYABLE,
-                "order.paid_unpayable",
-                f"order {order.state}, declaration {decl.status}",
-            )
-        _settle(session, decl, order, receivables)
-    elif status is ProviderStatus.CLOSED and order.state.is_open:
+        return _paid(
+            session, adapter, decl, order, amount_fen, txn_id=txn_id, paid_at=paid_at, now=now, confirmed=confirmed
+        )
+    if status is ProviderStatus.CLOSED and order.state.is_open:
         order.state, order.updated_at = OrderState.CLOSED, now
         _audit(session, "order.closed", order)
     elif status is ProviderStatus.FAILED and order.state.is_open:
         order.state, order.failure_reason, order.updated_at = OrderState.FAILED, (reason or "支付失败")[:200], now
         _audit(session, "order.failed", order, reason)
     # PAYING / NOT_PAID / NOT_FOUND / REFUNDED: nothing moves.
+    return order
+
+
+def _paid(
+    session: Session,
+    adapter: PaymentAdapter,
+    decl: Declaration,
+    order: PaymentOrder,
+    amount_fen: int | None,
+    *,
+    txn_id: str,
+    paid_at: datetime | None,
+    now: datetime,
+    confirmed: bool,
+) -> PaymentOrder:
+    """Money taken, says the provider (or a message claiming to be it): settle the fee, or give it back."""
+    if order.state in (OrderState.PAID, OrderState.UNAPPLIED):
+        # The provider takes at most once per order number: what was settled (or is being refunded) stands.
+        _audit(session, "order.duplicate_paid", order, f"{amount_fen}")
+        return order
+    receivables = _receivables(session, decl)
+    settles = order.state.is_open and amount_fen == order.amount_fen and _payable(decl, receivables)
+    if not confirmed and not settles:
+        # A message that cannot settle proves nothing: close the order at the provider first (no cashier can
+        # take money on it after this) and go by what the provider itself says it took.
+        try:
+            answer = adapter.close(order.out_trade_no)
+        except PaymentError as e:
+            raise Unresolved(str(e)) from e
+        if answer.status is not ProviderStatus.PAID:
+            if answer.status not in (ProviderStatus.CLOSED, ProviderStatus.FAILED, ProviderStatus.NOT_FOUND):
+                raise Unresolved(f"close answered {answer.status}")
+            if order.state.is_open:
+                order.state, order.failure_reason, order.updated_at = OrderState.CLOSED, MSG_UNCONFIRMED, now
+            _audit(session, "order.paid_unconfirmed", order, f"said {amount_fen}, provider: {answer.status.value}")
+            return order
+        amount_fen, txn_id = answer.amount_fen, answer.provider_txn_id or txn_id
+        paid_at = answer.paid_at or paid_at
+        if amount_fen is None:
+            raise Unresolved("the provider did not say what it took")
+        settles = order.state.is_open and amount_fen == order.amount_fen and _payable(decl, receivables)
+    assert amount_fen is not None
+    order.provider_txn_id, order.paid_at, order.updated_at = txn_id, paid_at or now, now
+    if settles:
+        _settle(session, decl, order, receivables)
+    elif amount_fen != order.amount_fen:
+        _unapply(
+            session,
+            order,
+            amount_fen,
+            MSG_WRONG_AMOUNT,
+            "order.amount_mismatch",
+            f"provider took {amount_fen} != ours {order.amount_fen}",
+            now,
+        )
+    else:
+        _unapply(
+            session,
+            order,
+            amount_fen,
+            MSG_NOT_PAYABLE,
+            "order.paid_unpayable",
+            f"order {order.state}, declaration {decl.status}",
+            now,
+        )
     return order
 
 
@@ -348,17 +425,22 @@ def _settle(session: Session, decl: Declaration, order: PaymentOrder, receivable
 
 
 def _unapply(
-    session: Session, order: PaymentOrder, paid_fen: int | None, message: str, kind: str, detail: str
+    session: Session, order: PaymentOrder, taken_fen: int, message: str, kind: str, detail: str, now: datetime
 ) -> PaymentOrder:
-    """Money that cannot settle the declaration: record it and send it back in full (R-PA-4, R-PA-5).
-
-    The declaration stays as it was (freed, when it is still owed), so the payer can pay again.
-    """
-    taken = order.amount_fen if paid_fen is None else paid_fen
-    order.state, order.paid_amount_fen, order.failure_reason = OrderState.UNAPPLIED, taken, message
-    session.add(
-        Refund(order_id=order.id, out_refund_no=f"RF{order.out_trade_no}", amount_fen=taken, reason=message[:200])
-    )
+    """Money the provider took that cannot settle the declaration: record it and send exactly that back, once
+    per order (R-PA-4, R-PA-5). The declaration stays as it was (freed, when it is still owed), so the payer
+    can pay again."""
+    order.state, order.paid_amount_fen, order.failure_reason = OrderState.UNAPPLIED, taken_fen, message
+    if session.scalar(select(Refund.id).where(Refund.order_id == order.id)) is None:
+        session.add(
+            Refund(
+                order_id=order.id,
+                out_refund_no=f"RF{order.out_trade_no}",
+                amount_fen=taken_fen,
+                reason=message[:200],
+                created_at=now,
+            )
+        )
     _audit(session, kind, order, detail)
     return order
 
@@ -393,20 +475,37 @@ def handle_notification(
     if order_id is None:
         tally_refusal(session, adapter.name, "unknown_order", note.out_trade_no.encode("unicode_escape").decode(), now)
         return adapter.ack(False), None
-    order = apply(
-        session,
-        order_id,
-        note.status,
-        amount_fen=note.amount_fen,
-        txn_id=note.provider_txn_id,
-        paid_at=note.paid_at,
-        now=now,
-        reason=note.reason,
-    )
+    try:
+        order = apply(
+            session,
+            adapter,
+            order_id,
+            note.status,
+            amount_fen=note.amount_fen,
+            txn_id=note.provider_txn_id,
+            paid_at=note.paid_at,
+            now=now,
+            reason=note.reason,
+        )
+    except Unresolved as e:
+        # Signed, but it cannot settle and the provider did not answer: let it retry (the job asks too).
+        order = session.get(PaymentOrder, order_id)
+        _audit(session, "order.notification_unresolved", order, str(e))
+        return adapter.ack(False), order
     return adapter.ack(True), order
 
 
 _ORDER_NO = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def signed_by(adapter: PaymentAdapter, headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether a notification is correctly signed and readable (its key, signature, freshness, amount); reads and
+    writes nothing else."""
+    try:
+        adapter.verify_notification(headers, body)
+    except (PaymentError, ValueError, TypeError, KeyError, ArithmeticError):
+        return False
+    return True
 
 
 def tally_refusal(session: Session, provider: str, outcome: str, detail: str, now: datetime) -> None:
@@ -452,6 +551,7 @@ def reconcile(
         return _close_quietly(session, adapters, decl, order, now)
     return _apply_locked(
         session,
+        adapter,
         decl,
         order,
         result.status,
@@ -460,6 +560,7 @@ def reconcile(
         paid_at=result.paid_at,
         now=now,
         reason=result.reason,
+        confirmed=True,
     )
 
 
@@ -498,6 +599,7 @@ def _close_locked(
     if result.status is ProviderStatus.PAID:
         return _apply_locked(
             session,
+            adapter,
             decl,
             order,
             ProviderStatus.PAID,
@@ -505,11 +607,22 @@ def _close_locked(
             amount_fen=order.amount_fen if result.amount_fen is None else result.amount_fen,
             paid_at=result.paid_at,
             now=now,
+            confirmed=True,
         )
     if result.status not in (ProviderStatus.CLOSED, ProviderStatus.FAILED):
         raise OrderError(MSG_CLOSE_FAILED)
     return _apply_locked(
-        session, decl, order, result.status, amount_fen=None, txn_id="", paid_at=None, now=now, reason=result.reason
+        session,
+        adapter,
+        decl,
+        order,
+        result.status,
+        amount_fen=None,
+        txn_id="",
+        paid_at=None,
+        now=now,
+        reason=result.reason,
+        confirmed=True,
     )
 
 
@@ -544,46 +657,116 @@ def reconcile_due(sessions: SessionFactory, adapters: Adapters, now: datetime, o
     return len(ids)
 
 
+UNFINISHED_REFUNDS = (RefundState.REQUESTED, RefundState.PROCESSING)
+
+
 def send_refunds(sessions: SessionFactory, adapters: Adapters, now: datetime, *, order_id: int | None = None) -> int:
-    """Send the requested refunds (all, or one order's), keyed by out_refund_no so a retry is safe;
-    a provider that does not answer is tried again on the next run. Returns how many were sent."""
+    """Send the refunds not sent yet and ask again about those the provider has not finished (all, or one
+    order's), one transaction each, skipping those another worker holds; keyed by ``out_refund_no``, so a retry
+    never gives back twice. A provider that does not answer is asked again on the next run. Returns how many
+    refunds are finished (已退款) now."""
     with sessions() as s:
-        stmt = select(Refund.id).where(Refund.state == RefundState.REQUESTED)
+        stmt = select(Refund.id).where(Refund.state.in_(UNFINISHED_REFUNDS))
         if order_id is not None:
             stmt = stmt.where(Refund.order_id == order_id)
         ids = list(s.scalars(stmt.order_by(Refund.id)))
-    sent = 0
+    finished = 0
     for refund_id in ids:
         with sessions() as s:
             refund = s.execute(
                 select(Refund)
-                .where(Refund.id == refund_id, Refund.state == RefundState.REQUESTED)
+                .where(Refund.id == refund_id, Refund.state.in_(UNFINISHED_REFUNDS))
                 .with_for_update(skip_locked=True)
             ).scalar_one_or_none()
             adapter = adapters.get(refund.order.provider) if refund is not None else None
             if refund is None or adapter is None:
                 continue
-            order = refund.order
             refund.attempts, refund.updated_at = refund.attempts + 1, now
             try:
-                result = adapter.refund(
-                    order.out_trade_no,
-                    refund.out_refund_no,
-                    refund.amount_fen,
-                    order.paid_amount_fen or order.amount_fen,
-                    order.provider_txn_id or "",
-                )
+                _advance_refund(s, adapter, refund, now)
             except PaymentError as e:
                 refund.last_error = str(e)[:200]
-                s.commit()
-                continue
-            refund.state = RefundState.ACCEPTED if result.accepted else RefundState.REJECTED
-            refund.provider_refund_id = result.provider_refund_id or None
-            refund.last_error = None if result.accepted else result.reason[:200]
-            _audit(s, f"refund.{refund.state}", order, result.reason)
+            finished += refund.state is RefundState.SUCCEEDED
             s.commit()
-            sent += 1
-    return sent
+    return finished
+
+
+def _refund_request(refund: Refund) -> RefundRequest:
+    order = refund.order
+    return RefundRequest(
+        out_trade_no=order.out_trade_no,
+        out_refund_no=refund.out_refund_no,
+        amount_fen=refund.amount_fen,
+        total_fen=order.paid_amount_fen if order.paid_amount_fen is not None else order.amount_fen,
+        provider_txn_id=order.provider_txn_id or "",
+        requested_at=refund.created_at,
+    )
+
+
+def _advance_refund(session: Session, adapter: PaymentAdapter, refund: Refund, now: datetime) -> None:
+    """One step of a refund: ask about one the provider has, (re)send one it has not, and record its answer."""
+    if refund.state is RefundState.PROCESSING:
+        answer = adapter.refund_status(_refund_request(refund))
+        if answer.status is RefundStatus.NOT_FOUND:  # it never arrived: send it again, same number
+            answer = adapter.refund(_refund_request(refund))
+    else:
+        answer = adapter.refund(_refund_request(refund))
+        if answer.status is RefundStatus.REFUSED:
+            answer = _refused(session, adapter, refund, answer, now)
+    _record_refund(session, refund, answer, now)
+    if refund.state is RefundState.PROCESSING:  # often finished by now: ask once, else on the next run
+        try:
+            _record_refund(session, refund, adapter.refund_status(_refund_request(refund)), now)
+        except PaymentError as e:
+            refund.last_error = str(e)[:200]
+
+
+def _record_refund(session: Session, refund: Refund, answer: RefundResult, now: datetime) -> None:
+    if refund.state is RefundState.VOID:
+        return
+    if answer.provider_refund_id:
+        refund.provider_refund_id = answer.provider_refund_id[:64]
+    if answer.status is RefundStatus.SUCCEEDED:
+        refund.state, refund.refunded_at, refund.last_error = RefundState.SUCCEEDED, answer.refunded_at or now, None
+        _audit(session, "refund.succeeded", refund.order, str(refund.amount_fen))
+    elif answer.status is RefundStatus.PROCESSING:
+        refund.state, refund.last_error = RefundState.PROCESSING, None
+    else:  # refused, or lost at the provider: stays owed and is sent again on the next run
+        refund.state, refund.last_error = RefundState.REQUESTED, (answer.reason or answer.status.value)[:200]
+
+
+def _refused(
+    session: Session, adapter: PaymentAdapter, refund: Refund, answer: RefundResult, now: datetime
+) -> RefundResult:
+    """The provider refused a refund: ask it what it took on the order. Nothing (a refund recorded on what a
+    message claimed, before issue 17): close the order there and the refund is void. Another amount, never
+    sent yet: that amount is owed instead. Anything else stays owed and is retried (and audited)."""
+    order = refund.order
+    taken = adapter.query(order.out_trade_no)
+    if taken.status in (ProviderStatus.NOT_PAID, ProviderStatus.NOT_FOUND, ProviderStatus.PAYING):
+        taken = adapter.close(order.out_trade_no)
+    if taken.status in (ProviderStatus.CLOSED, ProviderStatus.FAILED, ProviderStatus.NOT_FOUND):
+        refund.state, refund.last_error = RefundState.VOID, answer.reason[:200] or None
+        order.state, order.failure_reason, order.paid_amount_fen = OrderState.CLOSED, MSG_UNCONFIRMED, 0
+        _audit(session, "refund.void", order, f"provider took nothing: {answer.reason}")
+        return answer
+    if taken.status is ProviderStatus.PAID and taken.amount_fen and taken.amount_fen != refund.amount_fen:
+        refund.amount_fen = order.paid_amount_fen = taken.amount_fen
+        _audit(session, "refund.amount_corrected", order, f"provider took {taken.amount_fen}")
+        return adapter.refund(_refund_request(refund))
+    _audit(session, "refund.refused", order, answer.reason)
+    return answer
+
+
+def refund_view(refunds: list[Refund]) -> tuple[str, datetime | None] | None:
+    """What the payer reads about an order's money going back: ("退款中", None) until the provider confirms,
+    then ("已退款", the date); None when nothing goes back."""
+    live = [r for r in refunds if r.state is not RefundState.VOID]
+    if not live:
+        return None
+    if all(r.state is RefundState.SUCCEEDED for r in live):
+        return "已退款", max(r.refunded_at for r in live if r.refunded_at is not None)
+    return "退款中", None
 
 
 def refunds_of(session: Session, order_id: int) -> list[Refund]:

@@ -21,7 +21,9 @@ from .base import (
     PaymentError,
     ProviderStatus,
     QueryResult,
+    RefundRequest,
     RefundResult,
+    RefundStatus,
     SignatureError,
 )
 from .crypto import LazyPrivateKey, key_serial, load_public, public_pem, unionpay_sign, unionpay_verify
@@ -31,8 +33,18 @@ VERSION = "5.1.0"
 TIME_FMT = "%Y%m%d%H%M%S"
 
 
-def _amount(text: str | None) -> int | None:
-    return int(text) if text and text.isascii() and text.isdigit() else None
+AMOUNT = re.compile(r"[1-9][0-9]{0,11}")
+#: 5.1.0's "processing" answers: the result is not known yet, ask again.
+PENDING = ("03", "04", "05")
+
+
+def fen(text: str | None) -> int | None:
+    """``txnAmt``: fen as ASCII digits, nothing else; None when absent, ``PaymentError`` when malformed."""
+    if text is None or text == "":
+        return None
+    if not AMOUNT.fullmatch(text):
+        raise PaymentError(f"txnAmt is not a whole number of fen: {text[:40]!r}")
+    return int(text)
 
 
 class UnionPayAdapter:
@@ -131,10 +143,13 @@ class UnionPayAdapter:
         if params.get("merId") != self.mer_id:
             raise SignatureError("notification for another merchant")
         paid = params.get("respCode") == "00"
+        amount = fen(params.get("txnAmt"))
+        if paid and amount is None:
+            raise PaymentError("a paid transaction without txnAmt")
         return Notification(
             out_trade_no=params.get("orderId", ""),
             status=ProviderStatus.PAID if paid else ProviderStatus.FAILED,
-            amount_fen=_amount(params.get("txnAmt")),
+            amount_fen=amount,
             provider_txn_id=params.get("queryId", ""),
             reason=params.get("respMsg", ""),
         )
@@ -150,8 +165,11 @@ class UnionPayAdapter:
             raise PaymentError(f"unionpay respCode {doc.get('respCode')}")
         orig = doc.get("origRespCode", "")
         if orig == "00":
-            return QueryResult(ProviderStatus.PAID, _amount(doc.get("txnAmt")), doc.get("queryId", ""))
-        if orig in ("03", "04", "05"):
+            amount = fen(doc.get("txnAmt"))
+            if amount is None:
+                raise PaymentError("a paid transaction without txnAmt")
+            return QueryResult(ProviderStatus.PAID, amount, doc.get("queryId", ""))
+        if orig in PENDING:
             return QueryResult(ProviderStatus.PAYING)
         if orig == "34":
             return QueryResult(ProviderStatus.CLOSED)
@@ -178,11 +196,18 @@ class UnionPayAdapter:
             self._call("/gateway/api/closeOrder.do", {"orderId": out_trade_no, "txnTime": self.txn_time(out_trade_no)})
         )
 
-    def refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
-    ) -> RefundResult:
-        """txnType 04 (退货) against the original queryId."""
-        orig = provider_txn_id or self.query(out_trade_no).provider_txn_id
+    def _refund_ids(self, request: RefundRequest) -> dict[str, str]:
+        """A refund is a transaction of its own, named by orderId + txnTime: both fixed when it was recorded,
+        so a resend or a query names the same one."""
+        when = request.requested_at or self._now()
+        return {
+            "orderId": re.sub(r"[^0-9A-Za-z]", "", request.out_refund_no)[:40],
+            "txnTime": when.astimezone(BEIJING).strftime(TIME_FMT),
+        }
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """txnType 04 (退货) against the original queryId; respCode 00 means accepted, the result comes later."""
+        orig = request.provider_txn_id or self.query(request.out_trade_no).provider_txn_id
         doc = self._call(
             "/gateway/api/backTransReq.do",
             {
@@ -190,10 +215,29 @@ class UnionPayAdapter:
                 "txnSubType": "00",
                 "bizType": "000201",
                 "channelType": "08",
-                "orderId": re.sub(r"[^0-9A-Za-z]", "", out_refund_no)[:40],
                 "origQryId": orig,
-                "txnTime": self._now().astimezone(BEIJING).strftime(TIME_FMT),
-                "txnAmt": str(amount_fen),
+                "txnAmt": str(request.amount_fen),
+                **self._refund_ids(request),
             },
         )
-        return RefundResult(doc.get("respCode") == "00", doc.get("queryId", ""), doc.get("respMsg", ""))
+        code = doc.get("respCode", "")
+        if code in ("00", "12", *PENDING):  # 12: the same orderId + txnTime sent before (重复交易): ask its result
+            return RefundResult(RefundStatus.PROCESSING, doc.get("queryId", ""))
+        return RefundResult(RefundStatus.REFUSED, reason=f"{code} {doc.get('respMsg', '')}".strip())
+
+    def refund_status(self, request: RefundRequest) -> RefundResult:
+        """The refund's own transaction, queried (txnType 00): origRespCode 00 is done, 03/04/05 under way."""
+        doc = self._call(
+            "/gateway/api/queryTrans.do",
+            {"txnType": "00", "txnSubType": "00", "bizType": "000000", **self._refund_ids(request)},
+        )
+        if doc.get("respCode") == "34":
+            return RefundResult(RefundStatus.NOT_FOUND)
+        if doc.get("respCode") != "00":
+            raise PaymentError(f"unionpay refund query respCode {doc.get('respCode')}")
+        orig = doc.get("origRespCode", "")
+        if orig == "00":
+            return RefundResult(RefundStatus.SUCCEEDED, doc.get("queryId", ""), refunded_at=self._now())
+        if orig in PENDING:
+            return RefundResult(RefundStatus.PROCESSING, doc.get("queryId", ""))
+        return RefundResult(RefundStatus.REFUSED, doc.get("queryId", ""), f"{orig} {doc.get('origRespMsg', '')}")

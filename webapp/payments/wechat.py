@@ -21,7 +21,9 @@ from .base import (
     ProviderRefused,
     ProviderStatus,
     QueryResult,
+    RefundRequest,
     RefundResult,
+    RefundStatus,
     SignatureError,
 )
 from .crypto import (
@@ -38,6 +40,29 @@ from .transport import Transport, TransportResponse
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 #: WeChat Pay's rule: refuse a response or notification whose timestamp is more than 5 minutes off.
 FRESH_SECONDS = 300
+REFUND_STATES = {
+    "SUCCESS": RefundStatus.SUCCEEDED,
+    "PROCESSING": RefundStatus.PROCESSING,
+    "ABNORMAL": RefundStatus.PROCESSING,  # the payer's card refused it: WeChat holds it until it is handled
+    "CLOSED": RefundStatus.REFUSED,
+}
+
+
+def fen(value: object) -> int:
+    """``amount.total`` as WeChat writes it: a JSON integer of fen, nothing else (not 46000.0, not "46000")."""
+    if type(value) is not int or not 0 < value < 10**12:
+        raise PaymentError(f"amount is not a whole number of fen: {value!r}"[:120])
+    return value
+
+
+def _time(value: object) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError as e:
+        raise PaymentError("unreadable time") from e
+    return when if when.tzinfo else when.replace(tzinfo=BEIJING)
 
 
 class WechatPayAdapter:
@@ -159,19 +184,25 @@ class WechatPayAdapter:
             tx = json.loads(plain)
         except (KeyError, TypeError, ValueError) as e:
             raise PaymentError("unreadable notification") from e
+        if not isinstance(tx, dict):
+            raise PaymentError("unreadable notification")
         if tx.get("mchid") not in (None, self.mchid):
             raise SignatureError("notification for another merchant")
         return Notification(out_trade_no=str(tx.get("out_trade_no", "")), **self._fields(tx))
 
     def _fields(self, tx: Mapping[str, object]) -> dict[str, object]:
-        amount = tx.get("amount") or {}
+        """The transaction's state, amount and time, parsed exactly; ``PaymentError`` when they do not parse
+        (a paid transaction always carries its amount)."""
+        status = self.STATES.get(str(tx.get("trade_state")), ProviderStatus.PAYING)
+        amount = tx.get("amount")
         total = amount.get("total") if isinstance(amount, dict) else None
-        paid_at = datetime.fromisoformat(str(tx["success_time"])) if tx.get("success_time") else None
+        if total is None and status is ProviderStatus.PAID:
+            raise PaymentError("a paid transaction without amount.total")
         return {
-            "status": self.STATES.get(str(tx.get("trade_state")), ProviderStatus.PAYING),
-            "amount_fen": total if isinstance(total, int) else None,
+            "status": status,
+            "amount_fen": None if total is None else fen(total),
             "provider_txn_id": str(tx.get("transaction_id", "")),
-            "paid_at": paid_at,
+            "paid_at": _time(tx.get("success_time")),
             "reason": str(tx.get("trade_state_desc", "")),
         }
 
@@ -188,34 +219,64 @@ class WechatPayAdapter:
             return QueryResult(ProviderStatus.NOT_FOUND)
         if resp.status != 200:
             raise PaymentError(f"wechat query {resp.status}")
-        return QueryResult(**self._fields(resp.json()))  # type: ignore[arg-type]
+        return QueryResult(**self._fields(self._doc(resp)))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _doc(resp: TransportResponse) -> dict[str, object]:
+        try:
+            doc = resp.json()
+        except ValueError as e:
+            raise PaymentError("wechat answered something that is not JSON") from e
+        if not isinstance(doc, dict):
+            raise PaymentError("wechat answered something that is not an object")
+        return doc
 
     def close(self, out_trade_no: str) -> QueryResult:
         """Close: 204 → CLOSED (the number can never be paid); ORDERPAID → the paid transaction."""
         resp = self._call("POST", f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close", {"mchid": self.mchid})
         if resp.status == 204:
             return QueryResult(ProviderStatus.CLOSED)
-        code = (resp.json() or {}).get("code") if resp.body else ""
+        code = self._doc(resp).get("code") if resp.body else ""
         if code == "ORDERPAID":
-            return self.query(out_trade_no)
-        if code == "ORDER_NOT_EXIST":
+            return self.query(out_trade_no)  # what it took, in WeChat's own words
+        if code in ("ORDER_NOT_EXIST", "ORDER_CLOSED", "ORDERCLOSED"):
             return QueryResult(ProviderStatus.CLOSED)
         raise PaymentError(f"wechat close {resp.status} {code}")
 
-    def refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int, provider_txn_id: str = ""
-    ) -> RefundResult:
-        """Refund keyed by out_refund_no."""
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """申请退款, keyed by out_refund_no; WeChat usually answers PROCESSING and finishes later."""
         resp = self._call(
             "POST",
             "/v3/refund/domestic/refunds",
             {
-                "out_trade_no": out_trade_no,
-                "out_refund_no": out_refund_no,
-                "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"},
+                "out_trade_no": request.out_trade_no,
+                "out_refund_no": request.out_refund_no,
+                "reason": "缴费未成功，原路退回",
+                "amount": {"refund": request.amount_fen, "total": request.total_fen, "currency": "CNY"},
             },
         )
-        doc = resp.json() or {}
+        doc = self._doc(resp) if resp.body else {}
         if resp.status == 200:
-            return RefundResult(True, str(doc.get("refund_id", "")))
-        return RefundResult(False, reason=f"{doc.get('code', '')} {doc.get('message', '')}".strip())
+            return self._refund(doc)
+        return RefundResult(RefundStatus.REFUSED, reason=f"{doc.get('code', '')} {doc.get('message', '')}".strip())
+
+    def refund_status(self, request: RefundRequest) -> RefundResult:
+        """查询单笔退款 by out_refund_no."""
+        resp = self._call("GET", f"/v3/refund/domestic/refunds/{request.out_refund_no}")
+        if resp.status == 404:
+            return RefundResult(RefundStatus.NOT_FOUND)
+        if resp.status != 200:
+            raise PaymentError(f"wechat refund query {resp.status}")
+        return self._refund(self._doc(resp))
+
+    @staticmethod
+    def _refund(doc: Mapping[str, object]) -> RefundResult:
+        status = REFUND_STATES.get(str(doc.get("status", "")))
+        if status is None:
+            raise PaymentError(f"wechat refund status {str(doc.get('status'))[:20]!r}")
+        return RefundResult(
+            status,
+            str(doc.get("refund_id", "")),
+            "退款关闭" if status is RefundStatus.REFUSED else "",
+            _time(doc.get("success_time")),
+        )

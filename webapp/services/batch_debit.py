@@ -5,15 +5,20 @@ How a run goes, so any number of workers can share it and a killed one costs not
 
 1. ``open_run``: one ``batch_run`` per batch day, and one ``batch_work`` row per agreement (a unique key
    makes planning twice, or by two workers at once, a no-op).
-2. ``claim``: a worker takes a chunk of pending work rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
-   has one writer) with a lease; a share claimed by a worker that died is taken again once the lease ends.
+2. ``claim``: a worker, recorded with its host, process and heartbeat (``batch_worker``), takes a chunk of
+   pending work rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer). A share claimed by a
+   worker that is gone is taken again at once: its process no longer runs on this host, or (another host) its
+   heartbeat stopped. A chunk that fails (the bank does not answer, an error) gives its rows back at once.
 3. ``plan``: the chunk's debits (R-FP-5 groups), keyed ``debit_no`` per batch day, agreement and kind; their
    receivables are marked taken (申报处理中), so no one declares them while the bank decides. A rerun finds the
    debits already planned and plans nothing twice.
-4. ``send``: the chunk's undecided debits go to the bank as one file; the bank answers every debit_no once and
-   returns the same answer to a resend, so money is never taken twice.
+4. ``send``: the chunk's undecided debits (planned now, or by a worker that died) go to the bank as one file;
+   the bank answers every debit_no once and returns the same answer to a resend, so money is never taken twice.
+   A chunk with nothing due sends nothing: that is a normal outcome, not a silent bank.
 5. ``apply``: successes settle their receivables (one ``settled_payment`` each: the unique constraint is the last
    guard); failures keep the bank's reason and free the receivables for the 10th–25th.
+6. ``finish``: the run's ``finished_at`` once every row is done and every debit decided. A run its batch day left
+   unfinished is closed out later (``close_out``): what the bank never received is cancelled there and freed.
 
 Set-based SQL and executemany throughout: a chunk of 500 agreements is a handful of statements.
 """
@@ -44,10 +49,22 @@ from ..domain.statuses import (
     PensionAmountStatus,
     ReceivableStatus,
 )
-from ..models import Agreement, BatchDebit, BatchRun, BatchWork, Enrolment, PensionAmount, Receivable, SettledPayment
+from ..models import (
+    Agreement,
+    BatchDebit,
+    BatchRun,
+    BatchWork,
+    BatchWorker,
+    Enrolment,
+    PensionAmount,
+    Receivable,
+    SettledPayment,
+)
 from ..payments.bank import BankAdapter, DebitResult
 from ..payments.base import PaymentError
+from . import workers
 
+#: Rows claimed before workers were recorded (no ``worker_id``) are taken again after this.
 LEASE = timedelta(minutes=10)
 CHUNK = 500
 SessionFactory = Callable[[], Session]
@@ -62,7 +79,9 @@ class RunReport:
     debits: int = 0
     succeeded: int = 0
     failed: int = 0
-    unanswered: int = 0
+    unanswered: int = 0  # chunks the bank did not answer (given back at once; the run is to be run again)
+    resumed: int = 0  # debits planned before (by a worker that died or a bank that did not answer), sent now
+    taken_over: int = 0  # workers found gone, whose claims this one could take
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -228,14 +247,68 @@ def open_run(session: Session, day: date, now: datetime) -> BatchRun:
     return run
 
 
-def claim(session: Session, run_id: int, worker: str, now: datetime, limit: int = CHUNK) -> list[int]:
-    """Take up to ``limit`` agreements of the run that nobody holds (or whose holder's lease ran out)."""
+def enlist(session: Session, run_id: int, name: str, now: datetime) -> int:
+    """Record this process as a worker of the run (host, pid, start time, heartbeat); returns its id."""
+    me = workers.this_process()
+    worker = BatchWorker(
+        run_id=run_id,
+        name=name[:40],
+        host=me.host,
+        pid=me.pid,
+        proc_start=me.start,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    session.add(worker)
+    session.flush()
+    return worker.id
+
+
+def beat(session: Session, worker_id: int, now: datetime) -> None:
+    """The worker is alive."""
+    session.execute(update(BatchWorker).where(BatchWorker.id == worker_id).values(heartbeat_at=now))
+
+
+def retire(session: Session, worker_id: int, now: datetime) -> None:
+    """The worker is done with the run (whatever it held is free for others)."""
+    session.execute(
+        update(BatchWorker).where(BatchWorker.id == worker_id, BatchWorker.ended_at.is_(None)).values(ended_at=now)
+    )
+
+
+def reap(session: Session, run_id: int, now: datetime) -> int:
+    """Mark gone the run's workers whose process no longer runs on this host (killed, crashed); returns how
+    many. Workers on other hosts are judged by their heartbeat in ``claim``."""
+    gone = [
+        w.id
+        for w in session.scalars(
+            select(BatchWorker).where(BatchWorker.run_id == run_id, BatchWorker.ended_at.is_(None))
+        )
+        if workers.alive(workers.Process(w.host, w.pid, w.proc_start)) is False
+    ]
+    if gone:
+        session.execute(update(BatchWorker).where(BatchWorker.id.in_(gone)).values(ended_at=now))
+    return len(gone)
+
+
+def claim(
+    session: Session, run_id: int, worker: str, now: datetime, limit: int = CHUNK, *, worker_id: int | None = None
+) -> list[int]:
+    """Take up to ``limit`` agreements of the run that nobody holds: pending, or held by a worker that is gone
+    (ended, or silent for longer than ``workers.STALE_AFTER``), or claimed without a worker record longer than
+    ``LEASE`` ago."""
+    gone = select(BatchWorker.id).where(
+        BatchWorker.run_id == run_id,
+        BatchWorker.ended_at.is_not(None) | (BatchWorker.heartbeat_at < workers.stale_before(now)),
+    )
+    held = BatchWork.state == BatchWorkState.CLAIMED
     free = (
         select(BatchWork.id)
         .where(
             BatchWork.run_id == run_id,
             (BatchWork.state == BatchWorkState.PENDING)
-            | ((BatchWork.state == BatchWorkState.CLAIMED) & (BatchWork.claimed_at < now - LEASE)),
+            | (held & BatchWork.worker_id.in_(gone))
+            | (held & BatchWork.worker_id.is_(None) & (BatchWork.claimed_at < now - LEASE)),
         )
         .order_by(BatchWork.id)
         .limit(limit)
@@ -245,9 +318,41 @@ def claim(session: Session, run_id: int, worker: str, now: datetime, limit: int 
         session.scalars(
             update(BatchWork)
             .where(BatchWork.id.in_(free.scalar_subquery()))
-            .values(state=BatchWorkState.CLAIMED, claimed_by=worker[:40], claimed_at=now)
+            .values(state=BatchWorkState.CLAIMED, claimed_by=worker[:40], claimed_at=now, worker_id=worker_id)
             .returning(BatchWork.agreement_id)
         )
+    )
+
+
+def release(session: Session, run_id: int, agreement_ids: list[int]) -> int:
+    """Give a chunk's rows back (the bank did not answer, or the chunk failed): claimable by anyone at once. Their
+    debits stay planned and keep their numbers, so whoever takes the rows resends them and no money is taken
+    twice. Returns how many rows went back."""
+    return session.execute(
+        update(BatchWork)
+        .where(
+            BatchWork.run_id == run_id,
+            BatchWork.agreement_id.in_(agreement_ids),
+            BatchWork.state == BatchWorkState.CLAIMED,
+        )
+        .values(state=BatchWorkState.PENDING, claimed_by=None, claimed_at=None, worker_id=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def planned_count(session: Session, run_id: int, agreement_ids: list[int]) -> int:
+    """How many of the chunk's debits are planned and undecided already (a crashed worker's, an unanswered file's)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(BatchDebit)
+            .where(
+                BatchDebit.run_id == run_id,
+                BatchDebit.agreement_id.in_(agreement_ids),
+                BatchDebit.state == BatchDebitState.PLANNED,
+            )
+        )
+        or 0
     )
 
 
@@ -386,8 +491,11 @@ def _pension_due(session: Session, payers: set[int], day: date) -> list[tuple[in
     ]
 
 
-def send(sessions: SessionFactory, bank: BankAdapter, run_id: int, agreement_ids: list[int]) -> dict[str, DebitResult]:
-    """The chunk's undecided debits, as one file to the bank; its answers by debit_no ({} if it did not answer)."""
+def send(
+    sessions: SessionFactory, bank: BankAdapter, run_id: int, agreement_ids: list[int]
+) -> dict[str, DebitResult] | None:
+    """The chunk's undecided debits, as one file to the bank; its answers by debit_no. ``{}`` when the chunk has
+    nothing to send (nothing due: a normal outcome), None when the bank did not answer."""
     with sessions() as s:
         planned = s.execute(
             select(
@@ -411,7 +519,7 @@ def send(sessions: SessionFactory, bank: BankAdapter, run_id: int, agreement_ids
     try:
         results = bank.debit_batch([(p.debit_no, p.agreement_no, p.amount_fen) for p in planned])
     except PaymentError:
-        return {}  # the file is sent again: every debit keeps its number
+        return None  # the file is sent again: every debit keeps its number
     return {r.debit_no: r for r in results}
 
 
@@ -471,13 +579,29 @@ def apply(
     return len(ok), len(failed), dict(reasons)
 
 
-def finish(session: Session, run_id: int, agreement_ids: list[int], now: datetime) -> None:
-    """The chunk's agreements are done; the run is finished once nothing is pending or claimed."""
+def finish(session: Session, run_id: int, agreement_ids: list[int], now: datetime) -> int:
+    """The chunk's agreements whose debits are all decided are done (one the bank left undecided goes back, to be
+    resent); the run is finished once nothing is pending or claimed and every debit is decided. Returns how many
+    rows went back."""
+    undecided = select(BatchDebit.agreement_id).where(
+        BatchDebit.run_id == run_id,
+        BatchDebit.agreement_id.in_(agreement_ids),
+        BatchDebit.state == BatchDebitState.PLANNED,
+    )
+    waiting = set(session.scalars(undecided))
     session.execute(
         update(BatchWork)
-        .where(BatchWork.run_id == run_id, BatchWork.agreement_id.in_(agreement_ids))
+        .where(BatchWork.run_id == run_id, BatchWork.agreement_id.in_([a for a in agreement_ids if a not in waiting]))
         .values(state=BatchWorkState.DONE)
+        .execution_options(synchronize_session=False)
     )
+    back = release(session, run_id, sorted(waiting)) if waiting else 0
+    finish_run(session, run_id, now)
+    return back
+
+
+def finish_run(session: Session, run_id: int, now: datetime) -> bool:
+    """Set the run's ``finished_at`` when every row is done and every debit decided; True when it is finished."""
     left = session.scalar(
         select(func.count())
         .select_from(BatchWork)
@@ -488,10 +612,12 @@ def finish(session: Session, run_id: int, agreement_ids: list[int], now: datetim
         .select_from(BatchDebit)
         .where(BatchDebit.run_id == run_id, BatchDebit.state == BatchDebitState.PLANNED)
     )
-    if not left and not undecided:
-        session.execute(
-            update(BatchRun).where(BatchRun.id == run_id, BatchRun.finished_at.is_(None)).values(finished_at=now)
-        )
+    if left or undecided:
+        return False
+    session.execute(
+        update(BatchRun).where(BatchRun.id == run_id, BatchRun.finished_at.is_(None)).values(finished_at=now)
+    )
+    return True
 
 
 def run(
@@ -502,42 +628,136 @@ def run(
     *,
     worker: str = "worker",
     chunk: int = CHUNK,
+    heartbeat_every: timedelta = workers.HEARTBEAT_EVERY,
 ) -> RunReport:
     """One worker's share of the batch day's run, until nothing is left to claim. Safe to start on any number
-    of workers at once, and again after a crash."""
+    of workers at once, and again after a crash: it takes over what dead workers held and resends what they
+    planned. A chunk the bank does not answer is given back at once and the worker stops (``unanswered``)."""
     started = time.monotonic()
     report = RunReport(day)
     with sessions() as s:
         run_row = open_run(s, day, now())
         s.commit()
         run_id = run_row.id
+    with sessions() as s:
+        worker_id = enlist(s, run_id, worker, now())
+        s.commit()
+
+    def heartbeat() -> None:
+        with sessions() as s:
+            beat(s, worker_id, now())
+            s.commit()
+
+    try:
+        with workers.Heartbeat(heartbeat, heartbeat_every):
+            _work(sessions, bank, run_id, worker_id, worker, now, chunk, report)
+    finally:
+        with sessions() as s:
+            retire(s, worker_id, now())
+            s.commit()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _work(
+    sessions: SessionFactory,
+    bank: BankAdapter,
+    run_id: int,
+    worker_id: int,
+    worker: str,
+    now: Callable[[], datetime],
+    chunk: int,
+    report: RunReport,
+) -> None:
     while True:
         with sessions() as s:
-            ids = claim(s, run_id, worker, now(), chunk)
+            report.taken_over += reap(s, run_id, now())
+            ids = claim(s, run_id, worker, now(), chunk, worker_id=worker_id)
             s.commit()
         if not ids:
-            break
+            return
         report.chunks += 1
-        with sessions() as s:
-            run_row = s.get(BatchRun, run_id)
-            assert run_row is not None
-            plan(s, run_row, ids)
-            s.commit()
-        results = send(sessions, bank, run_id, ids)
-        with sessions() as s:
-            ok, failed, reasons = apply(s, run_id, ids, results, now())
-            if results:
-                finish(s, run_id, ids, now())
-            s.commit()
+        try:
+            with sessions() as s:
+                report.resumed += planned_count(s, run_id, ids)
+                run_row = s.get(BatchRun, run_id)
+                assert run_row is not None
+                plan(s, run_row, ids)
+                s.commit()
+            results = send(sessions, bank, run_id, ids)
+            if results is None:
+                report.unanswered += 1
+                with sessions() as s:
+                    release(s, run_id, ids)
+                    s.commit()
+                return  # the bank is not answering: stop here, rerun later (nothing is held meanwhile)
+            with sessions() as s:
+                ok, failed, reasons = apply(s, run_id, ids, results, now())
+                undecided = finish(s, run_id, ids, now())
+                s.commit()
+        except BaseException:
+            # Whatever broke (an error, Ctrl-C), the chunk goes back at once; its planned debits keep their numbers.
+            with sessions() as s:
+                release(s, run_id, ids)
+                s.commit()
+            raise
         report.succeeded += ok
         report.failed += failed
         report.debits += ok + failed
-        report.unanswered += 0 if results else 1
         for k, v in reasons.items():
             report.reasons[k] = report.reasons.get(k, 0) + v
-        if not results:
-            break  # the bank did not answer: the lease lets this or another worker resend later
-    report.seconds = time.monotonic() - started
+        if undecided:  # the bank answered the file but left debits undecided: do not loop on it, stop as unanswered
+            report.unanswered += 1
+            return
+
+
+def unfinished_runs(session: Session, before: date) -> list[tuple[int, date]]:
+    """Runs of batch days before ``before`` that never finished (a bank that did not answer, workers that died)."""
+    return [
+        (rid, day)
+        for rid, day in session.execute(
+            select(BatchRun.id, BatchRun.batch_date)
+            .where(BatchRun.finished_at.is_(None), BatchRun.batch_date < before)
+            .order_by(BatchRun.batch_date)
+        )
+    ]
+
+
+def close_out(sessions: SessionFactory, bank: BankAdapter, run_id: int, now: Callable[[], datetime]) -> RunReport:
+    """Finish a run whose batch day has passed, so nothing stays 申报处理中: every undecided debit is asked of the
+    bank and cancelled there if it never arrived (it can never be taken after that); what the bank took settles,
+    what it did not frees its receivables (the payer pays them the 10th–25th); rows never planned are done
+    without a debit. Stops at a bank that does not answer (``unanswered``), to be tried on the next run."""
+    with sessions() as s:
+        day = s.scalar(select(BatchRun.batch_date).where(BatchRun.id == run_id))
+        planned = s.execute(
+            select(BatchDebit.debit_no, BatchDebit.agreement_id).where(
+                BatchDebit.run_id == run_id, BatchDebit.state == BatchDebitState.PLANNED
+            )
+        ).all()
+    assert day is not None
+    report = RunReport(day)
+    results: dict[str, DebitResult] = {}
+    for no, _agreement in planned:
+        try:
+            results[no] = bank.cancel_debit(no)
+        except PaymentError:
+            report.unanswered += 1
+            break
+    with sessions() as s:
+        ids = sorted({a for no, a in planned if no in results})
+        ok, failed, reasons = apply(s, run_id, ids, results, now()) if ids else (0, 0, {})
+        if not report.unanswered:
+            s.execute(
+                update(BatchWork)
+                .where(BatchWork.run_id == run_id, BatchWork.state != BatchWorkState.DONE)
+                .values(state=BatchWorkState.DONE)
+                .execution_options(synchronize_session=False)
+            )
+        finish_run(s, run_id, now())
+        s.commit()
+    report.succeeded, report.failed, report.debits, report.reasons = ok, failed, ok + failed, dict(reasons)
+    report.resumed = len(results)
     return report
 
 

@@ -54,29 +54,52 @@ def last_postable_day(today: date) -> date:
     return day
 
 
+def _post_batch(session: Session, today: date, after_id: int) -> tuple[int, int | None]:
+    """Post one batch of due items with ids above ``after_id``, skipping rows another worker is posting; returns
+    (how many were posted, the last id read, or None when nothing was left to read)."""
+    cutoff = datetime.combine(last_postable_day(today) + timedelta(days=1), time.min, BEIJING)
+    batch = list(
+        session.scalars(
+            select(SettledPayment)
+            .where(SettledPayment.posted_on.is_(None), SettledPayment.paid_at < cutoff, SettledPayment.id > after_id)
+            .order_by(SettledPayment.id)
+            .limit(POST_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not batch:
+        return 0, None
+    posted = 0
+    for p in batch:
+        on = rules.posting_date(p.paid_at)
+        if on <= today:
+            p.posted_on, p.e_ticket_no = on, rules.e_ticket_no(on, p.id)
+            posted += 1
+    session.flush()
+    return posted, batch[-1].id
+
+
 def post_due(session: Session, today: date) -> int:
     """入库: give every paid item whose posting day has come its 入(退)库日期 and 电子税票号码; returns how
     many. Idempotent: a posted item is never touched again."""
-    cutoff = datetime.combine(last_postable_day(today) + timedelta(days=1), time.min, BEIJING)
     posted, last_id = 0, 0
-    while True:
-        batch = list(
-            session.scalars(
-                select(SettledPayment)
-                .where(SettledPayment.posted_on.is_(None), SettledPayment.paid_at < cutoff, SettledPayment.id > last_id)
-                .order_by(SettledPayment.id)
-                .limit(POST_BATCH)
-            )
-        )
-        if not batch:
-            return posted
-        for p in batch:
-            on = rules.posting_date(p.paid_at)
-            if on <= today:
-                p.posted_on, p.e_ticket_no = on, rules.e_ticket_no(on, p.id)
-                posted += 1
-        last_id = batch[-1].id
-        session.flush()
+    while last_id is not None:
+        n, last_id = _post_batch(session, today, last_id)
+        posted += n
+    return posted
+
+
+def post_due_in_batches(sessions: Callable[[], Session], today: date) -> int:
+    """``post_due`` as the job runs it: each batch its own transaction, so a worker killed half-way keeps what it
+    posted and holds nothing; rows another worker is posting are skipped (FOR UPDATE SKIP LOCKED), so two job
+    consumers share the work instead of waiting on each other. Returns how many were posted."""
+    posted, last_id = 0, 0
+    while last_id is not None:
+        with sessions() as s:
+            n, last_id = _post_batch(s, today, last_id)
+            s.commit()
+        posted += n
+    return posted
 
 
 # ------------------------------------------------------------------------------------------ 记录打印
@@ -223,7 +246,7 @@ def retry(session: Session, cert: Certificate, actor_id: int) -> None:
     """重新制作: a failed request goes back to 制作中 (R-CE-3)."""
     if cert.status is not CertificateStatus.FAILED:
         raise RuleViolation("只有制作失败的证明可以重新制作")
-    cert.status, cert.failure_reason = CertificateStatus.MAKING, None
+    cert.status, cert.failure_reason, cert.attempts = CertificateStatus.MAKING, None, 0
     record(session, "certificate.retried", str(cert.id), "", actor_id)
 
 
@@ -277,13 +300,22 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
     )
 
 
-def make(session: Session, certificate_id: int, settings: MakeSettings, now: datetime) -> Certificate | None:
-    """Make a 制作中 certificate (row locked, so two workers never make it twice): 制作成功 with the PDF
-    and page images stored, or 制作失败 with the reason. Anything else is left alone."""
-    cert = session.scalar(select(Certificate).where(Certificate.id == certificate_id).with_for_update())
+#: A request whose making was started this many times without an outcome (the worker killed while drawing it)
+#: is 制作失败 with the reason, never 制作中 for ever; 重新制作 starts the count again.
+MAX_ATTEMPTS = 3
+
+
+def make(
+    session: Session, certificate_id: int, settings: MakeSettings, now: datetime, *, counted: bool = False
+) -> Certificate | None:
+    """Make a 制作中 certificate (row locked, so two workers never make it twice; one another worker is making is
+    left to it, None): 制作成功 with the PDF and page images stored, or 制作失败 with the reason. Anything else is
+    left alone. ``counted``: the attempt was counted already (``make_now``)."""
+    cert = session.scalar(select(Certificate).where(Certificate.id == certificate_id).with_for_update(skip_locked=True))
     if cert is None or cert.status is not CertificateStatus.MAKING:
         return cert
-    cert.attempts += 1
+    if not counted:
+        cert.attempts += 1
     from ..documents import certificate as document  # reportlab, pypdf, segno: loaded where PDFs are made
 
     try:
@@ -310,11 +342,28 @@ def make(session: Session, certificate_id: int, settings: MakeSettings, now: dat
 def make_now(
     sessionmaker: Callable[[], Session], certificate_id: int, settings: MakeSettings, now: datetime
 ) -> CertificateStatus | None:
-    """``make`` in a transaction of its own (the background job's unit of work); returns the status."""
+    """``make`` in a transaction of its own (the background job's unit of work); returns the status (None when
+    another worker is making it). The attempt is counted and committed before drawing starts, so a worker killed
+    while drawing counts too, and ``MAX_ATTEMPTS`` of them make it 制作失败."""
     with sessionmaker() as s:
-        cert = make(s, certificate_id, settings, now)
+        cert = s.scalar(
+            select(Certificate)
+            .where(Certificate.id == certificate_id, Certificate.status == CertificateStatus.MAKING)
+            .with_for_update(skip_locked=True)
+        )
+        if cert is None:
+            return None
+        if cert.attempts >= MAX_ATTEMPTS:
+            log.error("certificate %s: %s attempts without an outcome", cert.id, cert.attempts)
+            cert.status, cert.failure_reason = CertificateStatus.FAILED, MSG_FAILED
+            s.commit()
+            return CertificateStatus.FAILED
+        cert.attempts += 1
         s.commit()
-        return cert.status if cert else None
+    with sessionmaker() as s:
+        made = make(s, certificate_id, settings, now, counted=True)
+        s.commit()
+        return made.status if made else None
 
 
 def making_ids(session: Session, requested_before: datetime) -> list[int]:

@@ -140,3 +140,9 @@ def back_from_cashier(session: Session, adapters: Adapters, order: PaymentOrder,
 def refunds(session: Session, order: PaymentOrder) -> list[Refund]:
     """The money going back for an order (退款中 / 已退款)."""
     return orders.refunds_of(session, order.id)
+
+
+def refund_state(refunds_of_order: list[Refund]) -> tuple[str, datetime | None] | None:
+    """What the payer reads: ("退款中", None) until the provider confirms, ("已退款", its date) after; None when
+    nothing goes back."""
+    return orders.refund_view(refunds_of_order)

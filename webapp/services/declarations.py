@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
-from sqlalchemy import select, update
+from sqlalchemy import orm, select, update
 from sqlalchemy.orm import Session
 
 from ..db import atomic
@@ -19,7 +19,7 @@ from ..domain.errors import NotFound, RuleViolation
 from ..domain.inputs import parse_id
 from ..domain.schemes import SCHEMES
 from ..domain.statuses import DeclarationKind, DeclarationStatus, ReceivableStatus
-from ..models import Declaration, DeclarationItem, PaymentOrder, Receivable, SettledPayment
+from ..models import Declaration, DeclarationItem, PaymentOrder, Receivable, Refund, SettledPayment
 from ..payments import orders
 from ..payments.orders import Adapters
 from .audit import record
@@ -188,6 +188,35 @@ def payments_between(
     if insured_id is not None:
         stmt = stmt.where(Receivable.insured_id == insured_id)
     return list(session.scalars(stmt.order_by(Receivable.fee_period_start.desc(), SettledPayment.id.desc())))
+
+
+def refunds_between(
+    session: Session, payer_id: int, scheme: str, start: Month, end: Month, *, insured_id: int | None = None
+) -> list[Refund]:
+    """Money the payer paid that settled nothing and goes back (退款中 / 已退款, R-PA-4), for declarations of the
+    scheme whose fee periods meet the range; with ``insured_id``, only those for that insured person."""
+    if start > end:
+        raise RuleViolation("起始所属期不能晚于截止所属期")
+    periods = (
+        select(DeclarationItem.declaration_id)
+        .join(Receivable, Receivable.id == DeclarationItem.receivable_id)
+        .where(Receivable.fee_period_start <= end.first_day, Receivable.fee_period_end >= start.first_day)
+    )
+    stmt = (
+        select(Refund)
+        .join(PaymentOrder, PaymentOrder.id == Refund.order_id)
+        .join(Declaration, Declaration.id == PaymentOrder.declaration_id)
+        .where(
+            PaymentOrder.payer_id == payer_id,
+            Declaration.scheme == scheme,
+            Declaration.id.in_(periods),
+            Refund.state != "void",
+        )
+        .options(orm.contains_eager(Refund.order).contains_eager(PaymentOrder.declaration))
+    )
+    if insured_id is not None:
+        stmt = stmt.where(Declaration.insured_id == insured_id)
+    return list(session.scalars(stmt.order_by(Refund.created_at.desc(), Refund.id.desc())))
 
 
 def payment_of(session: Session, person_id: int, scheme: str, payment_id: int) -> SettledPayment:

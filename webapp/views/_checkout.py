@@ -40,10 +40,11 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
     to one person I paid for."""
     start, end, error = month_range(default_start, default_end)
     insured_id = parse_id(request.args.get("insured", ""))
-    rows = []
+    rows, refunds = [], []
     if not error:
         try:
             rows = declarations.payments_between(db(), me().id, scheme_code, start, end, insured_id=insured_id)
+            refunds = declarations.refunds_between(db(), me().id, scheme_code, start, end, insured_id=insured_id)
         except RuleViolation as e:
             error = str(e)
     # The query names the relative only to whom may see them: oneself, a saved member, someone paid for.
@@ -53,6 +54,7 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
         "_components/records.html",
         scheme=SCHEMES[scheme_code],
         rows=rows,
+        refunds=refunds,
         error=error,
         labels=LABELS,
         insured=insured,

@@ -58,6 +58,37 @@ def wait_text(seconds: int) -> str:
     return f"{seconds}秒" if seconds < 90 else f"{-(-seconds // 60)}分钟"
 
 
+def _counted(setting: str, key: str) -> tuple[Any, tuple[str, ...]]:
+    from limits import parse
+
+    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "")
+    return parse(str(current_app.config[setting])), (prefix, "refused", setting, key)
+
+
+def used_up(setting: str, key: str) -> bool:
+    """Whether ``key`` has used up the limit named by ``setting`` on what ``count_one`` counted (only what a view
+    chose to count: refusals, say, so what it did not count is never held back)."""
+    if not limiter.enabled:
+        return False
+    item, ids = _counted(setting, key)
+    return not limiter.limiter.test(item, *ids)
+
+
+def count_one(setting: str, key: str) -> None:
+    """Count one event for ``key`` against the limit named by ``setting``."""
+    if limiter.enabled:
+        item, ids = _counted(setting, key)
+        limiter.limiter.hit(item, *ids)
+
+
+def too_many(setting: str, key: str) -> Any:
+    """The 429 answer for a limit counted with ``count_one``, saying (and Retry-After saying) when to try again."""
+    item, ids = _counted(setting, key)
+    wait = max(1, int(limiter.limiter.get_window_stats(item, *ids).reset_time - time.time()))
+    body, status = error_page(429, message=f"您的操作过于频繁，请{wait_text(wait)}后再试。")
+    return body, status, {"Retry-After": str(wait)}
+
+
 def _too_many(_e: RateLimitExceeded) -> Any:
     wait = retry_after_seconds()
     return error_page(429, message=f"您的操作过于频繁，为保护您的信息安全，请{wait_text(wait)}后再试。")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+from flask_limiter.util import get_remote_address
 
 from ..domain.errors import RuleViolation
 from ..domain.schemes import SCHEMES
@@ -15,7 +16,7 @@ from ..domain.statuses import DeclarationStatus, OrderState, Provider
 from ..payments import orders
 from ..services import checkout, declarations
 from ._checkout import urls_for
-from ._limits import per_address
+from ._limits import count_one, too_many, used_up
 from ._web import adapters, after_commit, clock, db, found, login_required, me, render, safe_next, writes
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
@@ -116,10 +117,12 @@ def returned(provider: str, out_trade_no: str) -> Any:
 @writes
 @login_required
 def order(out_trade_no: str) -> Any:
-    """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund."""
+    """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund (退款中 polls a
+    while, asking the provider, until it reads 已退款)."""
     o = _own_order(out_trade_no)
-    if o.state.is_open and request.headers.get("HX-Request"):
-        o = checkout.refresh(db(), adapters(), o, clock().now())
+    if request.headers.get("HX-Request"):
+        if o.state.is_open:
+            o = checkout.refresh(db(), adapters(), o, clock().now())
         _send_refunds_if_any(o)
     return _result(o, block="result" if request.args.get("poll") else None)
 
@@ -131,7 +134,8 @@ def _result(o: Any, block: str | None = None, error: str | None = None, status: 
         o=o,
         decl=decl,
         scheme=SCHEMES[decl.scheme],
-        refunds=checkout.refunds(db(), o),
+        refund=checkout.refund_state(checkout.refunds(db(), o)),
+        polls=int(p) if (p := request.args.get("poll", "")).isascii() and p.isdigit() and len(p) < 3 else 0,
         error=error,
         block=block,
         status=status,
@@ -166,17 +170,19 @@ def _send_refunds_if_any(o: Any) -> None:
 
 
 @bp.post("/notify/<token:provider>")
-@per_address("RATELIMIT_NOTIFY", deduct_when=lambda _response: bool(g.get("notification_refused")))
 def notify(provider: str) -> Any:
     """A provider's asynchronous notification: verified, settled at most once, answered its way. Refused
-    ones (forged, unreadable, unknown order) are counted per address and limited; accepted ones are not,
-    so a flood of forgeries slows its sender without holding back real notifications for long (R-PA-5)."""
+    ones (forged, unreadable, unknown order) are counted per address and limited; a correctly signed one is
+    never held back, whatever its address sent before (R-PA-5, issue 17 D10)."""
     adapter = adapters().get(provider)
     if adapter is None:
         abort(404)
+    address = get_remote_address()
+    if used_up("RATELIMIT_NOTIFY", address) and not orders.signed_by(adapter, request.headers, request.get_data()):
+        return too_many("RATELIMIT_NOTIFY", address)
     ack, o = orders.handle_notification(db(), adapter, request.headers, request.get_data(), clock().now())
     if o is not None:
         _send_refunds_if_any(o)
     else:
-        g.notification_refused = True
+        count_one("RATELIMIT_NOTIFY", address)
     return ack.body, ack.status, {"Content-Type": ack.content_type}

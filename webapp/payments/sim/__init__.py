@@ -256,3 +256,13 @@ def taken_fen(trade: Any) -> int:
 def down(provider: str) -> bool:
     """The ``unavailable`` test control: the provider answers 503 to every API call."""
     return bool(sim().controls(provider).get("unavailable"))
+
+
+def refund_down(provider: str) -> bool:
+    """The ``refund="down"`` test control (or ``unavailable``): refunds and their queries answer 503."""
+    return down(provider) or sim().controls(provider).get("refund") == "down"
+
+
+def refund_processing(provider: str) -> bool:
+    """The ``refund="processing"`` test control: refunds are accepted but not finished until it is lifted."""
+    return sim().controls(provider).get("refund") == "processing"

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 
 from ..base import BEIJING, SignatureError
 from ..crypto import rsa_sign, rsa_verify, sign_string
-from . import charge, down, expire_if_due, new_trade, sim, taken_fen, tombstone
+from . import charge, down, expire_if_due, new_trade, refund_down, refund_processing, sim, taken_fen, tombstone
 
 BJ_FMT = "%Y-%m-%d %H:%M:%S"
 STATUS = {"NOTPAY": "WAIT_BUYER_PAY", "PAID": "TRADE_SUCCESS", "CLOSED": "TRADE_CLOSED", "REFUNDED": "TRADE_CLOSED"}
@@ -97,9 +97,10 @@ def mark_paid(trade: Any) -> bool:
 
 
 def return_redirect(trade: Any, paid: bool) -> str:
-    """Back to return_url with signed params that prove nothing (the merchant must query)."""
+    """Back to return_url with signed params that prove nothing (the merchant must query); 返回商户 without
+    paying goes to quit_url (用户付款中途退出返回商户网站的地址) when the merchant gave one."""
     if not paid:
-        return trade["return_url"]
+        return json.loads(trade["extra"]).get("quit_url") or trade["return_url"]
     params = _signed_params(
         {
             "method": "alipay.trade.wap.pay.return",
@@ -178,8 +179,12 @@ def register(bp: Blueprint) -> None:
                     },
                 )
             return _response(method, {"code": "10000", "msg": "Success", "out_trade_no": no})
+        if method in ("alipay.trade.refund", "alipay.trade.fastpay.refund.query") and refund_down("alipay"):
+            return Response("Service Unavailable", status=503)
         if method == "alipay.trade.refund":
             return _refund(method, biz, no, trade)
+        if method == "alipay.trade.fastpay.refund.query":
+            return _refund_query(method, biz, no)
         return _response(
             method or "alipay.error", {"code": "40004", "msg": "Business Failed", "sub_code": "isv.invalid-method"}
         )
@@ -213,6 +218,7 @@ def register(bp: Blueprint) -> None:
                 expire,
                 state="UNSEEN",
                 app_id=params.get("app_id"),
+                quit_url=str(biz.get("quit_url", "")),
             )
             trade = sim().store.trade("alipay", no)
         elif trade["state"] == "CLOSED":
@@ -220,18 +226,42 @@ def register(bp: Blueprint) -> None:
         return redirect(url_for(f"{bp.name}.cashier", token=trade["token"]))
 
     def _refund(method: str, biz: dict[str, Any], no: str, trade: Any) -> Response:
-        req_no = str(biz.get("out_request_no", ""))
-        row = sim().store.one("SELECT * FROM refund WHERE provider='alipay' AND out_refund_no=?", req_no)
+        req_no = str(biz.get("out_request_no", "") or no)
+        amount = _fen(str(biz.get("refund_amount", "")))
+        row = sim().store.refund("alipay", req_no)
         if row is None:
-            amount = _fen(str(biz.get("refund_amount", "")))
-            if trade is None or trade["state"] != "PAID" or amount is None or amount > taken_fen(trade):
+            if trade is None or trade["state"] != "PAID":
                 return _response(
-                    method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR"}
+                    method,
+                    {
+                        "code": "40004",
+                        "msg": "Business Failed",
+                        "sub_code": "ACQ.TRADE_STATUS_ERROR",
+                        "sub_msg": "交易状态不合法",
+                    },
                 )
-            sim().store.run(
-                "INSERT OR IGNORE INTO refund VALUES ('alipay', ?, ?, ?, ?)", req_no, no, amount, trade["txn_id"]
+            if amount is None or amount > taken_fen(trade) - sim().store.refunded_fen("alipay", no):
+                return _response(
+                    method,
+                    {
+                        "code": "40004",
+                        "msg": "Business Failed",
+                        "sub_code": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                        "sub_msg": "退款金额超限",
+                    },
+                )
+            row = sim().store.add_refund("alipay", req_no, no, amount, trade["txn_id"], sim().now())
+        elif row["amount_fen"] != amount:
+            return _response(
+                method,
+                {
+                    "code": "40004",
+                    "msg": "Business Failed",
+                    "sub_code": "ACQ.REQUEST_AMOUNT_EXCEED",
+                    "sub_msg": "请求退款金额与原请求不一致",
+                },
             )
-            row = sim().store.one("SELECT * FROM refund WHERE provider='alipay' AND out_refund_no=?", req_no)
+        done = not refund_processing("alipay")
         return _response(
             method,
             {
@@ -239,7 +269,30 @@ def register(bp: Blueprint) -> None:
                 "msg": "Success",
                 "out_trade_no": no,
                 "trade_no": row["refund_id"],
-                "refund_fee": _yuan(row["amount_fen"]),
-                "fund_change": "Y",
+                "refund_fee": _yuan(sim().store.refunded_fen("alipay", no)),
+                "fund_change": "Y" if done else "N",
+                **({"gmt_refund_pay": _bj(row["created"] or sim().now())} if done else {}),
+            },
+        )
+
+    def _refund_query(method: str, biz: dict[str, Any], no: str) -> Response:
+        """alipay.trade.fastpay.refund.query: the refund once it is done; nothing about it before."""
+        req_no = str(biz.get("out_request_no", "") or no)
+        row = sim().store.refund("alipay", req_no)
+        if row is None or row["out_trade_no"] != no or refund_processing("alipay"):
+            return _response(method, {"code": "10000", "msg": "Success"})
+        trade = sim().store.trade("alipay", no)
+        return _response(
+            method,
+            {
+                "code": "10000",
+                "msg": "Success",
+                "trade_no": row["refund_id"],
+                "out_trade_no": no,
+                "out_request_no": req_no,
+                "total_amount": _yuan(taken_fen(trade)) if trade else "0.00",
+                "refund_amount": _yuan(row["amount_fen"]),
+                "refund_status": "REFUND_SUCCESS",
+                "gmt_refund_pay": _bj(row["created"] or sim().now()),
             },
         )

@@ -411,7 +411,10 @@ def blueprint() -> Blueprint:
             if conn.execute("SELECT 1 FROM bank_credit WHERE credit_no=?", (credit_no,)).fetchone():
                 return _signed({"code": "00", "credit_no": credit_no})
             debit = conn.execute("SELECT * FROM bank_debit WHERE debit_no=? AND code='00'", (debit_no,)).fetchone()
-            if debit is None or not isinstance(amount, int) or not 0 < amount <= debit["amount_fen"]:
+            credited = conn.execute(
+                "SELECT COALESCE(SUM(amount_fen), 0) FROM bank_credit WHERE debit_no=?", (debit_no,)
+            ).fetchone()[0]
+            if debit is None or type(amount) is not int or not 0 < amount <= debit["amount_fen"] - credited:
                 return _signed({"code": "12", "message": "原交易不存在或金额有误"})
             card = conn.execute(
                 "SELECT card_number FROM bank_agreement WHERE agreement_no=?", (debit["agreement_no"],)
@@ -423,5 +426,16 @@ def blueprint() -> Blueprint:
                     (amount, card["card_number"]),
                 )
         return _signed({"code": "00", "credit_no": credit_no})
+
+    @bp.post("/credits/<credit_no>/query")
+    def credit_query(credit_no: str) -> Response:
+        """Whether a credit was made (a refund the merchant is not sure arrived)."""
+        doc, refusal = _verified()
+        if doc is None:
+            return refusal  # type: ignore[return-value]
+        row = sim().store.one("SELECT * FROM bank_credit WHERE credit_no=?", credit_no)
+        if row is None:
+            return _signed({"code": "NOT_FOUND", "credit_no": credit_no})
+        return _signed({"code": "00", "credit_no": credit_no, "amount_fen": row["amount_fen"]})
 
     return bp

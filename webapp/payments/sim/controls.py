@@ -5,7 +5,8 @@ notify: normal | drop | duplicate | delay | missign; ``delay_seconds``; ``reorde
 first; ``probe``: WeChat SIGNTEST probe first; ``query="paying"``: answer queries with "still paying";
 ``stale_seconds``: WeChat notification timestamps that old; ``serial``: another Wechatpay-Serial;
 ``amount_delta``: the cashier takes that many fen more (or less) than the order's amount;
-``create_delay``: seconds WeChat takes to answer a create; ``unavailable``: 503 to every API call.
+``create_delay``: seconds WeChat takes to answer a create; ``unavailable``: 503 to every API call;
+``refund="down"``: 503 to refunds and their queries only; ``refund="processing"``: refunds accepted, not finished.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS trade (
   extra TEXT NOT NULL DEFAULT '{}', paid_fen INTEGER, PRIMARY KEY (provider, out_trade_no));
 CREATE TABLE IF NOT EXISTS refund (
   provider TEXT NOT NULL, out_refund_no TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount_fen INTEGER NOT NULL,
-  refund_id TEXT NOT NULL, PRIMARY KEY (provider, out_refund_no));
+  refund_id TEXT NOT NULL, created REAL, PRIMARY KEY (provider, out_refund_no));
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT, provider TEXT NOT NULL, out_trade_no TEXT NOT NULL, url TEXT NOT NULL,
   headers TEXT NOT NULL, body BLOB NOT NULL, due_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -38,6 +38,8 @@ class Store:
         columns = {r["name"] for r in conn.execute("PRAGMA table_info(trade)")}
         if "paid_fen" not in columns:  # a sim database from before the amount it took was kept
             conn.execute("ALTER TABLE trade ADD COLUMN paid_fen INTEGER")
+        if "created" not in {r["name"] for r in conn.execute("PRAGMA table_info(refund)")}:
+            conn.execute("ALTER TABLE refund ADD COLUMN created REAL")
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection."""
@@ -90,6 +92,38 @@ class Store:
             )
             == 1
         )
+
+    # --- refunds ------------------------------------------------------------------------------
+    def refund(self, provider: str, out_refund_no: str) -> sqlite3.Row | None:
+        """A refund by the merchant's refund number."""
+        return self.one("SELECT * FROM refund WHERE provider=? AND out_refund_no=?", provider, out_refund_no)
+
+    def refunded_fen(self, provider: str, out_trade_no: str) -> int:
+        """How much of a trade has been given back."""
+        row = self.one(
+            "SELECT COALESCE(SUM(amount_fen), 0) AS s FROM refund WHERE provider=? AND out_trade_no=?",
+            provider,
+            out_trade_no,
+        )
+        return int(row["s"]) if row else 0
+
+    def add_refund(
+        self, provider: str, out_refund_no: str, out_trade_no: str, amount_fen: int, refund_id: str, now: float
+    ) -> sqlite3.Row:
+        """Record a refund once (a second request with the same number finds the first); returns it."""
+        self.run(
+            "INSERT OR IGNORE INTO refund(provider, out_refund_no, out_trade_no, amount_fen, refund_id, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            provider,
+            out_refund_no,
+            out_trade_no,
+            amount_fen,
+            refund_id,
+            now,
+        )
+        row = self.refund(provider, out_refund_no)
+        assert row is not None
+        return row
 
     # --- controls -----------------------------------------------------------------------------
     def controls(self, provider: str) -> dict[str, Any]:

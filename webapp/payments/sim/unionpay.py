@@ -19,7 +19,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 
 from ..base import BEIJING, SignatureError
 from ..crypto import key_serial, public_pem, unionpay_sign, unionpay_verify
-from . import charge, down, expire_if_due, new_trade, sim, taken_fen, tombstone
+from . import charge, down, expire_if_due, new_trade, refund_down, refund_processing, sim, taken_fen, tombstone
 
 ORDER_ID = re.compile(r"^[0-9A-Za-z]{8,40}$")
 
@@ -149,6 +149,21 @@ def register(bp: Blueprint) -> None:
         params = _verified()
         if params is None:
             return _form({"respCode": "11", "respMsg": "验证签名失败"})
+        refund = sim().store.refund("unionpay", params.get("orderId", ""))
+        if refund is not None:  # a 退货 is a transaction of its own
+            if refund_down("unionpay"):
+                return Response("Service Unavailable", status=503)
+            done = not refund_processing("unionpay")
+            return _form(
+                {
+                    "respCode": "00",
+                    "origRespCode": "00" if done else "05",
+                    "origRespMsg": "成功" if done else "交易处理中",
+                    "orderId": refund["out_refund_no"],
+                    "txnAmt": str(refund["amount_fen"]),
+                    "queryId": refund["refund_id"],
+                }
+            )
         trade = expire_if_due("unionpay", sim().store.trade("unionpay", params.get("orderId", "")))
         paying = sim().controls("unionpay").get("query") == "paying"
         if trade is not None and trade["state"] == "NOTPAY" and paying:
@@ -196,31 +211,33 @@ def register(bp: Blueprint) -> None:
 
     @bp.post("/gateway/api/backTransReq.do")
     def back() -> Response:
-        if down("unionpay"):
+        """退货 (txnType 04): accepted with respCode 00; its result is asked with queryTrans on its own orderId."""
+        if refund_down("unionpay"):
             return Response("Service Unavailable", status=503)
         params = _verified()
         if params is None or params.get("txnType") != "04":
             return _form({"respCode": "11", "respMsg": "验证签名失败或交易类型不支持"})
-        refund_no = params.get("orderId", "")
-        row = sim().store.one("SELECT * FROM refund WHERE provider='unionpay' AND out_refund_no=?", refund_no)
-        if row is None:
-            trade = sim().store.one(
-                "SELECT * FROM trade WHERE provider='unionpay' AND txn_id=?", params.get("origQryId", "")
-            )
-            amount = params.get("txnAmt", "")
-            if (
-                trade is None
-                or trade["state"] != "PAID"
-                or not (amount.isascii() and amount.isdigit())
-                or not 0 < int(amount) <= taken_fen(trade)
-            ):
-                return _form({"respCode": "12", "respMsg": "原交易不存在或状态不正确"})
-            sim().store.run(
-                "INSERT OR IGNORE INTO refund VALUES ('unionpay', ?, ?, ?, ?)",
-                refund_no,
-                trade["out_trade_no"],
-                int(amount),
-                secrets.token_hex(10),
-            )
-            row = sim().store.one("SELECT * FROM refund WHERE provider='unionpay' AND out_refund_no=?", refund_no)
+        refund_no, amount = params.get("orderId", ""), params.get("txnAmt", "")
+        row = sim().store.refund("unionpay", refund_no)
+        if row is not None:
+            if str(row["amount_fen"]) != amount:
+                return _form({"respCode": "12", "respMsg": "重复交易"})
+            return _form({"respCode": "00", "respMsg": "成功", "orderId": refund_no, "queryId": row["refund_id"]})
+        trade = sim().store.one(
+            "SELECT * FROM trade WHERE provider='unionpay' AND txn_id=?", params.get("origQryId", "")
+        )
+        if not ORDER_ID.match(refund_no) or not (amount.isascii() and amount.isdigit()):
+            return _form({"respCode": "30", "respMsg": "报文格式错误"})
+        if trade is None or trade["state"] != "PAID":
+            return _form({"respCode": "35", "respMsg": "原交易不存在或状态不正确"})
+        if not 0 < int(amount) <= taken_fen(trade) - sim().store.refunded_fen("unionpay", trade["out_trade_no"]):
+            return _form({"respCode": "37", "respMsg": "退货金额超限"})
+        row = sim().store.add_refund(
+            "unionpay",
+            refund_no,
+            trade["out_trade_no"],
+            int(amount),
+            _stamp("%m%d%H%M%S") + secrets.token_hex(5),
+            sim().now(),
+        )
         return _form({"respCode": "00", "respMsg": "成功", "orderId": refund_no, "queryId": row["refund_id"]})

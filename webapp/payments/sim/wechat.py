@@ -19,7 +19,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 
 from ..base import BEIJING, SignatureError
 from ..crypto import aes_gcm_encrypt, nonce, rsa_sign, rsa_verify, wechat_public_key_id
-from . import charge, down, expire_if_due, new_trade, sim, taken_fen, tombstone
+from . import charge, down, expire_if_due, new_trade, refund_down, refund_processing, sim, taken_fen, tombstone
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_*-]{6,32}$")
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
@@ -86,6 +86,24 @@ def _transaction(trade: Any) -> dict[str, Any]:
         doc["transaction_id"] = trade["txn_id"]
         doc["success_time"] = datetime.fromtimestamp(trade["paid_at"], BEIJING).isoformat(timespec="seconds")
     return doc
+
+
+def _refund_doc(row: Any) -> dict[str, Any]:
+    """A refund as WeChat describes it: SUCCESS once done, PROCESSING while the ``refund`` control holds it."""
+    trade = sim().store.trade("wechat", row["out_trade_no"])
+    processing = refund_processing("wechat")
+    return {
+        "refund_id": row["refund_id"],
+        "out_refund_no": row["out_refund_no"],
+        "out_trade_no": row["out_trade_no"],
+        "transaction_id": trade["txn_id"] if trade else "",
+        "channel": "ORIGINAL",
+        "status": "PROCESSING" if processing else "SUCCESS",
+        "success_time": None
+        if processing
+        else datetime.fromtimestamp(row["created"] or sim().now(), BEIJING).isoformat(timespec="seconds"),
+        "amount": {"refund": row["amount_fen"], "total": taken_fen(trade) if trade else 0, "currency": "CNY"},
+    }
 
 
 def mark_paid(trade: Any) -> bool:
@@ -212,34 +230,46 @@ def register(bp: Blueprint) -> None:
 
     @bp.post("/v3/refund/domestic/refunds")
     def refund() -> Response:
+        """申请退款: keyed by out_refund_no; answered PROCESSING, as the real one mostly does; finished when
+        asked (查询单笔退款), unless the ``refund`` control holds it."""
         if (err := _check_auth()) is not None:
             return err
+        if refund_down("wechat"):
+            return Response("Service Unavailable", status=503)
         doc = request.get_json(silent=True) or {}
         out_refund_no, no = str(doc.get("out_refund_no", "")), str(doc.get("out_trade_no", ""))
-        row = sim().store.one("SELECT * FROM refund WHERE provider='wechat' AND out_refund_no=?", out_refund_no)
-        if row is None:
-            trade = sim().store.trade("wechat", no)
-            if trade is None or trade["state"] != "PAID":
-                return _error(400, "INVALID_REQUEST", "订单未支付，不能退款")
-            amount = (doc.get("amount") or {}).get("refund", 0)
-            if not isinstance(amount, int) or amount <= 0 or amount > taken_fen(trade):
-                return _error(400, "PARAM_ERROR", "退款金额有误")
-            sim().store.run(
-                "INSERT OR IGNORE INTO refund VALUES ('wechat', ?, ?, ?, ?)",
-                out_refund_no,
-                no,
-                amount,
-                "5030" + secrets.token_hex(8),
-            )
-            row = sim().store.one("SELECT * FROM refund WHERE provider='wechat' AND out_refund_no=?", out_refund_no)
-        return _signed(
-            {
-                "refund_id": row["refund_id"],
-                "out_refund_no": out_refund_no,
-                "status": "SUCCESS",
-                "amount": {"refund": row["amount_fen"]},
-            }
+        amount = doc.get("amount") if isinstance(doc.get("amount"), dict) else {}
+        refund_fen, total = amount.get("refund"), amount.get("total")
+        row = sim().store.refund("wechat", out_refund_no)
+        if row is not None:
+            if row["amount_fen"] != refund_fen:
+                return _error(400, "INVALID_REQUEST", "请求内容和上次请求不一致，请核实后再试")
+            return _signed(_refund_doc(row))
+        trade = sim().store.trade("wechat", no)
+        if trade is None or trade["state"] != "PAID":
+            return _error(400, "INVALID_REQUEST", "订单未支付，不能退款")
+        if type(refund_fen) is not int or type(total) is not int or refund_fen <= 0:
+            return _error(400, "PARAM_ERROR", "amount.refund和amount.total应为正整数（分）")
+        if total != taken_fen(trade):
+            return _error(400, "INVALID_REQUEST", "订单金额或退款金额与之前请求不一致，请核实后再试")
+        if refund_fen > taken_fen(trade) - sim().store.refunded_fen("wechat", no):
+            return _error(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+        row = sim().store.add_refund(
+            "wechat", out_refund_no, no, refund_fen, "5030" + secrets.token_hex(8), sim().now()
         )
+        return _signed({**_refund_doc(row), "status": "PROCESSING", "success_time": None})
+
+    @bp.get("/v3/refund/domestic/refunds/<out_refund_no>")
+    def refund_query(out_refund_no: str) -> Response:
+        """查询单笔退款."""
+        if (err := _check_auth()) is not None:
+            return err
+        if refund_down("wechat"):
+            return Response("Service Unavailable", status=503)
+        row = sim().store.refund("wechat", out_refund_no)
+        if row is None:
+            return _error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return _signed(_refund_doc(row))
 
     @bp.get("/pay/<prepay_id>")
     def h5(prepay_id: str) -> Any:
