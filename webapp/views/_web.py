@@ -152,10 +152,26 @@ def safe_next(target: str | None) -> str | None:
     """Only a path on this site may be a redirect target (no open redirects)."""
     if not target or len(target) > 2000 or any(c < " " or c == "\x7f" for c in target):
         return None
-    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def htmx_current_path() -> str | None:
+    """The path of the page an htmx request was sent from (``HX-Current-URL``), if the header is a URL at all
+    and its path one of this site's; any header a client makes up (``http://[``) is just absent here."""
+    raw = request.headers.get("HX-Current-URL") or ""
+    try:
+        path = urlsplit(raw).path
+    except ValueError:
+        return None
+    return safe_next(path)
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -164,15 +180,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
-            target = (
-                request.full_path.rstrip("?")
-                if request.method == "GET"
-                else (
-                    request.headers.get("HX-Current-URL")
-                    and urlsplit(request.headers["HX-Current-URL"]).path
-                    or request.path
-                )
-            )
+            target = request.full_path.rstrip("?") if request.method == "GET" else htmx_current_path() or request.path
             kept = [(k, v) for k in getattr(view, "kept_on_expiry", ()) for v in request.form.getlist(k)]
             if request.method == "POST" and kept:
                 target = f"{target}?{urlencode(kept)}"
