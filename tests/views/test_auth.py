@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from tests.factories import make_resident
 from webapp.models import Person
+from webapp.services.identity import MSG_NOT_VERIFIED
 
 from ..conftest import text
 
@@ -67,7 +68,7 @@ def test_R_ID_1_name_that_does_not_match_the_id_fails_the_face_check(family, bro
     browser.get("/login")
     browser.post("/login", {"name": "李四", "id_type": "resident_id", "id_number": "110105198003120032", "agree": "1"})
     r = browser.post("/login/face")
-    assert r.status_code == 422 and "人脸识别未通过：请核对姓名、证件类型和证件号码后重试" in text(r)
+    assert r.status_code == 422 and "人脸识别未通过：" + MSG_NOT_VERIFIED in text(r)
 
 
 def test_no_open_redirect_after_login(family, browser):

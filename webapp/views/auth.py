@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
-from ..domain.identity import IdentityError, normalize_id_number
+from ..domain.identity import IdentityError, normalize_id_number, register_key
 from ..services import identity
 from ._limits import configured, digest, limiter, per_address
 from ._sessions import end_every_session_of
@@ -90,10 +90,11 @@ def face() -> Any:
         return redirect(url_for("auth.login"))
     failure = None
     if request.method == "POST":
-        check = identity.face_check(db(), pending["id_type"], pending["id_number"], pending["name"])
+        key = register_key(str(current_app.config["SECRET_KEY"]))
+        check = identity.face_check(db(), pending["id_type"], pending["id_number"], pending["name"], key)
         if not check.passed:
             failure = check.reason
-            audit("login.face_failed", pending["id_number"][-4:], "", actor_id=None)
+            audit("login.face_failed", pending["id_number"][-4:], check.cause, actor_id=None)
         else:
             person = identity.person_after_face_check(db(), pending["id_type"], pending["id_number"], pending["name"])
             audit("login", str(person.id), "7天免登录" if pending.get("remember") else "", actor_id=person.id)
