@@ -193,6 +193,7 @@ def test_R_ID_4_every_demo_persona_logs_in_and_face_fails_says_why(app):
             {"name": p["name"], "id_type": "resident_id", "id_number": p["id_number"], "agree": "1"},
             environ_base=env,
         )
+        b.get("/login/face", environ_base=env)  # the login form started a new session, with its own token (D4)
         r = b.post("/login/face", environ_base=env)
         if "face-fails" in p["roles"]:
             assert r.status_code == 422 and "光线" in r.get_data(as_text=True)

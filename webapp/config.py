@@ -39,7 +39,11 @@
   ignored with a warning otherwise |
 | RATELIMIT_LOGIN | 10 per minute | login form submissions per client address |
 | RATELIMIT_FACE | 10 per minute | face checks per client address |
-| RATELIMIT_FACE_PER_ID | 5 per 10 minutes | failed face checks per document number, whatever the address |
+| RATELIMIT_FACE_PER_ID | 5 per 10 minutes | failed face checks per address and document (that pair is locked, never the ID) |
+| RATELIMIT_FACE_FAILED | 20 per 10 minutes | failed face checks per address, whatever the document |
+| RATELIMIT_NEW_SESSION | 20 per minute | server-side sessions started per address (a login form accepted) |
+| RATELIMIT_VERIFY_PER_DOC | 10 per minute | wrong 记录查验 attempts per address and document |
+| RATELIMIT_VERIFY | 20 per minute | wrong 记录查验 attempts per address |
 | RATELIMIT_LOOKUP | 10 per minute | 他人 look-ups (/rm/pay) per logged-in payer |
 | RATELIMIT_NOTIFY | 60 per minute | refused provider notifications per address (valid ones are not counted) |
 | SESSION_COOKIE_SECURE | 0 | 1 sends the session cookie over HTTPS only (set it behind TLS) |
@@ -127,6 +131,10 @@ def load_config(
         "RATELIMIT_LOGIN": raw("RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_FACE": raw("RATELIMIT_FACE", "10 per minute"),
         "RATELIMIT_FACE_PER_ID": raw("RATELIMIT_FACE_PER_ID", "5 per 10 minutes"),
+        "RATELIMIT_FACE_FAILED": raw("RATELIMIT_FACE_FAILED", "20 per 10 minutes"),
+        "RATELIMIT_NEW_SESSION": raw("RATELIMIT_NEW_SESSION", "20 per minute"),
+        "RATELIMIT_VERIFY_PER_DOC": raw("RATELIMIT_VERIFY_PER_DOC", "10 per minute"),
+        "RATELIMIT_VERIFY": raw("RATELIMIT_VERIFY", "20 per minute"),
         "RATELIMIT_LOOKUP": raw("RATELIMIT_LOOKUP", "10 per minute"),
         "RATELIMIT_NOTIFY": raw("RATELIMIT_NOTIFY", "60 per minute"),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -4,8 +4,12 @@ Each test fails on the code before the fix and passes after."""
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +17,34 @@ from sqlalchemy import func, select
 from tests.conftest import Browser, text
 from tests.factories import make_person
 from webapp.models import WebSession
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+@pytest.fixture
+def redis_settings() -> Iterator[dict[str, str]]:
+    """Settings that keep sessions and counts in Redis (TEST_REDIS_URL), under a prefix of this test's own,
+    deleted afterwards; the test is skipped when no Redis answers."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    prefix = f"test17-{secrets.token_hex(4)}:"
+    try:
+        yield {
+            "REDIS_URL": REDIS_URL,
+            "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "SESSION_REDIS_PREFIX": prefix + "sess:",
+            "RATELIMIT_KEY_PREFIX": prefix + "limits",
+        }
+    finally:
+        keys = list(client.scan_iter(match=f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
 
 # ----------------------------------------------------------------------------------------- D6: three 500s
 
@@ -102,5 +134,269 @@ def test_D5_the_face_fail_persona_reads_the_same_for_the_right_name_as_for_a_wro
     right, wrong = _face(Browser(app), "周敏", p.id_number), _face(Browser(app), "周某", p.id_number)
     assert right.status_code == wrong.status_code == 422
     assert _notice(right) == _notice(wrong) == "人脸识别未通过：" + MSG_NOT_VERIFIED
-    strip = lambda r: re.sub(r'value="[^"]*"|[0-9a-f]{6,}|周.', "", text(r))  # noqa: E731 (token, masked name)
+    strip = lambda r: re.sub(r'value="[^"]*"|"X-CSRFToken": "[^"]*"|周.', "", text(r))  # noqa: E731 (token, masked name)
     assert strip(right) == strip(wrong)
+
+
+# ----------------------------------------------------------------------------------------- D2: login CSRF
+
+EVIL = "https://evil.example"
+
+
+def _token(r) -> str:  # type: ignore[no-untyped-def]
+    m = re.search(r'name="csrf_token" value="([^"]+)"|"X-CSRFToken": "([^"]+)"', text(r))
+    assert m, text(r)[:300]
+    return m.group(1) or m.group(2)
+
+
+def _sessions(app) -> int:  # type: ignore[no-untyped-def]
+    with app.extensions["db_sessionmaker"]() as s:
+        return int(s.scalar(select(func.count()).select_from(WebSession)) or 0)
+
+
+def _login_form(person) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"name": person.name, "id_type": "resident_id", "id_number": person.id_number, "agree": "1"}
+
+
+def test_D2_a_token_copied_from_an_anonymous_get_does_not_log_a_cookieless_browser_in(app, stranger):
+    """The probe's case: the attacker GETs /login, copies its token into a form on another site; the victim's
+    browser (no cookie: the pre-session is SameSite=Lax) posts it with 孙强's name and ID."""
+    attacker = Browser(app)
+    token = _token(attacker.get("/login"))
+    for headers in ({}, {"Origin": EVIL}, {"Referer": EVIL + "/x"}):
+        victim = app.test_client()
+        r = victim.post("/login", data={**_login_form(stranger), "csrf_token": token}, headers=headers)
+        assert r.status_code in (400, 403) and r.status_code != 303, headers
+        assert not victim.get_cookie("session")
+    assert _sessions(app) == 0
+
+
+def test_D2_a_token_copied_into_a_browser_that_has_its_own_presession_fails(app, stranger):
+    token = _token(Browser(app).get("/login"))
+    victim = Browser(app)
+    victim.get("/")  # the victim's own pre-session
+    r = victim.post("/login", {**_login_form(stranger), "csrf_token": token}, csrf=False)
+    assert r.status_code == 400 and "页面已过期" in text(r)
+    assert _sessions(app) == 0
+    assert victim.post("/login", _login_form(stranger)).status_code == 303  # their own token works
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": EVIL}, {"Origin": "null"}, {"Referer": EVIL + "/login"}, {"Origin": "http://localhost.evil.example"}],
+)
+def test_D2_a_post_from_another_site_is_refused_by_its_origin_even_with_a_good_token(app, stranger, headers):
+    b = Browser(app)
+    b.get("/login")
+    r = b.post("/login", _login_form(stranger), headers=headers)
+    assert r.status_code == 403 and "请求来源无效" in text(r)
+    assert _sessions(app) == 0
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://localhost"}, {"Referer": "http://localhost/login"}, {}])
+def test_D2_a_post_from_this_site_or_one_that_names_no_origin_is_judged_by_its_token(app, stranger, headers):
+    b = Browser(app)
+    b.get("/login")
+    assert b.post("/login", _login_form(stranger), headers=headers).status_code == 303
+
+
+def test_D2_without_public_base_url_the_origin_is_the_address_the_request_was_sent_to(tmp_path, template_dir):
+    from tests.conftest import make_test_app
+
+    app = make_test_app(tmp_path, template_dir)  # PUBLIC_BASE_URL unset: the LAN address a phone opened works
+    try:
+        lan = "http://192.168.1.20:5000"
+        client = app.test_client()
+        token = _token(client.get("/login", base_url=lan))
+        form = {"name": "张三", "id_type": "resident_id", "id_number": "x", "agree": "1", "csrf_token": token}
+        ok = client.post("/login", data=form, base_url=lan, headers={"Origin": lan})
+        assert ok.status_code == 422  # past the origin and the token: the form's own message
+        bad = client.post("/login", data=form, base_url=lan, headers={"Origin": "http://192.168.1.21:5000"})
+        assert bad.status_code == 403
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
+def test_D2_cookieless_posts_create_nothing_server_side(app):
+    """300 POSTs to /me/display-mode (the probe made 300 Redis keys in 1.1 s): without the pre-session cookie
+    they are refused; with it (a scripted client) they change a device cookie and still store no session."""
+    token = _token(Browser(app).get("/"))
+    client = app.test_client()
+    statuses = {
+        client.post("/me/display-mode", data={"mode": "elder", "csrf_token": token}).status_code for _ in range(300)
+    }
+    assert statuses == {400}
+    scripted = Browser(app)
+    scripted.get("/")
+    statuses = {scripted.post("/me/display-mode", {"mode": "elder"}).status_code for _ in range(300)}
+    assert statuses == {303}
+    assert _sessions(app) == 0
+
+
+def test_D2_sessions_started_from_one_address_are_limited(tmp_path, template_dir):
+    """A script that takes a fresh pre-session for each POST /login (so each starts a session) is stopped by
+    RATELIMIT_NEW_SESSION (20 a minute per address), whatever the login limit."""
+    from tests.conftest import make_test_app
+
+    app = make_test_app(tmp_path, template_dir, RATELIMIT_LOGIN="1000 per minute")
+    try:
+        from tests.factories import make_person as person
+
+        with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+            p = person(s, "孙强", "110101199003070054")
+            s.commit()
+        statuses = []
+        for _ in range(25):
+            b = Browser(app)
+            b.client.environ_base["REMOTE_ADDR"] = "10.66.0.1"
+            b.get("/login")
+            statuses.append(b.post("/login", _login_form(p)).status_code)
+        assert statuses == [303] * 20 + [429] * 5
+        assert _sessions(app) == 20
+        elsewhere = Browser(app)  # another address is not held back
+        elsewhere.get("/login")
+        assert elsewhere.post("/login", _login_form(p)).status_code == 303
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
+# ----------------------------------------------------------------------------------------- D4: fixation
+
+
+def test_D4_a_planted_session_id_sees_nothing_and_finishes_nothing_after_the_victim_logs_in(app, family):
+    """The attacker starts a session (token T) and plants it in the victim's browser; the victim logs in.
+    Before: T saw the victim's name and ID prefilled and could finish the face step as them."""
+    attacker = Browser(app)
+    attacker.get("/login")
+    attacker.post("/login", {"name": "张三", "id_type": "resident_id", "id_number": "x", "agree": "1"})
+    attacker.post("/login", _login_form(family.mother))  # any accepted form gives the attacker a session
+    planted = attacker.client.get_cookie("session").value
+    victim = Browser(app)
+    victim.client.set_cookie("session", planted, domain="localhost")
+    victim.get("/login")
+    assert victim.post("/login", _login_form(family.payer)).status_code == 303
+    after_form = victim.client.get_cookie("session").value
+    assert after_form != planted  # rotated when the login form was accepted
+    page = attacker.get("/login")
+    assert family.payer.id_number not in text(page) and family.payer.name not in text(page)
+    assert attacker.post("/login/face").status_code in (302, 400)  # T is worth nothing: no pending login
+    assert attacker.get("/rm/pay").status_code == 302
+    victim.get("/login/face")
+    assert victim.post("/login/face").status_code == 303
+    assert victim.client.get_cookie("session").value not in (planted, after_form)  # rotated again: face passed
+    assert "为谁缴费" in text(victim.get("/rm/pay")) or victim.get("/rm/pay").status_code == 200
+
+
+def test_D4_every_step_up_in_trust_also_changes_the_form_token(app, family):
+    b = Browser(app)
+    anonymous = _token(b.get("/login"))
+    b.post("/login", _login_form(family.payer))
+    pending = _token(b.get("/login/face"))
+    b.post("/login/face")
+    logged_in = _token(b.get("/"))
+    assert len({anonymous, pending, logged_in}) == 3
+    r = b.post("/me/display-mode", {"mode": "elder", "csrf_token": pending}, csrf=False)
+    assert r.status_code == 400  # a token of the step before is worth nothing after
+
+
+# ----------------------------------------------------------------------------------------- D3: lockout by a stranger
+
+
+def test_D3_five_failures_from_one_address_lock_that_pair_never_the_id_for_its_holder(app, family):
+    """The probe's case: five failed face checks for someone else's ID from one address locked that ID for
+    ten minutes for everyone; the real holder, from another address, got 429."""
+    stranger_at = {"REMOTE_ADDR": "10.77.0.1"}
+    statuses = [_face(Browser(app), "李四", family.payer.id_number, **stranger_at).status_code for _ in range(6)]
+    assert statuses == [422] * 5 + [429]
+    assert _face(Browser(app), family.payer.name, family.payer.id_number).status_code == 303  # the holder, at home
+    assert _face(Browser(app), family.mother.name, family.mother.id_number, **stranger_at).status_code == 303
+
+
+def test_D3_failures_from_one_address_are_limited_whatever_the_ids(tmp_path, template_dir):
+    from tests.conftest import make_test_app
+    from tests.factories import id_number
+
+    app = make_test_app(tmp_path, template_dir, **{k: v for k, v in CONCURRENT_LIMITS.items() if "RATE" in k})
+    try:
+        at = {"REMOTE_ADDR": "10.77.0.2"}
+        numbers = [id_number(date(1970, 1, 1) + timedelta(days=i)) for i in range(21)]
+        statuses = [_face(Browser(app), "李四", n, **at).status_code for n in numbers]
+        assert statuses == [422] * 20 + [429]
+        assert _face(Browser(app), "李四", numbers[0]).status_code == 422  # another address is judged
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
+def test_D3_a_passed_check_gives_its_count_back(app, family):
+    at = {"REMOTE_ADDR": "10.77.0.3"}
+    for _ in range(4):
+        assert _face(Browser(app), "李四", family.payer.id_number, **at).status_code == 422
+    for _ in range(3):
+        assert _face(Browser(app), family.payer.name, family.payer.id_number, **at).status_code == 303
+    assert _face(Browser(app), "李四", family.payer.id_number, **at).status_code == 422  # the fifth failure
+    assert _face(Browser(app), family.payer.name, family.payer.id_number, **at).status_code == 429
+
+
+def _pending_face(base: str, name: str, number: str):  # type: ignore[no-untyped-def]
+    """A phone (requests) with a pending login, and the face page's token."""
+    import requests
+
+    s = requests.Session()
+    token = _token_of(s.get(f"{base}/login").text)
+    data = {"name": name, "id_type": "resident_id", "id_number": number, "agree": "1", "csrf_token": token}
+    face = s.post(f"{base}/login", data=data)
+    assert face.status_code == 200 and "人脸识别" in face.text, face.text[:300]
+    return s, _token_of(face.text)
+
+
+def _token_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, html[:300]
+    return m.group(1)
+
+
+def _forty_concurrent_failures(live) -> list[int]:  # type: ignore[no-untyped-def]
+    with live.app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        p = make_person(s, "王五")
+        s.commit()
+    phones = [_pending_face(live.url, "李四", p.id_number) for _ in range(40)]
+    with ThreadPoolExecutor(40) as pool:
+        return sorted(
+            pool.map(lambda pt: pt[0].post(f"{live.url}/login/face", data={"csrf_token": pt[1]}).status_code, phones)
+        )
+
+
+CONCURRENT_LIMITS = {
+    "RATELIMIT_LOGIN": "1000 per minute",
+    "RATELIMIT_FACE": "1000 per minute",
+    "RATELIMIT_NEW_SESSION": "1000 per minute",
+    "DB_POOL_SIZE": 45,
+    "DB_MAX_OVERFLOW": 10,
+}
+
+
+def test_D3_forty_concurrent_failures_in_memory_judge_exactly_five(tmp_path, template_dir):
+    """The probe: with 40 concurrent failures, 9 were judged before the lock (limit 5)."""
+    from tests.live import live_pair, stop
+
+    live, servers = live_pair(tmp_path, template_dir, **CONCURRENT_LIMITS)
+    try:
+        statuses = _forty_concurrent_failures(live)
+    finally:
+        for server, thread in servers:
+            stop(server, thread)
+        live.app.extensions["db_engine"].dispose()
+    assert statuses == [422] * 5 + [429] * 35
+
+
+def test_D3_forty_concurrent_failures_in_redis_judge_exactly_five(tmp_path, template_dir, redis_settings):
+    from tests.live import live_pair, stop
+
+    live, servers = live_pair(tmp_path, template_dir, **CONCURRENT_LIMITS, **redis_settings)
+    try:
+        statuses = _forty_concurrent_failures(live)
+    finally:
+        for server, thread in servers:
+            stop(server, thread)
+        live.app.extensions["db_engine"].dispose()
+    assert statuses == [422] * 5 + [429] * 35

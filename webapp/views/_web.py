@@ -6,6 +6,7 @@ error pages and template helpers. Flask lives here and in the blueprints, nowher
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -122,7 +123,7 @@ def me() -> Person:
     return user
 
 
-def _fresh_session() -> None:
+def fresh_session() -> None:
     """Empty the session under a new token, keeping only the device's own settings (the channel the user
     came from, large text): nothing of the person before survives, not even a half-filled 他人 (R-ID-5)."""
     kept = {k: session[k] for k in ("channel",) if k in session}
@@ -131,11 +132,13 @@ def _fresh_session() -> None:
     if regenerate is not None:
         regenerate()
     session.update(kept)
+    g.pop("csrf_token", None)  # Flask-WTF's per-request copy of the old one
+    session["csrf_token"] = secrets.token_hex(20)  # as Flask-WTF makes its own, so the next page need not save
 
 
 def sign_in(person: Person, remember: bool) -> None:
     """Start a login session on a new token: 2 hours, or 7 days with 7天免登录 (R-ID-1, R-ID-5)."""
-    _fresh_session()
+    fresh_session()
     session["person_id"] = person.id
     span = timedelta(days=REMEMBER_DAYS) if remember else timedelta(hours=SESSION_HOURS)
     session["login_expires"] = (session_now() + span).isoformat()
@@ -144,7 +147,7 @@ def sign_in(person: Person, remember: bool) -> None:
 
 def sign_out() -> None:
     """End the login on the server; the browser keeps a fresh session with its channel (R-ID-5)."""
-    _fresh_session()
+    fresh_session()
     g.user = None
 
 
