@@ -39,7 +39,7 @@
   ignored with a warning otherwise |
 | RATELIMIT_LOGIN | 10 per minute | login form submissions per client address |
 | RATELIMIT_FACE | 10 per minute | face checks per client address |
-| RATELIMIT_FACE_PER_ID | 5 per 10 minutes | failed face checks per address and document (that pair is locked, never the ID) |
+| RATELIMIT_FACE_PER_ID | 5 per 10 minutes | failed face checks per address and document (the pair is locked) |
 | RATELIMIT_FACE_FAILED | 20 per 10 minutes | failed face checks per address, whatever the document |
 | RATELIMIT_NEW_SESSION | 20 per minute | server-side sessions started per address (a login form accepted) |
 | RATELIMIT_VERIFY_PER_DOC | 10 per minute | wrong 记录查验 attempts per address and document |
