@@ -19,6 +19,8 @@ WEB_LIBRARIES = {
     "flask_wtf",
     "flask_htmx",
     "flask_limiter",
+    "limits",  # Flask-Limiter's own storage, for the attempt counters (views._attempts)
+    "itsdangerous",  # Flask's signing, for the pre-session cookie (views._sessions)
     "jinja2",
     "jinja2_fragments",
     "werkzeug",
