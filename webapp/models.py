@@ -618,6 +618,17 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class UsedOnce(Base):
+    """A value that may be used once (a 记录查验 captcha's nonce), kept as a keyed hash until it would have
+    expired anyway: the primary key makes two requests presenting it at once, on any worker, spend it once
+    (issue 17, D9). The periodic job drops expired rows."""
+
+    __tablename__ = "used_once"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class NotificationTally(Base):
     """Refused provider notifications counted per provider, minute and reason (forged, unreadable,
     unknown order), with the last one's detail, instead of an audit row each (a flood stays one row)."""

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -400,3 +401,142 @@ def test_D3_forty_concurrent_failures_in_redis_judge_exactly_five(tmp_path, temp
             stop(server, thread)
         live.app.extensions["db_engine"].dispose()
     assert statuses == [422] * 5 + [429] * 35
+
+
+# ----------------------------------------------------------------------------------------- D9: /verify
+
+ANSWER = "7K3Q"
+
+
+def _certificate(app):  # type: ignore[no-untyped-def]
+    from tests.factories import make_certificate, make_resident
+
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        p = make_resident(s, "吴芳", paid=True, number="11010519830619002X", birth=date(1983, 6, 19))
+        c = make_certificate(s, p)
+        s.commit()
+    return p, c
+
+
+def _sixty_concurrent_wrong_checks(live) -> list[int]:  # type: ignore[no-untyped-def]
+    """60 phones at one address, each with its own captcha answered right, each with a wrong check code for
+    a document of its own: every one is a wrong attempt."""
+    import requests
+
+    from tests.factories import id_number
+
+    phones = []
+    for i in range(60):
+        s = requests.Session()
+        phones.append((s, _token(_Html(s.get(f"{live.url}/verify").text)), id_number(date(1960, 1, 1) + timedelta(i))))
+
+    def send(phone) -> int:  # type: ignore[no-untyped-def]
+        s, token, number = phone
+        data = {"id_number": number, "code": "1" * 16, "captcha": ANSWER, "csrf_token": token}
+        return s.post(f"{live.url}/verify", data=data).status_code
+
+    with ThreadPoolExecutor(60) as pool:
+        return sorted(pool.map(send, phones))
+
+
+class _Html:
+    """Just enough of a response for ``_token``."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def get_data(self, as_text: bool = True) -> str:
+        return self.html
+
+
+VERIFY_LIVE = {"CAPTCHA_TEST_ANSWER": ANSWER, "RATELIMIT_NEW_SESSION": "1000 per minute", "DB_POOL_SIZE": 65}
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_D9_sixty_concurrent_wrong_attempts_judge_exactly_twenty(tmp_path, template_dir, store, request):
+    """The probe: 60 concurrent wrong attempts, 23 evaluated against a limit of 20."""
+    from tests.live import live_pair, stop
+
+    extra = request.getfixturevalue("redis_settings") if store == "redis" else {}
+    live, servers = live_pair(tmp_path, template_dir, **VERIFY_LIVE, **extra)
+    try:
+        statuses = _sixty_concurrent_wrong_checks(live)
+    finally:
+        for server, thread in servers:
+            stop(server, thread)
+        live.app.extensions["db_engine"].dispose()
+    assert statuses == [200] * 20 + [429] * 40
+
+
+def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_workers(tmp_path, template_dir):
+    """The probe, without Redis: one solved captcha passed 2 of 10 concurrent submissions (gunicorn's two
+    workers each counted spent nonces in their own memory). Now the nonce is spent in the database."""
+    import shutil
+    import subprocess
+    import sys
+    import time as clock
+
+    import requests
+
+    from tests.conftest import make_test_app
+    from tests.test_gunicorn import ROOT, _free_port
+
+    if os.environ.get("TEST_DATABASE_URL"):  # the workers run on a SQLite file of their own
+        from webapp.migrate import upgrade
+
+        upgrade(f"sqlite:///{tmp_path}/app.sqlite3")
+    else:
+        shutil.copy(template_dir / "app.sqlite3", tmp_path / "app.sqlite3")
+    shutil.copytree(template_dir / "keys", tmp_path / "keys", dirs_exist_ok=True)
+    shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys", dirs_exist_ok=True)
+    url = f"sqlite:///{tmp_path}/app.sqlite3"
+    arrange = make_test_app(tmp_path, template_dir, DATABASE_URL=url)
+    try:
+        person, cert = _certificate(arrange)
+    finally:
+        arrange.extensions["db_engine"].dispose()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test",
+        "APP_TODAY": "2026-11-22",
+        "CAPTCHA_TEST_ANSWER": ANSWER,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("REDIS_URL", None)
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    args = ["-c", "python:webapp.gunicorn_conf", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(
+        [gunicorn, *args, "webapp:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                clock.sleep(0.1)
+        passes = []
+        for _round in range(3):  # three solved captchas, ten submissions each
+            phone = requests.Session()
+            token = _token(_Html(phone.get(f"{base}/verify").text))
+            data = {"id_number": person.id_number, "code": cert.check_code, "captcha": ANSWER, "csrf_token": token}
+            cookies = phone.cookies.get_dict()
+
+            def submit(_i: int, data=data, cookies=cookies) -> str:  # type: ignore[no-untyped-def]
+                return requests.post(f"{base}/verify", data=data, cookies=cookies, timeout=30).text
+
+            with ThreadPoolExecutor(10) as pool:
+                pages = list(pool.map(submit, range(10)))
+            passes.append(sum("校验通过" in p and "校验不通过" not in p for p in pages))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert passes == [1, 1, 1]

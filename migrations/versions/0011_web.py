@@ -1,0 +1,27 @@
+"""used_once: single-use values (记录查验 captcha nonces) spent once whichever worker sees them (issue 17, D9).
+
+Revision ID: 0011_web
+Revises: 0008_flex
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011_web"
+down_revision = "0008_flex"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "used_once",
+        sa.Column("key", sa.String(length=64), primary_key=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_used_once_expires_at", "used_once", ["expires_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_used_once_expires_at", table_name="used_once")
+    op.drop_table("used_once")
