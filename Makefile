@@ -54,7 +54,8 @@ run: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	$(FLASK) qr
-	$(BIN)/gunicorn --workers 2 --threads 8 --bind $(HOST):$(SIM_PORT) --access-logfile instance/providers.log \
+	$(BIN)/gunicorn -c python:webapp.gunicorn_providers --workers 2 --threads 8 --bind $(HOST):$(SIM_PORT) \
+	    --access-logfile instance/providers.log \
 	    'webapp.payments.sim:create_app()' & sim=$$!; \
 	  $(BIN)/huey_consumer webapp.jobs.huey --logfile instance/huey.log & huey=$$!; \
 	  trap "kill $$sim $$huey 2>/dev/null" EXIT INT TERM; \

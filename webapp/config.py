@@ -46,8 +46,8 @@
 | RATELIMIT_VERIFY | 20 per minute | wrong 记录查验 attempts per address |
 | RATELIMIT_LOOKUP | 10 per minute | 他人 look-ups (/rm/pay) per logged-in payer |
 | RATELIMIT_NOTIFY | 60 per minute | refused provider notifications per address (valid ones are not counted) |
-| SESSION_COOKIE_SECURE | 0 | 1 sends the session cookie over HTTPS only (set it behind TLS) |
-| HSTS_SECONDS | 0 | > 0 sends Strict-Transport-Security with this max-age (set it behind TLS) |
+| SESSION_COOKIE_SECURE | 1 if PUBLIC_BASE_URL is https, else 0 | 1 sends the cookies over HTTPS only |
+| HSTS_SECONDS | 31536000 if PUBLIC_BASE_URL is https, else 0 | > 0 sends Strict-Transport-Security with this max-age |
 | MAX_URL_LENGTH | 4096 | longer request URLs are answered 414 (gunicorn's own limit is 8190) |
 """
 
@@ -96,6 +96,7 @@ def load_config(
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
     public = raw("PUBLIC_BASE_URL", f"http://{reachable}:{port}").rstrip("/")
     providers = raw("PROVIDERS_URL", f"http://{reachable}:{sim_port}").rstrip("/")
+    https = public.lower().startswith("https://")
     anchor_text = raw("APP_TODAY_ANCHOR")
     anchor = datetime.fromtimestamp(float(anchor_text), BEIJING) if anchor_text else None
     app_today = parse_app_today(raw("APP_TODAY") or None)
@@ -139,8 +140,9 @@ def load_config(
         "RATELIMIT_NOTIFY": raw("RATELIMIT_NOTIFY", "60 per minute"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": raw("SESSION_COOKIE_SECURE", "0") in ("1", "True", "true"),
-        "HSTS_SECONDS": int(raw("HSTS_SECONDS", "0")),
+        # Behind TLS (an https PUBLIC_BASE_URL) cookies are Secure and HSTS is on unless said otherwise (D11).
+        "SESSION_COOKIE_SECURE": raw("SESSION_COOKIE_SECURE", "1" if https else "0") in ("1", "True", "true"),
+        "HSTS_SECONDS": int(raw("HSTS_SECONDS", "31536000" if https else "0")),
         "MAX_URL_LENGTH": int(raw("MAX_URL_LENGTH", "4096")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # no form or notification comes near; bigger bodies get 413
         "WTF_CSRF_TIME_LIMIT": None,

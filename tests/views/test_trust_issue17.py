@@ -540,3 +540,109 @@ def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_
         proc.terminate()
         proc.wait(timeout=10)
     assert passes == [1, 1, 1]
+
+
+# ----------------------------------------------------------------------------------------- D11: headers
+
+
+def test_D11_the_simulated_cashier_refuses_framing_and_runs_nothing_inline(app, family, wechat_user):
+    from .flows import declare_for
+
+    url = declare_for(wechat_user, family.father.id)
+    wechat_user.get(url)
+    r = wechat_user.follow(wechat_user.post(url, {"method": "wechat"}))
+    assert "收银台" in text(r)
+    csp = r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp and "script-src" not in csp
+    nonce = re.search(r"style-src 'nonce-([^']+)'", csp).group(1)  # type: ignore[union-attr]
+    assert f'<style nonce="{nonce}">' in text(r) and text(r).count("<style") == 1
+    assert "form-action 'self' http://localhost" in csp  # 返回商户 and the 303 back to the app
+    assert r.headers["X-Frame-Options"] == "DENY" and "Server" not in r.headers
+
+
+def test_D11_the_providers_server_sends_no_server_banner_under_gunicorn(tmp_path, template_dir):
+    import shutil
+    import subprocess
+    import sys
+
+    import requests
+
+    from tests.test_gunicorn import ROOT, _free_port
+
+    shutil.copytree(template_dir / "keys", tmp_path / "keys")
+    shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys")
+    port = _free_port()
+    env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "APP_TODAY": "2026-11-22"}
+    args = ["-c", "python:webapp.gunicorn_providers", "--workers", "1", "--bind", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), *args, "webapp.payments.sim:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                import time
+
+                time.sleep(0.1)
+        missing = requests.get(f"http://127.0.0.1:{port}/sim/wechat/cashier/nothing", timeout=5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert r.status_code == 200 and "Server" not in r.headers
+    assert missing.status_code == 404 and "Server" not in missing.headers
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+
+
+def test_D11_every_page_that_shows_personal_data_is_no_store(app, family, wechat_user, browser):
+    for path in ("/", "/rm/pay", "/me", "/me/settings", "/rm/records", f"/rm/pay/select?insured={family.father.id}"):
+        r = wechat_user.get(path)
+        assert r.status_code == 200 and r.headers.get("Cache-Control") == "no-store", path
+    browser.get("/login")
+    browser.post("/login", _login_form(family.mother))
+    face = browser.get("/login/face")  # the pending login's masked name and ID
+    assert face.headers.get("Cache-Control") == "no-store"
+
+
+def test_D11_a_verify_result_is_no_store(app):
+    person, cert = _certificate(app)
+    app.config["CAPTCHA_TEST_ANSWER"] = ANSWER
+    b = Browser(app)
+    b.get("/verify")
+    r = b.post("/verify", {"id_number": person.id_number, "code": cert.check_code, "captcha": ANSWER})
+    assert "校验通过" in text(r) and r.headers.get("Cache-Control") == "no-store"
+
+
+def test_D11_an_https_public_base_url_makes_every_cookie_secure_and_sends_hsts(tmp_path, template_dir):
+    from tests.conftest import make_test_app
+
+    app = make_test_app(tmp_path, template_dir, PUBLIC_BASE_URL="https://pay.example")
+    try:
+        with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+            p = make_person(s, "张三")
+            s.commit()
+        client = app.test_client()
+        base = "https://pay.example"
+        page = client.get("/login", base_url=base)
+        assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+        cookies = list(page.headers.getlist("Set-Cookie"))
+        same_site = {"Referer": base + "/login"}  # Flask-WTF wants one over https, as every browser sends
+        r = client.post("/login", data={**_login_form(p), "csrf_token": _token(page)}, base_url=base, headers=same_site)
+        assert r.status_code == 303
+        cookies += r.headers.getlist("Set-Cookie")
+        mode = client.post(
+            "/me/display-mode",
+            data={"mode": "elder", "csrf_token": _token(client.get("/login/face", base_url=base))},
+            base_url=base,
+            headers=same_site,
+        )
+        cookies += mode.headers.getlist("Set-Cookie")
+        assert {c.split("=")[0] for c in cookies} >= {"presession", "session", "display_mode"}
+        assert all("Secure" in c for c in cookies), cookies
+    finally:
+        app.extensions["db_engine"].dispose()

@@ -389,6 +389,10 @@ def init_app(app: Flask) -> None:
     def _security_headers(response):  # type: ignore[no-untyped-def]
         security_headers(response.headers)
         response.headers.pop("Server", None)
+        if "Cache-Control" not in response.headers and (getattr(session, "server_side", False) or g.get("personal")):
+            # A login (or one under way, or a 记录查验 result) shows personal data: no copy in any cache, the
+            # phone's back-forward cache included, so nothing of it is shown again after logout (D11).
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     app.extensions["security_headers"] = security_headers  # static files get them too (``static_files``)

@@ -142,7 +142,12 @@ def display_mode_choice() -> Any:
         mode = "standard" if display_mode() == "elder" else "elder"
     response = redirect(safe_next(request.form.get("back")) or url_for("auth.settings"), 303)
     response.set_cookie(
-        DISPLAY_MODE_COOKIE, mode, max_age=365 * 24 * 3600, httponly=True, samesite="Lax", secure=request.is_secure
+        DISPLAY_MODE_COOKIE,
+        mode,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure or bool(current_app.config["SESSION_COOKIE_SECURE"]),
     )
     return response
 

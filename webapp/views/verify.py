@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request, session
+from flask import Blueprint, Response, abort, current_app, g, request, session
 
 from ..domain import captcha
 from ..domain.certificates import is_check_code, mask_number, normalize_check_code, period_text
@@ -196,6 +196,7 @@ def check() -> Any:
     if cert is None:
         return _page(form, kind=kind, failed=True)
     budget.release()  # only wrong attempts count
+    g.personal = True  # a certificate's details, masked as they are, are kept by no cache
     return _page(form, kind=kind, result=masked(cert))
 
 
