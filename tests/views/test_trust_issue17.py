@@ -646,3 +646,23 @@ def test_D11_an_https_public_base_url_makes_every_cookie_secure_and_sends_hsts(t
         assert all("Secure" in c for c in cookies), cookies
     finally:
         app.extensions["db_engine"].dispose()
+
+
+def test_D6_a_HEAD_request_on_revoke_asks_and_revokes_nothing(app, providers):
+    """Found by the extended sweep (HEAD as well as GET and POST): HEAD /agreements/<id>/revoke ran the POST
+    branch and revoked the agreement, with no form token (HEAD is a safe method to every check)."""
+    from tests.factories import make_flex_worker
+    from webapp.models import Agreement
+
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        holder = make_flex_worker(s, "钱敏", base=8000, unpaid_months=1)
+        from tests.factories import make_agreement
+
+        a = make_agreement(s, holder, providers)
+        s.commit()
+    b = Browser(app)
+    b.login(holder.name, holder.id_number)
+    r = b.client.head(f"/agreements/{a.id}/revoke")
+    assert r.status_code == 200
+    with app.extensions["db_sessionmaker"]() as s:
+        assert str(s.get(Agreement, a.id).status) == "signed"
