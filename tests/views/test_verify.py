@@ -80,7 +80,7 @@ def test_R_CE_5_a_wrong_captcha_is_refused_and_a_new_one_drawn(app, browser, cer
 
 def test_R_CE_5_the_image_captcha_can_be_changed_看不清换一张(app, browser, cert):
     page = text(browser.get("/verify"))
-    assert "看不清，换一张" in page and "改用文字题" in page
+    assert "看不清，换一张" in page and "改用语音验证码" in page
     nonce = re.search(r"/verify/captcha/([\w-]+)\.png", page).group(1)
     image = browser.client.get(f"/verify/captcha/{nonce}.png")
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
@@ -90,15 +90,19 @@ def test_R_CE_5_the_image_captcha_can_be_changed_看不清换一张(app, browser
     assert browser.client.get(f"/verify/captcha/{nonce}.png").status_code == 404  # the old one is gone
 
 
-def test_R_CE_5_the_non_image_alternative_is_answered_in_digits(app, browser, cert):
+def test_R_CE_5_the_non_image_alternative_is_a_recording_answered_in_digits(app, browser, cert):
+    """MIIT 适老化: 改用语音验证码 gives a recording (Mandarin digits over noise), never text a program reads."""
     app.config["CAPTCHA_TEST_ANSWER"] = None  # the real answer this time
-    fragment = text(browser.post("/verify/captcha", {"kind": "text"}, headers={"HX-Request": "true"}))
-    question = re.search(r"请计算：(.+?等于几？)", fragment).group(1)
-    with browser.client.session_transaction() as sess:
-        nonce = sess["captcha"]["n"]
-    asked, answer = captcha.question("test", nonce)
-    assert asked == question and "<img" not in fragment
-    r = browser.post("/verify", {"id_number": ID_X, "code": cert.check_code, "captcha": answer, "kind": "text"})
+    fragment = text(browser.post("/verify/captcha", {"kind": "audio"}, headers={"HX-Request": "true"}))
+    assert "<audio" in fragment and "<img" not in fragment and "请输入听到的4位数字" in fragment
+    nonce = re.search(r"/verify/captcha/([\w-]+)\.wav", fragment).group(1)
+    answer = captcha.audio_digits("test", nonce)
+    assert answer not in fragment
+    wav = browser.client.get(f"/verify/captcha/{nonce}.wav")
+    assert wav.status_code == 200 and wav.mimetype == "audio/wav" and wav.data[:4] == b"RIFF"
+    assert 3 * 8000 < len(wav.data) < 30 * 8000  # seconds of 8 kHz sound: four digits and the pauses
+    assert browser.client.get(f"/verify/captcha/{nonce}.png").status_code == 404  # the image of it is not drawn
+    r = browser.post("/verify", {"id_number": ID_X, "code": cert.check_code, "captcha": answer, "kind": "audio"})
     assert r.status_code == 200 and "校验通过" in text(r)
 
 

@@ -183,7 +183,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
-            target = request.full_path.rstrip("?") if request.method == "GET" else htmx_current_path() or request.path
+            reads = request.method in ("GET", "HEAD")
+            target = request.full_path.rstrip("?") if reads else htmx_current_path() or request.path
             kept = [(k, v) for k in getattr(view, "kept_on_expiry", ()) for v in request.form.getlist(k)]
             if request.method == "POST" and kept:
                 target = f"{target}?{urlencode(kept)}"

@@ -3,14 +3,15 @@ certificate's details with names and numbers masked, or a plain 校验不通过 
 wrong. The certificate's QR code opens this page with the check code and a key standing for the document
 number (never the number itself, R-ID-3), so the reader only answers the captcha.
 
-The captcha is an image (看不清，换一张 draws another) or, for people who cannot read it, a sum in Chinese
-words (改用文字题). Its challenge lives in the visitor's session (the pre-session cookie for an anonymous
-visitor: nothing is written on the server to show the page) and its nonce is spent once, in the database,
-whatever worker answers (``services.once``). Wrong attempts — a wrong captcha, a malformed code, 校验不通过 —
-are counted before they are judged (``_attempts``), per (address, document) and per address, never per
-document alone, so nobody can lock a certificate's owner out from elsewhere (issue 17, D9); the attempt
-past a budget is refused with 429 and a plain message. The form is a plain (not boosted) form, so that
-answer shows.
+The captcha is an image (看不清，换一张 draws another) or, for people who cannot read it, four digits read
+out in Mandarin (改用语音验证码, ``domain.captcha``). Its challenge lives in the visitor's session (the
+pre-session cookie for an anonymous visitor: nothing is written on the server to show the page) and its
+nonce is spent once, in the database, whatever worker answers (``services.once``).
+
+Wrong attempts — a wrong captcha, a malformed code, 校验不通过 — are counted before they are judged
+(``_attempts``), per (address, document) and per address, never per document alone, so nobody can lock a
+certificate's owner out from elsewhere (issue 17, D9); the attempt past a budget is refused with 429 and a
+plain message. The form is a plain (not boosted) form, so that answer shows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, request, session
@@ -60,10 +62,8 @@ def _new_challenge(kind: str) -> dict[str, Any]:
 
 
 def _challenge_view(challenge: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows of a challenge: the image URL, or the question in words."""
-    if challenge["kind"] == "text":
-        return {"kind": "text", "question": captcha.question(_secret(), challenge["n"])[0]}
-    return {"kind": "image", "nonce": challenge["n"]}
+    """What the page shows of a challenge: its kind and the nonce its image or recording is made from."""
+    return {"kind": challenge["kind"], "nonce": challenge["n"]}
 
 
 def _captcha_passes(typed: str) -> bool:
@@ -87,7 +87,8 @@ def _captcha_passes(typed: str) -> bool:
 @bp.post("/captcha")
 @limiter.limit("60/minute")
 def new_captcha() -> Any:
-    """看不清，换一张 (another image) or 改用文字题 / 改用图片验证码 (htmx): just the captcha part, anew."""
+    """看不清，换一张 (another image), 换一段 (another recording) or 改用语音验证码 / 改用图片验证码 (htmx): just the
+    captcha part, anew."""
     challenge = _new_challenge(request.form.get("kind", "image"))
     return render(
         "verify/index.html",
@@ -115,6 +116,27 @@ def captcha_image(nonce: str) -> Any:
     buf = io.BytesIO()
     ImageCaptcha(width=200, height=72, font_sizes=(44, 50, 56)).write(text, buf, format="png")
     return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+_VOICES = Path(__file__).resolve().parent / "captcha_voices"
+_audio: list[Any] = []  # the AudioCaptcha, its voices read once per process
+
+
+@bp.get("/captcha/<nonce>.wav")
+@limiter.limit("60/minute")
+def captcha_audio(nonce: str) -> Any:
+    """The recording of the session's current challenge: its digits read out in Mandarin over a murmur of
+    other digits (the ``captcha`` package's noise), for those who cannot read the image."""
+    challenge = session.get("captcha")
+    if not challenge or challenge.get("n") != nonce or challenge.get("kind") != "audio":
+        abort(404)
+    if not _audio:
+        from captcha.audio import AudioCaptcha
+
+        _audio.append(AudioCaptcha(voicedir=str(_VOICES)))
+    digits = captcha.expected(_secret(), nonce, "audio", current_app.config.get("CAPTCHA_TEST_ANSWER"))
+    digits = "".join(d for d in digits if d in captcha.AUDIO_DIGITS) or captcha.audio_digits(_secret(), nonce)
+    return Response(bytes(_audio[0].generate(digits)), mimetype="audio/wav", headers={"Cache-Control": "no-store"})
 
 
 # ------------------------------------------------------------------------------------------ the page
@@ -186,7 +208,7 @@ def check() -> Any:
     if not typed.strip():
         errors["captcha"] = "请输入验证码"
     elif not _captcha_passes(typed):
-        errors["captcha"] = "验证码不正确，请重新输入" if kind == "image" else "答案不正确，请重新计算"
+        errors["captcha"] = "验证码不正确，请重新输入" if kind == "image" else "数字不正确，请重新收听后输入"
     if errors:
         return _page(form, kind=kind, errors=errors, status=422)
     if form["k"]:
