@@ -197,6 +197,10 @@ def sweep_app(tmp_path, template_dir):
         RATELIMIT_FACE_PER_ID=high,
         RATELIMIT_LOOKUP=high,
         RATELIMIT_NOTIFY=high,
+        RATELIMIT_FACE_FAILED=high,
+        RATELIMIT_NEW_SESSION=high,
+        RATELIMIT_VERIFY=high,
+        RATELIMIT_VERIFY_PER_DOC=high,
     )
     providers = make_providers(app, SIM_NOTIFY_MODE="manual", SIM_RETRY_SCALE=0.0)
     app.extensions["payment_transport"].mount(PROVIDERS_HOST, providers)
