@@ -352,7 +352,8 @@ def test_property_sweep_no_5xx_and_nothing_half_written(sweep_app, capsys):
         query = urlencode([(k, v) for k, vs in req["query"].items() for v in vs])
         url = req["path"] + ("?" + query if query else "")
         headers = {"HX-Request": "true", "HX-Current-URL": req["current_url"]} if req["htmx"] else {}
-        for name, value in req["headers"].items():  # as bytes on the wire: no CR, LF or NUL gets that far
+        headers.update(req["headers"])
+        for name, value in headers.items():  # as bytes on the wire: no CR, LF or NUL gets that far
             headers[name] = (
                 "".join(c for c in value if c not in "\r\n\x00").encode("utf-8", "replace").decode("latin-1")
             )
