@@ -142,6 +142,9 @@ def purge_sessions(flask_app: Flask) -> int:
     with flask_app.extensions["db_sessionmaker"]() as s:
         once.purge(s, now)
         s.commit()
+    counters = flask_app.extensions.get("attempt_counters")
+    if counters is not None:
+        counters.purge(now.timestamp())
     return store.purge(now) if store is not None else 0  # type: ignore[attr-defined]
 
 

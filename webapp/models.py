@@ -629,6 +629,18 @@ class UsedOnce(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class AttemptCount(Base):
+    """A budget of attempts (failed face checks, wrong 记录查验 answers, sessions started) counted for one key
+    in a fixed window (``views._attempts``), when there is no Redis: every worker and process counts in this
+    one row, so the budget is exact however many of them run (issue 17, D3 and D9). Keys are keyed digests."""
+
+    __tablename__ = "attempt_count"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.Integer)
+    window_ends: Mapped[float] = mapped_column(sa.Float, index=True)  # epoch seconds
+
+
 class NotificationTally(Base):
     """Refused provider notifications counted per provider, minute and reason (forged, unreadable,
     unknown order), with the last one's detail, instead of an audit row each (a flood stays one row)."""

@@ -9,8 +9,10 @@ import re
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -468,9 +470,10 @@ def test_D9_sixty_concurrent_wrong_attempts_judge_exactly_twenty(tmp_path, templ
     assert statuses == [200] * 20 + [429] * 40
 
 
-def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_workers(tmp_path, template_dir):
-    """The probe, without Redis: one solved captcha passed 2 of 10 concurrent submissions (gunicorn's two
-    workers each counted spent nonces in their own memory). Now the nonce is spent in the database."""
+@contextmanager
+def _two_workers(tmp_path: Path, template_dir: Path, arrange=None, **env: str):  # type: ignore[no-untyped-def]
+    """gunicorn with two workers, as ``make run`` starts the app, on a SQLite file of its own and no Redis;
+    ``arrange(app)`` runs on that database first. Yields the base URL."""
     import shutil
     import subprocess
     import sys
@@ -481,7 +484,7 @@ def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_
     from tests.conftest import make_test_app
     from tests.test_gunicorn import ROOT, _free_port
 
-    if os.environ.get("TEST_DATABASE_URL"):  # the workers run on a SQLite file of their own
+    if os.environ.get("TEST_DATABASE_URL"):
         from webapp.migrate import upgrade
 
         upgrade(f"sqlite:///{tmp_path}/app.sqlite3")
@@ -490,28 +493,29 @@ def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_
     shutil.copytree(template_dir / "keys", tmp_path / "keys", dirs_exist_ok=True)
     shutil.copytree(template_dir / "sim" / "keys", tmp_path / "sim" / "keys", dirs_exist_ok=True)
     url = f"sqlite:///{tmp_path}/app.sqlite3"
-    arrange = make_test_app(tmp_path, template_dir, DATABASE_URL=url)
-    try:
-        person, cert = _certificate(arrange)
-    finally:
-        arrange.extensions["db_engine"].dispose()
+    if arrange is not None:
+        app = make_test_app(tmp_path, template_dir, DATABASE_URL=url)
+        try:
+            arrange(app)
+        finally:
+            app.extensions["db_engine"].dispose()
     port = _free_port()
-    env = {
+    full = {
         **os.environ,
         "INSTANCE_PATH": str(tmp_path),
         "DATABASE_URL": url,
         "SECRET_KEY": "test",
         "APP_TODAY": "2026-11-22",
-        "CAPTCHA_TEST_ANSWER": ANSWER,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        **env,
     }
-    env.pop("REDIS_URL", None)
+    full.pop("REDIS_URL", None)
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     args = ["-c", "python:webapp.gunicorn_conf", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}"]
     proc = subprocess.Popen(
         [gunicorn, *args, "webapp:create_app()"],
         cwd=ROOT,
-        env=env,
+        env=full,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -523,11 +527,36 @@ def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_
                 break
             except requests.RequestException:
                 clock.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_workers(tmp_path, template_dir):
+    """The probe, without Redis: one solved captcha passed 2 of 10 concurrent submissions (gunicorn's two
+    workers each counted spent nonces in their own memory). Now the nonce is spent in the database."""
+    import requests
+
+    made = {}
+    limits = {"RATELIMIT_VERIFY": "1000 per minute", "RATELIMIT_VERIFY_PER_DOC": "1000 per minute"}
+    with _two_workers(
+        tmp_path,
+        template_dir,
+        lambda app: made.update(zip(("person", "cert"), _certificate(app), strict=True)),
+        CAPTCHA_TEST_ANSWER=ANSWER,
+        **limits,
+    ) as base:
         passes = []
         for _round in range(3):  # three solved captchas, ten submissions each
             phone = requests.Session()
             token = _token(_Html(phone.get(f"{base}/verify").text))
-            data = {"id_number": person.id_number, "code": cert.check_code, "captcha": ANSWER, "csrf_token": token}
+            data = {
+                "id_number": made["person"].id_number,
+                "code": made["cert"].check_code,
+                "captcha": ANSWER,
+                "csrf_token": token,
+            }
             cookies = phone.cookies.get_dict()
 
             def submit(_i: int, data=data, cookies=cookies) -> str:  # type: ignore[no-untyped-def]
@@ -536,10 +565,22 @@ def test_D9_one_solved_captcha_passes_once_of_ten_concurrent_submissions_on_two_
             with ThreadPoolExecutor(10) as pool:
                 pages = list(pool.map(submit, range(10)))
             passes.append(sum("校验通过" in p and "校验不通过" not in p for p in pages))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     assert passes == [1, 1, 1]
+
+
+def test_D3_D9_budgets_are_exact_across_two_workers_without_redis(tmp_path, template_dir):
+    """Without Redis the budgets are counted in the database: two gunicorn workers judge 5 of 40 concurrent
+    failed face checks, and 20 of 60 concurrent wrong 记录查验 attempts (each worker's memory judged 10 and 36)."""
+    limits = {k: "1000 per minute" for k in ("RATELIMIT_LOGIN", "RATELIMIT_FACE", "RATELIMIT_NEW_SESSION")}
+    with _two_workers(tmp_path, template_dir, CAPTCHA_TEST_ANSWER=ANSWER, **limits) as base:
+        phones = [_pending_face(base, "李四", "110105198003120032") for _ in range(40)]
+        with ThreadPoolExecutor(40) as pool:
+            face = sorted(
+                pool.map(lambda pt: pt[0].post(f"{base}/login/face", data={"csrf_token": pt[1]}).status_code, phones)
+            )
+        verify = _sixty_concurrent_wrong_checks(SimpleNamespace(url=base))
+    assert face == [422] * 5 + [429] * 35
+    assert verify == [200] * 20 + [429] * 40
 
 
 # ----------------------------------------------------------------------------------------- D11: headers

@@ -33,7 +33,7 @@ from ..services import certificates as certs
 from ..services import once
 from ._attempts import Refused, pair, per_address, reserve
 from ._limits import limiter, wait_text
-from ._web import db, render
+from ._web import after_commit, db, render
 
 bp = Blueprint("verify", __name__, url_prefix="/verify")
 MSG_TOO_MANY = "校验失败次数过多，请{wait}后再试。"
@@ -217,7 +217,7 @@ def check() -> Any:
         cert = certs.verify(db(), form["id_number"], form["code"])
     if cert is None:
         return _page(form, kind=kind, failed=True)
-    budget.release()  # only wrong attempts count
+    after_commit(budget.release)  # only wrong attempts count (after the commit: SQLite has one writer)
     g.personal = True  # a certificate's details, masked as they are, are kept by no cache
     return _page(form, kind=kind, result=masked(cert))
 
