@@ -13,7 +13,7 @@ INSTANCES ?= 2
 export HOST PORT SIM_PORT INSTANCE_PATH
 FLASK := $(BIN)/flask --app webapp
 
-.PHONY: setup run run-scale test browsers fonts nginx lint page-weight bench bench-batch bench-cert clean
+.PHONY: setup run run-scale test browsers fonts nginx lint sweep page-weight bench bench-batch bench-cert clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -89,6 +89,10 @@ test: setup browsers nginx
 lint: setup
 	$(BIN)/ruff check webapp tests bench migrations
 	$(BIN)/ruff format --check webapp tests bench migrations
+
+# The property sweep (tests/views/test_sweep.py) with 8 000 generated requests instead of CI's 2 200.
+sweep: setup
+	SWEEP_EXAMPLES=8000 $(BIN)/python -m pytest tests/views/test_sweep.py -q -s
 
 page-weight: setup
 	$(BIN)/python bench/page_weight.py

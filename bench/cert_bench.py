@@ -39,6 +39,7 @@ from bench.cert_samples import sample_doc  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.documents import certificate as document  # noqa: E402
 from webapp.domain.calendar import BEIJING  # noqa: E402
+from webapp.domain.identity import register_key  # noqa: E402
 from webapp.migrate import upgrade  # noqa: E402
 
 PDF_GOAL_MS, VERIFY_GOAL_MS = 50.0, 5.0
@@ -92,7 +93,7 @@ def build_db(tmp: Path, count: int):  # type: ignore[no-untyped-def]
     )
     now = datetime(2026, 11, 22, 10, tzinfo=BEIJING)
     with app.extensions["db_sessionmaker"]() as s:
-        demo.population(s, residents=count, flex_workers=0, today=date(2026, 11, 22))
+        demo.population(s, residents=count, flex_workers=0, today=date(2026, 11, 22), key=register_key("bench"))
         s.flush()
         people = {p.id: p for p in s.scalars(select(Person))}
         for r in s.scalars(select(Receivable)):

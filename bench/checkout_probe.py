@@ -52,11 +52,12 @@ def login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]:
     s = requests.Session()
     s.get(f"{base}/?ch=etax-app", timeout=30)
     csrf = token(s.get(f"{base}/login", timeout=30).text)
-    s.post(
+    face = s.post(
         f"{base}/login",
         data={"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1", "csrf_token": csrf},
         timeout=30,
     )
+    csrf = token(face.text)  # the login form started a new session, with its own token
     r = s.post(f"{base}/login/face", data={"csrf_token": csrf}, allow_redirects=False, timeout=30)
     if r.status_code != 303:
         raise SystemExit(f"login failed for {name}: {r.status_code}")

@@ -176,6 +176,7 @@ class Browser:
             "/login", {"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1", "next": next_url}
         )
         assert r.status_code == 303, r.get_data(as_text=True)
+        self.get(r.location)  # the face page: the login form started a new session, with its own token (D4)
         r = self.post("/login/face")
         assert r.status_code == 303, r.get_data(as_text=True)
         self.get(r.location)  # a new login is a new session: the page it lands on carries its CSRF token

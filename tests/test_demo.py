@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from stdnum.cn import ric
 
 from webapp import demo
+from webapp.domain.identity import register_key
 from webapp.models import Enrolment, Person, Receivable
 
 
@@ -73,7 +74,13 @@ def test_a_population_resident_can_log_in_and_pay(app, providers, phone_user):
     from .views.flows import declare_for, order_state, start_order
 
     with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
-        demo.population(s, residents=1, flex_workers=0, today=app.extensions["clock"].today())
+        demo.population(
+            s,
+            residents=1,
+            flex_workers=0,
+            today=app.extensions["clock"].today(),
+            key=register_key(app.config["SECRET_KEY"]),
+        )
         s.commit()
         person = s.scalar(select(Person))
     b = phone_user(person, "wechat")
@@ -165,7 +172,7 @@ def test_R_ID_4_demo_holder_names_the_person_the_face_check_accepts(app):
     assert runner.invoke(args=["demo", "holder", "110105198003120032"]).output.strip() == "王建国"
     assert runner.invoke(args=["demo", "holder", "110101199003070054"]).output.strip() == "孙强"
     assert runner.invoke(args=["demo", "holder", "110105198003120040"]).output.strip() == holder_name(
-        "resident_id", "110105198003120040"
+        register_key(app.config["SECRET_KEY"]), "resident_id", "110105198003120040"
     )
     bad = runner.invoke(args=["demo", "holder", "110105198003120031"])
     assert bad.exit_code != 0 and "校验位" in bad.output
@@ -186,6 +193,7 @@ def test_R_ID_4_every_demo_persona_logs_in_and_face_fails_says_why(app):
             {"name": p["name"], "id_type": "resident_id", "id_number": p["id_number"], "agree": "1"},
             environ_base=env,
         )
+        b.get("/login/face", environ_base=env)  # the login form started a new session, with its own token (D4)
         r = b.post("/login/face", environ_base=env)
         if "face-fails" in p["roles"]:
             assert r.status_code == 422 and "光线" in r.get_data(as_text=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
-import time
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request, session
 from flask_htmx import HTMX
@@ -88,16 +88,29 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
 
 
 def _csrf_without_session(app: Flask) -> None:
-    """Anonymous GETs create no session (no store write, no Set-Cookie): a page rendered for someone with no
-    session carries a form token that is signed as Flask-WTF signs its own but stored nowhere. When that
-    visitor POSTs (still without a session), the token's signed value becomes the new session's CSRF value
-    just before Flask-WTF checks it, so the check is the usual one. Anyone with a session, even an ended
-    one, gets and must send the token bound to it."""
+    """Form tokens and where a form may come from (issue 17, D2).
+
+    - Every state-changing request but the providers' notifications must come from this site: its Origin
+      (or, without one, its Referer) must be PUBLIC_BASE_URL's origin — or, when PUBLIC_BASE_URL is not set,
+      the address the request was sent to. A client that sends neither is judged by its form token alone.
+    - Anonymous visitors have no server-side session: a page rendered for one carries a token derived from
+      the visitor's pre-session nonce (``views._sessions``), signed as Flask-WTF signs its own. When that
+      visitor POSTs, a token that is theirs becomes the request's CSRF value just before Flask-WTF checks
+      it, so the check is the usual one; a token minted for another browser, or a POST without the
+      pre-session cookie, is refused (400) and nothing is written anywhere.
+    - Anyone with a server-side session gets and must send the token bound to it.
+    - A new server-side session (a login form accepted) counts against RATELIMIT_NEW_SESSION per address.
+    """
+    import hmac
+
     from flask_wtf.csrf import generate_csrf
     from itsdangerous import BadData, URLSafeTimedSerializer
 
-    field = "csrf_token"
-    shared: list = [-1e9, ""]  # when the current anonymous token was signed, and the token
+    from .views._attempts import Refused, per_address, reserve, too_many
+    from .views._sessions import CSRF_FIELD, LIGHT_KEYS, PRESESSION_SECONDS, presession_csrf
+    from .views._web import error_page
+
+    safe = ("GET", "HEAD", "OPTIONS", "TRACE")
 
     def serializer() -> URLSafeTimedSerializer:
         secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
@@ -105,39 +118,78 @@ def _csrf_without_session(app: Flask) -> None:
 
     def form_token() -> str:
         """``csrf_token()`` in templates."""
-        if getattr(session, "token", None) or session.modified or session or getattr(session, "lost", False):
+        if getattr(session, "stateless", False) or getattr(session, "server_side", True):
             return generate_csrf()
-        # Stored nowhere and bound to nobody, so one per process a minute serves every visitor as well as one
-        # each would (signing is most of a small page's cost).
-        minted, token = shared
-        if time.monotonic() - minted > 60:
-            token = serializer().dumps(secrets.token_hex(20))
-            shared[:] = [time.monotonic(), token]
-        return token
+        if "presession_form_token" not in g:
+            g.presession_form_token = serializer().dumps(presession_csrf(app, session.pre_nonce()))  # type: ignore[attr-defined]
+        return str(g.presession_form_token)
+
+    def from_this_site() -> Any:
+        if request.method in safe or getattr(session, "stateless", False):
+            return None
+        sent = request.headers.get("Origin") or request.headers.get("Referer")
+        if sent is None:
+            return None
+        allowed = {_origin(str(app.config["PUBLIC_BASE_URL"]))}
+        if not app.config.get("PUBLIC_BASE_URL_SET"):
+            allowed.add(_origin(request.host_url))
+        if _origin(sent) in allowed - {None}:
+            return None
+        return error_page(403, "请求来源无效", "该请求不是从本网站的页面发出的，已拒绝。请打开本网站重新操作。")
 
     def adopt() -> None:
         if (
-            request.method in ("GET", "HEAD", "OPTIONS", "TRACE")
-            or getattr(session, "token", None)
-            or getattr(session, "lost", False)
+            request.method in safe
             or getattr(session, "stateless", False)
-            or field in session
+            or getattr(session, "server_side", True)
+            or CSRF_FIELD in session
         ):
             return
-        sent = request.form.get(field) or request.headers.get("X-CSRFToken") or ""
+        nonce = session.pre.get("n")  # type: ignore[attr-defined]
+        if not nonce:
+            return  # no pre-session cookie: nothing to check a token against; Flask-WTF refuses
+        sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRFToken") or ""
         try:
-            raw = serializer().loads(sent, max_age=int(ANONYMOUS_FORM_SECONDS))
+            raw = serializer().loads(sent, max_age=PRESESSION_SECONDS)
         except BadData:
-            return  # Flask-WTF refuses it as before
-        if isinstance(raw, str):
-            session[field] = raw
+            return
+        if isinstance(raw, str) and hmac.compare_digest(raw, presession_csrf(app, nonce)):
+            session[CSRF_FIELD] = raw
+
+    def limit_new_sessions(response: Any) -> Any:
+        """A server-side session about to start for a request that came without one counts per address."""
+        s = session
+        if (
+            getattr(s, "stateless", True)
+            or getattr(s, "opened_with_token", True)
+            or not getattr(s, "server_side", False)
+        ):
+            return response
+        refused = reserve((per_address("session"), "RATELIMIT_NEW_SESSION"))
+        if isinstance(refused, Refused):
+            kept = {k: s[k] for k in LIGHT_KEYS if k in s}
+            s.clear()  # nothing is stored
+            s.update(kept)
+            return app.make_response(too_many(refused))
+        return response
 
     app.jinja_env.globals["csrf_token"] = form_token
     app.context_processor(lambda: {"csrf_token": form_token})  # after (so over) Flask-WTF's own
     app.before_request_funcs.setdefault(None, []).insert(0, adopt)
+    app.before_request_funcs[None].insert(0, from_this_site)
+    app.after_request(limit_new_sessions)
 
 
-ANONYMOUS_FORM_SECONDS = 2 * 3600  # as long as an anonymous session lives
+def _origin(url: str) -> str | None:
+    """``scheme://host:port`` of a URL (default ports spelled out), or None for anything else (``null``)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.hostname}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 
 def _certificates(app: Flask) -> None:

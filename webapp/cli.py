@@ -62,7 +62,7 @@ def demo_people(as_json: bool) -> None:
 @click.option("--id-type", default="resident_id", show_default=True, help="Document type code.")
 def demo_holder(id_number: str, id_type: str) -> None:
     """The name the simulated identity register holds for a document: the one its face check accepts."""
-    from .domain.identity import IdentityError, normalize_id_number
+    from .domain.identity import IdentityError, normalize_id_number, register_key
     from .services import identity
 
     try:
@@ -70,7 +70,7 @@ def demo_holder(id_number: str, id_type: str) -> None:
     except IdentityError as e:
         raise click.ClickException(str(e)) from None
     with _session() as s:
-        click.echo(identity.holder(s, id_type, number).name)
+        click.echo(identity.holder(s, id_type, number, register_key(str(current_app.config["SECRET_KEY"]))).name)
 
 
 @demo_cli.command("population")
@@ -87,10 +87,17 @@ def demo_holder(id_number: str, id_type: str) -> None:
 def demo_population(residents: int, flex_workers: int, agreements: bool, as_json: bool) -> None:
     """Synthetic enrolled people with receivables and bank accounts, for load tests (idempotent for the same
     numbers)."""
+    from .domain.identity import register_key
+
     today = current_app.extensions["clock"].today()
     with _session() as s:
         people = demo.population(
-            s, residents=residents, flex_workers=flex_workers, today=today, region=str(current_app.config["REGION"])
+            s,
+            residents=residents,
+            flex_workers=flex_workers,
+            today=today,
+            region=str(current_app.config["REGION"]),
+            key=register_key(str(current_app.config["SECRET_KEY"])),
         )
         s.commit()
         demo.population_bank(s, current_app.instance_path, people, agreements=agreements, today=today)

@@ -49,11 +49,15 @@ was read (``APP_TODAY_ANCHOR``), so every process agrees on the time however lat
   ignored with a warning otherwise |
 | RATELIMIT_LOGIN | 10 per minute | login form submissions per client address |
 | RATELIMIT_FACE | 10 per minute | face checks per client address |
-| RATELIMIT_FACE_PER_ID | 5 per 10 minutes | failed face checks per document number, whatever the address |
+| RATELIMIT_FACE_PER_ID | 5 per 10 minutes | failed face checks per address and document (the pair is locked) |
+| RATELIMIT_FACE_FAILED | 20 per 10 minutes | failed face checks per address, whatever the document |
+| RATELIMIT_NEW_SESSION | 20 per minute | server-side sessions started per address (a login form accepted) |
+| RATELIMIT_VERIFY_PER_DOC | 10 per minute | wrong 记录查验 attempts per address and document |
+| RATELIMIT_VERIFY | 20 per minute | wrong 记录查验 attempts per address |
 | RATELIMIT_LOOKUP | 10 per minute | 他人 look-ups (/rm/pay) per logged-in payer |
 | RATELIMIT_NOTIFY | 60 per minute | refused provider notifications per address (valid ones are not counted) |
-| SESSION_COOKIE_SECURE | 0 | 1 sends the session cookie over HTTPS only (set it behind TLS) |
-| HSTS_SECONDS | 0 | > 0 sends Strict-Transport-Security with this max-age (set it behind TLS) |
+| SESSION_COOKIE_SECURE | 1 if PUBLIC_BASE_URL is https, else 0 | 1 sends the cookies over HTTPS only |
+| HSTS_SECONDS | 31536000 if PUBLIC_BASE_URL is https, else 0 | > 0 sends Strict-Transport-Security with this max-age |
 | MAX_URL_LENGTH | 4096 | longer request URLs are answered 414 (gunicorn's own limit is 8190) |
 | TRUSTED_PROXIES | 0 | how many proxies (nginx in `make run-scale`) stand in front of the app: their
   X-Forwarded-For/-Proto give the client's address (rate limits) and scheme; 0 when clients reach the app directly |
@@ -193,6 +197,7 @@ def _load(instance: str, sources: _Sources) -> dict[str, object]:
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
     public = raw("PUBLIC_BASE_URL", f"http://{reachable}:{port}").rstrip("/")
     providers = raw("PROVIDERS_URL", f"http://{reachable}:{sim_port}").rstrip("/")
+    https = public.lower().startswith("https://")
     app_today_text = raw("APP_TODAY")
     anchor_text = raw("APP_TODAY_ANCHOR")
     if sources.origin("APP_TODAY_ANCHOR") == "file" and sources.file.get("APP_TODAY") != app_today_text:
@@ -234,12 +239,17 @@ def _load(instance: str, sources: _Sources) -> dict[str, object]:
         "RATELIMIT_LOGIN": raw("RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_FACE": raw("RATELIMIT_FACE", "10 per minute"),
         "RATELIMIT_FACE_PER_ID": raw("RATELIMIT_FACE_PER_ID", "5 per 10 minutes"),
+        "RATELIMIT_FACE_FAILED": raw("RATELIMIT_FACE_FAILED", "20 per 10 minutes"),
+        "RATELIMIT_NEW_SESSION": raw("RATELIMIT_NEW_SESSION", "20 per minute"),
+        "RATELIMIT_VERIFY_PER_DOC": raw("RATELIMIT_VERIFY_PER_DOC", "10 per minute"),
+        "RATELIMIT_VERIFY": raw("RATELIMIT_VERIFY", "20 per minute"),
         "RATELIMIT_LOOKUP": raw("RATELIMIT_LOOKUP", "10 per minute"),
         "RATELIMIT_NOTIFY": raw("RATELIMIT_NOTIFY", "60 per minute"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": raw("SESSION_COOKIE_SECURE", "0") in ("1", "True", "true"),
-        "HSTS_SECONDS": number("HSTS_SECONDS", "0"),
+        # Behind TLS (an https PUBLIC_BASE_URL) cookies are Secure and HSTS is on unless said otherwise (D11).
+        "SESSION_COOKIE_SECURE": raw("SESSION_COOKIE_SECURE", "1" if https else "0") in ("1", "True", "true"),
+        "HSTS_SECONDS": number("HSTS_SECONDS", "31536000" if https else "0"),
         "MAX_URL_LENGTH": number("MAX_URL_LENGTH", "4096"),
         "TRUSTED_PROXIES": number("TRUSTED_PROXIES", "0"),
         "BATCH_DEBIT_SHARES": number("BATCH_DEBIT_SHARES", "2"),

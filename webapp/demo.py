@@ -514,23 +514,25 @@ POPULATION_TAX_OFFICE = "国家税务总局北京市石景山区税务局"
 POPULATION_SI_AGENCY = "北京市石景山区社会保险基金管理中心"
 
 
-def population_person(kind: str, i: int) -> tuple[str, str]:
+def population_person(kind: str, i: int, key: bytes) -> tuple[str, str]:
     """The i-th synthetic person of a kind: (name, resident ID number with a valid check digit). The name
-    is the one the simulated identity register derives from the number, so each can log in (R-ID-4)."""
+    is the one this instance's simulated identity register (``key``) derives from the number, so each can
+    log in (R-ID-4)."""
     from stdnum.cn import ric
 
     birth = date(1950, 1, 1) + timedelta(days=(i * 37) % _DAYS)
     body = f"{POPULATION_AREAS[kind]}{birth:%Y%m%d}{i // _DAYS + 1:03d}"
     number = body + ric.calc_check_digit(body + "0")  # it reads the first 17 of 18
-    return holder_name("resident_id", number), number
+    return holder_name(key, "resident_id", number), number
 
 
 def population(
-    session: Session, *, residents: int, flex_workers: int, today: date, region: str = "beijing"
+    session: Session, *, residents: int, flex_workers: int, today: date, key: bytes, region: str = "beijing"
 ) -> list[dict[str, object]]:
     """Synthetic enrolled people for load tests and benchmarks: ``residents`` owing this year's resident
     medical premium, ``flex_workers`` owing the rolling window on a base of 8000. Idempotent for the same
-    numbers (people are keyed by ID number); bulk inserts, so 10 000 take seconds. Returns them as
+    numbers (people are keyed by ID number); ``key`` is the register's (``domain.identity.register_key``), so
+    the names are the ones the face check accepts; bulk inserts, so 10 000 take seconds. Returns them as
     ``demo people --json`` lists people."""
     from sqlalchemy import insert
 
@@ -545,7 +547,7 @@ def population(
         year -= 1
     out: list[dict[str, object]] = []
     for kind, count in (("rm", residents), ("flex", flex_workers)):
-        people = [population_person(kind, i) for i in range(count)]
+        people = [population_person(kind, i, key) for i in range(count)]
         out += [
             {
                 "name": n,

@@ -159,11 +159,20 @@ def post_and_make() -> tuple[int, int]:
 
 
 def purge_sessions(flask_app: Flask) -> int:
-    """Drop the server-side sessions whose stay has ended (the database store; Redis expires its own keys);
-    returns how many went."""
+    """Drop the server-side sessions whose stay has ended (the database store; Redis expires its own keys),
+    and spent single-use values past their time (``services.once``); returns how many sessions went."""
+    from .services import once
+
     interface = flask_app.session_interface
     store = getattr(interface, "store", None)
-    return store.purge(interface.now()) if store is not None else 0  # type: ignore[attr-defined]
+    now = interface.now()  # type: ignore[attr-defined]
+    with flask_app.extensions["db_sessionmaker"]() as s:
+        once.purge(s, now)
+        s.commit()
+    counters = flask_app.extensions.get("attempt_counters")
+    if counters is not None:
+        counters.purge(now.timestamp())
+    return store.purge(now) if store is not None else 0  # type: ignore[attr-defined]
 
 
 @huey.periodic_task(crontab(minute="*/10"))

@@ -642,6 +642,29 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class UsedOnce(Base):
+    """A value that may be used once (a 记录查验 captcha's nonce), kept as a keyed hash until it would have
+    expired anyway: the primary key makes two requests presenting it at once, on any worker, spend it once
+    (issue 17, D9). The periodic job drops expired rows."""
+
+    __tablename__ = "used_once"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AttemptCount(Base):
+    """A budget of attempts (failed face checks, wrong 记录查验 answers, sessions started) counted for one key
+    in a fixed window (``views._attempts``), when there is no Redis: every worker and process counts in this
+    one row, so the budget is exact however many of them run (issue 17, D3 and D9). Keys are keyed digests."""
+
+    __tablename__ = "attempt_count"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.Integer)
+    window_ends: Mapped[float] = mapped_column(sa.Float, index=True)  # epoch seconds
+
+
 class NotificationTally(Base):
     """Refused provider notifications counted per provider, minute and reason (forged, unreadable,
     unknown order), with the last one's detail, instead of an audit row each (a flood stays one row)."""

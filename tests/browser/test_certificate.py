@@ -177,7 +177,8 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     # The non-image alternative is one tap away.
     box = page.get_by_role("button", name="看不清，换一张").bounding_box()
     assert box and box["height"] >= 44, box  # R-UX-1 (standard mode; 60 in 长辈版)
-    ph.tap(page.get_by_role("button", name="改用文字题"))
-    expect(page.get_by_text("等于几？")).to_be_visible()
+    ph.tap(page.get_by_role("button", name="改用语音验证码"))
+    expect(page.locator("audio.verify-captcha__audio")).to_be_visible()
+    expect(page.get_by_text("请输入听到的4位数字")).to_be_visible()
     expect(page.get_by_label("验证码")).to_have_attribute("inputmode", "numeric")
-    ph.shot("verify-text-captcha")
+    ph.shot("verify-audio-captcha")

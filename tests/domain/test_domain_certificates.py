@@ -153,17 +153,18 @@ def test_R_CE_5_the_captcha_answer_follows_from_the_nonce_and_the_secret():
     assert not captcha.matches("", captcha.expected("secret", nonce, "image"))
 
 
-def test_R_CE_5_the_non_image_alternative_is_a_sum_in_chinese_words():
-    seen = set()
+def test_R_CE_5_the_non_image_alternative_is_four_digits_read_out_never_a_text():
+    """D9: the sum in Chinese words it replaces was text, and a parser read it ten times out of ten."""
+    seen: set[str] = set()
     for _ in range(200):
         nonce = captcha.new_nonce()
-        question, answer = captcha.question("secret", nonce)
-        assert question.endswith("等于几？") and ("加" in question or "减" in question)
-        assert answer.isdigit() and int(answer) <= 18
-        assert captcha.expected("secret", nonce, "text") == answer
-        assert captcha.matches(f" {answer}".translate(str.maketrans("0123456789", "０１２３４５６７８９")), answer)
-        seen.add("加" in question)
-    assert seen == {True, False}
+        digits = captcha.audio_digits("secret", nonce)
+        assert len(digits) == captcha.LENGTH and set(digits) <= set(captcha.AUDIO_DIGITS)
+        assert captcha.expected("secret", nonce, "audio") == digits
+        assert captcha.matches(f" {digits}".translate(str.maketrans("0123456789", "０１２３４５６７８９")), digits)
+        seen |= set(digits)
+    assert seen == set(captcha.AUDIO_DIGITS) and not {"1", "7"} & seen
+    assert captcha.KINDS == ("image", "audio")
 
 
 def test_R_CE_5_a_test_answer_replaces_every_derived_answer():

@@ -3,7 +3,7 @@ it (R-ID-2, R-ID-4)."""
 
 import pytest
 
-from webapp.domain.identity import IdentityError, facts_from_id, holder_name, normalize_id_number
+from webapp.domain.identity import IdentityError, facts_from_id, holder_name, normalize_id_number, register_key
 from webapp.domain.inputs import MAX_DB_ID, ascii_digits, fold_fullwidth, parse_id
 from webapp.domain.money import parse_whole_yuan
 
@@ -82,9 +82,19 @@ def test_facts_of_a_number_with_unicode_digits_are_empty_not_a_crash():
 
 
 def test_R_ID_4_the_register_names_an_unknown_document_the_same_way_every_time():
-    a = holder_name("resident_id", "110101199003070054")
-    assert a == holder_name("resident_id", "110101199003070054") and 2 <= len(a) <= 3
-    assert a != holder_name("resident_id", "110105198003120032") or a != holder_name("passport", "E12345678")
+    key = register_key("instance secret")
+    a = holder_name(key, "resident_id", "110101199003070054")
+    assert a == holder_name(key, "resident_id", "110101199003070054") and 2 <= len(a) <= 3
+    assert a != holder_name(key, "resident_id", "110105198003120032") or a != holder_name(key, "passport", "E12345678")
+
+
+def test_D5_the_registers_names_depend_on_the_instances_key_not_on_the_number_alone():
+    """The probe computed 110101199003070054 → a name with a public hash; another instance's key names the
+    same numbers differently, so a name cannot be worked out without the key."""
+    numbers = [f"1101011990010112{i:02d}" for i in range(40)]
+    mine = [holder_name(register_key("one instance"), "resident_id", n) for n in numbers]
+    theirs = [holder_name(register_key("another instance"), "resident_id", n) for n in numbers]
+    assert sum(a != b for a, b in zip(mine, theirs, strict=True)) >= 30
 
 
 @pytest.mark.parametrize("text", ["7²00", "①", "٣٠٠٠", "𝟟𝟘𝟘𝟘"])

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from tests.factories import make_resident
 from webapp.models import Person
+from webapp.services.identity import MSG_NOT_VERIFIED
 
 from ..conftest import text
 
@@ -27,6 +28,7 @@ def test_R_ID_1_login_with_face_check_lands_on_the_page_the_user_was_going_to(fa
             "next": "/rm/declared",
         },
     )
+    browser.get("/login/face")  # the login form started a new session, with its own token (D4)
     r = browser.post("/login/face")
     assert r.status_code == 303 and r.location.endswith("/rm/declared")
     assert "已申报查询" in text(browser.get("/rm/declared"))
@@ -58,6 +60,7 @@ def test_R_ID_1_failed_face_check_says_why_and_logs_nobody_in(app, browser):
         s.commit()
     browser.get("/login")
     browser.post("/login", {"name": "周敏", "id_type": "resident_id", "id_number": "110106197811030029", "agree": "1"})
+    browser.get("/login/face")  # the login form started a new session, with its own token (D4)
     r = browser.post("/login/face")
     assert r.status_code == 422 and "人脸识别未通过" in text(r) and "光线" in text(r)
     assert browser.get("/rm/pay").status_code == 302
@@ -66,8 +69,9 @@ def test_R_ID_1_failed_face_check_says_why_and_logs_nobody_in(app, browser):
 def test_R_ID_1_name_that_does_not_match_the_id_fails_the_face_check(family, browser):
     browser.get("/login")
     browser.post("/login", {"name": "李四", "id_type": "resident_id", "id_number": "110105198003120032", "agree": "1"})
+    browser.get("/login/face")  # the login form started a new session, with its own token (D4)
     r = browser.post("/login/face")
-    assert r.status_code == 422 and "人脸识别未通过：请核对姓名、证件类型和证件号码后重试" in text(r)
+    assert r.status_code == 422 and "人脸识别未通过：" + MSG_NOT_VERIFIED in text(r)
 
 
 def test_no_open_redirect_after_login(family, browser):
@@ -82,6 +86,7 @@ def test_no_open_redirect_after_login(family, browser):
             "next": "https://evil.example/steal",
         },
     )
+    browser.get("/login/face")  # the login form started a new session, with its own token (D4)
     r = browser.post("/login/face")
     assert r.location == "/"
     browser.get("/login")
@@ -95,6 +100,7 @@ def test_no_open_redirect_after_login(family, browser):
             "next": "//evil.example",
         },
     )
+    browser.get("/login/face")  # the login form started a new session, with its own token (D4)
     assert browser.post("/login/face").location == "/"
 
 
@@ -112,6 +118,7 @@ def test_R_ID_1_seven_day_login_is_a_permanent_cookie(family, browser):
         "/login",
         {"name": "王建国", "id_type": "resident_id", "id_number": "110105198003120032", "agree": "1", "remember": "1"},
     )
+    browser.get("/login/face")  # the login form started a new session, with its own token (D4)
     r = browser.post("/login/face")
     cookie = r.headers["Set-Cookie"]
     assert "Expires=" in cookie
@@ -139,5 +146,6 @@ def test_expired_session_mid_flow_goes_to_login_then_back_to_the_step(wechat_use
             "next": "/rm/pay/select?insured=2",
         },
     )
+    wechat_user.get("/login/face")  # the login form started a new session, with its own token (D4)
     r = wechat_user.post("/login/face")
     assert r.location == "/rm/pay/select?insured=2"

@@ -61,6 +61,7 @@ def _login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]
         allow_redirects=False,
     )
     assert r.status_code == 303, r.text[:500]
+    csrf = token(s.get(f"{base}/login/face").text)  # the login form started a new session, with its own token
     r = s.post(f"{base}/login/face", data={"csrf_token": csrf}, allow_redirects=False)
     assert r.status_code == 303, r.text[:500]
     return s, token(s.get(f"{base}/").text)

@@ -14,11 +14,17 @@ from tests.factories import make_person
 
 
 @pytest.mark.parametrize("url", ["/", "/login", "/healthz", "/rm/pay"])
-def test_anonymous_get_sets_no_cookie(browser: Browser, url: str) -> None:
-    """An anonymous GET (a login redirect included) creates no session and sends no Set-Cookie."""
+def test_anonymous_get_writes_no_session(app: Flask, browser: Browser, url: str) -> None:
+    """An anonymous GET (a login redirect included) creates no session: no session cookie and nothing stored.
+    A page's form token rides on the signed pre-session cookie (issue 17, D2), sent once, not on the next page."""
+    from webapp.models import WebSession
+
     r = browser.get(url)
     assert r.status_code in (200, 302)
-    assert "Set-Cookie" not in r.headers
+    assert not any(c.startswith("session=") for c in r.headers.getlist("Set-Cookie"))
+    assert "Set-Cookie" not in browser.get(url).headers
+    with app.extensions["db_sessionmaker"]() as s:
+        assert s.query(WebSession).count() == 0
 
 
 def test_login_form_without_a_session_still_checks_csrf(app: Flask, db, browser: Browser) -> None:  # type: ignore[no-untyped-def]
@@ -40,7 +46,7 @@ def test_login_form_without_a_session_still_checks_csrf(app: Flask, db, browser:
 def test_a_live_session_needs_its_own_token(app: Flask, browser: Browser) -> None:
     """With a session, a token minted for someone without one is refused (it is not the session's)."""
     loose = re.search(r'name="csrf_token" value="([^"]+)"', text(Browser(app).get("/login"))).group(1)  # type: ignore[union-attr]
-    browser.get("/?ch=wechat")  # the channel makes a session
+    browser.get("/?ch=wechat")  # this browser's pre-session
     r = browser.client.post("/me/display-mode", data={"csrf_token": loose})
     assert r.status_code == 400
 

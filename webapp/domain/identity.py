@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -94,16 +95,25 @@ def mask_name(name: str) -> str:
 
 
 # The simulated identity authority names every document it has no record of deterministically, so that a
-# stranger who types some name with a valid number fails the face check like anyone else (R-ID-4).
+# stranger who types some name with a valid number fails the face check like anyone else (R-ID-4). The name
+# is keyed with a secret of the instance (issue 17, D5): an unkeyed hash of the number let anyone compute
+# the name the face check accepts and log in as any ID the register does not list.
 HOLDER_SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜"
 )
 HOLDER_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国志文斌宇浩凯琳晨欣怡子涵梓轩雨"
 
 
-def holder_name(id_type: str, number: str) -> str:
+def register_key(secret: str) -> bytes:
+    """The simulated register's own key, derived from the instance's secret (so the secret itself is not
+    what names people, and one instance's names say nothing about another's)."""
+    return hmac.new(secret.encode(), b"simulated identity register", hashlib.sha256).digest()
+
+
+def holder_name(key: bytes, id_type: str, number: str) -> str:
     """The name the simulated register gives a document it lists no holder for: two or three characters
-    derived from the number (the same number always gives the same name)."""
-    digest = hashlib.sha256(f"{id_type}:{number}".encode()).digest()
+    derived from the number with the register's key (``register_key``): the same instance always gives the
+    same name, and nobody without the key can work it out."""
+    digest = hmac.new(key, f"{id_type}:{number}".encode(), hashlib.sha256).digest()
     name = HOLDER_SURNAMES[digest[0] % len(HOLDER_SURNAMES)] + HOLDER_GIVEN[digest[1] % len(HOLDER_GIVEN)]
     return name + (HOLDER_GIVEN[digest[2] % len(HOLDER_GIVEN)] if digest[3] % 3 else "")

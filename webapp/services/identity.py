@@ -2,10 +2,12 @@
 
 The simulated identity authority stands for the public-security photo register the face check consults:
 it knows each document's holder (its own table, ``identity_register``, for the people it lists; a name
-derived from the number for every other valid document). The face check passes only for the holder's
-name, so a squatter with a wrong name fails there, whether or not the ID is known to the app, and a
-person row is written only after a check passes. Every refusal reads the same (``MSG_NOT_VERIFIED``);
-the app's own tables are never consulted to decide it, so no answer says whether an ID is enrolled.
+derived from the number with the register's secret key, ``domain.identity.register_key``, for every other
+valid document). The face check passes only for the holder's name, so a squatter with a wrong name fails
+there, whether or not the ID is known to the app, and a person row is written only after a check passes.
+Every refusal reads the same (``MSG_NOT_VERIFIED``), the holder's own failed face included: a different
+answer for the right name would confirm a name and ID pair to whoever typed it. The app's own tables are
+never consulted to decide it, so no answer says whether an ID is enrolled.
 
 Swapping the simulation for the real register means replacing ``holder``; nothing else reads the table.
 """
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..domain.identity import facts_from_id, holder_name
 from ..models import BureauSequence, Person, RegisteredHolder
 
-MSG_NOT_VERIFIED = "请核对姓名、证件类型和证件号码后重试"
+MSG_NOT_VERIFIED = "请核对姓名、证件类型和证件号码，在光线充足处正对屏幕后重试"
 PERSON_NO_START = 1101_0001_0000_0000  # as migration 0006_trust seeds it
 
 
@@ -35,20 +37,22 @@ class Holder:
 
 @dataclass(frozen=True)
 class FaceCheck:
-    """The outcome of the simulated face check: passed, or the one reason shown to the user."""
+    """The outcome of the simulated face check: passed, or the one message every refusal shows, and (for
+    the operator's audit only) what the register found wrong."""
 
     passed: bool
     reason: str = ""
+    cause: str = ""
 
 
-def holder(session: Session, id_type: str, id_number: str) -> Holder:
-    """The register's holder of a (valid, normalised) document."""
+def holder(session: Session, id_type: str, id_number: str, key: bytes) -> Holder:
+    """The register's holder of a (valid, normalised) document; ``key`` is the register's (``register_key``)."""
     row = session.scalar(
         select(RegisteredHolder).where(RegisteredHolder.id_type == id_type, RegisteredHolder.id_number == id_number)
     )
     if row is not None:
         return Holder(row.name, row.face_fail_reason)
-    return Holder(holder_name(id_type, id_number))
+    return Holder(holder_name(key, id_type, id_number))
 
 
 def register(session: Session, id_type: str, id_number: str, name: str, face_fail_reason: str | None = None) -> None:
@@ -65,15 +69,15 @@ def register(session: Session, id_type: str, id_number: str, name: str, face_fai
     session.flush()
 
 
-def face_check(session: Session, id_type: str, id_number: str, name: str) -> FaceCheck:
+def face_check(session: Session, id_type: str, id_number: str, name: str, key: bytes) -> FaceCheck:
     """The simulated 人脸识别: the face in front of the camera is the typed name's, so it passes only when
-    the register's holder has that name. A wrong name gets the neutral message; the holder whose face the
-    simulation refuses (demo face-fails) gets the reason, which tells nothing a stranger could use."""
-    h = holder(session, id_type, id_number)
+    the register's holder has that name and the register has nothing against their face (demo face-fails).
+    Both refusals read the same; only ``cause`` (for the audit) tells them apart."""
+    h = holder(session, id_type, id_number, key)
     if h.name != name:
-        return FaceCheck(False, MSG_NOT_VERIFIED)
+        return FaceCheck(False, MSG_NOT_VERIFIED, "姓名与证件不符")
     if h.face_fail_reason:
-        return FaceCheck(False, h.face_fail_reason)
+        return FaceCheck(False, MSG_NOT_VERIFIED, h.face_fail_reason)
     return FaceCheck(True)
 
 

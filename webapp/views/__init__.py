@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import (
+    _attempts,
     _limits,
     _sessions,
     _web,
@@ -40,5 +41,6 @@ def init_app(app: Flask) -> None:
     _web.init_app(app)
     _sessions.init_app(app)
     _limits.init_app(app)
+    _attempts.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

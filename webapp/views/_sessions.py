@@ -16,15 +16,29 @@ makes small.
   the app's business clock (APP_TODAY, which tests move by days); tests move ``interface.now`` instead.
 - A save never recreates a session deleted meanwhile (log out everywhere while another tab is busy).
 - Static files, provider notifications and the health check neither read nor write a session.
+
+Anonymous visitors have no server-side session at all, only a **pre-session** (issue 17, D2): a cookie
+(``presession``) signed with the app's secret and carrying a random nonce, plus the little an anonymous
+visit keeps (the channel of the code scanned, a 记录查验 captcha challenge). The form token of an anonymous
+page is derived from that nonce (``presession_csrf``), so it is this visitor's and no one else's: a token
+copied from another browser fails against this browser's nonce, and a browser without the cookie (a
+cross-site form: the cookie is SameSite=Lax) has nothing to check a token against. Reading or minting a
+pre-session writes nothing on the server, so an anonymous GET stays a pure function of the request: a page
+could be rendered once and served as bytes with only the token substituted. The pre-session lives two hours
+from the visitor's last request (the cookie is signed again when it is over ten minutes old). A server-side
+session starts only when a view stores something that may not travel in a cookie (a pending login); that
+is a step that raises trust, so it gets a fresh id and token and the pre-session cookie is dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,6 +47,7 @@ import sqlalchemy as sa
 from flask import Flask, Request, Response, current_app
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SessionInterface
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ..models import WebSession
 
@@ -43,6 +58,13 @@ ANONYMOUS_LIFETIME = timedelta(hours=2)  # a session nobody logged in with (CSRF
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _SERIALIZER = TaggedJSONSerializer()
 _STATELESS_PREFIXES = ("/static/", "/pay/notify/", "/healthz", "/readyz")
+PRESESSION_COOKIE = "presession"
+PRESESSION_SECONDS = 2 * 3600  # from the visitor's last request
+_PRESESSION_RESIGN = 600
+#: What an anonymous visit may keep in its pre-session cookie; anything else in the session (a pending login,
+#: a flash) makes it a server-side session. The CSRF value is not kept: it is derived from the nonce.
+LIGHT_KEYS = ("channel", "captcha")
+CSRF_FIELD = "csrf_token"
 
 
 def _key(token: str) -> str:
@@ -60,13 +82,30 @@ class ServerSession(SecureCookieSession):
         self.lost = lost  # a cookie came whose session has ended (logged out, expired) or never existed
         self.stateless = stateless  # this request neither reads nor writes a session
         self.ended: list[str] = []
+        self.opened_with_token = token is not None  # a live server-side session came with the request
+        self.pre: dict[str, Any] = {}  # the pre-session: "n" (its nonce) and the LIGHT_KEYS it keeps
+        self.pre_sent = False  # the request carried a valid pre-session cookie
+        self.pre_resign = False  # send the pre-session cookie with this answer (new, changed or old)
 
     def regenerate(self) -> None:
         """A new token at the end of this request; the current one stops working (login, logout)."""
         if self.token:
             self.ended.append(self.token)
         self.token = None
+        self.pre.pop("n", None)  # nor does a pre-session nonce (planted or not) outlive a step up in trust
         self.modified = True
+
+    def pre_nonce(self) -> str:
+        """This visitor's pre-session nonce; minted (and its cookie sent with this answer) on first need."""
+        if "n" not in self.pre:
+            self.pre["n"] = secrets.token_urlsafe(18)
+            self.pre_resign = True
+        return str(self.pre["n"])
+
+    @property
+    def server_side(self) -> bool:
+        """Whether this session is, or is about to be, kept on the server (it holds more than LIGHT_KEYS)."""
+        return self.token is not None or any(k not in LIGHT_KEYS and k != CSRF_FIELD for k in self)
 
 
 class SessionStore(Protocol):
@@ -216,19 +255,22 @@ class ServerSessionInterface(SessionInterface):
         self.store, self.now = store, now
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        """Load the session the cookie names, or start an empty one."""
+        """Load the session the cookie names, or start an empty one on the visitor's pre-session."""
         if request.path.startswith(_STATELESS_PREFIXES):
             return ServerSession(stateless=True)
         token = request.cookies.get(self.get_cookie_name(app), "")
-        if not _TOKEN.fullmatch(token):
-            return ServerSession(lost=bool(token))
-        raw = self.store.load(_key(token), self.now())
-        if raw is None:
-            return ServerSession(lost=True)
-        return ServerSession(_SERIALIZER.loads(raw), token)
+        if _TOKEN.fullmatch(token):
+            raw = self.store.load(_key(token), self.now())
+            if raw is not None:
+                return ServerSession(_SERIALIZER.loads(raw), token)
+        pre, age = _read_presession(app, request)
+        session = ServerSession({k: pre[k] for k in LIGHT_KEYS if k in pre}, lost=bool(token))
+        if pre:
+            session.pre, session.pre_sent, session.pre_resign = pre, True, age > _PRESESSION_RESIGN
+        return session
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
-        """Write the session if it changed, end the tokens it replaced, and set or clear the cookie."""
+        """Write the session if it changed, end the tokens it replaced, and set or clear the cookies."""
         if session.stateless:
             return
         for token in session.ended:
@@ -244,12 +286,13 @@ class ServerSessionInterface(SessionInterface):
             "httponly": self.get_cookie_httponly(app),
         }
         name = self.get_cookie_name(app)
-        if not session:
-            if session.token:
-                self.store.delete(_key(session.token))
-                session.token = None
-            if session.modified or session.lost:
-                response.delete_cookie(name, **cookie)
+        if session.token and not session:  # emptied: the session ends (its cookie goes below)
+            self.store.delete(_key(session.token))
+            session.token = None
+        if not session.server_side:
+            if session.lost or session.opened_with_token:
+                response.delete_cookie(name, **cookie)  # an ended session's cookie, or one that just ended
+            _write_presession(app, session, response, cookie)
             return
         if session.token and not session.modified:
             return
@@ -266,8 +309,51 @@ class ServerSessionInterface(SessionInterface):
         else:
             session.token = secrets.token_urlsafe(32)
             self.store.insert(_key(session.token), data, person_id, expires_at, now)
+            if session.pre_sent:  # the server-side session replaces the pre-session (see the module's doc)
+                response.delete_cookie(PRESESSION_COOKIE, **cookie)
         max_age = math.ceil((login_until - now).total_seconds()) if login_until else None
         response.set_cookie(name, session.token, max_age=max_age, **cookie)
+
+
+def _presession_serializer(app: Flask) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(app.secret_key or "", salt="pre-session")
+
+
+def _read_presession(app: Flask, request: Request) -> tuple[dict[str, Any], float]:
+    """The pre-session the request's cookie carries (empty if none, forged or over two hours idle), and
+    how many seconds ago the cookie was signed."""
+    value = request.cookies.get(PRESESSION_COOKIE)
+    if not value or len(value) > 2048:
+        return {}, 0.0
+    try:
+        data, signed = _presession_serializer(app).loads(value, max_age=PRESESSION_SECONDS, return_timestamp=True)
+    except BadData:
+        return {}, 0.0
+    if not isinstance(data, dict) or not isinstance(data.get("n"), str):
+        return {}, 0.0
+    return {k: v for k, v in data.items() if k == "n" or k in LIGHT_KEYS}, time.time() - signed.timestamp()
+
+
+def _write_presession(app: Flask, session: ServerSession, response: Response, cookie: dict[str, Any]) -> None:
+    """Send the pre-session cookie when it is new, its content changed, or it was signed long ago."""
+    kept = {k: session[k] for k in LIGHT_KEYS if k in session}
+    before = {k: v for k, v in session.pre.items() if k != "n"}
+    if kept != before:
+        session.pre = {**({"n": session.pre["n"]} if "n" in session.pre else {}), **kept}
+        session.pre_resign = True
+    if not session.pre_resign or not (kept or "n" in session.pre):
+        return
+    session.pre_nonce()
+    value = _presession_serializer(app).dumps(session.pre)
+    response.set_cookie(PRESESSION_COOKIE, value, max_age=PRESESSION_SECONDS, **cookie)
+    response.vary.add("Cookie")
+
+
+def presession_csrf(app: Flask, nonce: str) -> str:
+    """The CSRF value of a pre-session: derived from its nonce with the app's secret, so it is stored nowhere
+    and only the browser holding the nonce's cookie can have a form token for it."""
+    secret = str(app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key).encode()
+    return hmac.new(secret, f"pre-session csrf:{nonce}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _login_until(session: ServerSession, now: datetime) -> datetime | None:

@@ -6,6 +6,7 @@ error pages and template helpers. Flask lives here and in the blueprints, nowher
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -122,7 +123,7 @@ def me() -> Person:
     return user
 
 
-def _fresh_session() -> None:
+def fresh_session() -> None:
     """Empty the session under a new token, keeping only the device's own settings (the channel the user
     came from, large text): nothing of the person before survives, not even a half-filled 他人 (R-ID-5)."""
     kept = {k: session[k] for k in ("channel",) if k in session}
@@ -131,11 +132,13 @@ def _fresh_session() -> None:
     if regenerate is not None:
         regenerate()
     session.update(kept)
+    g.pop("csrf_token", None)  # Flask-WTF's per-request copy of the old one
+    session["csrf_token"] = secrets.token_hex(20)  # as Flask-WTF makes its own, so the next page need not save
 
 
 def sign_in(person: Person, remember: bool) -> None:
     """Start a login session on a new token: 2 hours, or 7 days with 7天免登录 (R-ID-1, R-ID-5)."""
-    _fresh_session()
+    fresh_session()
     session["person_id"] = person.id
     span = timedelta(days=REMEMBER_DAYS) if remember else timedelta(hours=SESSION_HOURS)
     session["login_expires"] = (session_now() + span).isoformat()
@@ -144,7 +147,7 @@ def sign_in(person: Person, remember: bool) -> None:
 
 def sign_out() -> None:
     """End the login on the server; the browser keeps a fresh session with its channel (R-ID-5)."""
-    _fresh_session()
+    fresh_session()
     g.user = None
 
 
@@ -152,10 +155,26 @@ def safe_next(target: str | None) -> str | None:
     """Only a path on this site may be a redirect target (no open redirects)."""
     if not target or len(target) > 2000 or any(c < " " or c == "\x7f" for c in target):
         return None
-    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def htmx_current_path() -> str | None:
+    """The path of the page an htmx request was sent from (``HX-Current-URL``), if the header is a URL at all
+    and its path one of this site's; any header a client makes up (``http://[``) is just absent here."""
+    raw = request.headers.get("HX-Current-URL") or ""
+    try:
+        path = urlsplit(raw).path
+    except ValueError:
+        return None
+    return safe_next(path)
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -164,15 +183,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
-            target = (
-                request.full_path.rstrip("?")
-                if request.method == "GET"
-                else (
-                    request.headers.get("HX-Current-URL")
-                    and urlsplit(request.headers["HX-Current-URL"]).path
-                    or request.path
-                )
-            )
+            reads = request.method in ("GET", "HEAD")
+            target = request.full_path.rstrip("?") if reads else htmx_current_path() or request.path
             kept = [(k, v) for k in getattr(view, "kept_on_expiry", ()) for v in request.form.getlist(k)]
             if request.method == "POST" and kept:
                 target = f"{target}?{urlencode(kept)}"
@@ -378,6 +390,10 @@ def init_app(app: Flask) -> None:
     def _security_headers(response):  # type: ignore[no-untyped-def]
         security_headers(response.headers)
         response.headers.pop("Server", None)
+        if "Cache-Control" not in response.headers and (getattr(session, "server_side", False) or g.get("personal")):
+            # A login (or one under way, or a 记录查验 result) shows personal data: no copy in any cache, the
+            # phone's back-forward cache included, so nothing of it is shown again after logout (D11).
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     app.extensions["security_headers"] = security_headers  # static files get them too (``static_files``)

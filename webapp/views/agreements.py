@@ -111,7 +111,7 @@ def revoke(agreement_id: int) -> Any:
     """撤销: GET asks in the page (确定 / 取消), POST revokes (R-AG-6)."""
     with found():
         a = agreements.agreement_of(db(), me().id, agreement_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (a link checker or prefetcher): asking, never revoking
         if a.status is not AgreementStatus.SIGNED:
             flash("该协议已撤销或已失效，无需撤销", "warn")
             return redirect(url_for("agreements.index"), 303)

@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
-from ..domain.identity import IdentityError, normalize_id_number
+from ..domain.identity import IdentityError, normalize_id_number, register_key
 from ..services import identity
-from ._limits import configured, digest, limiter, per_address
+from ._attempts import Refused, pair, reserve, too_many
+from ._attempts import per_address as address_key
+from ._limits import per_address
 from ._sessions import end_every_session_of
 from ._web import (
     DISPLAY_MODE_COOKIE,
@@ -18,6 +20,7 @@ from ._web import (
     current_user,
     db,
     display_mode,
+    fresh_session,
     login_required,
     render,
     safe_next,
@@ -54,6 +57,7 @@ def login() -> Any:
         if not form["agree"]:
             errors["agree"] = "请阅读并同意《用户服务协议》及《隐私政策》"
         if not errors:
+            fresh_session()  # a step up in trust: a new session id and form token (D4)
             session["pending_login"] = {k: form[k] for k in ("name", "id_type", "id_number", "remember", "next")}
             return redirect(url_for("auth.face"), 303)
     else:
@@ -67,34 +71,33 @@ def login() -> Any:
     return render("auth/login.html", form=form, errors=errors, expired=expired, status=422 if errors else 200)
 
 
-def _pending_id() -> str:
-    """The counter key of the document a pending login names (keyed digest, never the number)."""
-    pending = session.get("pending_login")
-    number = pending.get("id_number", "") if isinstance(pending, dict) else ""
-    return "face-id:" + digest(str(number))
-
-
 @bp.route("/login/face", methods=["GET", "POST"])
 @per_address("RATELIMIT_FACE")
-@limiter.limit(
-    configured("RATELIMIT_FACE_PER_ID"),
-    methods=["POST"],
-    key_func=_pending_id,
-    deduct_when=lambda response: response.status_code == 422,
-)
 def face() -> Any:
     """The simulated 人脸识别 against the identity authority's register (R-ID-4): it passes only for the
-    document's holder; a person row is written only then. A refusal reads the same for every ID."""
+    document's holder; a person row is written only then. A refusal reads the same for every ID.
+
+    Failed checks are counted per (address, document) and per address, before the check is made (D3): a
+    stranger who fails five times for someone's ID locks only that pair (and, past RATELIMIT_FACE_FAILED,
+    their own address); the holder, from their own phone, is never held back by them."""
     pending = session.get("pending_login")
     if not isinstance(pending, dict):
         return redirect(url_for("auth.login"))
     failure = None
     if request.method == "POST":
-        check = identity.face_check(db(), pending["id_type"], pending["id_number"], pending["name"])
+        budget = reserve(
+            (pair("face", f"{pending['id_type']}:{pending['id_number']}"), "RATELIMIT_FACE_PER_ID"),
+            (address_key("face"), "RATELIMIT_FACE_FAILED"),
+        )
+        if isinstance(budget, Refused):
+            return too_many(budget)
+        key = register_key(str(current_app.config["SECRET_KEY"]))
+        check = identity.face_check(db(), pending["id_type"], pending["id_number"], pending["name"], key)
         if not check.passed:
             failure = check.reason
-            audit("login.face_failed", pending["id_number"][-4:], "", actor_id=None)
+            audit("login.face_failed", pending["id_number"][-4:], check.cause, actor_id=None)
         else:
+            after_commit(budget.release)  # only failures count (after the commit: SQLite has one writer)
             person = identity.person_after_face_check(db(), pending["id_type"], pending["id_number"], pending["name"])
             audit("login", str(person.id), "7天免登录" if pending.get("remember") else "", actor_id=person.id)
             sign_in(person, remember=bool(pending.get("remember")))
@@ -135,7 +138,12 @@ def display_mode_choice() -> Any:
         mode = "standard" if display_mode() == "elder" else "elder"
     response = redirect(safe_next(request.form.get("back")) or url_for("auth.settings"), 303)
     response.set_cookie(
-        DISPLAY_MODE_COOKIE, mode, max_age=365 * 24 * 3600, httponly=True, samesite="Lax", secure=request.is_secure
+        DISPLAY_MODE_COOKIE,
+        mode,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure or bool(current_app.config["SESSION_COOKIE_SECURE"]),
     )
     return response
 

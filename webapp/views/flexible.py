@@ -35,7 +35,7 @@ def _base_context(person: Person, typed: str | None = None) -> dict[str, Any]:
     e = accounts.enrolment_of(db(), person.id)
     today = clock().today()
     if e is None:
-        return {"enrolment": None}
+        return {"enrolment": None, "rows": []}  # the page says so; the live amounts (htmx) are an empty table
     state = accounts.window_state(db(), e, today)
     year = state.target_year or contribution_year(today, e.region)
     policy, no_policy = accounts.policy_or_none(e.region, Month(year, 7).first_day if state.target_year else today)

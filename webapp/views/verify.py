@@ -3,21 +3,26 @@ certificate's details with names and numbers masked, or a plain 校验不通过 
 wrong. The certificate's QR code opens this page with the check code and a key standing for the document
 number (never the number itself, R-ID-3), so the reader only answers the captcha.
 
-The captcha is an image (看不清，换一张 draws another) or, for people who cannot read it, a sum in Chinese
-words (改用文字题). Wrong attempts — a wrong captcha, a malformed code, 校验不通过 — are counted per
-address AND per document number (the shared limiter: Redis when configured); the 21st within a minute
-is refused with 429 and a plain message. The form is a plain (not boosted) form, so that answer shows.
+The captcha is an image (看不清，换一张 draws another) or, for people who cannot read it, four digits read
+out in Mandarin (改用语音验证码, ``domain.captcha``). Its challenge lives in the visitor's session (the
+pre-session cookie for an anonymous visitor: nothing is written on the server to show the page) and its
+nonce is spent once, in the database, whatever worker answers (``services.once``).
+
+Wrong attempts — a wrong captcha, a malformed code, 校验不通过 — are counted before they are judged
+(``_attempts``), per (address, document) and per address, never per document alone, so nobody can lock a
+certificate's owner out from elsewhere (issue 17, D9); the attempt past a budget is refused with 429 and a
+plain message. The form is a plain (not boosted) form, so that answer shows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, request, session
-from flask_limiter.util import get_remote_address
 
 from ..domain import captcha
 from ..domain.certificates import is_check_code, mask_number, normalize_check_code, period_text
@@ -25,12 +30,13 @@ from ..domain.identity import mask_id_number, mask_name
 from ..domain.levy import levy_of
 from ..models import Certificate
 from ..services import certificates as certs
-from ._limits import limiter
-from ._web import db, render
+from ..services import once
+from ._attempts import Refused, pair, per_address, reserve
+from ._limits import limiter, wait_text
+from ._web import after_commit, db, render
 
 bp = Blueprint("verify", __name__, url_prefix="/verify")
-LIMIT = "20/minute"
-MSG_TOO_MANY = "校验失败次数过多，请1分钟后再试。"
+MSG_TOO_MANY = "校验失败次数过多，请{wait}后再试。"
 MSG_FAILED = "校验不通过"
 CAPTCHA_MINUTES = 10
 
@@ -39,18 +45,11 @@ def _secret() -> str:
     return str(current_app.config["SECRET_KEY"])
 
 
-def _document_key() -> str:
-    """The per-document limit's key: a keyed hash of the typed number (no ID in the limiter's storage),
-    or of the check code when the QR code stands in for the number."""
-    typed = "".join((request.form.get("id_number") or "").split()).upper() or "code:" + normalize_check_code(
-        request.form.get("code", "")
-    )
-    return "verify-doc:" + hashlib.sha256(f"{_secret()}:{typed}".encode()).hexdigest()[:24]
-
-
-def _wrong(_response: Response) -> bool:
-    """Only a wrong attempt counts against the limits."""
-    return bool(g.get("verify_wrong"))
+def _document() -> str:
+    """The document an attempt is about, for its (address, document) budget (``pair`` digests it): the typed
+    number, or the check code when the QR code stands in for the number."""
+    typed = "".join((request.form.get("id_number") or "").split()).upper()
+    return typed or "code:" + normalize_check_code(request.form.get("code", ""))
 
 
 # ------------------------------------------------------------------------------------------ captcha
@@ -63,38 +62,33 @@ def _new_challenge(kind: str) -> dict[str, Any]:
 
 
 def _challenge_view(challenge: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows of a challenge: the image URL, or the question in words."""
-    if challenge["kind"] == "text":
-        return {"kind": "text", "question": captcha.question(_secret(), challenge["n"])[0]}
-    return {"kind": "image", "nonce": challenge["n"]}
+    """What the page shows of a challenge: its kind and the nonce its image or recording is made from."""
+    return {"kind": challenge["kind"], "nonce": challenge["n"]}
 
 
 def _captcha_passes(typed: str) -> bool:
-    """The answer to the session's challenge, used once (a replayed cookie finds it spent) and for
-    CAPTCHA_MINUTES at most."""
+    """The answer to the session's challenge, used once whatever the store (a replayed cookie, or ten
+    concurrent submissions of one solved challenge, find it spent) and for CAPTCHA_MINUTES at most."""
     challenge = session.pop("captcha", None)
-    if not challenge or time.time() - challenge.get("t", 0) > CAPTCHA_MINUTES * 60:
+    if not isinstance(challenge, dict) or not isinstance(challenge.get("n"), str):
         return False
-    if not _spend(challenge["n"]):
+    issued = challenge.get("t")
+    if not isinstance(issued, int) or time.time() - issued > CAPTCHA_MINUTES * 60:
+        return False
+    until = datetime.fromtimestamp(issued + CAPTCHA_MINUTES * 60, UTC)
+    if not once.spend(db(), "captcha", challenge["n"], until):
         return False
     answer = captcha.expected(
-        _secret(), challenge["n"], challenge["kind"], current_app.config.get("CAPTCHA_TEST_ANSWER")
+        _secret(), challenge["n"], str(challenge.get("kind")), current_app.config.get("CAPTCHA_TEST_ANSWER")
     )
     return captcha.matches(typed, answer)
-
-
-def _spend(nonce: str) -> bool:
-    """Mark a nonce used in the limiter's storage (shared by every worker with Redis); False if it was."""
-    try:
-        return limiter.storage.incr(f"captcha-used:{nonce}", CAPTCHA_MINUTES * 60) == 1  # type: ignore[union-attr]
-    except Exception:  # the storage is down: the session pop above still spends it in this browser
-        return True
 
 
 @bp.post("/captcha")
 @limiter.limit("60/minute")
 def new_captcha() -> Any:
-    """看不清，换一张 (another image) or 改用文字题 / 改用图片验证码 (htmx): just the captcha part, anew."""
+    """看不清，换一张 (another image), 换一段 (another recording) or 改用语音验证码 / 改用图片验证码 (htmx): just the
+    captcha part, anew."""
     challenge = _new_challenge(request.form.get("kind", "image"))
     return render(
         "verify/index.html",
@@ -122,6 +116,27 @@ def captcha_image(nonce: str) -> Any:
     buf = io.BytesIO()
     ImageCaptcha(width=200, height=72, font_sizes=(44, 50, 56)).write(text, buf, format="png")
     return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+_VOICES = Path(__file__).resolve().parent / "captcha_voices"
+_audio: list[Any] = []  # the AudioCaptcha, its voices read once per process
+
+
+@bp.get("/captcha/<nonce>.wav")
+@limiter.limit("60/minute")
+def captcha_audio(nonce: str) -> Any:
+    """The recording of the session's current challenge: its digits read out in Mandarin over a murmur of
+    other digits (the ``captcha`` package's noise), for those who cannot read the image."""
+    challenge = session.get("captcha")
+    if not challenge or challenge.get("n") != nonce or challenge.get("kind") != "audio":
+        abort(404)
+    if not _audio:
+        from captcha.audio import AudioCaptcha
+
+        _audio.append(AudioCaptcha(voicedir=str(_VOICES)))
+    digits = captcha.expected(_secret(), nonce, "audio", current_app.config.get("CAPTCHA_TEST_ANSWER"))
+    digits = "".join(d for d in digits if d in captcha.AUDIO_DIGITS) or captcha.audio_digits(_secret(), nonce)
+    return Response(bytes(_audio[0].generate(digits)), mimetype="audio/wav", headers={"Cache-Control": "no-store"})
 
 
 # ------------------------------------------------------------------------------------------ the page
@@ -169,12 +184,19 @@ def index() -> Any:
 
 
 @bp.post("")
-@limiter.limit(LIMIT, key_func=get_remote_address, deduct_when=_wrong, error_message=MSG_TOO_MANY)
-@limiter.limit(LIMIT, key_func=_document_key, deduct_when=_wrong, error_message=MSG_TOO_MANY)
 def check() -> Any:
-    """开始校验."""
+    """开始校验: counted before it is judged (RATELIMIT_VERIFY_PER_DOC, RATELIMIT_VERIFY); a right one gives
+    its count back."""
     form = _form()
     kind = request.form.get("kind", "image")
+    budget = reserve(
+        (pair("verify", _document()), "RATELIMIT_VERIFY_PER_DOC"), (per_address("verify"), "RATELIMIT_VERIFY")
+    )
+    if isinstance(budget, Refused):
+        page, status = _page(
+            form, kind=kind, message=MSG_TOO_MANY.format(wait=wait_text(budget.wait_seconds)), status=429
+        )
+        return page, status, {"Retry-After": str(budget.wait_seconds)}
     errors: dict[str, str] = {}
     if not form["id_number"] and not form["k"]:
         errors["id_number"] = "请输入纳税人识别号（证件号码）"
@@ -186,17 +208,17 @@ def check() -> Any:
     if not typed.strip():
         errors["captcha"] = "请输入验证码"
     elif not _captcha_passes(typed):
-        errors["captcha"] = "验证码不正确，请重新输入" if kind == "image" else "答案不正确，请重新计算"
+        errors["captcha"] = "验证码不正确，请重新输入" if kind == "image" else "数字不正确，请重新收听后输入"
     if errors:
-        g.verify_wrong = True
         return _page(form, kind=kind, errors=errors, status=422)
     if form["k"]:
         cert = certs.verify_by_key(db(), form["code"], form["k"], _secret())
     else:
         cert = certs.verify(db(), form["id_number"], form["code"])
     if cert is None:
-        g.verify_wrong = True
         return _page(form, kind=kind, failed=True)
+    after_commit(budget.release)  # only wrong attempts count (after the commit: SQLite has one writer)
+    g.personal = True  # a certificate's details, masked as they are, are kept by no cache
     return _page(form, kind=kind, result=masked(cert))
 
 
@@ -232,5 +254,5 @@ def masked(cert: Certificate) -> dict[str, Any]:
 
 @bp.errorhandler(429)
 def too_many(_e: Exception) -> Any:
-    """20 wrong attempts in a minute: say so plainly, on the page (429)."""
-    return _page(_form(), message=MSG_TOO_MANY, status=429)
+    """Too many captchas drawn in a minute: say so plainly, on the page (429)."""
+    return _page(_form(), message=MSG_TOO_MANY.format(wait="1分钟"), status=429)

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request
 
 from ...domain.calendar import Clock
 from ..crypto import APIV3_KEY, MERCHANT_KEYS, PLATFORM_KEYS, ensure_keys, load_private, load_public
@@ -161,6 +162,10 @@ def cashier_blueprint(provider: str) -> Blueprint:
                 return redirect(module.return_redirect(trade, paid=True), 303)
             trade = sim().store.trade_by_token(provider, token)
         name, color = BRANDS[provider]
+        g.csp_nonce = secrets.token_urlsafe(16)  # the page's one <style>, and nothing else inline
+        merchant = urlsplit(str(trade["return_url"] or ""))
+        if merchant.scheme in ("http", "https") and merchant.netloc:
+            g.form_targets = [f"{merchant.scheme}://{merchant.netloc}"]  # 返回商户 and the 303 after 确认支付
         return render_template(
             "sim/cashier.html",
             trade=trade,
@@ -168,6 +173,7 @@ def cashier_blueprint(provider: str) -> Blueprint:
             color=color,
             error=error,
             yuan=f"{trade['amount_fen'] / 100:.2f}",
+            csp_nonce=g.csp_nonce,
         ), (422 if error else 200)
 
     @bp.post("/_control")
@@ -228,7 +234,30 @@ def create_app(
     def healthz() -> Any:
         return {"status": "ok", "providers": sorted([*providers.MODULES, "bank"])}
 
+    app.after_request(_security_headers)
     return app
+
+
+def _security_headers(response: Any) -> Any:
+    """As a real provider's cashier would (issue 17, D11): nothing framed (a password page under someone
+    else's frame is clickjacking), no script at all, the page's own <style> by nonce, and forms only to the
+    cashier itself and back to the merchant the order names."""
+    nonce = g.get("csp_nonce")
+    response.headers["Content-Security-Policy"] = "; ".join(
+        [
+            "default-src 'none'",
+            f"style-src 'nonce-{nonce}'" if nonce else "style-src 'none'",
+            "img-src 'self' data:",
+            "form-action " + " ".join(["'self'", *g.get("form_targets", [])]),
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ]
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.pop("Server", None)
+    return response
 
 
 def charge(provider: str, trade: Any, txn_id: str) -> Any | None:
