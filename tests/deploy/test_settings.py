@@ -76,10 +76,10 @@ def test_an_environment_variable_wins_over_the_settings_file(tmp_path):
 def test_R_PA_6_every_process_reads_the_same_clock_however_late_it_starts(tmp_path):
     """APP_TODAY is stored with the moment make run read it: a command started later reads the clock running on
     from there, not 10:00 again (the batch debit's claims looked fresh because the command started its own clock)."""
-    anchor = time.time() - 5400  # make run started an hour and a half ago
+    anchor = time.time() - 5400 - 30  # make run started an hour and a half ago (and half a minute)
     write_settings_file(str(tmp_path), {"APP_TODAY": "2026-11-09", "APP_TODAY_ANCHOR": f"{anchor:.3f}"})
     late = load_config(str(tmp_path), env={})["CLOCK"].now()  # type: ignore[attr-defined]
-    assert late.strftime("%Y-%m-%d %H:%M") == "2026-11-09 11:30"
+    assert late.strftime("%Y-%m-%d %H:%M") == "2026-11-09 11:30"  # 11:30:30, clear of the minute's edges
     # The processes make run starts have APP_TODAY in their environment too: the same pair, the same clock.
     same = load_config(str(tmp_path), env={"APP_TODAY": "2026-11-09"})["CLOCK"].now()  # type: ignore[attr-defined]
     assert abs((same - late).total_seconds()) < 5
