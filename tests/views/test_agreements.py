@@ -163,11 +163,14 @@ def test_someone_elses_agreement_is_404(app, providers, phone_user, payer):
 
 
 def test_R_CH_1_agreement_payment_is_offered_where_the_guides_show_it():
+    """SPEC.md's table: seed 004 §1.9 (Alipay, flexible workers too), seed 003 (e-Tax app, residents), Q36
+    (Baidu and the e-Tax app give flexible workers 微信/支付宝/银联 only)."""
     assert methods_for("alipay", "rm") == ["alipay", "agreement"]
-    assert methods_for("alipay", "flex") == ["alipay"]
-    assert methods_for("baidu", "flex") == ["wechat", "alipay", "unionpay", "agreement"]
+    assert methods_for("alipay", "flex") == ["alipay", "agreement"]
+    assert methods_for("baidu", "flex") == ["wechat", "alipay", "unionpay"]
+    assert methods_for("etax-app", "rm")[-1] == methods_for("etax-app", "rp")[-1] == "agreement"
     assert methods_for("window", "flex") == ["agreement"]
-    assert "agreement" not in methods_for("wechat", "rm") + methods_for("etax-app", "rm")
+    assert "agreement" not in methods_for("wechat", "rm") + methods_for("etax-app", "flex")
 
 
 def test_R_AG_7_R_PA_1_pay_with_the_agreement_the_payer_chooses(app, providers, phone_user, payer):
