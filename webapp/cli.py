@@ -104,14 +104,16 @@ def demo_population(residents: int, flex_workers: int, agreements: bool, as_json
 @receivables_cli.command("generate-rm")
 @click.option("--year", type=int, required=True)
 def generate_rm(year: int) -> None:
-    """Build a calendar year's resident medical receivables (idempotent)."""
+    """Build a calendar year's resident medical receivables (idempotent), once its collection period has opened
+    (1 September of the year before, docs/policy.md §1)."""
+    from .domain.errors import RuleViolation
     from .domain.policy import NoPolicyError
     from .services import resident_medical as rm
 
     with _session() as s:
         try:
-            n = rm.generate_year(s, year, str(current_app.config["REGION"]))
-        except NoPolicyError as e:
+            n = rm.generate_year(s, year, str(current_app.config["REGION"]), current_app.extensions["clock"].today())
+        except (NoPolicyError, RuleViolation) as e:
             raise click.ClickException(str(e)) from None
         s.commit()
     click.echo(f"{n} receivables created")

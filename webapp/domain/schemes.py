@@ -58,6 +58,7 @@ SCHEMES: dict[str, Scheme] = {
             record="resident_medical.record",
             pays_for_others=True,
             self_service_window=False,
+            steps=("身份信息确认", "参保信息选择", "选择缴费信息", "选择支付方式"),  # seed 003 §2.1
         ),
         Scheme(
             SchemeCode.FLEXIBLE,
