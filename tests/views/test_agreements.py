@@ -235,7 +235,7 @@ def test_R_AG_8_a_change_of_si_agency_name_or_account_makes_agreements_invalid(a
     assert n == 1
     b = phone_user(payer, "alipay")
     page = text(b.get("/agreements"))
-    assert "失效" in page and "社保经办机构变更，请重新签订缴费协议" in page
+    assert "失效" in page and "社保经办机构变更" in page and "请于2026年12月9日起重新签订缴费协议" in page  # Q52(2)
     assert a.account_masked not in text(b.get(declare_for(b, payer.id)))
     with app.extensions["db_sessionmaker"]() as s:
         agency = s.scalar(select(Enrolment.si_agency).where(Enrolment.person_id == payer.id))

@@ -67,7 +67,13 @@ def _form_context(form: dict[str, str], errors: dict[str, str]) -> dict[str, Any
         "branches": branches,
         "batch_tip": agreements.BATCH_TIP,
         "account_tip": agreements.ACCOUNT_TIP,
+        "resign_block": _resign_block(person.id),
     }
+
+
+def _resign_block(payer_id: int) -> str | None:
+    until = agreements.resign_blocked_until(db(), payer_id, clock().today())
+    return agreements.resign_message(until) if until else None
 
 
 @bp.route("/new", methods=["GET", "POST"])
