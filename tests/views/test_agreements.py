@@ -98,7 +98,7 @@ def test_R_AG_2_R_AG_5_sign_then_the_list_shows_it_masked_and_in_effect_tomorrow
     "over, message",
     [
         ({"card_number": CARD[:-1] + str((int(CARD[-1]) + 1) % 10)}, "校验位不正确"),
-        ({"card_number": "6222"}, "应为19位"),
+        ({"card_number": "6222"}, "应为16至19位数字"),
         ({"card_number": "６２２２abc"}, "只能包含数字"),
         ({"holder": "王五"}, "签约失败：持卡人姓名须与缴费人姓名一致"),
         ({"branch": ""}, "请选择银行网点"),

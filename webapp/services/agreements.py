@@ -198,7 +198,7 @@ def sign(session: Session, bank: BankAdapter, person: Person, form: SignForm, no
     except PaymentError as e:
         raise RuleViolation("银行暂时无法受理签约，请稍后重试") from e
     if not result.ok:
-        raise RuleViolation(f"签约失败：{result.message}")
+        raise RuleViolation(banks.sign_refusal(form.bank, result.message))
     a = Agreement(
         agreement_no=result.agreement_no,
         payer_id=person.id,
