@@ -146,3 +146,19 @@ def test_Q51_a_change_of_si_agency_with_dues_unpaid_is_flagged_to_the_operator(a
     assert r.exit_code == 0 and "第2行（提示）" in r.output and "先缴清应缴费款" in r.output
     with app.extensions["db_sessionmaker"]() as s:
         assert s.scalar(select(Enrolment.si_agency).where(Enrolment.person_id == person.id)) == NEW_AGENCY
+
+
+def test_新增协议_goes_in_the_guides_two_steps_with_下一步(app, providers, phone_user):
+    """seed 000 §4 移动端: 缴费人信息 and 是否银行代扣 (… 请认真核对身份信息后，再进行下一步操作！) → 【下一步】
+    → 税务机关 and 银行信息 → 【提交】; 上一步 keeps the choice, and a refused 提交 stays on the second step."""
+    person, _ = _worker(app, providers)
+    b = phone_user(person, "alipay")
+    first = text(b.get("/agreements/new"))
+    assert "再进行下一步操作" in first and ">下一步</button>" in first and 'name="bank"' not in first
+    assert 'aria-current="step"><span>1</span>缴费人信息' in first
+    second = text(b.get("/agreements/new?step=2&batch_debit=0"))
+    assert 'name="bank"' in second and 'name="batch_debit" value="0"' in second and "是否银行代扣：否" in second
+    assert ">提交</button>" in second and "/agreements/new?batch_debit=0" in second  # 上一步 keeps 否
+    assert 'value="0" checked' in text(b.get("/agreements/new?batch_debit=0"))
+    r = b.post("/agreements/new", {"batch_debit": "0", "tax_office": TAX_OFFICE, "bank": "ICBC", "holder": person.name})
+    assert r.status_code == 422 and "请选择银行行政区划" in text(r) and 'name="batch_debit" value="0"' in text(r)

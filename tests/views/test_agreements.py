@@ -50,19 +50,13 @@ def _form(**over):
 
 
 def test_R_AG_1_new_agreement_shows_the_payers_own_data_read_only(phone_user, payer):
-    page = text(phone_user(payer, "alipay").get("/agreements/new"))
+    b = phone_user(payer, "alipay")
+    page = text(b.get("/agreements/new"))
     assert "赵丽" in page and payer.id_number not in page and payer.id_number[:6] in page
     assert 'name="name"' not in page and 'name="id_number"' not in page  # nothing to change there
-    for label in (
-        "是否银行代扣",
-        "税务机关",
-        "社保经办机构",
-        "开户银行",
-        "银行行政区划",
-        "银行网点",
-        "持卡人姓名",
-        "银行账号",
-    ):
+    assert "是否银行代扣" in page and ">下一步</button>" in page
+    page = text(b.get("/agreements/new?step=2&batch_debit=1"))
+    for label in ("税务机关", "社保经办机构", "开户银行", "银行行政区划", "银行网点", "持卡人姓名", "银行账号"):
         assert label in page
     assert "本系统只支持给本人签订扣款协议" in page and "次日" not in page
 
@@ -89,9 +83,10 @@ def test_R_AG_2_R_AG_5_sign_then_the_list_shows_it_masked_and_in_effect_tomorrow
     for column in ("协议编号", "缴费人姓名", "税务机关", "开户银行", "银行账号", "是否银行代扣", "代扣险种"):
         assert column in page
     assert banks.mask_card(CARD) in page and CARD not in page  # R-ID-3
-    assert "次日生效" in page and "签订成功" not in page
+    # the guide's list: 签订成功 at once (seed 000 §4, seed 004); the day it takes effect beside it (R-AG-5)
+    assert "签订成功" in page and "2026-11-23（次日生效）" in page
     app.extensions["clock"].advance(timedelta(days=1))
-    assert "签订成功" in text(b.get("/agreements"))
+    assert "签订成功" in text(b.get("/agreements")) and "次日生效" not in text(b.get("/agreements"))
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,20 @@ _METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 RESIDENT_SCHEMES = ("rm", "rp")
 
+#: How a payment record names an agreement payment (a batch debit or 协议支付): the guide's record reads
+#: 缴费渠道 本系统, 缴费方式 三方协议 (seed 000 §5, 缴费记录查询).
+RECORD_AGREEMENT = ("本系统", "三方协议")
+
+
+def record_channel(channel: str, method: str) -> str:
+    """缴费渠道 as a payment record shows it (R-CE-1)."""
+    return RECORD_AGREEMENT[0] if method == "agreement" else CHANNELS.get(channel, channel)
+
+
+def record_method(method: str) -> str:
+    """缴费方式 as a payment record shows it (R-CE-1)."""
+    return RECORD_AGREEMENT[1] if method == "agreement" else METHOD_LABELS.get(method, method)
+
 
 def channel_from(param: str | None, user_agent: str | None) -> str | None:
     """The channel a request names: ``?ch=`` first, then the host app in the user agent."""

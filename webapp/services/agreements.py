@@ -33,8 +33,7 @@ from ..payments.base import PaymentError
 from .audit import record
 
 STATUS_LABELS = {
-    "effective": "签订成功",
-    "tomorrow": "次日生效",
+    AgreementStatus.SIGNED: "签订成功",
     AgreementStatus.REVOKED: "已撤销",
     AgreementStatus.INVALID: "失效",
 }
@@ -50,10 +49,42 @@ ACCOUNT_TIP = (
 
 
 def status_label(a: Agreement, today: date) -> str:
-    """签订成功, 次日生效, 已撤销 or 失效, as the list shows it (R-AG-2, R-AG-5)."""
-    if a.status is AgreementStatus.SIGNED:
-        return STATUS_LABELS["effective" if a.effective_on <= today else "tomorrow"]
+    """签订成功, 已撤销 or 失效, as the guide's list shows it (R-AG-2; seed 000 §4, seed 004): a new agreement is
+    签订成功 at once, and the list says from which day it is in effect (R-AG-5)."""
     return STATUS_LABELS[a.status]
+
+
+def withheld_insurances(session: Session, a: Agreement, today: date) -> list[str]:
+    """代扣险种 (R-AG-2): what the batch debit takes with this agreement — the insurances of the payer's enrolments
+    under its 税务机关 that a batch day debits today: flexible medical always, pension and unemployment under a
+    monthly cycle (R-FB-8), resident pension while an amount is set (R-RP-1). Empty (shown "--") without
+    是否银行代扣 or when nothing is taken."""
+    from ..domain.calendar import Month
+    from ..domain.levy import LABELS
+    from ..domain.policy import MEDICAL
+    from . import flexible, resident_pension  # they import this module
+
+    if not a.batch_debit or a.status is not AgreementStatus.SIGNED:
+        return []
+    out: list[str] = []
+    month = Month.of(today) + -1  # 本期, what the next batch day takes for pension and unemployment
+    for e in session.scalars(
+        select(Enrolment).where(
+            Enrolment.person_id == a.payer_id,
+            Enrolment.tax_office == a.tax_office,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
+        )
+    ):
+        if e.scheme == SchemeCode.FLEXIBLE:
+            monthly = flexible.cycle_of_month(session, e, month) == "monthly"
+            out += [LABELS[i] for i in flexible.insurances(e) if i == MEDICAL or monthly]
+        elif e.scheme == SchemeCode.RESIDENT_PENSION:
+            out += [
+                LABELS[i]
+                for i in resident_pension.insurances(e)
+                if resident_pension.active_amount(session, e.id, i, today.year) is not None
+            ]
+    return out
 
 
 def offices(session: Session, person_id: int) -> dict[str, str]:

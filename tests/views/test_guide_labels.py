@@ -1,0 +1,65 @@
+"""Labels as the guides word them (issue 20.8): the agreement list's 签订成功 and 代扣险种 (seed 000 §4, seed 004),
+the records' 缴费渠道 本系统 / 缴费方式 三方协议 for agreement payments (seed 000 §5)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import select
+
+from tests.factories import at, make_agreement, make_flex_worker, make_resident
+from webapp.models import BaseDeclaration, Enrolment
+from webapp.services import batch_debit
+
+from ..conftest import text
+
+
+def _withheld(page: str, masked: str) -> str:
+    card = page[page.index(masked) :]
+    return re.search(r"<dt>代扣险种</dt><dd>([^<]*)</dd>", card).group(1)
+
+
+def test_R_AG_2_代扣险种_names_what_the_batch_debit_takes(app, providers, phone_user):
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        monthly = make_flex_worker(s, "按月代扣", unpaid_months=0)
+        a = make_agreement(s, monthly, providers)
+        no_batch = make_agreement(s, monthly, providers, bank="CCB", batch_debit=False)
+        quarterly = make_flex_worker(s, "按季代扣", unpaid_months=0)
+        e = s.scalar(select(Enrolment).where(Enrolment.person_id == quarterly.id))
+        row = s.scalar(
+            select(BaseDeclaration).where(
+                BaseDeclaration.enrolment_id == e.id, BaseDeclaration.contribution_year == 2026
+            )
+        )
+        row.cycle = "quarterly"
+        q = make_agreement(s, quarterly, providers)
+        resident = make_resident(s, "居民代扣")
+        r = make_agreement(s, resident, providers)
+        s.commit()
+    page = text(phone_user(monthly, "alipay").get("/agreements"))
+    assert _withheld(page, a.account_masked) == "职工基本养老保险、失业保险、职工基本医疗保险"
+    assert _withheld(page, no_batch.account_masked) == "--"  # 是否银行代扣 否
+    assert "签订成功" in page
+    page = text(phone_user(quarterly, "alipay").get("/agreements"))
+    assert _withheld(page, q.account_masked) == "职工基本医疗保险"  # R-FB-8: the window takes the rest
+    page = text(phone_user(resident, "alipay").get("/agreements"))
+    assert _withheld(page, r.account_masked) == "--"  # resident medical is never batch-debited
+
+
+def test_R_CE_1_an_agreement_payment_reads_缴费渠道_本系统_and_缴费方式_三方协议(app, providers, phone_user):
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        person = make_flex_worker(s, "三方协议", unpaid_months=1)
+        make_agreement(s, person, providers)
+        s.commit()
+    day = date(2026, 11, 9)
+    batch_debit.run(
+        app.extensions["db_sessionmaker"], app.extensions["payment_adapters"]["agreement"], day, lambda: at(day, 6)
+    )
+    app.extensions["clock"].set(at(date(2026, 11, 12)))
+    page = text(phone_user(person, "alipay").get("/flex/records?start=2026-10&end=2026-10"))
+    cards = re.findall(r"<dt>缴费渠道</dt><dd>([^<]*)</dd>.*?<dt>缴费方式</dt><dd>([^<]*)</dd>", page, re.S)
+    assert cards and set(cards) == {("本系统", "三方协议")}
+    page = text(phone_user(person, "alipay").get("/flex/records?start=2026-09&end=2026-09"))  # paid by Alipay
+    cards = re.findall(r"<dt>缴费渠道</dt><dd>([^<]*)</dd>.*?<dt>缴费方式</dt><dd>([^<]*)</dd>", page, re.S)
+    assert cards and set(cards) == {("京通（支付宝）", "支付宝")}
