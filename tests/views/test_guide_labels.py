@@ -63,3 +63,23 @@ def test_R_CE_1_an_agreement_payment_reads_缴费渠道_本系统_and_缴费方�
     page = text(phone_user(person, "alipay").get("/flex/records?start=2026-09&end=2026-09"))  # paid by Alipay
     cards = re.findall(r"<dt>缴费渠道</dt><dd>([^<]*)</dd>.*?<dt>缴费方式</dt><dd>([^<]*)</dd>", page, re.S)
     assert cards and set(cards) == {("京通（支付宝）", "支付宝")}
+
+
+def test_R_FB_3_the_base_page_shows_the_table_then_修改_opens_it_in_the_window(app, phone_user):
+    """seed 000 §2 步骤1: 点击【修改】按钮可以查看险种明细并在规定时间内修改缴费基数."""
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        p = make_flex_worker(s, "修改基数", unpaid_months=0, today=date(2026, 6, 20))
+        s.commit()
+    app.extensions["clock"].set(at(date(2026, 6, 20)))  # the 2026 window (14 June – 25 July)
+    b = phone_user(p, "alipay")
+    b.get("/flex/base")
+    assert b.post("/flex/base", {"base": "9000", "cycle": "monthly"}).status_code == 200
+    page = text(b.get("/flex/base"))
+    assert "本缴费年度缴费基数：9000元" in page and ">修改</a>" in page and 'name="base"' not in page
+    page = text(b.get("/flex/base?edit=1"))
+    assert 'name="base"' in page and 'value="9000"' in page and ">提交</button>" in page
+    r = b.post("/flex/base", {"base": "9500", "cycle": "monthly"})
+    assert r.status_code == 200 and "申报成功" in text(r)
+    app.extensions["clock"].set(at(date(2026, 8, 1)))  # after the window: no 修改
+    page = text(b.get("/flex/base?edit=1"))
+    assert ">修改</a>" not in page and 'name="base"' not in page
