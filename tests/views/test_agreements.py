@@ -176,8 +176,13 @@ def test_R_AG_7_R_PA_1_pay_with_the_agreement_the_payer_chooses(app, providers, 
     b = phone_user(payer, "alipay")
     method_url = declare_for(b, payer.id)
     page = text(b.get(method_url))
-    assert "协议支付" in page and "支付宝" in page and first.account_masked in page and second.account_masked in page
-    r = b.post(method_url, {"method": "agreement"})  # two agreements: the payer must choose
+    assert "协议支付" in page and "支付宝" in page and first.account_masked not in page
+    # seed 003 §2.1: 选择协议支付时，点击【确认缴费】，带出提示语，点击【确定】，系统带出可缴费的协议
+    page = text(b.post(method_url, {"method": "agreement"}))
+    assert "协议支付将从您签订缴费协议的银行账户中直接扣缴" in page and ">确定</button>" in page
+    page = text(b.post(method_url, {"method": "agreement", "prompted": "1"}))
+    assert first.account_masked in page and second.account_masked in page and ">确认缴费</button>" in page
+    r = b.post(method_url, {"method": "agreement", "agreement_id": ""})  # two agreements: the payer must choose
     assert r.status_code == 422 and "请选择一条可用的缴费协议" in text(r)
     r = b.follow(b.post(method_url, {"method": "agreement", "agreement_id": str(second.id)}))
     assert "缴费成功" in text(r) and "协议支付" in text(r)
@@ -212,7 +217,7 @@ def test_R_AG_4_R_AG_5_an_agreement_of_another_office_or_not_yet_in_effect_is_no
         s.commit()
     b = phone_user(payer, "alipay")
     method_url = declare_for(b, payer.id)
-    page = text(b.get(method_url))
+    page = text(b.post(method_url, {"method": "agreement", "prompted": "1"}))  # the agreements it can use
     assert elsewhere.account_masked not in page and tomorrow.account_masked not in page
     assert "没有可用于该税务机关缴费的缴费协议" in page
     for a in (elsewhere, tomorrow):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..db import atomic
 from ..domain import agreements as rules
 from ..domain import banks
-from ..domain.calendar import BEIJING, format_date_zh
+from ..domain.calendar import BEIJING, Month, format_date_zh
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.identity import ID_TYPES, IdentityError, normalize_id_number
 from ..domain.schemes import SchemeCode
@@ -54,37 +54,64 @@ def status_label(a: Agreement, today: date) -> str:
     return STATUS_LABELS[a.status]
 
 
-def withheld_insurances(session: Session, a: Agreement, today: date) -> list[str]:
-    """代扣险种 (R-AG-2): what the batch debit takes with this agreement — the insurances of the payer's enrolments
-    under its 税务机关 that a batch day debits today: flexible medical always, pension and unemployment under a
-    monthly cycle (R-FB-8), resident pension while an amount is set (R-RP-1). Empty (shown "--") without
-    是否银行代扣 or when nothing is taken."""
-    from ..domain.calendar import Month
+def withheld_insurances(session: Session, payer: Person, rows: list[Agreement], today: date) -> dict[int, list[str]]:
+    """代扣险种 of each agreement (R-AG-2): what the batch debit takes with it — the insurances of the payer's
+    enrolments under its 税务机关 that a batch day debits: flexible medical always, pension and unemployment under a
+    monthly cycle (R-FB-8), resident pension while an amount is set for the year (R-RP-1). An empty list (shown
+    "--") without 是否银行代扣 or when nothing is taken. One read for the whole list."""
+    from ..domain.flexible import FLEX_INSURANCES, cycle_for_month
     from ..domain.levy import LABELS
-    from ..domain.policy import MEDICAL
-    from . import flexible, resident_pension  # they import this module
+    from ..domain.pension import INSURANCES as RP_INSURANCES
+    from ..domain.pension import pension_year
+    from ..domain.policy import MEDICAL, contribution_year
+    from ..models import BaseDeclaration, PensionAmount
 
-    if not a.batch_debit or a.status is not AgreementStatus.SIGNED:
-        return []
-    out: list[str] = []
-    month = Month.of(today) + -1  # 本期, what the next batch day takes for pension and unemployment
-    for e in session.scalars(
-        select(Enrolment).where(
-            Enrolment.person_id == a.payer_id,
-            Enrolment.tax_office == a.tax_office,
-            Enrolment.status == EnrolmentStatus.ACTIVE,
+    month = Month.of(today) + -1  # 本期: what the next batch day takes of pension and unemployment
+    found = session.execute(
+        select(
+            Enrolment.id,
+            Enrolment.scheme,
+            Enrolment.tax_office,
+            Enrolment.region,
+            Enrolment.subsidized,
+            Enrolment.insurances,
+            BaseDeclaration.contribution_year,
+            BaseDeclaration.cycle,
+            PensionAmount.insurance,
         )
-    ):
-        if e.scheme == SchemeCode.FLEXIBLE:
-            monthly = flexible.cycle_of_month(session, e, month) == "monthly"
-            out += [LABELS[i] for i in flexible.insurances(e) if i == MEDICAL or monthly]
-        elif e.scheme == SchemeCode.RESIDENT_PENSION:
-            out += [
-                LABELS[i]
-                for i in resident_pension.insurances(e)
-                if resident_pension.active_amount(session, e.id, i, today.year) is not None
-            ]
-    return out
+        .outerjoin(
+            BaseDeclaration,
+            (BaseDeclaration.enrolment_id == Enrolment.id)
+            & BaseDeclaration.contribution_year.in_((month.year - 1, month.year)),
+        )
+        .outerjoin(
+            PensionAmount,
+            (PensionAmount.enrolment_id == Enrolment.id)
+            & (PensionAmount.status == "active")
+            & (PensionAmount.year == pension_year(today)),
+        )
+        .where(Enrolment.person_id == payer.id, Enrolment.status == EnrolmentStatus.ACTIVE)
+    ).all()
+    taken: dict[str, list[str]] = {}  # 税务机关 → insurances
+    cycles: dict[int, str] = {}
+    for eid, scheme, _office, region, subsidized, _named, year, cycle, _rp in found:
+        if scheme == SchemeCode.FLEXIBLE and year == contribution_year(month, region) and not subsidized:
+            cycles[eid] = cycle_for_month(cycle, month, payer.birth_date, payer.sex)
+    for eid, scheme, office, _region, _subsidized, named, _year, _cycle, rp_insurance in found:
+        chosen = {i for i in (named or "").split(",") if i}
+        if scheme == SchemeCode.FLEXIBLE:
+            monthly = cycles.get(eid, "monthly") == "monthly"
+            items = [i for i in FLEX_INSURANCES if (not chosen or i in chosen) and (i == MEDICAL or monthly)]
+        elif scheme == SchemeCode.RESIDENT_PENSION and rp_insurance in RP_INSURANCES:
+            items = [rp_insurance]
+        else:
+            continue
+        for i in items:
+            if LABELS[i] not in taken.setdefault(office, []):
+                taken[office].append(LABELS[i])
+    return {
+        a.id: taken.get(a.tax_office, []) if a.batch_debit and a.status is AgreementStatus.SIGNED else [] for a in rows
+    }
 
 
 def offices(session: Session, person_id: int) -> dict[str, str]:

@@ -30,12 +30,13 @@ def index() -> Any:
 
 def _list(confirming: int | None = None, status: int = 200) -> Any:
     today = clock().today()
+    rows = agreements.list_for(db(), me().id)
     return render(
         "agreements/index.html",
-        rows=agreements.list_for(db(), me().id),
+        rows=rows,
         today=today,
         status_label=agreements.status_label,
-        withheld=lambda a: agreements.withheld_insurances(db(), a, today),
+        withheld=agreements.withheld_insurances(db(), me(), rows, today),
         confirming=confirming,
         banks=banks.banks(),
         status=status,
