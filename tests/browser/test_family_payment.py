@@ -19,9 +19,15 @@ MAX_TAPS = 6
 
 
 def login(ph: Phone, name: str, id_number: str) -> None:
-    """身份验证 → 人脸识别, from the hall's 登录 link."""
+    """(京通: 授权 the phone number →) 身份验证 → 人脸识别, from the hall's 登录 link (seed 004 §1.2)."""
     page = ph.page
     ph.tap(page.get_by_role("link", name="登录"))
+    authorise = page.get_by_role("heading", name="授权登录")
+    expect(authorise.or_(page.get_by_role("heading", name="身份验证"))).to_be_visible()
+    if authorise.is_visible():
+        expect(page.get_by_text("“京通”申请获取你的手机号")).to_be_visible()
+        ph.shot("phone-authorise")
+        ph.tap(page.get_by_role("button", name="允许"))
     expect(page.get_by_role("heading", name="身份验证")).to_be_visible()
     page.get_by_label("姓名").fill(name)
     page.get_by_label("证件号码").fill(id_number)

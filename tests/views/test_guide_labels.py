@@ -83,3 +83,24 @@ def test_R_FB_3_the_base_page_shows_the_table_then_修改_opens_it_in_the_window
     app.extensions["clock"].set(at(date(2026, 8, 1)))  # after the window: no 修改
     page = text(b.get("/flex/base?edit=1"))
     assert ">修改</a>" not in page and 'name="base"' not in page
+
+
+def test_京通_asks_for_the_phone_number_before_实人认证(app):
+    """seed 004 §1.2: 京通获取客户端上的手机号，点击允许授权，进入“实人认证”界面 — in 京通 only, once per phone."""
+    from ..conftest import HOST_UA, Browser
+
+    b = Browser(app, HOST_UA["alipay"])
+    b.get("/?ch=alipay")
+    page = text(b.get("/login?next=/rm/pay"))
+    assert "“京通”申请获取你的手机号" in page and ">允许</button>" in page and ">拒绝</a>" in page
+    assert 'name="id_number"' not in page
+    refused = text(b.get("/login/phone?next=/rm/pay"))
+    assert "未授权手机号，不能登录京通" in refused and ">允许</button>" in refused
+    r = b.post("/login/phone", {"next": "/rm/pay"})
+    assert r.status_code == 303 and r.location == "/login?next=/rm/pay"
+    page = text(b.get(r.location))
+    assert 'name="id_number"' in page and "开始人脸识别" in page  # 实人认证
+    assert 'name="id_number"' in text(b.get("/login"))  # asked once on this phone
+    etax = Browser(app, "")
+    etax.get("/?ch=etax-app")  # the e-Tax app logs in its own way: no 京通 authorisation
+    assert 'name="id_number"' in text(etax.get("/login"))
