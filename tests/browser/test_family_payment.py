@@ -50,7 +50,7 @@ def declare_for_family_member(ph: Phone, member: str, amount: str) -> None:
     ph.tap(page.get_by_role("button", name=f"他人：{member}"))
     expect(page.get_by_role("listitem").filter(has_text="参保信息选择")).to_have_attribute("aria-current", "step")
     ph.shot("rm-insurance")
-    ph.tap(page.get_by_role("button", name="下一步"))
+    ph.tap(page.get_by_role("button", name="下一步", exact=True))
     expect(page.get_by_role("listitem").filter(has_text="选择缴费信息")).to_have_attribute("aria-current", "step")
     expect(page.locator("#total")).to_contain_text(f"¥{amount}")
     ph.shot("select-items")

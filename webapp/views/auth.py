@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, request, session, url_for
 
-from ..domain.channels import CHANNELS
 from ..domain.identity import IdentityError, normalize_id_number
 from ..services import identity
 from ._limits import configured, digest, limiter, per_address
@@ -66,12 +65,12 @@ def login() -> Any:
             form["agree"] = "1"
     expired = request.args.get("expired") == "1"
     if request.method == "GET" and _asks_for_phone() and not isinstance(session.get("pending_login"), dict):
-        return render("auth/phone.html", next=form["next"], refused=False, host=CHANNELS.get(str(g.channel), ""))
+        return render("auth/phone.html", next=form["next"], refused=False, host=JINGTONG_HOSTS.get(str(g.channel), ""))
     return render("auth/login.html", form=form, errors=errors, expired=expired, status=422 if errors else 200)
 
 
 #: 京通 runs inside these host apps; it asks for the phone number they hold before 实人认证 (seed 004 §1.2).
-JINGTONG_HOSTS = ("wechat", "alipay", "baidu")
+JINGTONG_HOSTS = {"wechat": "微信", "alipay": "支付宝", "baidu": "百度"}
 PHONE_COOKIE = "jt_phone"
 
 
@@ -86,7 +85,7 @@ def phone() -> Any:
     goes on to 实人认证; 拒绝 says that login needs it and what can be used without logging in."""
     back = safe_next(request.values.get("next")) or ""
     if request.method == "GET":
-        return render("auth/phone.html", next=back, refused=True, host=CHANNELS.get(str(g.channel), ""))
+        return render("auth/phone.html", next=back, refused=True, host=JINGTONG_HOSTS.get(str(g.channel), ""))
     response = redirect(url_for("auth.login", next=back or None), 303)
     response.set_cookie(
         PHONE_COOKIE, "1", max_age=365 * 24 * 3600, httponly=True, samesite="Lax", secure=request.is_secure
