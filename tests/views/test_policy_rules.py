@@ -53,3 +53,28 @@ def test_the_base_page_says_what_a_cycle_means_where_it_is_chosen(app, phone_use
     app.extensions["clock"].set(at(date(2026, 6, 20)))
     page = text(phone_user(p, "alipay").get("/flex/base"))
     assert 'id="cycle-rules"' in page and "不作断缴处理" in page and "首个征期月" in page
+
+
+# --------------------------------------------------------------------------- numbers without a source (§10)
+
+
+def test_numbers_without_a_source_are_called_assumptions_on_the_pension_amount_page(phone_user, pension):
+    """The grades every 1000 yuan and resident pension's batch day have no source: the page says so."""
+    page = text(phone_user(pension["set"], "alipay").get("/rp/amount"))
+    assert 'id="assumptions"' in page and "依据与说明" in page
+    assert "2026年度缴费金额可在1000元至9000元之间选择；本页每1000元一档为本应用的假设" in page
+    assert "城乡居民养老保险沿用该日为本应用的假设" in page and "2026年12月25日，该日期为本应用的假设" in page
+
+
+def test_a_category_from_the_age_bands_is_said_to_be_inferred(app, phone_user):
+    """R-RM-2: the bands are the app's (no source gives them); a category the bureau stored reads plainly."""
+    from tests.factories import make_resident
+
+    with app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        inferred = make_resident(s, "按龄推定", category=None, birth=date(1950, 1, 1))
+        stored = make_resident(s, "医保核定", category="elderly", birth=date(1950, 2, 1))
+        s.commit()
+    page = text(phone_user(inferred).get(f"/rm/pay/select?insured={inferred.id}"))
+    assert "老年人（按年龄推定，以医保部门核定为准）" in page and "¥460.00" in page
+    page = text(phone_user(stored).get(f"/rm/pay/select?insured={stored.id}"))
+    assert "<dd>老年人</dd>" in page

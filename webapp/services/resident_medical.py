@@ -16,6 +16,7 @@ from ..domain.calendar import BEIJING, format_date_zh
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.identity import facts_from_id
 from ..domain.money import yuan_to_fen
+from ..domain.policy import RM_CATEGORIES as RM_CATEGORY_LABELS
 from ..domain.policy import (
     PolicyTable,
     resident_medical_category,
@@ -288,6 +289,15 @@ def declare(session: Session, payer_id: int, insured_id: int, chosen: list[str],
     return declarations.declare(
         session, payer_id=payer_id, insured_id=insured_id, scheme=SCHEME, receivable_ids=ids, channel=channel, now=now
     )
+
+
+def category_label(e: Enrolment, year: int) -> str:
+    """参保人员类别 as the pages show it: the bureau's, or the one the age bands give, said to be inferred (the
+    bands are the app's, docs/policy.md §10)."""
+    if e.category:
+        return RM_CATEGORY_LABELS.get(e.category, e.category)
+    inferred = category_by_age(e.person, year, e.region)
+    return f"{RM_CATEGORY_LABELS.get(inferred, inferred)}（按年龄推定，以医保部门核定为准）"
 
 
 def category_by_age(person: Person, year: int, region: str) -> str:
