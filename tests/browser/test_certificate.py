@@ -56,6 +56,8 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     # Pay this year's resident medical premium for herself.
     ph.tap(page.locator(".app-tile", has_text="城乡居民医疗"))
     ph.tap(page.get_by_role("button", name=f"本人：{NAME}"))
+    expect(page.get_by_text("请勾选需要缴费的参保险种")).to_be_visible()
+    ph.tap(page.get_by_role("button", name="下一步", exact=True))  # 参保信息选择 (seed 003 §2.1)
     ph.tap(page.get_by_role("button", name="提交"))
     ph.tap(page.get_by_role("button", name="确认缴费"))
     pay_at_cashier(ph, "微信支付", "795.00")
