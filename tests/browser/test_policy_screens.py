@@ -35,6 +35,7 @@ def test_issue_20_screens_in_both_modes(live_server: LiveServer, phone: Callable
     expect(page.get_by_text("“京通”申请获取你的手机号")).to_be_visible()
     _fits(ph, f"{mode}-phone-authorise")
     ph.tap(page.get_by_role("button", name="允许"))
+    expect(page.get_by_role("heading", name="身份验证")).to_be_visible()
     ph.open("/")
     login(ph, *QIAN_MIN)
 
