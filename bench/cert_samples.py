@@ -8,9 +8,9 @@ from decimal import Decimal
 from webapp.domain.certificates import CertificateDoc, CertificateLine
 
 _INSURANCES = (
-    ("企业职工基本养老保险费", "职工基本养老保险", "灵活就业人员基本养老保险", Decimal("1600.00")),
-    ("失业保险费", "失业保险", "灵活就业人员失业保险", Decimal("80.00")),
-    ("基本医疗保险费", "职工基本医疗保险", "灵活就业人员基本医疗保险", Decimal("584.92")),
+    ("企业职工基本养老保险费", "职工基本养老保险(个人缴纳)", "灵活就业人员基本养老保险", Decimal("1600.00")),
+    ("失业保险费", "失业保险(个人缴纳)", "灵活就业人员失业保险", Decimal("80.00")),
+    ("基本医疗保险费", "职工基本医疗保险(个人缴纳)", "灵活就业人员基本医疗保险", Decimal("584.92")),
 )
 
 
@@ -26,6 +26,7 @@ def sample_doc(lines: int, check_code: str = "8622627689465907") -> CertificateD
                 "国家税务总局北京市海淀区税务局",
                 f"41100026{i:012d}",
                 "北京市海淀区社会保险基金管理中心（人社）",
+                "",
                 "9123456789012345",
                 item,
                 subject,

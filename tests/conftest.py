@@ -170,8 +170,10 @@ class Browser:
         return r
 
     def login(self, name: str, id_number: str, next_url: str = "/") -> None:
-        """Log in with the face check."""
-        self.get("/login")
+        """Log in with the face check (in 京通, after allowing it the phone number, seed 004 §1.2)."""
+        if "申请获取你的手机号" in text(self.get("/login")):
+            assert self.post("/login/phone", {"next": next_url}).status_code == 303
+            self.get("/login")
         r = self.post(
             "/login", {"name": name, "id_type": "resident_id", "id_number": id_number, "agree": "1", "next": next_url}
         )

@@ -1,6 +1,6 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
 demo holder | demo population | receivables generate | generate-rm | generate-rp | import-special |
-import-special-rp | payments reconcile | payments post | batch-debit run | qr``.
+import-special-rp | payments reconcile | payments post | batch-debit run | agreements import-changes | qr``.
 Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ demo_cli = AppGroup("demo", help="Demo data.")
 receivables_cli = AppGroup("receivables", help="Receivables from the bureaus' data.")
 payments_cli = AppGroup("payments", help="Payment housekeeping.")
 batch_cli = AppGroup("batch-debit", help="The bank's batch debit on the batch day (批量扣款).")
+agreements_cli = AppGroup("agreements", help="缴费协议: changes the bureau and the banks report (R-AG-8).")
 
 
 def _session():  # type: ignore[no-untyped-def]
@@ -111,14 +112,16 @@ def demo_population(residents: int, flex_workers: int, agreements: bool, as_json
 @receivables_cli.command("generate-rm")
 @click.option("--year", type=int, required=True)
 def generate_rm(year: int) -> None:
-    """Build a calendar year's resident medical receivables (idempotent)."""
+    """Build a calendar year's resident medical receivables (idempotent), once its collection period has opened
+    (1 September of the year before, docs/policy.md §1)."""
+    from .domain.errors import RuleViolation
     from .domain.policy import NoPolicyError
     from .services import resident_medical as rm
 
     with _session() as s:
         try:
-            n = rm.generate_year(s, year, str(current_app.config["REGION"]))
-        except NoPolicyError as e:
+            n = rm.generate_year(s, year, str(current_app.config["REGION"]), current_app.extensions["clock"].today())
+        except (NoPolicyError, RuleViolation) as e:
             raise click.ClickException(str(e)) from None
         s.commit()
     click.echo(f"{n} receivables created")
@@ -164,6 +167,28 @@ def import_special(file) -> None:  # type: ignore[no-untyped-def]
             raise click.ClickException("文件有误，未导入任何数据") from None
         s.commit()
     click.echo(f"{n} special items imported")
+
+
+@agreements_cli.command("import-changes")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def import_agreement_changes(file) -> None:  # type: ignore[no-untyped-def]
+    """Apply the bureau's changes of name, document or 社保经办机构 and the banks' account changes from CSV: the
+    agreements they touch become 失效 (R-AG-8, Q50–52); a bad row is reported by line and nothing is loaded."""
+    from .services import agreements
+    from .services import flexible as flex_accounts
+
+    with _session() as s:
+        try:
+            report = agreements.import_changes(s, file.read(), current_app.extensions["clock"].now())
+        except flex_accounts.ImportFileError as e:
+            s.rollback()
+            for line, message in e.errors:
+                click.echo(f"第{line}行：{message}", err=True)
+            raise click.ClickException("文件有误，未导入任何数据") from None
+        s.commit()
+    for line, message in report.warnings:
+        click.echo(f"第{line}行（提示）：{message}", err=True)
+    click.echo(f"{report.rows} changes applied, {report.invalidated} agreements made 失效")
 
 
 @receivables_cli.command("generate-rp")
@@ -278,6 +303,6 @@ def qr() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for group in (db_cli, demo_cli, receivables_cli, payments_cli, batch_cli):
+    for group in (db_cli, demo_cli, receivables_cli, payments_cli, batch_cli, agreements_cli):
         app.cli.add_command(group)
     app.cli.add_command(qr)

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .domain import banks
+from .domain import banks, collection
 from .domain.calendar import BEIJING, Month
 from .domain.identity import facts_from_id, holder_name
 from .domain.policy import NoPolicyError, contribution_year
@@ -177,11 +177,15 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
             rm.remember(session, person.id, people[number].id, relation)
     session.flush()
     flex_created = _seed_flex(session, people, today, region)
-    year = today.year
-    try:
-        created = rm.generate_year(session, year, region)
-    except NoPolicyError:
-        year, created = year - 1, rm.generate_year(session, year - 1, region)
+    # Every resident medical year on sale today whose premiums are out (docs/policy.md §1); the persona who has
+    # paid has paid the year the pages present.
+    year = rm.presented_year(region, today)
+    created = 0
+    for y in sorted({*collection.years_on_sale(region, rm.SCHEME, today), year}):
+        try:
+            created += rm.generate_year(session, y, region)
+        except NoPolicyError:
+            continue
     session.flush()
     for p in PERSONAS:
         if p.paid_rm:

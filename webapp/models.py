@@ -414,6 +414,8 @@ class Agreement(Base):
     effective_on: Mapped[date]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Made 失效 by a change of 社保经办机构: the payer may sign again only from this day (Q52(2): 次月8日后重签).
+    resign_from: Mapped[date | None]
 
     payer: Mapped[Person] = orm.relationship()
 

@@ -25,6 +25,17 @@
     }
   });
 
+  // 开具缴费记录: 费款合计 follows the ticked records (display only; the server sums them again, R-MO-2).
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-live-total]");
+    var out = form && form.querySelector("[data-total]");
+    if (!out) return;
+    var fen = 0;
+    form.querySelectorAll("input[data-fen]:checked").forEach(function (box) { fen += parseInt(box.dataset.fen, 10) || 0; });
+    var yuan = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    out.textContent = "¥" + yuan + "." + String(fen % 100).padStart(2, "0");
+  });
+
   document.addEventListener("DOMContentLoaded", function () { focusFirstError(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;

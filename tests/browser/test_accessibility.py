@@ -24,7 +24,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 LIU_PENG = ("刘鹏", "110108198704150030")  # flex: owes this month and two earlier months
 MA_XIULAN = ("马秀兰", "110106196805120023")  # rp: a pension year to pay
 
-ANONYMOUS = ["/", "/login", "/verify", "/terms"]
+ANONYMOUS = ["/", "/login/phone", "/login", "/verify", "/terms"]  # 京通's 授权 (seed 004 §1.2), then 身份验证
 SIGNED_IN = [
     (
         LIU_PENG,
@@ -103,6 +103,7 @@ def _page(pw: Any, browser: Any, base: str, mode: str) -> Any:
     context = browser.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai", bypass_csp=True)
     context.set_default_timeout(15_000)
     context.add_cookies([{"name": "display_mode", "value": mode, "url": base}])
+    context.add_cookies([{"name": "jt_phone", "value": "1", "url": base}])  # this phone allowed 京通 its number
     return context.new_page()
 
 

@@ -35,8 +35,13 @@ def test_R_AG_5_R_AG_7_sign_then_pay_by_agreement_then_revoke(
     expect(page.locator(".app-card")).to_have_count(2)  # signed a month ago, one per 税务机关
     ph.shot("agreements")
     ph.tap(page.get_by_role("link", name="新增协议"))
-    expect(page.get_by_text("本系统只支持给本人签订扣款协议")).to_be_visible()
+    # seed 000 §4: 缴费人信息 and 是否银行代扣 → 下一步 → 税务机关 and 银行信息 → 提交
+    expect(page.get_by_text("请认真核对身份信息后，再进行下一步操作")).to_be_visible()
     page.get_by_text("是否银行代扣：否").click()  # WeUI draws the radio; the label takes the tap
+    ph.shot("new-agreement-step1")
+    ph.tap(page.get_by_role("button", name="下一步"))
+    expect(page.get_by_text("本系统只支持给本人签订扣款协议")).to_be_visible()
+    expect(page.get_by_text("是否银行代扣：否")).to_be_visible()
     page.get_by_label("税务机关").select_option(RM_OFFICE)
     expect(page.locator("#f-si_agency")).to_contain_text("社会保险基金管理中心")
     page.get_by_label("开户银行").select_option(label="中国工商银行")
@@ -51,6 +56,7 @@ def test_R_AG_5_R_AG_7_sign_then_pay_by_agreement_then_revoke(
     ph.shot("signed")
     ph.tap(page.get_by_role("link", name="返回缴费协议"))
     new_card = page.locator(".app-card", has_text=banks.mask_card(card))
+    expect(new_card).to_contain_text("签订成功")  # as the guide's list; in effect from tomorrow, beside it
     expect(new_card).to_contain_text("次日生效")
     assert card not in page.content()  # R-ID-3: masked everywhere
 
@@ -61,8 +67,16 @@ def test_R_AG_5_R_AG_7_sign_then_pay_by_agreement_then_revoke(
 
     ph.open("/rm/pay")
     ph.tap(page.get_by_role("button", name="本人"))
+    expect(page.get_by_role("heading", name="城乡居民医疗 · 缴费办理")).to_be_visible()
+    expect(page.get_by_text("请勾选需要缴费的参保险种")).to_be_visible()
+    ph.tap(page.get_by_role("button", name="下一步", exact=True))  # 参保信息选择 (seed 003 §2.1)
     ph.tap(page.get_by_role("button", name="提交"))
     page.get_by_text("协议支付", exact=True).click()
+    ph.tap(page.get_by_role("button", name="确认缴费"))
+    # seed 003 §2.1: 选择协议支付时，点击【确认缴费】，带出提示语，点击【确定】，系统带出可缴费的协议
+    expect(page.get_by_role("dialog")).to_contain_text("协议支付将从您签订缴费协议的银行账户中直接扣缴")
+    ph.shot("agreement-prompt")
+    ph.tap(page.get_by_role("button", name="确定"))
     options = page.locator('input[name="agreement_id"]')
     expect(options).to_have_count(2)  # R-AG-7: two agreements of this 税务机关 to choose from
     page.locator("label.weui-cell", has_text=banks.mask_card(card)).click()

@@ -56,6 +56,8 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     # Pay this year's resident medical premium for herself.
     ph.tap(page.locator(".app-tile", has_text="城乡居民医疗"))
     ph.tap(page.get_by_role("button", name=f"本人：{NAME}"))
+    expect(page.get_by_text("请勾选需要缴费的参保险种")).to_be_visible()
+    ph.tap(page.get_by_role("button", name="下一步", exact=True))  # 参保信息选择 (seed 003 §2.1)
     ph.tap(page.get_by_role("button", name="提交"))
     ph.tap(page.get_by_role("button", name="确认缴费"))
     pay_at_cashier(ph, "微信支付", "795.00")
@@ -76,11 +78,11 @@ def test_R_CE_1_to_R_CE_6_pay_post_apply_download_open_and_verify_on_a_phone(
     ph.shot("more-actions")
     ph.tap(page.get_by_role("link", name="证明申请"))
 
-    # 记录打印 → 证明申请 → 记录下载, 制作中 → (the job) → 制作成功 by itself.
+    # 记录打印 → 勾选 → 开具缴费记录 → 记录下载, 制作中 → (the job) → 制作成功 by itself.
     expect(page.get_by_text("征收税务机关").first).to_be_visible()
     expect(page.locator(".cert-group")).to_contain_text("¥795.00")
     ph.shot("print")
-    ph.tap(page.get_by_role("button", name="证明申请"))
+    ph.tap(page.get_by_role("button", name="开具缴费记录"))  # every record ticked (勾选缴费记录, seed 000 §6)
     request = page.locator(".cert-request").first
     expect(request).to_contain_text("制作中")
     expect(page.get_by_text("PDF密码为证件号码后6位")).to_be_visible()

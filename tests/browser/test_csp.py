@@ -71,6 +71,9 @@ def test_a_failed_face_check_reads_the_same_for_a_wrong_name(
     name sees the one neutral message."""
     ph = phone("wechat")
     page = ph.page
+    ph.open("/login")
+    ph.tap(page.get_by_role("button", name="允许"))  # 京通 asks for the phone number first (seed 004 §1.2)
+    expect(page.get_by_role("heading", name="身份验证")).to_be_visible()
     for name, expected, shot in ((ZHOU_MIN[0], "光线", "holder"), ("周某某", "请核对姓名", "stranger")):
         ph.open("/login")
         page.get_by_label("姓名").fill(name)

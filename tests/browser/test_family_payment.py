@@ -19,9 +19,15 @@ MAX_TAPS = 6
 
 
 def login(ph: Phone, name: str, id_number: str) -> None:
-    """身份验证 → 人脸识别, from the hall's 登录 link."""
+    """(京通: 授权 the phone number →) 身份验证 → 人脸识别, from the hall's 登录 link (seed 004 §1.2)."""
     page = ph.page
     ph.tap(page.get_by_role("link", name="登录"))
+    authorise = page.get_by_role("heading", name="授权登录")
+    expect(authorise.or_(page.get_by_role("heading", name="身份验证"))).to_be_visible()
+    if authorise.is_visible():
+        expect(page.get_by_text("“京通”申请获取你的手机号")).to_be_visible()
+        ph.shot("phone-authorise")
+        ph.tap(page.get_by_role("button", name="允许"))
     expect(page.get_by_role("heading", name="身份验证")).to_be_visible()
     page.get_by_label("姓名").fill(name)
     page.get_by_label("证件号码").fill(id_number)
@@ -36,12 +42,15 @@ def login(ph: Phone, name: str, id_number: str) -> None:
 
 
 def declare_for_family_member(ph: Phone, member: str, amount: str) -> None:
-    """城乡居民医疗 → 他人：<member> → 选择缴费信息 → 提交 → 选择支付方式."""
+    """城乡居民医疗 → 他人：<member> → 参保信息选择 → 下一步 → 选择缴费信息 → 提交 → 选择支付方式."""
     page = ph.page
     ph.tap(page.locator(".app-tile", has_text="城乡居民医疗"))
     expect(page.get_by_text("为谁缴费")).to_be_visible()
     ph.shot("rm-who")
     ph.tap(page.get_by_role("button", name=f"他人：{member}"))
+    expect(page.get_by_role("listitem").filter(has_text="参保信息选择")).to_have_attribute("aria-current", "step")
+    ph.shot("rm-insurance")
+    ph.tap(page.get_by_role("button", name="下一步", exact=True))
     expect(page.get_by_role("listitem").filter(has_text="选择缴费信息")).to_have_attribute("aria-current", "step")
     expect(page.locator("#total")).to_contain_text(f"¥{amount}")
     ph.shot("select-items")

@@ -50,8 +50,8 @@ def test_R_FP_1_R_FP_2_flexible_worker_pays_the_three_month_window_with_alipay(
     expect(total).to_contain_text("¥6,794.76")
     ph.tap(page.get_by_role("button", name="提交"))
     methods = page.locator(".weui-cells_radio .weui-cell")
-    expect(methods).to_have_count(1)
-    expect(methods).to_have_text("支付宝")
+    expect(methods).to_have_text(["支付宝", "协议支付"])  # R-CH-1: seed 004 §1.9, 显示协议支付和支付宝两种缴费方式
+    expect(page.get_by_label("支付宝")).to_be_checked()  # no agreement: 支付宝 is the one that can pay
     ph.shot("flex-method")
     ph.tap(page.get_by_role("button", name="确认缴费"))
     pay_at_cashier(ph, "支付宝", "6794.76")

@@ -37,8 +37,8 @@ def test_R_RP_1_R_RP_2_R_RP_3_R_RP_4_alipay_sets_the_amount_pays_the_year_and_fi
 ) -> None:
     ph = phone("alipay")
     page = ph.page
-    ph.open("/rp/pay?ch=alipay")  # the poster's code (R-CH-2): login first, then back here
-    expect(page.get_by_role("heading", name="身份验证")).to_be_visible()
+    ph.open("/rp/pay?ch=alipay")  # the poster's code (R-CH-2): login first (京通: 授权 the phone), then back here
+    expect(page.get_by_role("heading", name="授权登录")).to_be_visible()
     ph.open("/?ch=alipay")
     login(ph, *MA_XIULAN)
 

@@ -48,14 +48,18 @@ def test_R_ID_3_masks():
     [
         ("wechat", "rm", ["wechat"]),
         ("alipay", "rm", ["alipay", "agreement"]),
-        ("alipay", "flex", ["alipay"]),
+        ("alipay", "flex", ["alipay", "agreement"]),
         ("baidu", "rm", ["wechat", "alipay", "unionpay", "agreement"]),
-        ("etax-app", "rm", ["wechat", "alipay", "unionpay"]),
+        ("baidu", "flex", ["wechat", "alipay", "unionpay"]),
+        ("etax-app", "rm", ["wechat", "alipay", "unionpay", "agreement"]),
+        ("etax-app", "rp", ["wechat", "alipay", "unionpay", "agreement"]),
+        ("etax-app", "flex", ["wechat", "alipay", "unionpay"]),
         ("etax-web", "flex", ["unionpay"]),
         ("window", "rm", ["agreement"]),
     ],
 )
 def test_R_CH_1_methods_depend_on_the_channel(channel, scheme, methods):
+    """SPEC.md's R-CH-1 table, row by row."""
     assert methods_for(channel, scheme) == methods
 
 

@@ -5,8 +5,9 @@ from datetime import date, datetime
 import icalendar
 import pytest
 
+from webapp.domain import collection
 from webapp.domain.calendar import BEIJING
-from webapp.domain.reminders import Reminder, flexible_due, fold, resident_deadline, resident_due, to_ics
+from webapp.domain.reminders import Reminder, flexible_due, fold, resident_due, to_ics
 
 
 @pytest.mark.parametrize(
@@ -44,19 +45,42 @@ def test_R_UX_3_R_FP_4_with_a_batch_agreement_the_batch_day_is_due(today, owes, 
 
 
 @pytest.mark.parametrize(
-    "today, owes, due",
+    "today, owed, paid, year, due",
     [
-        (date(2026, 11, 22), True, date(2026, 12, 25)),
-        (date(2026, 11, 22), False, date(2027, 12, 25)),  # this year paid: next year's deadline
-        (date(2026, 12, 26), True, date(2027, 12, 25)),  # this year's deadline has passed
+        # resident medical is paid in the December before its year (seed 004: 申报时间 2022-12-26 for 2023)
+        (date(2026, 11, 22), (2027,), (2026,), 2027, date(2026, 12, 31)),
+        (date(2026, 11, 22), (), (2026,), 2027, date(2026, 12, 31)),  # not out yet: still the date to pay by
+        (date(2026, 11, 22), (), (2026, 2027), 2028, date(2027, 12, 31)),
+        (date(2026, 11, 22), (2026, 2027), (), 2026, date(2026, 12, 31)),  # the oldest owed first: late, to its end
+        (date(2026, 3, 2), (2026,), (), 2026, date(2026, 12, 31)),  # 中途参保: taken until the year's end
+        (date(2026, 3, 2), (), (2026,), 2027, date(2026, 12, 31)),
+        (date(2026, 3, 2), (2025,), (), 2027, date(2026, 12, 31)),  # 2025 is no longer on sale
     ],
 )
-def test_R_UX_3_resident_deadline_comes_from_the_table(today, owes, due):
-    assert resident_deadline("beijing", "rm", 2026) == date(2026, 12, 25)
-    r = resident_due("rm", "beijing", today, owes_year=owes, who=("本人", "王福生（父亲）"))
-    assert r.due == due and f"城乡居民医疗保险{due.year}年度缴费截止" == r.summary
-    assert "王福生（父亲）" in r.description
-    assert resident_due("rp", "beijing", today, owes_year=owes).summary.startswith("城乡居民养老保险")
+def test_R_UX_3_R_RM_2_resident_medical_is_due_before_its_year(today, owed, paid, year, due):
+    """docs/policy.md §1: year N's collection period ends 31 December of N−1; a year still owed after it is
+    taken until its own 31 December."""
+    r = resident_due("rm", "beijing", today, owed_years=owed, paid_years=paid, who=("本人", "王福生（父亲）"))
+    assert r.due == due and r.summary == f"城乡居民医疗保险{year}年度缴费截止"
+    assert "王福生（父亲）" in r.description and "本应用的假设" in r.description
+
+
+def test_R_RM_2_which_year_is_on_sale_when():
+    """docs/policy.md §1, from the table: 2027 from 1 September 2026; 2026 until 31 December 2026."""
+    p = collection.period("beijing", "rm", 2027)
+    assert (p.opens, p.closes, p.late_until) == (date(2026, 9, 1), date(2026, 12, 31), date(2027, 12, 31))
+    assert collection.years_on_sale("beijing", "rm", date(2026, 8, 31)) == [2026]
+    assert collection.years_on_sale("beijing", "rm", date(2026, 9, 1)) == [2026, 2027]
+    assert collection.years_on_sale("beijing", "rm", date(2027, 1, 1)) == [2027]
+    assert collection.collection_year("beijing", "rm", date(2026, 11, 22)) == 2027
+    assert collection.collection_year("beijing", "rp", date(2026, 11, 22)) == 2026
+
+
+def test_R_UX_3_resident_pension_is_due_in_its_own_year():
+    assert resident_due("rp", "beijing", date(2026, 11, 22), owed_years=(2026,)).due == date(2026, 12, 25)
+    r = resident_due("rp", "beijing", date(2026, 11, 22), paid_years=(2026,))
+    assert r.due == date(2027, 12, 25) and r.summary.startswith("城乡居民养老保险2027年度")
+    assert resident_due("rp", "beijing", date(2026, 12, 26), owed_years=(2026,)).due == date(2027, 12, 25)
 
 
 def test_R_UX_3_fold_keeps_lines_within_75_octets_and_never_splits_a_character():

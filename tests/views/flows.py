@@ -12,8 +12,11 @@ from ..conftest import Browser, text
 
 
 def declare_for(b: Browser, insured_id: int) -> str:
-    """城乡居民医疗: 身份信息确认 → 选择缴费信息 → 提交; returns the 选择支付方式 URL."""
+    """城乡居民医疗: 身份信息确认 → 参保信息选择 → 选择缴费信息 → 提交; returns the 选择支付方式 URL."""
     r = b.post("/rm/pay", {"who": str(insured_id)})
+    assert r.status_code == 303 and "/rm/pay/insurance" in r.location, text(r)
+    b.get(r.location)
+    r = b.post("/rm/pay/insurance", {"insured": str(insured_id), "insurance": "rm_medical"})
     assert r.status_code == 303, text(r)
     page = b.get(r.location)
     ids = re.findall(r'name="receivable" value="(\d+)"', text(page))

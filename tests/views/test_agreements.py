@@ -50,19 +50,13 @@ def _form(**over):
 
 
 def test_R_AG_1_new_agreement_shows_the_payers_own_data_read_only(phone_user, payer):
-    page = text(phone_user(payer, "alipay").get("/agreements/new"))
+    b = phone_user(payer, "alipay")
+    page = text(b.get("/agreements/new"))
     assert "赵丽" in page and payer.id_number not in page and payer.id_number[:6] in page
     assert 'name="name"' not in page and 'name="id_number"' not in page  # nothing to change there
-    for label in (
-        "是否银行代扣",
-        "税务机关",
-        "社保经办机构",
-        "开户银行",
-        "银行行政区划",
-        "银行网点",
-        "持卡人姓名",
-        "银行账号",
-    ):
+    assert "是否银行代扣" in page and ">下一步</button>" in page
+    page = text(b.get("/agreements/new?step=2&batch_debit=1"))
+    for label in ("税务机关", "社保经办机构", "开户银行", "银行行政区划", "银行网点", "持卡人姓名", "银行账号"):
         assert label in page
     assert "本系统只支持给本人签订扣款协议" in page and "次日" not in page
 
@@ -89,16 +83,17 @@ def test_R_AG_2_R_AG_5_sign_then_the_list_shows_it_masked_and_in_effect_tomorrow
     for column in ("协议编号", "缴费人姓名", "税务机关", "开户银行", "银行账号", "是否银行代扣", "代扣险种"):
         assert column in page
     assert banks.mask_card(CARD) in page and CARD not in page  # R-ID-3
-    assert "次日生效" in page and "签订成功" not in page
+    # the guide's list: 签订成功 at once (seed 000 §4, seed 004); the day it takes effect beside it (R-AG-5)
+    assert "签订成功" in page and "2026-11-23（次日生效）" in page
     app.extensions["clock"].advance(timedelta(days=1))
-    assert "签订成功" in text(b.get("/agreements"))
+    assert "签订成功" in text(b.get("/agreements")) and "次日生效" not in text(b.get("/agreements"))
 
 
 @pytest.mark.parametrize(
     "over, message",
     [
         ({"card_number": CARD[:-1] + str((int(CARD[-1]) + 1) % 10)}, "校验位不正确"),
-        ({"card_number": "6222"}, "应为19位"),
+        ({"card_number": "6222"}, "应为16至19位数字"),
         ({"card_number": "６２２２abc"}, "只能包含数字"),
         ({"holder": "王五"}, "签约失败：持卡人姓名须与缴费人姓名一致"),
         ({"branch": ""}, "请选择银行网点"),
@@ -163,11 +158,14 @@ def test_someone_elses_agreement_is_404(app, providers, phone_user, payer):
 
 
 def test_R_CH_1_agreement_payment_is_offered_where_the_guides_show_it():
+    """SPEC.md's table: seed 004 §1.9 (Alipay, flexible workers too), seed 003 (e-Tax app, residents), Q36
+    (Baidu and the e-Tax app give flexible workers 微信/支付宝/银联 only)."""
     assert methods_for("alipay", "rm") == ["alipay", "agreement"]
-    assert methods_for("alipay", "flex") == ["alipay"]
-    assert methods_for("baidu", "flex") == ["wechat", "alipay", "unionpay", "agreement"]
+    assert methods_for("alipay", "flex") == ["alipay", "agreement"]
+    assert methods_for("baidu", "flex") == ["wechat", "alipay", "unionpay"]
+    assert methods_for("etax-app", "rm")[-1] == methods_for("etax-app", "rp")[-1] == "agreement"
     assert methods_for("window", "flex") == ["agreement"]
-    assert "agreement" not in methods_for("wechat", "rm") + methods_for("etax-app", "rm")
+    assert "agreement" not in methods_for("wechat", "rm") + methods_for("etax-app", "flex")
 
 
 def test_R_AG_7_R_PA_1_pay_with_the_agreement_the_payer_chooses(app, providers, phone_user, payer):
@@ -178,8 +176,13 @@ def test_R_AG_7_R_PA_1_pay_with_the_agreement_the_payer_chooses(app, providers, 
     b = phone_user(payer, "alipay")
     method_url = declare_for(b, payer.id)
     page = text(b.get(method_url))
-    assert "协议支付" in page and "支付宝" in page and first.account_masked in page and second.account_masked in page
-    r = b.post(method_url, {"method": "agreement"})  # two agreements: the payer must choose
+    assert "协议支付" in page and "支付宝" in page and first.account_masked not in page
+    # seed 003 §2.1: 选择协议支付时，点击【确认缴费】，带出提示语，点击【确定】，系统带出可缴费的协议
+    page = text(b.post(method_url, {"method": "agreement"}))
+    assert "协议支付将从您签订缴费协议的银行账户中直接扣缴" in page and ">确定</button>" in page
+    page = text(b.post(method_url, {"method": "agreement", "prompted": "1"}))
+    assert first.account_masked in page and second.account_masked in page and ">确认缴费</button>" in page
+    r = b.post(method_url, {"method": "agreement", "agreement_id": ""})  # two agreements: the payer must choose
     assert r.status_code == 422 and "请选择一条可用的缴费协议" in text(r)
     r = b.follow(b.post(method_url, {"method": "agreement", "agreement_id": str(second.id)}))
     assert "缴费成功" in text(r) and "协议支付" in text(r)
@@ -214,7 +217,7 @@ def test_R_AG_4_R_AG_5_an_agreement_of_another_office_or_not_yet_in_effect_is_no
         s.commit()
     b = phone_user(payer, "alipay")
     method_url = declare_for(b, payer.id)
-    page = text(b.get(method_url))
+    page = text(b.post(method_url, {"method": "agreement", "prompted": "1"}))  # the agreements it can use
     assert elsewhere.account_masked not in page and tomorrow.account_masked not in page
     assert "没有可用于该税务机关缴费的缴费协议" in page
     for a in (elsewhere, tomorrow):
@@ -232,7 +235,7 @@ def test_R_AG_8_a_change_of_si_agency_name_or_account_makes_agreements_invalid(a
     assert n == 1
     b = phone_user(payer, "alipay")
     page = text(b.get("/agreements"))
-    assert "失效" in page and "社保经办机构变更，请重新签订缴费协议" in page
+    assert "失效" in page and "社保经办机构变更" in page and "请于2026年12月9日起重新签订缴费协议" in page  # Q52(2)
     assert a.account_masked not in text(b.get(declare_for(b, payer.id)))
     with app.extensions["db_sessionmaker"]() as s:
         agency = s.scalar(select(Enrolment.si_agency).where(Enrolment.person_id == payer.id))

@@ -36,11 +36,13 @@ def made_later(app) -> list[int]:
 
 
 def apply(b, start: str = "2025-01", end: str = "2026-11"):  # type: ignore[no-untyped-def]
-    """记录打印 → 证明申请 for the first 税务机关 listed."""
-    page = b.get(f"/certificates?start={start}&end={end}")
-    office = re.search(r'name="tax_office" value="([^"]+)"', text(page))
-    assert office, text(page)
-    return b.post(f"/certificates/apply?start={start}&end={end}", {"tax_office": office.group(1)})
+    """记录打印 → 勾选缴费记录 (all of the first 税务机关 listed) → 开具缴费记录."""
+    page = text(b.get(f"/certificates?start={start}&end={end}"))
+    office = re.search(r'name="tax_office" value="([^"]+)"', page)
+    assert office, page
+    group = page[office.start() : page.find("</form>", office.start())]
+    ticked = re.findall(r'name="payment" value="(\d+)"', group)
+    return b.post(f"/certificates/apply?start={start}&end={end}", {"tax_office": office.group(1), "payment": ticked})
 
 
 def test_R_CH_2_the_poster_urls_answer(app, browser):
@@ -172,7 +174,7 @@ def test_R_CE_2_a_range_without_posted_items_says_so_plainly(app, phone_user, zh
     b = phone_user(zhao)
     page = b.get("/certificates?start=2020-01&end=2020-12")
     assert page.status_code == 200 and "所选费款所属期内没有已入库的缴费记录，暂不能开具缴费证明" in text(page)
-    assert ">证明申请</button>" not in text(page)
+    assert ">开具缴费记录</button>" not in text(page)
     bad = b.get("/certificates?start=2026-12&end=2026-01")
     assert bad.status_code == 422 and "起始所属期不能晚于截止所属期" in text(bad)
     junk = b.get("/certificates?start=x&end=y")
@@ -183,7 +185,7 @@ def test_R_CE_6_证明申请_for_an_office_with_nothing_posted_is_refused_on_the
     b = phone_user(zhao)
     b.get("/certificates")
     r = b.post("/certificates/apply?start=2025-01&end=2026-11", {"tax_office": "国家税务总局北京市东城区税务局"})
-    assert r.status_code == 422 and "没有已入库的缴费记录" in text(r) and ">证明申请</button>" in text(r)
+    assert r.status_code == 422 and "没有已入库的缴费记录" in text(r) and ">开具缴费记录</button>" in text(r)
     with app.extensions["db_sessionmaker"]() as s:
         assert s.scalar(select(func.count()).select_from(Certificate)) == 0
 
@@ -195,7 +197,7 @@ def test_R_CE_6_a_flexible_workers_record_page_leads_to_a_certificate_of_their_m
     assert jobs.post_payments(app) == 9
     b = phone_user(worker, "alipay")
     page = text(b.get("/certificates?start=2026-05&end=2026-11"))
-    assert page.count('<li class="cert-item">') == 9 and "费款合计：<strong>¥6,794.76</strong>" in page
+    assert page.count('<li class="cert-item">') == 9 and "费款合计：<strong data-total>¥6,794.76</strong>" in page
     apply(b, "2026-05", "2026-11")
     with app.extensions["db_sessionmaker"]() as s:
         cert = s.scalar(select(Certificate))

@@ -33,7 +33,7 @@ def test_R_RM_5_members_show_relationship_and_paid_this_year_without_pay_button(
     _pay_year(app, family.mother)
     page = text(phone_user(family.payer).get("/rm/pay"))
     assert "他人：王福生（父亲）" in page and "他人：王小雨（子女）" in page
-    assert "他人：李秀英（母亲）" in page and "本年度已缴费" in page
+    assert "他人：李秀英（母亲）" in page and f"{TODAY.year}年度已缴费" in page
     # 为TA缴费 for the two unpaid, not for the mother: her entry is no submit button
     assert page.count("为TA缴费") == 2
     assert f'name="who" value="{family.mother.id}"' not in page
@@ -113,7 +113,7 @@ def test_R_RM_5_a_relatives_records_link_shows_what_was_paid_for_that_relative(a
     _pay_year(app, family.payer)  # the payer's own year is paid too
     b = phone_user(family.payer)
     page = text(b.get(f"/rm/pay/select?insured={family.mother.id}"))
-    assert "本年度已缴费" in page and f"/rm/records?insured={family.mother.id}" in page
+    assert f"{TODAY.year}年度已缴费" in page and f"/rm/records?insured={family.mother.id}" in page
     records = text(b.get(f"/rm/records?insured={family.mother.id}&start={TODAY.year}-01&end={TODAY.year}-12"))
     assert "查询对象" in records and "李秀英" in records and "¥460.00" in records
     assert "¥795.00" not in records  # not the payer's own payment
@@ -126,7 +126,7 @@ def test_R_RM_5_declared_member_still_offers_payment(app, phone_user, family):
     b = phone_user(family.payer)
     declare_for(b, family.child.id)
     page = text(b.get("/rm/pay"))
-    assert "本年度已申报待缴款" in page and f'name="who" value="{family.child.id}"' in page
+    assert f"{TODAY.year}年度已申报待缴款" in page and f'name="who" value="{family.child.id}"' in page
 
 
 def test_R_RM_5_after_paying_for_a_relative_the_records_button_opens_that_relatives_records(
@@ -144,4 +144,4 @@ def test_R_RM_5_after_paying_for_a_relative_the_records_button_opens_that_relati
     assert "缴费成功" in result and f'href="/rm/records?insured={family.father.id}"' in result
     records = text(b.get(f"/rm/records?insured={family.father.id}"))
     assert "王福生" in records and "¥460.00" in records
-    assert "他人：王福生（父亲）" in text(b.get("/rm/pay")) and "本年度已缴费" in text(b.get("/rm/pay"))
+    assert "他人：王福生（父亲）" in text(b.get("/rm/pay")) and f"{TODAY.year}年度已缴费" in text(b.get("/rm/pay"))

@@ -146,7 +146,7 @@ def test_R_FP_2_pension_alone_for_one_month_is_allowed(as_person, app, flex):
     r = b.post("/flex/pay/select", {"tab": "normal", "receivable": [str(pension)]})
     assert r.status_code == 303 and "/pay/" in r.location
     page = text(b.get(r.location))
-    assert "¥1,600.00" in page and "支付宝" in page and "协议支付" not in page  # R-CH-1: no agreement for flex
+    assert "¥1,600.00" in page and "支付宝" in page and "协议支付" in page  # R-CH-1: seed 004 §1.9
 
 
 def test_R_FP_2_the_live_total_is_computed_on_the_server(as_person):

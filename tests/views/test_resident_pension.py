@@ -257,8 +257,9 @@ def test_R_RP_2_R_AG_7_in_alipay_协议支付_pays_the_year_from_the_chosen_agre
         s.commit()
     b = as_payer("set", "alipay")
     method_url = _declare_year(b)
-    page = text(b.get(method_url))
-    assert "协议支付" in page and agreement.account_masked in page
+    assert "协议支付" in text(b.get(method_url))
+    page = text(b.post(method_url, {"method": "agreement"}))  # seed 003 §1.1: 确认缴费 → 系统带出可缴费的协议
+    assert agreement.account_masked in page
     r = b.follow(b.post(method_url, {"method": "agreement", "agreement_id": str(agreement.id)}))
     assert "缴费成功" in text(r) and "¥2,000.00" in text(r)
     again = b.post(method_url, {"method": "agreement", "agreement_id": str(agreement.id)})

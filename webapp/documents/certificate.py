@@ -38,15 +38,16 @@ MARGIN = 36
 TABLE_W = PAGE_W - 2 * MARGIN
 #: (header, width in points); the widths add up to TABLE_W (770).
 COLUMNS: tuple[tuple[str, float], ...] = (
-    ("征收税务机关", 92),
-    ("电子税票号码", 100),
-    ("社保经办机构", 92),
-    ("人员编号", 80),
-    ("征收项目", 74),
-    ("征收品目", 74),
-    ("征收子目", 80),
+    ("征收税务机关", 82),
+    ("电子税票号码", 96),
+    ("社保经办机构", 88),
+    ("单位编号", 28),
+    ("人员编号", 78),
+    ("征收项目", 70),
+    ("征收品目", 78),
+    ("征收子目", 74),
     ("费款所属期\n起止", 56),
-    ("入(退)库日期", 58),
+    ("入(退)库日期", 56),
     ("实缴(退)金额", 64),
 )
 FONT_SIZE = 8
@@ -107,6 +108,7 @@ def _cells(line: CertificateLine) -> list[str]:
         line.tax_office,
         line.e_ticket_no,
         line.si_agency,
+        line.unit_no,
         line.person_no,
         line.item,
         line.subject,
@@ -331,6 +333,10 @@ def draw(doc: CertificateDoc, font_path: str = DEFAULT_FONT_PATH) -> bytes:
     c = Canvas(
         buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, invariant=1, initialFontName=font, initialFontSize=FONT_SIZE
     )
+    if doc.issued_at is not None:
+        # invariant=1 keeps the file's ID stable, but would date it 2000-01-01: it is dated when it was issued
+        issued = doc.issued_at
+        c.setDateFormatter(lambda *_: f"D:{issued:%Y%m%d%H%M%S}+08'00'")
     c.setTitle(f"{TITLE} {doc.number}")
     c.setAuthor(doc.tax_office)
     c.setCreator("社保缴费")

@@ -56,9 +56,11 @@ class DebitGroup:
         return sum(yuan_to_fen(r.amount) for r in self.receivables)
 
 
-def flex_groups(receivables: Iterable[FlexReceivable], batch_day: date) -> list[DebitGroup]:
+def flex_groups(receivables: Iterable[FlexReceivable], batch_day: date, cycle: str = "monthly") -> list[DebitGroup]:
     """R-FP-5: medical 本期 and 往期 of the rolling window together; pension and unemployment 本期 only.
-    Items outside the window, and 往期 pension or unemployment, are left to the payer."""
+    Items outside the window, and 往期 pension or unemployment, are left to the payer. ``cycle`` is the
+    缴费周期 governing pension and unemployment's 本期: under a quarterly, half-year or yearly one they are
+    paid by agreement payment at the tax-office window (R-FB-8, Q24), never by the batch debit."""
     window = set(window_periods(batch_day))
     current = current_period(batch_day)
     items = list(receivables)
@@ -68,7 +70,7 @@ def flex_groups(receivables: Iterable[FlexReceivable], batch_day: date) -> list[
     )
     if medical:
         groups.append(DebitGroup(MEDICAL, medical))
-    for insurance in (PENSION, UNEMPLOYMENT):
+    for insurance in (PENSION, UNEMPLOYMENT) if cycle == "monthly" else ():
         now = tuple(r for r in items if r.insurance == insurance and r.fee_period == current)
         if now:
             groups.append(DebitGroup(insurance, now))

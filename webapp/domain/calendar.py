@@ -74,6 +74,8 @@ class Month:
     def __post_init__(self) -> None:
         if not 1 <= self.month <= 12:
             raise ValueError(f"month out of range: {self.month}")
+        if not 1 <= self.year <= 9999:  # a month every date can name (year 0000 came from a form, and answered 500)
+            raise ValueError(f"year out of range: {self.year}")
 
     @classmethod
     def parse(cls, text: str) -> Month:

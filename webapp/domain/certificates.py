@@ -114,6 +114,7 @@ class CertificateLine:
     tax_office: str  # 征收税务机关
     e_ticket_no: str  # 电子税票号码
     si_agency: str  # 社保经办机构
+    unit_no: str  # 单位编号 (blank for a person paying for themselves, as the guide's sample)
     person_no: str  # 人员编号
     item: str  # 征收项目
     subject: str  # 征收品目
@@ -134,9 +135,10 @@ class CertificateDoc:
     id_number: str
     tax_office: str  # the issuing office (开具机关): the one 税务机关 the certificate covers
     issued_on: date
-    period: str  # the 费款所属期 range asked for
+    period: str  # the items' 费款所属期, first start to last end
     verify_url: str
     lines: tuple[CertificateLine, ...] = field(default_factory=tuple)
+    issued_at: datetime | None = None  # when it was issued: the PDF's creation date
 
     @property
     def total(self) -> Decimal:

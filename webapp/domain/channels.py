@@ -19,17 +19,34 @@ METHOD_LABELS: dict[str, str] = {
     "agreement": "协议支付",
 }
 
-# R-CH-1, seed 000 Q36 and seed 004. Agreement payment in the Alipay host only in resident flows.
-_METHODS: dict[str, tuple[str, ...]] = {
-    "wechat": ("wechat",),
-    "alipay": ("alipay", "agreement"),
-    "baidu": ("wechat", "alipay", "unionpay", "agreement"),
-    "etax-app": ("wechat", "alipay", "unionpay"),
-    "etax-web": ("unionpay",),
-    "window": ("agreement",),
+# R-CH-1 as SPEC.md's table has it: (resident medical / pension, flexible workers). Seed 004 §1.9 shows 京通 in
+# Alipay offering 协议支付 and 支付宝 to flexible workers too; seed 003 §1.1, §1.2, §2.1 pay resident pension and
+# medical by 协议支付 in the e-Tax app; Q36 gives 京通 in Baidu and the e-Tax app 微信/支付宝/银联 for flexible
+# workers (no 协议支付: seed 004 §1.1 shows Baidu's four methods on the resident medical page only).
+_METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "wechat": (("wechat",), ("wechat",)),
+    "alipay": (("alipay", "agreement"), ("alipay", "agreement")),
+    "baidu": (("wechat", "alipay", "unionpay", "agreement"), ("wechat", "alipay", "unionpay")),
+    "etax-app": (("wechat", "alipay", "unionpay", "agreement"), ("wechat", "alipay", "unionpay")),
+    "etax-web": (("unionpay",), ("unionpay",)),
+    "window": (("agreement",), ("agreement",)),
 }
 
 RESIDENT_SCHEMES = ("rm", "rp")
+
+#: How a payment record names an agreement payment (a batch debit or 协议支付): the guide's record reads
+#: 缴费渠道 本系统, 缴费方式 三方协议 (seed 000 §5, 缴费记录查询).
+RECORD_AGREEMENT = ("本系统", "三方协议")
+
+
+def record_channel(channel: str, method: str) -> str:
+    """缴费渠道 as a payment record shows it (R-CE-1)."""
+    return RECORD_AGREEMENT[0] if method == "agreement" else CHANNELS.get(channel, channel)
+
+
+def record_method(method: str) -> str:
+    """缴费方式 as a payment record shows it (R-CE-1)."""
+    return RECORD_AGREEMENT[1] if method == "agreement" else METHOD_LABELS.get(method, method)
 
 
 def channel_from(param: str | None, user_agent: str | None) -> str | None:
@@ -59,14 +76,10 @@ def visit_channel(param: str | None, user_agent: str | None, stored: str | None)
 
 
 def methods_for(channel: str, scheme: str, *, agreements_available: bool = True) -> list[str]:
-    """Payment methods the channel offers for a scheme (R-CH-1).
-
-    Agreement payment is only offered where the channel has it, for the Alipay host only in
-    resident flows, and only when the simulated agreement core exists (``agreements_available``).
-    """
-    methods = list(_METHODS.get(channel, _METHODS["etax-web"]))
-    if channel == "alipay" and scheme not in RESIDENT_SCHEMES and "agreement" in methods:
-        methods.remove("agreement")
+    """Payment methods the channel offers for a scheme (R-CH-1's table); 协议支付 only when the simulated
+    agreement core exists (``agreements_available``)."""
+    resident, flexible = _METHODS.get(channel, _METHODS["etax-web"])
+    methods = list(resident if scheme in RESIDENT_SCHEMES else flexible)
     if not agreements_available and "agreement" in methods:
         methods.remove("agreement")
     return methods

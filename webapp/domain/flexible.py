@@ -443,14 +443,40 @@ def collection_month(fee_period: Month, cycle: str, year_start_month: int = 7) -
     return period_start(fee_period, cycle, year_start_month) + 1
 
 
-def window_only_message(fee_period: Month, cycle: str, year_start_month: int = 7) -> str:
-    """Where and when a non-monthly pension/unemployment bill is paid (R-FB-8, seed 000 Q24)."""
+def window_only_message(fee_period: Month, cycle: str, year_start_month: int = 7, today: date | None = None) -> str:
+    """Where and when a non-monthly pension/unemployment bill is paid (R-FB-8, seed 000 Q24); once the first
+    collection month has passed, it says so (docs/policy.md §9: Q24's month governs, not 用户须知 2's later one)."""
     first = period_start(fee_period, cycle, year_start_month)
     last = first + (CYCLE_MONTHS[cycle] - 1)
     due = collection_month(fee_period, cycle, year_start_month)
+    when = f"须于{due.label_zh()}（首个征期月）"
+    if today is not None and Month.of(today) > due:
+        when = f"应于{due.label_zh()}（首个征期月）缴纳，该月已过，请尽快"
     return (
-        f"您选择{CYCLE_LABELS[cycle]}，{first.label_zh()}至{last.label_zh()}属期的养老、失业保险费须于"
-        f"{due.label_zh()}（首个征期月）到{WINDOW_ONLY_PLACES}以协议支付方式申报缴纳，不能在本渠道自助缴费"
+        f"您选择{CYCLE_LABELS[cycle]}，{first.label_zh()}至{last.label_zh()}属期的养老、失业保险费{when}"
+        f"到{WINDOW_ONLY_PLACES}以协议支付方式申报缴纳，不能在本渠道自助缴费"
+    )
+
+
+def cycle_rules_zh(year_start_month: int = 7) -> str:
+    """What a quarterly, half-year or yearly cycle means, in one line for the page where it is chosen
+    (docs/policy.md §9): paid at the window in each period's first collection month (Q24), never by the batch
+    debit (R-FB-8), no 断缴 for a late month (Q26 over seed 001 用户须知 3), suspension refunds (用户须知 4, Q53)."""
+    start = Month(2000, year_start_month)
+    parts = []
+    for cycle in ("quarterly", "half_year", "yearly"):
+        firsts = sorted({period_start(start + i, cycle, year_start_month) for i in range(12)})
+        months = [collection_month(m, cycle, year_start_month) for m in firsts]
+        parts.append(
+            CYCLE_LABELS[cycle].removesuffix("缴费")
+            + "于"
+            + "、".join(f"{'次年' if m.year > start.year else ''}{m.month}月" for m in months)
+        )
+    return (
+        f"选择按季度、按半年或按年缴费的，养老、失业保险费须在每个周期的首个征期月（{'；'.join(parts)}）到"
+        f"{WINDOW_ONLY_PLACES}以协议支付方式缴纳，不参加银行批量扣款；医疗保险始终按月缴费。"
+        "养老、失业保险实行累计制，未按时缴纳的不作断缴处理；周期内申请暂停缴费的，暂停当月及以后月份已缴的"
+        "养老、失业保险费由人社部门退还。"
     )
 
 

@@ -27,9 +27,11 @@ class Levy:
 
 _LEVY: dict[str, tuple[str, str, str]] = {
     RM_MEDICAL: ("基本医疗保险费", "城乡居民基本医疗保险", ""),  # 子目: the insured's category
-    "pension": ("企业职工基本养老保险费", "职工基本养老保险", "灵活就业人员基本养老保险"),
-    "unemployment": ("失业保险费", "失业保险", "灵活就业人员失业保险"),
-    "medical": ("基本医疗保险费", "职工基本医疗保险", "灵活就业人员基本医疗保险"),
+    # 征收品目 as the guide's sample certificate prints it: 职工基本养老保险(个人缴纳) (seed 000 §6); unemployment
+    # and medical are paid by the same person in the same way, so they read alike (docs/policy.md §7).
+    "pension": ("企业职工基本养老保险费", "职工基本养老保险(个人缴纳)", "灵活就业人员基本养老保险"),
+    "unemployment": ("失业保险费", "失业保险(个人缴纳)", "灵活就业人员失业保险"),
+    "medical": ("基本医疗保险费", "职工基本医疗保险(个人缴纳)", "灵活就业人员基本医疗保险"),
     RP_PENSION: ("城乡居民基本养老保险费", "城乡居民基本养老保险", "城乡居民基本养老保险个人缴费"),
 }
 

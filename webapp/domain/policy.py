@@ -537,6 +537,17 @@ class PolicyTable:
         kept = tuple(r for r in self.resident_pension if (r.region, r.year) not in keys)
         return replace(self, resident_pension=kept + tuple(new))
 
+    def with_resident_medical(self, *rows: ResidentMedicalRow | Mapping[str, str]) -> PolicyTable:
+        """A copy with these resident medical rows added (replacing any row of the same region, year, category)."""
+        new = [r if isinstance(r, ResidentMedicalRow) else ResidentMedicalRow.from_record(r) for r in rows]
+        keys = {(r.region, r.year, r.category) for r in new}
+        kept = tuple(r for r in self.resident_medical if (r.region, r.year, r.category) not in keys)
+        return replace(self, resident_medical=kept + tuple(new))
+
+    def resident_medical_priced(self, region: str, year: int) -> bool:
+        """Does the table hold the year's resident medical premiums (its notice is out)?"""
+        return any((r.region, r.year) == (region, year) for r in self.resident_medical)
+
     def without_flex(self, region: str, contribution_year: int | None) -> PolicyTable:
         """A copy without the flexible-worker row of that region and year."""
         return replace(
@@ -690,6 +701,11 @@ def base_window(region: str, year: int, table: PolicyTable | None = None) -> Bas
 def resident_medical_premium(region: str, year: int, category: str, table: PolicyTable | None = None) -> Decimal:
     """The yearly resident medical premium for a category (R-RM-2); ``NoPolicyError`` for an unknown year."""
     return _t(table).resident_medical_premium(region, year, category)
+
+
+def resident_medical_priced(region: str, year: int, table: PolicyTable | None = None) -> bool:
+    """Does the table hold the year's resident medical premiums?"""
+    return _t(table).resident_medical_priced(region, year)
 
 
 def resident_medical_category(

@@ -5,23 +5,20 @@ adds to its calendar. Pure rules over dates; the services say what the person ow
   while something is owed and the 25th has not passed, else next month's 25th. A payer with a batch-debit
   agreement is debited on the batch day (the 8th or the next working day): that day is the due date until
   it passes; a month whose debit left something owed is due on the 25th.
-- Resident medical and resident pension are yearly: the collection deadline of the contribution year
-  (``data/resident_deadlines.csv``, keyed by region, scheme and year, a row without a year being the
-  region's default) while the year is owed and its deadline has not passed, else next year's deadline.
+- Resident medical and resident pension are yearly: the collection period of the covered year
+  (``collection``: ``data/resident_deadlines.csv``, keyed by region, scheme and year; resident medical is
+  paid in the December before its year, docs/policy.md §1) while the year is owed, else the next one's.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
+from . import collection
 from .calendar import SELF_SERVICE_FIRST_DAY, SELF_SERVICE_LAST_DAY, HolidayCalendar, Month, batch_debit_date
 from .calendar import format_date_zh as zh
 
-DATA = Path(__file__).resolve().parent / "data"
 KINDS = ("flex", "rm", "rp")
 ALARM_BEFORE = timedelta(hours=15)  # the day before an all-day event, at 09:00
 
@@ -34,47 +31,6 @@ class Reminder:
     due: date
     summary: str
     description: str
-
-
-@dataclass(frozen=True)
-class DeadlineRow:
-    """One row of ``resident_deadlines.csv``: the month-day a contribution year closes; year None = default."""
-
-    region: str
-    scheme: str
-    year: int | None
-    closes: tuple[int, int]
-    approximate: bool
-    source: str
-
-
-@lru_cache(maxsize=4)
-def deadline_rows(data_dir: Path = DATA) -> tuple[DeadlineRow, ...]:
-    """The table of resident collection deadlines."""
-    with open(data_dir / "resident_deadlines.csv", encoding="utf-8", newline="") as f:
-        rows = []
-        for r in csv.DictReader(f):
-            month, day = (int(x) for x in r["closes"].split("-"))
-            rows.append(
-                DeadlineRow(
-                    r["region"],
-                    r["scheme"],
-                    int(r["year"]) if r["year"] else None,
-                    (month, day),
-                    r["approximate"] == "1",
-                    r["source"],
-                )
-            )
-    return tuple(rows)
-
-
-def resident_deadline(region: str, scheme: str, year: int) -> date:
-    """The last day to pay a resident scheme's contribution year (the year's row, else the default row)."""
-    rows = [r for r in deadline_rows() if r.region == region and r.scheme == scheme]
-    row = next((r for r in rows if r.year == year), None) or next((r for r in rows if r.year is None), None)
-    if row is None:
-        raise LookupError(f"no resident deadline for {region}/{scheme}")
-    return date(year, *row.closes)
 
 
 def flexible_due(today: date, *, owes_now: bool, batch: bool, cal: HolidayCalendar | None = None) -> Reminder:
@@ -111,20 +67,41 @@ def _batch(day: date) -> Reminder:
 RESIDENT_LABELS = {"rm": "城乡居民医疗保险", "rp": "城乡居民养老保险"}
 
 
-def resident_due(kind: str, region: str, today: date, *, owes_year: bool, who: tuple[str, ...] = ()) -> Reminder:
-    """The next resident medical or pension deadline (R-UX-3): this year's while it is owed and open."""
+def resident_due(
+    kind: str,
+    region: str,
+    today: date,
+    *,
+    owed_years: tuple[int, ...] = (),
+    paid_years: tuple[int, ...] = (),
+    who: tuple[str, ...] = (),
+) -> Reminder:
+    """The next resident medical or pension date to pay by (R-UX-3, ``collection``): the oldest year still
+    owed and on sale — its collection period's last day, or, once that has passed, the last day the year is
+    taken; with nothing owed, the next year not yet paid, by the end of its collection period."""
     label = RESIDENT_LABELS[kind]
-    due = resident_deadline(region, kind, today.year)
-    year = today.year
-    if not owes_year or today > due:
-        year = today.year + 1
-        due = resident_deadline(region, kind, year)
     names = f"（{'、'.join(who)}）" if who else ""
+    owed = sorted(y for y in owed_years if collection.period(region, kind, y).on_sale(today))
+    if owed:
+        p = collection.period(region, kind, owed[0])
+    else:
+        year = collection.collection_year(region, kind, today)
+        while year in paid_years or collection.period(region, kind, year).closes < today:
+            year += 1
+        p = collection.period(region, kind, year)
+    due = p.due(today)
+    if p.late(today):
+        when = f"{p.year}年度集中缴费期已于{zh(p.closes)}结束，仍可缴纳至{zh(due)}"
+    elif today < p.opens:
+        when = f"{p.year}年度缴费期为{zh(p.opens)}至{zh(due)}，请于{zh(due)}前缴纳"
+    else:
+        when = f"{p.year}年度费用请于{zh(due)}前缴纳"
+    assumed = "（缴费期限为本应用的假设，以医保、税务部门通知为准）" if p.approximate else ""
     return Reminder(
         kind,
         due,
-        f"{label}{year}年度缴费截止",
-        f"{label}{year}年度费用请于{zh(due)}前缴纳{names}。请在京通或电子税务局“{label}”中缴费。",
+        f"{label}{p.year}年度缴费截止",
+        f"{label}{when}{names}。请在京通或电子税务局“{label}”中缴费。{assumed}",
     )
 
 

@@ -37,6 +37,8 @@ class Scheme:
     steps: tuple[str, ...] = ("身份信息确认", "选择缴费信息", "选择支付方式")  # the last is 选择支付方式
     declared_label: str = "已申报查询"  # the name of the ``declared`` page (继续缴费 / 作废 live there)
     records_label: str = "缴费记录查询"  # the name of the ``records`` page
+    # 协议支付 → 确认缴费 shows a prompt (提示语) before the usable agreements (seed 003 §2.1: 带出提示语，点击【确定】)
+    agreement_prompt: bool = False
 
     @property
     def again_label(self) -> str:
@@ -58,6 +60,8 @@ SCHEMES: dict[str, Scheme] = {
             record="resident_medical.record",
             pays_for_others=True,
             self_service_window=False,
+            steps=("身份信息确认", "参保信息选择", "选择缴费信息", "选择支付方式"),  # seed 003 §2.1
+            agreement_prompt=True,
         ),
         Scheme(
             SchemeCode.FLEXIBLE,

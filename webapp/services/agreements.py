@@ -8,8 +8,10 @@ then the bank checks the account itself. A new agreement takes effect the next d
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from dataclasses import dataclass
+import io
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,17 +20,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..db import atomic
+from ..domain import agreements as rules
 from ..domain import banks
+from ..domain.calendar import BEIJING, Month, format_date_zh
 from ..domain.errors import NotFound, RuleViolation
-from ..domain.statuses import AgreementStatus, EnrolmentStatus
-from ..models import Agreement, Enrolment, Person
+from ..domain.identity import ID_TYPES, IdentityError, normalize_id_number
+from ..domain.schemes import SchemeCode
+from ..domain.statuses import AgreementStatus, EnrolmentStatus, ReceivableStatus
+from ..models import Agreement, Enrolment, Person, Receivable, RegisteredHolder
 from ..payments.bank import BankAdapter
 from ..payments.base import PaymentError
 from .audit import record
 
 STATUS_LABELS = {
-    "effective": "签订成功",
-    "tomorrow": "次日生效",
+    AgreementStatus.SIGNED: "签订成功",
     AgreementStatus.REVOKED: "已撤销",
     AgreementStatus.INVALID: "失效",
 }
@@ -44,10 +49,69 @@ ACCOUNT_TIP = (
 
 
 def status_label(a: Agreement, today: date) -> str:
-    """签订成功, 次日生效, 已撤销 or 失效, as the list shows it (R-AG-2, R-AG-5)."""
-    if a.status is AgreementStatus.SIGNED:
-        return STATUS_LABELS["effective" if a.effective_on <= today else "tomorrow"]
+    """签订成功, 已撤销 or 失效, as the guide's list shows it (R-AG-2; seed 000 §4, seed 004): a new agreement is
+    签订成功 at once, and the list says from which day it is in effect (R-AG-5)."""
     return STATUS_LABELS[a.status]
+
+
+def withheld_insurances(session: Session, payer: Person, rows: list[Agreement], today: date) -> dict[int, list[str]]:
+    """代扣险种 of each agreement (R-AG-2): what the batch debit takes with it — the insurances of the payer's
+    enrolments under its 税务机关 that a batch day debits: flexible medical always, pension and unemployment under a
+    monthly cycle (R-FB-8), resident pension while an amount is set for the year (R-RP-1). An empty list (shown
+    "--") without 是否银行代扣 or when nothing is taken. One read for the whole list."""
+    from ..domain.flexible import FLEX_INSURANCES, cycle_for_month
+    from ..domain.levy import LABELS
+    from ..domain.pension import INSURANCES as RP_INSURANCES
+    from ..domain.pension import pension_year
+    from ..domain.policy import MEDICAL, contribution_year
+    from ..models import BaseDeclaration, PensionAmount
+
+    month = Month.of(today) + -1  # 本期: what the next batch day takes of pension and unemployment
+    found = session.execute(
+        select(
+            Enrolment.id,
+            Enrolment.scheme,
+            Enrolment.tax_office,
+            Enrolment.region,
+            Enrolment.subsidized,
+            Enrolment.insurances,
+            BaseDeclaration.contribution_year,
+            BaseDeclaration.cycle,
+            PensionAmount.insurance,
+        )
+        .outerjoin(
+            BaseDeclaration,
+            (BaseDeclaration.enrolment_id == Enrolment.id)
+            & BaseDeclaration.contribution_year.in_((month.year - 1, month.year)),
+        )
+        .outerjoin(
+            PensionAmount,
+            (PensionAmount.enrolment_id == Enrolment.id)
+            & (PensionAmount.status == "active")
+            & (PensionAmount.year == pension_year(today)),
+        )
+        .where(Enrolment.person_id == payer.id, Enrolment.status == EnrolmentStatus.ACTIVE)
+    ).all()
+    taken: dict[str, list[str]] = {}  # 税务机关 → insurances
+    cycles: dict[int, str] = {}
+    for eid, scheme, _office, region, subsidized, _named, year, cycle, _rp in found:
+        if scheme == SchemeCode.FLEXIBLE and year == contribution_year(month, region) and not subsidized:
+            cycles[eid] = cycle_for_month(cycle, month, payer.birth_date, payer.sex)
+    for eid, scheme, office, _region, _subsidized, named, _year, _cycle, rp_insurance in found:
+        chosen = {i for i in (named or "").split(",") if i}
+        if scheme == SchemeCode.FLEXIBLE:
+            monthly = cycles.get(eid, "monthly") == "monthly"
+            items = [i for i in FLEX_INSURANCES if (not chosen or i in chosen) and (i == MEDICAL or monthly)]
+        elif scheme == SchemeCode.RESIDENT_PENSION and rp_insurance in RP_INSURANCES:
+            items = [rp_insurance]
+        else:
+            continue
+        for i in items:
+            if LABELS[i] not in taken.setdefault(office, []):
+                taken[office].append(LABELS[i])
+    return {
+        a.id: taken.get(a.tax_office, []) if a.batch_debit and a.status is AgreementStatus.SIGNED else [] for a in rows
+    }
 
 
 def offices(session: Session, person_id: int) -> dict[str, str]:
@@ -169,6 +233,9 @@ def sign(session: Session, bank: BankAdapter, person: Person, form: SignForm, no
     errors = check(session, person, form)
     if errors:
         raise RuleViolation(next(iter(errors.values())))
+    until = resign_blocked_until(session, person.id, now.astimezone(BEIJING).date())
+    if until is not None:
+        raise RuleViolation(resign_message(until))
     card = banks.normalize_card(form.bank, form.card_number)
     digest = _digest(card)
     existing = session.scalar(
@@ -189,7 +256,7 @@ def sign(session: Session, bank: BankAdapter, person: Person, form: SignForm, no
     except PaymentError as e:
         raise RuleViolation("银行暂时无法受理签约，请稍后重试") from e
     if not result.ok:
-        raise RuleViolation(f"签约失败：{result.message}")
+        raise RuleViolation(banks.sign_refusal(form.bank, result.message))
     a = Agreement(
         agreement_no=result.agreement_no,
         payer_id=person.id,
@@ -233,6 +300,7 @@ def invalidate(
     *,
     tax_office: str | None = None,
     account_digest: str | None = None,
+    resign_from: date | None = None,
 ) -> int:
     """Mark agreements 失效 after a change the bureau or the bank reports (R-AG-8); returns how many."""
     stmt = update(Agreement).where(Agreement.payer_id == person_id, Agreement.status == AgreementStatus.SIGNED)
@@ -241,9 +309,9 @@ def invalidate(
     if account_digest is not None:
         stmt = stmt.where(Agreement.account_digest == account_digest)
     n = session.execute(
-        stmt.values(status=AgreementStatus.INVALID, ended_at=now, end_reason=reason[:200]).execution_options(
-            synchronize_session=False
-        )
+        stmt.values(
+            status=AgreementStatus.INVALID, ended_at=now, end_reason=reason[:200], resign_from=resign_from
+        ).execution_options(synchronize_session=False)
     ).rowcount
     if n:
         record(session, "agreement.invalidated", str(person_id), reason, None)
@@ -258,17 +326,27 @@ def bureau_change(
     *,
     name: str | None = None,
     id_number: str | None = None,
+    id_type: str | None = None,
     si_agency: tuple[str, str] | None = None,
+    changed_on: date | None = None,
 ) -> int:
-    """The bureau reports a change of name, document or 社保经办机构 (``(scheme, agency)``): apply it and make the
-    affected agreements 失效; the payer must sign again (R-AG-8, seed 000 Q51–52). Returns how many."""
+    """The bureau reports a change of name, document or 社保经办机构 (``(scheme, agency)``) made on ``changed_on``:
+    apply it and make the affected agreements 失效; the payer must sign again, after a change of 社保经办机构 only
+    from the day after the 8th of the next month (R-AG-8, seed 000 Q51–52). Returns how many."""
+    on = changed_on or now.astimezone(BEIJING).date()
     changed = 0
     if name and name != person.name:
+        _rename_holder(session, person, name)
         person.name = name
-        changed += invalidate(session, person.id, "缴费人姓名变更，请重新签订缴费协议", now)
-    if id_number and id_number != person.id_number:
-        person.id_number = id_number
-        changed += invalidate(session, person.id, "缴费人证件信息变更，请重新签订缴费协议", now)
+        changed += invalidate(session, person.id, rules.invalid_reason("name", on), now)
+    if (id_number and id_number != person.id_number) or (id_type and id_type != person.id_type):
+        new_type, new_number = id_type or person.id_type, id_number or person.id_number
+        taken = session.scalar(select(Person.id).where(Person.id_type == new_type, Person.id_number == new_number))
+        if taken is not None and taken != person.id:
+            raise RuleViolation("新证件号码已属于另一缴费人")
+        _move_holder(session, person, new_type, new_number)
+        person.id_type, person.id_number = new_type, new_number
+        changed += invalidate(session, person.id, rules.invalid_reason("document", on), now)
     if si_agency is not None:
         scheme, agency = si_agency
         e = session.scalar(select(Enrolment).where(Enrolment.person_id == person.id, Enrolment.scheme == scheme))
@@ -277,12 +355,199 @@ def bureau_change(
         if e.si_agency != agency:
             e.si_agency = agency
             changed += invalidate(
-                session, person.id, "社保经办机构变更，请重新签订缴费协议", now, tax_office=e.tax_office
+                session,
+                person.id,
+                rules.invalid_reason("si_agency", on),
+                now,
+                tax_office=e.tax_office,
+                resign_from=rules.resign_from(on),
             )
     session.flush()
     return changed
 
 
-def account_changed(session: Session, person_id: int, card_number: str, now: datetime) -> int:
+def _rename_holder(session: Session, person: Person, name: str) -> None:
+    """The identity register (公安) holds the new name too, so the payer logs in with it (R-ID-4)."""
+    row = session.scalar(
+        select(RegisteredHolder).where(
+            RegisteredHolder.id_type == person.id_type, RegisteredHolder.id_number == person.id_number
+        )
+    )
+    if row is not None:
+        row.name = name
+
+
+def _move_holder(session: Session, person: Person, id_type: str, id_number: str) -> None:
+    """The register lists the holder under the new document (the old one stays, as the register keeps it)."""
+    old = session.scalar(
+        select(RegisteredHolder).where(
+            RegisteredHolder.id_type == person.id_type, RegisteredHolder.id_number == person.id_number
+        )
+    )
+    exists = session.scalar(
+        select(RegisteredHolder.id).where(RegisteredHolder.id_type == id_type, RegisteredHolder.id_number == id_number)
+    )
+    if exists is None:
+        session.add(
+            RegisteredHolder(
+                id_type=id_type,
+                id_number=id_number,
+                name=person.name,
+                face_fail_reason=old.face_fail_reason if old else None,
+            )
+        )
+
+
+def account_changed(
+    session: Session, person_id: int, card_number: str, now: datetime, changed_on: date | None = None
+) -> int:
     """The bank reports the account closed or changed: its agreements become 失效 (R-AG-8)."""
-    return invalidate(session, person_id, "银行账户变更，请重新签订缴费协议", now, account_digest=_digest(card_number))
+    on = changed_on or now.astimezone(BEIJING).date()
+    return invalidate(session, person_id, rules.invalid_reason("account", on), now, account_digest=_digest(card_number))
+
+
+def resign_blocked_until(session: Session, payer_id: int, today: date) -> date | None:
+    """After a change of 社保经办机构 this month, the day signing opens again (Q52(2)); None when it is open."""
+    until = session.scalar(
+        select(sa.func.max(Agreement.resign_from)).where(
+            Agreement.payer_id == payer_id, Agreement.status == AgreementStatus.INVALID
+        )
+    )
+    return until if until is not None and until > today else None
+
+
+def resign_message(until: date) -> str:
+    """Why 新增协议 is closed until ``until`` (Q52(2))."""
+    return (
+        f"您的社保经办机构已变更，原缴费协议已失效。按规定请于{format_date_zh(until)}起重新签订缴费协议"
+        "（当月变更社保经办机构的，次月8日后重签）。"
+    )
+
+
+# ------------------------------------------------------------------------- the bureau's file of changes
+
+CHANGE_COLUMNS = ("id_type", "id_number", "change", "scheme", "value", "changed_on")
+
+
+@dataclass(frozen=True)
+class _Change:
+    line: int
+    person: Person
+    change: str
+    scheme: str
+    value: str
+    id_type: str
+    changed_on: date
+
+
+@dataclass
+class ChangeReport:
+    """What ``import_changes`` did: rows applied, agreements made 失效, and warnings by line (Q51)."""
+
+    rows: int = 0
+    invalidated: int = 0
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+
+
+def import_changes(session: Session, text: str, now: datetime) -> ChangeReport:
+    """Load the bureau's (and the banks') changes of payers' data from CSV (R-AG-8, Q50–52): every row is checked
+    first; a bad row names its line and nothing loads. Columns: ``id_type,id_number,change,scheme,value,changed_on``
+    — ``change`` is ``name`` (value: the new name), ``document`` (value: ``<id_type>:<number>``), ``si_agency``
+    (``scheme`` flex | rm | rp, value: the new 社保经办机构) or ``account`` (value: the card number the bank closed
+    or changed); ``changed_on`` is the day of the change (YYYY-MM-DD)."""
+    from .flexible import ImportFileError  # the bureau files' one error type (flexible imports this module)
+
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in CHANGE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ImportFileError([(1, f"缺少列：{', '.join(missing)}")])
+    today = now.astimezone(BEIJING).date()
+    errors: list[tuple[int, str]] = []
+    rows: list[_Change] = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            rows.append(_change_row(session, line, row, today))
+        except (RuleViolation, IdentityError, ValueError) as e:
+            errors.append((line, str(e)))
+    if errors:
+        raise ImportFileError(errors)
+    report = ChangeReport()
+    for c in rows:
+        try:
+            report.invalidated += _apply_change(session, c, now, report)
+        except RuleViolation as e:
+            errors.append((c.line, str(e)))
+        report.rows += 1
+    if errors:
+        raise ImportFileError(errors)
+    return report
+
+
+def _change_row(session: Session, line: int, row: dict[str, str], today: date) -> _Change:
+    id_type = (row.get("id_type") or "").strip()
+    if id_type not in ID_TYPES:
+        raise RuleViolation(f"证件类型不正确：{id_type}")
+    number = normalize_id_number(id_type, row.get("id_number") or "")
+    person = session.scalar(select(Person).where(Person.id_type == id_type, Person.id_number == number))
+    if person is None:
+        raise RuleViolation("未查询到该缴费人")
+    change = (row.get("change") or "").strip()
+    if change not in rules.CHANGES:
+        raise RuleViolation(f"变更类型不正确：{change}（应为{'/'.join(rules.CHANGES)}）")
+    try:
+        changed_on = date.fromisoformat((row.get("changed_on") or "").strip())
+    except ValueError:
+        raise RuleViolation("变更日期应为YYYY-MM-DD") from None
+    if changed_on > today:
+        raise RuleViolation("变更日期不能晚于今天")
+    value, scheme, new_type = (row.get("value") or "").strip(), (row.get("scheme") or "").strip(), ""
+    if change == "name" and not 0 < len(value) <= 30:
+        raise RuleViolation("新姓名不能为空，且不超过30个字")
+    if change == "document":
+        new_type, _, new_number = value.partition(":")
+        if new_type not in ID_TYPES:
+            raise RuleViolation(f"新证件类型不正确：{new_type}（应写作 证件类型:证件号码）")
+        value = normalize_id_number(new_type, new_number)
+    if change == "si_agency":
+        if scheme not in {s.value for s in SchemeCode}:
+            raise RuleViolation(f"险种业务不正确：{scheme}（应为flex/rm/rp）")
+        if (
+            session.scalar(select(Enrolment.id).where(Enrolment.person_id == person.id, Enrolment.scheme == scheme))
+            is None
+        ):
+            raise RuleViolation("未查询到该人员的参保信息")
+        if not 0 < len(value) <= 100:
+            raise RuleViolation("新社保经办机构不能为空，且不超过100个字")
+    if change == "account" and not (value.isascii() and value.isdigit() and 12 <= len(value) <= 30):
+        raise RuleViolation("银行账号应为12至30位数字")
+    return _Change(line, person, change, scheme, value, new_type, changed_on)
+
+
+def _apply_change(session: Session, c: _Change, now: datetime, report: ChangeReport) -> int:
+    if c.change == "name":
+        return bureau_change(session, c.person, now, name=c.value, changed_on=c.changed_on)
+    if c.change == "document":
+        return bureau_change(session, c.person, now, id_type=c.id_type, id_number=c.value, changed_on=c.changed_on)
+    if c.change == "si_agency":
+        owed = session.scalar(
+            select(sa.func.count())
+            .select_from(Receivable)
+            .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
+            .where(
+                Enrolment.person_id == c.person.id,
+                Enrolment.scheme == c.scheme,
+                Receivable.status.in_((ReceivableStatus.DUE, ReceivableStatus.DECLARED)),
+            )
+        )
+        if owed:
+            report.warnings.append(
+                (
+                    c.line,
+                    f"{c.person.name}变更社保经办机构时仍有{owed}笔应缴费款未缴清（问答51：变更前需先缴清应缴费款）",
+                )
+            )
+        return bureau_change(session, c.person, now, si_agency=(c.scheme, c.value), changed_on=c.changed_on)
+    n = account_changed(session, c.person.id, c.value, now, c.changed_on)
+    if not n:
+        report.warnings.append((c.line, f"{c.person.name}没有使用该银行账户的有效缴费协议，未作处理"))
+    return n

@@ -37,8 +37,9 @@ from sqlalchemy.orm import Session
 
 from ..domain import batch_debit as rules
 from ..domain.calendar import Month, batch_debit_date
-from ..domain.flexible import FlexReceivable, window_periods
+from ..domain.flexible import FlexReceivable, current_period, cycle_for_month, window_periods
 from ..domain.money import fen_to_yuan
+from ..domain.policy import contribution_year
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import (
     AgreementStatus,
@@ -51,12 +52,14 @@ from ..domain.statuses import (
 )
 from ..models import (
     Agreement,
+    BaseDeclaration,
     BatchDebit,
     BatchRun,
     BatchWork,
     BatchWorker,
     Enrolment,
     PensionAmount,
+    Person,
     Receivable,
     SettledPayment,
 )
@@ -421,10 +424,11 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         a = by_payer.get((payer, office))
         if a is not None:
             pension[a.id].append((rid, fen))
+    cycles = _flex_cycles(session, {a.payer_id for a in agreements if items.get(a.id)}, current_period(day))
     debits: list[dict[str, object]] = []
     claims: list[tuple[int, int]] = []
     for a in agreements:
-        for group in rules.flex_groups(items.get(a.id, []), day):
+        for group in rules.flex_groups(items.get(a.id, []), day, cycles.get(a.payer_id, "monthly")):
             debits.append(
                 {
                     "agreement_id": a.id,
@@ -461,6 +465,39 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         claims += [(int(r), ids[str(d["debit_no"])]) for r in str(d["receivable_ids"]).split(",")]
     _claim_receivables(conn, claims)
     return len(debits)
+
+
+def _flex_cycles(session: Session, payers: set[int], month: Month) -> dict[int, str]:
+    """The 缴费周期 governing each payer's pension and unemployment of ``month`` (R-FB-5, R-FB-8): the one
+    declared with the base of its contribution year; monthly when none was, for 享受补贴人员, and within 12
+    months of legal retirement age. One read for the chunk."""
+    if not payers:
+        return {}
+    rows = session.execute(
+        select(
+            Enrolment.person_id,
+            Enrolment.region,
+            Enrolment.subsidized,
+            Person.birth_date,
+            Person.sex,
+            BaseDeclaration.contribution_year,
+            BaseDeclaration.cycle,
+        )
+        .join(Person, Person.id == Enrolment.person_id)
+        .join(BaseDeclaration, BaseDeclaration.enrolment_id == Enrolment.id)
+        .where(
+            Enrolment.person_id.in_(payers),
+            Enrolment.scheme == SchemeCode.FLEXIBLE,
+            BaseDeclaration.contribution_year.in_({month.year - 1, month.year}),
+            BaseDeclaration.cycle != "monthly",
+        )
+    ).all()
+    cycles: dict[int, str] = {}
+    for person_id, region, subsidized, birth, sex, year, cycle in rows:
+        if subsidized or year != contribution_year(month, region):
+            continue
+        cycles[person_id] = cycle_for_month(cycle, month, birth, sex)
+    return cycles
 
 
 def _pension_due(session: Session, payers: set[int], day: date) -> list[tuple[int, int, str, int]]:

@@ -170,17 +170,37 @@ def _unique_check_code(session: Session) -> str:
     raise RuntimeError("no free check code after 10 draws")  # pragma: no cover - 10^-150
 
 
+MSG_NONE_CHOSEN = "请勾选需要开具的缴费记录"
+
+
 @atomic
-def apply(session: Session, person: Person, tax_office: str, start: Month, end: Month, now: datetime) -> Certificate:
-    """证明申请 for one 税务机关: the posted items are fixed now; the request starts 制作中 (R-CE-3)."""
+def apply(
+    session: Session,
+    person: Person,
+    tax_office: str,
+    start: Month,
+    end: Month,
+    now: datetime,
+    payment_ids: list[int] | None = None,
+) -> Certificate:
+    """开具缴费记录 for one 税务机关: the posted items the payer ticked (勾选缴费记录, seed 000 §6; every posted item
+    of the range when ``payment_ids`` is None) are fixed now; the request starts 制作中 (R-CE-3). Its 费款所属期 is
+    the items' own, from the first item's start to the last one's end."""
     items = posted_items(session, person.id, start, end, tax_office)
     if not items:
         raise RuleViolation(MSG_NOTHING_POSTED)
+    if payment_ids is not None:
+        chosen = set(payment_ids)
+        items = [p for p in items if p.id in chosen]
+        if not chosen:
+            raise RuleViolation(MSG_NONE_CHOSEN)
+        if len(items) != len(chosen):
+            raise RuleViolation("所选缴费记录有误，请刷新后重新勾选")
     cert = Certificate(
         payer_id=person.id,
         tax_office=tax_office,
-        period_start=start.first_day,
-        period_end=end.first_day,
+        period_start=min(p.receivable.fee_period_start for p in items),
+        period_end=max(p.receivable.fee_period_end for p in items),
         check_code=_unique_check_code(session),
         total_fen=sum(p.amount_fen for p in items),
         status=CertificateStatus.MAKING,
@@ -276,6 +296,7 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
                 tax_office=r.tax_office,
                 e_ticket_no=p.e_ticket_no,
                 si_agency=r.si_agency,
+                unit_no="",  # 单位编号 is an employer's: blank for a person paying for themselves, as in the guide
                 person_no=r.insured.person_no or "",
                 item=levy.item,
                 subject=levy.subject,
@@ -294,6 +315,7 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
         id_number=payer.id_number,
         tax_office=cert.tax_office,
         issued_on=cert.requested_at.astimezone(BEIJING).date(),
+        issued_at=cert.requested_at.astimezone(BEIJING),
         period=rules.period_text(cert.period_start, cert.period_end),
         verify_url=f"{settings.base_url}/verify?code={cert.check_code}&k={key}",
         lines=tuple(lines),

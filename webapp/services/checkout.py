@@ -22,6 +22,13 @@ from ..payments.orders import Adapters, Urls
 from . import agreements, flexible
 from .audit import record
 
+#: The prompt before the agreements (seed 003 §2.1 shows one and does not print it; these are the app's words,
+#: from what 协议支付 does: it debits the signed account at once, docs/policy.md §8).
+AGREEMENT_PROMPT = (
+    "协议支付将从您签订缴费协议的银行账户中直接扣缴本次费款，扣款结果以银行返回为准。"
+    "请确认账户余额充足，点击【确定】后选择缴费协议。"
+)
+
 
 def methods(channel: str, scheme_code: str) -> list[str]:
     """The payment methods the channel offers for the scheme (R-CH-1)."""

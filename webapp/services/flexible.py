@@ -581,7 +581,7 @@ def window_only(session: Session, person_id: int, today: date) -> list[tuple[str
     out: dict[str, list[Receivable]] = {}
     for r in sorted(rows, key=lambda r: (r.fee_period_start, rules.FLEX_INSURANCES.index(r.insurance))):
         m = Month.of(r.fee_period_start)
-        out.setdefault(rules.window_only_message(m, cycle_of_month(session, e, m, person), start), []).append(r)
+        out.setdefault(rules.window_only_message(m, cycle_of_month(session, e, m, person), start, today), []).append(r)
     return list(out.items())
 
 

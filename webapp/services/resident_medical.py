@@ -5,18 +5,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from ..domain import collection
+from ..domain.calendar import BEIJING, format_date_zh
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.identity import facts_from_id
 from ..domain.money import yuan_to_fen
-from ..domain.policy import resident_medical_category, resident_medical_premium
+from ..domain.policy import RM_CATEGORIES as RM_CATEGORY_LABELS
+from ..domain.policy import (
+    PolicyTable,
+    resident_medical_category,
+    resident_medical_premium,
+    resident_medical_priced,
+)
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import ChargeType, EnrolmentStatus, ReceivableStatus
 from ..models import Enrolment, FamilyPayee, Person, Receivable
+from . import declarations
 
 SCHEME = SchemeCode.RESIDENT_MEDICAL
 
@@ -33,6 +43,11 @@ def find_insured(session: Session, name: str, id_type: str, id_number: str) -> P
     if person is None or person.name != name or not _enrolment(session, person.id):
         raise RuleViolation(MSG_NOT_FOUND)
     return person
+
+
+def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
+    """The person's resident medical enrolment (参保信息), if any."""
+    return _enrolment(session, person_id)
 
 
 def _enrolment(session: Session, person_id: int) -> Enrolment | None:
@@ -74,34 +89,68 @@ def family(session: Session, payer_id: int) -> list[Person]:
     )  # one query
 
 
-def year_states(session: Session, insured_ids: list[int], year: int) -> dict[int, str]:
-    """Each insured's resident medical ``year``: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5), one query."""
+def year_states(session: Session, insured_ids: list[int], year: int, earlier: tuple[int, ...] = ()) -> dict[int, str]:
+    """Each insured's resident medical ``year``: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5), one query.
+    A year of ``earlier`` (still on sale, docs/policy.md §1) that is owed makes the state ``due``/``declared``."""
+    years = (*earlier, year)
     found: dict[int, set[str]] = {i: set() for i in insured_ids}
+    paid: set[int] = set()
     if insured_ids:
-        for insured_id, status in session.execute(
-            select(Receivable.insured_id, Receivable.status).where(
+        for insured_id, start, status in session.execute(
+            select(Receivable.insured_id, Receivable.fee_period_start, Receivable.status).where(
                 Receivable.insured_id.in_(insured_ids),
                 Receivable.scheme == SCHEME,
-                Receivable.fee_period_start >= date(year, 1, 1),
+                Receivable.fee_period_start >= date(min(years), 1, 1),
                 Receivable.fee_period_start <= date(year, 12, 31),
             )
         ):
-            found[insured_id].add(status)
+            if start.year not in years:
+                continue
+            if status == ReceivableStatus.PAID:
+                if start.year == year:
+                    paid.add(insured_id)
+            else:
+                found[insured_id].add(status)
     states = {}
     for insured_id, statuses in found.items():
         states[insured_id] = next(
-            (str(s) for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID) if s in statuses),
-            "none",
+            (str(s) for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED) if s in statuses),
+            "paid" if insured_id in paid else "none",
         )
     return states
 
 
-def year_state(session: Session, insured_id: int, year: int) -> str:
+def year_state(session: Session, insured_id: int, year: int, earlier: tuple[int, ...] = ()) -> str:
     """The insured's resident medical year: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5)."""
-    return year_states(session, [insured_id], year)[insured_id]
+    return year_states(session, [insured_id], year, earlier)[insured_id]
 
 
-def members(session: Session, payer_id: int, year: int) -> list[Member]:
+def presented_year(region: str, today: date) -> int:
+    """The year the pages present (docs/policy.md §1): the one whose collection period has opened, once its
+    premiums are published; until then the year before it."""
+    year = collection.collection_year(region, SCHEME, today)
+    return year if resident_medical_priced(region, year) else year - 1
+
+
+def sale_years(region: str, today: date) -> tuple[int, tuple[int, ...]]:
+    """(the presented year, the earlier years still on sale today) — what a family member's state covers."""
+    year = presented_year(region, today)
+    return year, tuple(y for y in collection.years_on_sale(region, SCHEME, today) if y < year)
+
+
+def sale_notice(region: str, today: date, year: int) -> str:
+    """Which year is collected until when (docs/policy.md §1), and, before the next year's premiums are out,
+    that it cannot be paid yet; the dates the table marks as assumptions say so."""
+    nxt = collection.period(region, SCHEME, collection.collection_year(region, SCHEME, today))
+    assumed = "（缴费期为本应用的假设，以医保部门通知为准）" if nxt.approximate else ""
+    period = f"{nxt.year}年度城乡居民医疗保险集中缴费期为{format_date_zh(nxt.opens)}至{format_date_zh(nxt.closes)}"
+    if nxt.year != year:
+        until = format_date_zh(collection.period(region, SCHEME, year).late_until)
+        return f"{period}，{nxt.year}年度缴费标准公布后即可缴纳；{year}年度仍可缴纳至{until}。{assumed}"
+    return f"{period}（缴纳{year}年1月至12月的费用）。{assumed}"
+
+
+def members(session: Session, payer_id: int, year: int, earlier: tuple[int, ...] = ()) -> list[Member]:
     """The payer's saved family members with relationship and whether ``year`` is paid (R-RM-5)."""
     rows = list(
         session.scalars(
@@ -111,7 +160,7 @@ def members(session: Session, payer_id: int, year: int) -> list[Member]:
             .order_by(FamilyPayee.id)
         )
     )
-    states = year_states(session, [r.insured_id for r in rows], year)  # two queries, whatever the family's size
+    states = year_states(session, [r.insured_id for r in rows], year, earlier)  # two queries, whatever the family
     return [Member(r.id, r.insured, r.relation or "其他", states[r.insured_id]) for r in rows]
 
 
@@ -122,10 +171,10 @@ def _own_entry(session: Session, payer_id: int, member_id: int) -> FamilyPayee:
     return entry
 
 
-def member(session: Session, payer_id: int, member_id: int, year: int) -> Member:
+def member(session: Session, payer_id: int, member_id: int, year: int, earlier: tuple[int, ...] = ()) -> Member:
     """One of the payer's saved family members; ``NotFound`` for anyone else's."""
     r = _own_entry(session, payer_id, member_id)
-    return Member(r.id, r.insured, r.relation or "其他", year_state(session, r.insured_id, year))
+    return Member(r.id, r.insured, r.relation or "其他", year_state(session, r.insured_id, year, earlier))
 
 
 def check_relation(relation: str) -> str:
@@ -177,11 +226,17 @@ def remember(session: Session, payer_id: int, insured_id: int, relation: str | N
         entry.relation = relation
 
 
-def receivables(session: Session, insured_id: int) -> list[Receivable]:
-    """The insured's resident medical receivables still to declare (待缴信息)."""
+def period_of(r: Receivable) -> collection.CollectionPeriod:
+    """The collection period of a receivable's year (docs/policy.md §1)."""
+    return collection.period(r.enrolment.region, SCHEME, r.fee_period_start.year)
+
+
+def _due(session: Session, insured_id: int) -> list[Receivable]:
     return list(
         session.scalars(
             select(Receivable)
+            .join(Receivable.enrolment)
+            .options(contains_eager(Receivable.enrolment))
             .where(
                 Receivable.insured_id == insured_id,
                 Receivable.scheme == SCHEME,
@@ -192,20 +247,57 @@ def receivables(session: Session, insured_id: int) -> list[Receivable]:
     )
 
 
-def status_of(session: Session, insured_id: int) -> str:
-    """Why there may be nothing to pay: ``none`` (not enrolled), ``paid``, ``declared`` or ``due``."""
-    if _enrolment(session, insured_id) is None:
+def receivables(session: Session, insured_id: int, today: date) -> list[Receivable]:
+    """The insured's resident medical receivables still to declare (待缴信息) whose year is on sale today: the
+    next year from its collection period's opening, the current one until its end (docs/policy.md §1)."""
+    return [r for r in _due(session, insured_id) if period_of(r).on_sale(today)]
+
+
+def status_of(session: Session, insured_id: int, today: date) -> str:
+    """Why there may be nothing to pay: ``none`` (not enrolled), ``due``, ``declared``, ``paid``, ``closed``
+    (owed, but its year is no longer or not yet on sale) or ``nothing``."""
+    e = _enrolment(session, insured_id)
+    if e is None:
         return "none"
-    statuses = set(
-        session.scalars(
-            select(Receivable.status).where(Receivable.insured_id == insured_id, Receivable.scheme == SCHEME)
+    rows = session.execute(
+        select(Receivable.status, Receivable.fee_period_start).where(
+            Receivable.insured_id == insured_id, Receivable.scheme == SCHEME
         )
-    )
+    ).all()
+    on_sale = set(collection.years_on_sale(e.region, SCHEME, today))
+    statuses = {status for status, start in rows if start.year in on_sale}
     if ReceivableStatus.DUE in statuses:
         return "due"
     if ReceivableStatus.DECLARED in statuses:
         return "declared"
-    return "paid" if ReceivableStatus.PAID in statuses else "nothing"
+    if ReceivableStatus.PAID in statuses:
+        return "paid"
+    return "closed" if any(status == ReceivableStatus.DUE for status, _ in rows) else "nothing"
+
+
+MSG_CLOSED = "所选缴费信息不在缴费期内，请刷新后重新选择"
+
+
+def declare(session: Session, payer_id: int, insured_id: int, chosen: list[str], channel: str, now: datetime) -> Any:
+    """提交 on 选择缴费信息: a year that is not on sale today cannot be declared (docs/policy.md §1); the rest is
+    any declaration's (R-PA-1)."""
+    ids = declarations.parse_ids(chosen)
+    today = now.astimezone(BEIJING).date()
+    closed = {r.id for r in _due(session, insured_id) if not period_of(r).on_sale(today)}
+    if closed & set(ids):
+        raise RuleViolation(MSG_CLOSED)
+    return declarations.declare(
+        session, payer_id=payer_id, insured_id=insured_id, scheme=SCHEME, receivable_ids=ids, channel=channel, now=now
+    )
+
+
+def category_label(e: Enrolment, year: int) -> str:
+    """参保人员类别 as the pages show it: the bureau's, or the one the age bands give, said to be inferred (the
+    bands are the app's, docs/policy.md §10)."""
+    if e.category:
+        return RM_CATEGORY_LABELS.get(e.category, e.category)
+    inferred = category_by_age(e.person, year, e.region)
+    return f"{RM_CATEGORY_LABELS.get(inferred, inferred)}（按年龄推定，以医保部门核定为准）"
 
 
 def category_by_age(person: Person, year: int, region: str) -> str:
@@ -216,12 +308,23 @@ def category_by_age(person: Person, year: int, region: str) -> str:
     return resident_medical_category(birth, year, region) if birth is not None else "working_age"
 
 
-def generate_year(session: Session, year: int, region: str) -> int:
+def generate_year(
+    session: Session, year: int, region: str, today: date | None = None, table: PolicyTable | None = None
+) -> int:
     """Create each enrolled resident's receivable for a calendar year (R-RM-2); idempotent.
 
     Returns how many were created. The amount comes from the policy table by the category the bureau
     stored, else by the insured's age with the table's bands; ``NoPolicyError`` for a year without a row.
+    With ``today``, a year whose collection period has not opened yet is refused (docs/policy.md §1).
     """
+    if today is not None:
+        p = collection.period(region, SCHEME, year)
+        if today < p.opens:
+            raise RuleViolation(
+                f"{year}年度城乡居民医疗保险集中缴费期自{format_date_zh(p.opens)}开始，届时再生成应缴费"
+            )
+    if not resident_medical_priced(region, year, table):
+        resident_medical_premium(region, year, "working_age", table)  # the plain NoPolicyError
     created = 0
     enrolments = session.scalars(
         select(Enrolment).where(
@@ -240,7 +343,7 @@ def generate_year(session: Session, year: int, region: str) -> int:
         if key in existing:
             continue
         category = e.category or category_by_age(e.person, year, region)
-        amount = resident_medical_premium(region, year, category)
+        amount = resident_medical_premium(region, year, category, table)
         session.add(
             Receivable(
                 natural_key=key,

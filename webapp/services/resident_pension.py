@@ -105,6 +105,35 @@ def insurances(e: Enrolment) -> list[str]:
     return [i for i in rules.INSURANCES if not named or i in named]
 
 
+def assumptions(e: Enrolment, year: int, table: PolicyTable | None = None) -> list[str]:
+    """What the amount page rests on that no guide states, said where the payer chooses (docs/policy.md §10):
+    the grades between the published minimum and maximum, the batch day, the year's last day."""
+    from ..domain import collection
+    from ..domain.calendar import format_date_zh
+
+    out = []
+    try:
+        row = (table or PolicyTable.load()).resident_pension_row(e.region, year)
+    except NoPolicyError:
+        row = None
+    if row is not None:
+        if "step" in row.derived:
+            out.append(
+                f"{year}年度缴费金额可在{row.minimum}元至{row.maximum}元之间选择；本页每{row.step}元一档为本应用的假设"
+                "（指南未列出具体档次），以人社部门公布的缴费档次为准。"
+            )
+        else:
+            out.append(f"{year}年度缴费金额为{row.minimum}元至{row.maximum}元，档次间隔{row.step}元。")
+    out.append(
+        "银行批量扣款按每月8日（遇法定节假日顺延至下一工作日）执行：指南只给出灵活就业人员的批扣日（问答41），"
+        "城乡居民养老保险沿用该日为本应用的假设。"
+    )
+    p = collection.period(e.region, SCHEME, year)
+    if p.approximate:
+        out.append(f"{year}年度费用可缴纳至{format_date_zh(p.late_until)}，该日期为本应用的假设，以税务部门通知为准。")
+    return out
+
+
 def grades_for(e: Enrolment, year: int, table: PolicyTable | None = None) -> tuple[Decimal, ...]:
     """The year's grades (缴费档次) in the enrolment's region; ``NoPolicyError`` for a year without a row."""
     return resident_pension_grades(e.region, year, table)

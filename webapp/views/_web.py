@@ -24,7 +24,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 from ..domain import banks, errors, identity, levy
 from ..domain import batch_debit as batch_rules
 from ..domain.calendar import BEIJING, Clock, Month
-from ..domain.channels import CHANNELS, METHOD_LABELS
+from ..domain.channels import CHANNELS, METHOD_LABELS, record_channel, record_method
 from ..domain.inputs import date_parts, month_parts, parse_id
 from ..domain.money import format_yuan
 from ..domain.schemes import SCHEMES
@@ -438,6 +438,8 @@ def init_app(app: Flask) -> None:
         ID_TYPES=identity.ID_TYPES,
         CHANNELS=CHANNELS,
         METHOD_LABELS=METHOD_LABELS,
+        record_channel=record_channel,
+        record_method=record_method,
         SCHEMES=SCHEMES,
         LEVY_LABELS=levy.LABELS,
         charge_type_label=levy.charge_type_label,

@@ -30,11 +30,13 @@ def index() -> Any:
 
 def _list(confirming: int | None = None, status: int = 200) -> Any:
     today = clock().today()
+    rows = agreements.list_for(db(), me().id)
     return render(
         "agreements/index.html",
-        rows=agreements.list_for(db(), me().id),
+        rows=rows,
         today=today,
         status_label=agreements.status_label,
+        withheld=agreements.withheld_insurances(db(), me(), rows, today),
         confirming=confirming,
         banks=banks.banks(),
         status=status,
@@ -67,15 +69,25 @@ def _form_context(form: dict[str, str], errors: dict[str, str]) -> dict[str, Any
         "branches": branches,
         "batch_tip": agreements.BATCH_TIP,
         "account_tip": agreements.ACCOUNT_TIP,
+        "resign_block": _resign_block(person.id),
     }
+
+
+def _resign_block(payer_id: int) -> str | None:
+    until = agreements.resign_blocked_until(db(), payer_id, clock().today())
+    return agreements.resign_message(until) if until else None
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new() -> Any:
-    """新增协议: the payer's own data, read-only (R-AG-1); 提交 → 签订成功, in effect tomorrow (R-AG-5)."""
+    """新增协议 in the guide's two steps (seed 000 §4 移动端): 缴费人信息 (read-only, R-AG-1) and 是否银行代扣 →
+    下一步 → 税务机关 and 银行信息 → 提交 → 签订成功, in effect tomorrow (R-AG-5)."""
     form = _form()
     errors: dict[str, str] = {}
+    step = 2 if request.method == "POST" or request.args.get("step") == "2" else 1
+    if form["batch_debit"] not in ("0", "1"):
+        form["batch_debit"], step = "1", 1
     if request.method == "POST":
         signing = agreements.SignForm(
             form["tax_office"],
@@ -94,7 +106,7 @@ def new() -> Any:
                 errors["form"] = str(e)
             else:
                 return render("agreements/signed.html", a=a, bank=banks.banks()[a.bank])
-    return render("agreements/new.html", **_form_context(form, errors), status=422 if errors else 200)
+    return render("agreements/new.html", **_form_context(form, errors), step=step, status=422 if errors else 200)
 
 
 @bp.get("/new/options")
@@ -102,7 +114,7 @@ def new() -> Any:
 def options() -> Any:
     """The selects that depend on an earlier choice (社保经办机构, 银行行政区划, 银行网点), as they are made
     (htmx)."""
-    return render("agreements/new.html", block="dependent", **_form_context(_form(), {}))
+    return render("agreements/new.html", block="dependent", **_form_context(_form(), {}), step=2)
 
 
 @bp.route("/<id:agreement_id>/revoke", methods=["GET", "POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, request, session, url_for
 
 from ..domain.identity import IdentityError, normalize_id_number, register_key
 from ..services import identity
@@ -68,7 +68,33 @@ def login() -> Any:
             form["next"] = form["next"] or safe_next(pending.get("next")) or ""
             form["agree"] = "1"
     expired = request.args.get("expired") == "1"
+    if request.method == "GET" and _asks_for_phone() and not isinstance(session.get("pending_login"), dict):
+        return render("auth/phone.html", next=form["next"], refused=False, host=JINGTONG_HOSTS.get(str(g.channel), ""))
     return render("auth/login.html", form=form, errors=errors, expired=expired, status=422 if errors else 200)
+
+
+#: 京通 runs inside these host apps; it asks for the phone number they hold before 实人认证 (seed 004 §1.2).
+JINGTONG_HOSTS = {"wechat": "微信", "alipay": "支付宝", "baidu": "百度"}
+PHONE_COOKIE = "jt_phone"
+
+
+def _asks_for_phone() -> bool:
+    """京通, on a phone that has not yet allowed it the number (seed 004: 京通获取客户端上的手机号,点击允许授权)."""
+    return g.get("channel") in JINGTONG_HOSTS and request.cookies.get(PHONE_COOKIE) != "1"
+
+
+@bp.route("/login/phone", methods=["GET", "POST"])
+def phone() -> Any:
+    """授权: 允许 lets 京通 have the host app's phone number (remembered on this phone, as the host app does) and
+    goes on to 实人认证; 拒绝 says that login needs it and what can be used without logging in."""
+    back = safe_next(request.values.get("next")) or ""
+    if request.method == "GET":
+        return render("auth/phone.html", next=back, refused=True, host=JINGTONG_HOSTS.get(str(g.channel), ""))
+    response = redirect(url_for("auth.login", next=back or None), 303)
+    response.set_cookie(
+        PHONE_COOKIE, "1", max_age=365 * 24 * 3600, httponly=True, samesite="Lax", secure=request.is_secure
+    )
+    return response
 
 
 @bp.route("/login/face", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, request, ur
 from ..domain.calendar import Month
 from ..domain.certificates import STATUS_LABELS
 from ..domain.errors import RuleViolation
+from ..domain.inputs import parse_id
 from ..domain.levy import LABELS, levy_of
 from ..models import Certificate
 from ..services import certificates as certs
@@ -42,8 +43,9 @@ def index() -> Any:
     return _print_page()
 
 
-def _print_page(refused: str | None = None) -> Any:
-    """记录打印 for the range in the query string; ``refused`` is why 证明申请 was not accepted."""
+def _print_page(refused: str | None = None, chosen: set[str] | None = None) -> Any:
+    """记录打印 for the range in the query string; ``refused`` is why 开具缴费记录 was not accepted, ``chosen`` the
+    records the payer had ticked (kept as they were)."""
     start, end, error = month_range(*_default_months())
     groups: dict[str, list[Any]] = {}
     waiting: list[Any] = []
@@ -61,6 +63,7 @@ def _print_page(refused: str | None = None) -> Any:
         error=error,
         labels=LABELS,
         levy_of=levy_of,
+        chosen=chosen,
         start=request.args.get("start") or str(start),
         end=request.args.get("end") or str(end),
         status=422 if error else 200,
@@ -70,15 +73,19 @@ def _print_page(refused: str | None = None) -> Any:
 @bp.post("/apply")
 @login_required
 def apply() -> Any:
-    """证明申请 for one 税务机关 (the range comes in the query string, as 记录打印 showed it) → straight to
-    记录下载 with the new request 制作中 (R-CE-3)."""
+    """勾选缴费记录 → 开具缴费记录 for one 税务机关 (seed 000 §6; the range comes in the query string, as 记录打印
+    showed it) → straight to 记录下载 with the new request 制作中 (R-CE-3)."""
     start, end, error = month_range(*_default_months())
     if error:
         return _print_page()
+    chosen = request.form.getlist("payment")
     try:
-        cert = certs.apply(db(), me(), request.form.get("tax_office", "")[:100], start, end, clock().now())
+        ids = [i for i in (parse_id(v) for v in chosen) if i is not None]
+        if len(ids) != len(chosen):
+            raise RuleViolation("所选缴费记录有误，请刷新后重新勾选")
+        cert = certs.apply(db(), me(), request.form.get("tax_office", "")[:100], start, end, clock().now(), ids)
     except RuleViolation as e:
-        return _print_page(str(e))
+        return _print_page(str(e), chosen=set(chosen))
     maker = current_app.extensions["certificate_maker"]
     after_commit(lambda: maker(cert.id))
     flash("证明申请已提交，制作成功后可查看和下载。", "ok")

@@ -61,6 +61,9 @@ def _base_context(person: Person, typed: str | None = None) -> dict[str, Any]:
         "cycles": cycles,
         "source_label": _source_label(current, policy),
         "cycle_labels": rules.CYCLE_LABELS,
+        "cycle_rules": rules.cycle_rules_zh(accounts.region_year_start(e.region)),
+        # seed 000 §2 步骤1: the table first, 点击【修改】 to change it; typing (or nothing declared yet) is editing
+        "editing": typed is not None or current is None or request.args.get("edit") == "1",
     }
 
 

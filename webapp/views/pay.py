@@ -46,7 +46,14 @@ def method(declaration_id: int) -> Any:
         else (usable[0].id if len(usable) == 1 else None)
     )
     error = None
-    if request.method == "POST":
+    scheme = SCHEMES[decl.scheme]
+    # 协议支付: 确认缴费 first brings out the usable agreements to choose from (seed 003 §1.1: 系统带出可缴费的协议),
+    # after a prompt where the guide shows one (§2.1: 带出提示语，点击【确定】); choosing one and 确认缴费 pays.
+    stage = ""
+    picking = chosen == Provider.AGREEMENT and Provider.AGREEMENT in methods
+    if request.method == "POST" and picking and "agreement_id" not in request.form:
+        stage = "prompt" if scheme.agreement_prompt and not request.form.get("prompted") else "pick"
+    if request.method == "POST" and not stage:
         try:
             order = checkout.confirm(
                 db(),
@@ -67,10 +74,13 @@ def method(declaration_id: int) -> Any:
             if order.state is OrderState.PAID or order.provider == Provider.AGREEMENT:
                 return redirect(url_for("pay.order", out_trade_no=order.out_trade_no), 303)
             error = order.failure_reason or orders.MSG_CREATE_FAILED
+        stage = "pick" if picking else ""  # refused: the agreements stay in front of the payer
     return render(
         "pay/method.html",
         decl=decl,
-        scheme=SCHEMES[decl.scheme],
+        scheme=scheme,
+        stage=stage,
+        agreement_prompt=checkout.AGREEMENT_PROMPT,
         methods=methods,
         chosen=chosen,
         agreements=usable,

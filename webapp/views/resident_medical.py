@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
 
 from ..domain.calendar import Month
 from ..domain.errors import NotFound, RuleViolation
@@ -83,12 +83,15 @@ def pay() -> Any:
                     audit("family.saved", str(insured.id))
                 session["rm_other"] = insured.id
                 return _go_select(insured.id)
+    year, earlier = _years()
     return render(
         "resident_medical/pay.html",
         form=form,
         errors=errors,
         steps=SCHEME.steps,
-        members=rm.members(db(), user.id, clock().today().year),
+        year=year,
+        sale=_sale_notice(year),
+        members=rm.members(db(), user.id, year, earlier),
         relation_options={"": "请选择", **{r: r for r in rm.RELATIONS}},
         state_labels=rm.YEAR_STATE_LABELS,
         user=user,
@@ -104,18 +107,27 @@ def family() -> Any:
     return _family_page()
 
 
+def _years() -> tuple[int, tuple[int, ...]]:
+    """The year the pages present and the earlier years still on sale (docs/policy.md §1)."""
+    return rm.sale_years(str(current_app.config["REGION"]), clock().today())
+
+
+def _sale_notice(year: int) -> str:
+    return rm.sale_notice(str(current_app.config["REGION"]), clock().today(), year)
+
+
 def _family_page(error: str | None = None, editing: int | None = None, status: int = 200) -> Any:
-    user, year = me(), clock().today().year
+    user, (year, earlier) = me(), _years()
     confirm = None
     if "remove" in request.args:
         remove_id = parse_id(request.args.get("remove", ""))
         if remove_id is None:
             abort(404)
         with found():
-            confirm = rm.member(db(), user.id, remove_id, year)
+            confirm = rm.member(db(), user.id, remove_id, year, earlier)
     return render(
         "resident_medical/family.html",
-        members=rm.members(db(), user.id, year),
+        members=rm.members(db(), user.id, year, earlier),
         year=year,
         relations=rm.RELATIONS,
         state_labels=rm.YEAR_STATE_LABELS,
@@ -153,7 +165,7 @@ def family_remove(member_id: int) -> Any:
 
 
 def _go_select(insured_id: int) -> Any:
-    return redirect(url_for("resident_medical.select", insured=insured_id), 303)
+    return redirect(url_for("resident_medical.insurance", insured=insured_id), 303)
 
 
 def _insured_or_404(insured_id: int) -> Person:
@@ -165,10 +177,40 @@ def _insured_or_404(insured_id: int) -> Person:
     return person
 
 
+@bp.route("/pay/insurance", methods=["GET", "POST"])
+@login_required
+def insurance() -> Any:
+    """Step 2, 参保信息选择 (seed 003 §2.1): the insured's 参保数据 (expand for its details); 勾选 → 下一步."""
+    insured_id = parse_id(request.values.get("insured", ""))
+    if insured_id is None:
+        return redirect(url_for("resident_medical.pay"))
+    insured = _insured_or_404(insured_id)
+    error = None
+    if request.method == "POST":
+        if "rm_medical" in request.form.getlist("insurance"):
+            return redirect(url_for("resident_medical.select", insured=insured.id), 303)
+        error = "请勾选需要缴费的参保险种"
+    year, earlier = _years()
+    return render(
+        "resident_medical/insurance.html",
+        insured=insured,
+        enrolment=rm.enrolment_of(db(), insured.id),
+        year=year,
+        state=rm.year_state(db(), insured.id, year, earlier),
+        items=rm.receivables(db(), insured.id, clock().today()),
+        category_label=rm.category_label,
+        state_labels=rm.YEAR_STATE_LABELS,
+        steps=SCHEME.steps,
+        error=error,
+        status=422 if error else 200,
+    )
+
+
 @bp.route("/pay/select", methods=["GET", "POST"], endpoint="select")
 @login_required
 def select_items() -> Any:
-    """Step 2, 选择缴费信息: the year's receivable with 明细数据; 提交 declares it (R-RM-2, R-PA-1)."""
+    """Step 3, 选择缴费信息: the receivables of the years on sale, with 明细数据; 提交 declares them (R-RM-2,
+    R-PA-1, docs/policy.md §1)."""
     insured_id = parse_id(request.values.get("insured", ""))
     if insured_id is None:
         return redirect(url_for("resident_medical.pay"))
@@ -177,26 +219,22 @@ def select_items() -> Any:
     chosen = request.form.getlist("receivable") if request.method == "POST" else None
     if request.method == "POST":
         try:
-            decl = declarations.declare(
-                db(),
-                payer_id=me().id,
-                insured_id=insured.id,
-                scheme=SCHEME.code,
-                receivable_ids=declarations.parse_ids(chosen or []),
-                channel=str(g.channel),
-                now=clock().now(),
-            )
+            decl = rm.declare(db(), me().id, insured.id, chosen or [], str(g.channel), clock().now())
             return to_method(decl)
         except RuleViolation as e:
             error = str(e)
     return render(
         "resident_medical/select.html",
         insured=insured,
-        items=rm.receivables(db(), insured.id),
+        items=rm.receivables(db(), insured.id, clock().today()),
+        year=_years()[0],
+        period_of=rm.period_of,
+        category_label=rm.category_label,
+        today=clock().today(),
         steps=SCHEME.steps,
         error=error,
         chosen=chosen,
-        state=rm.status_of(db(), insured.id),
+        state=rm.status_of(db(), insured.id, clock().today()),
         status=422 if error else 200,
     )
 
@@ -229,7 +267,7 @@ def declared() -> Any:
 def records() -> Any:
     """缴费记录查询 by 费款所属期: what was paid for me, or by me (R-CE-1 columns)."""
     year = clock().today().year
-    return records_page(SCHEME.code, Month(year - 1, 1), Month(year, 12))
+    return records_page(SCHEME.code, Month(year - 1, 1), Month(max(year, _years()[0]), 12))
 
 
 @bp.get("/records/<id:payment_id>")

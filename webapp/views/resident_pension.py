@@ -221,6 +221,7 @@ def _amount_context(person: Person, e: Enrolment | None, year: int, typed: dict[
         "rows": rows,
         "no_policy": no_policy,
         "grade_options": {"": "请选择缴费金额", **{str(int(g)): rules.grade_text(g) for g in grades}},
+        "assumptions": rp.assumptions(e, year) if e is not None else [],
     }
 
 

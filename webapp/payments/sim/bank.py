@@ -153,7 +153,7 @@ def _sign_agreement(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
         return {"code": "00", "message": MESSAGES["00"], "agreement_no": done["agreement_no"]}
     card, bank = str(doc.get("card_number", "")), str(doc.get("bank", ""))
     info = banks().get(bank)
-    if info is None or not (card.isascii() and card.isdigit()) or (info.luhn and not luhn_ok(card)):
+    if info is None or not (card.isascii() and card.isdigit()) or not luhn_ok(card):
         return {"code": "30", "message": MESSAGES["30"]}
     acct = store.one("SELECT * FROM bank_account WHERE card_number=? AND bank=?", card, bank)
     if acct is None:
