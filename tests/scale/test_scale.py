@@ -34,11 +34,23 @@ def _upstreams(cluster: Cluster, client: str, request: str) -> Counter[str]:
 
 
 def _declare_and_confirm(phone: Phone, base: str, token: str, method: str = "wechat") -> str:
-    """本人 → 选择缴费信息 → 提交 → 确认缴费 on ``base``; returns the cashier's URL."""
+    """本人 → 参保信息选择 → 选择缴费信息 → 提交 → 确认缴费 on ``base``; returns the cashier's URL."""
+
+    def follow(r):  # type: ignore[no-untyped-def]
+        location = r.headers["Location"]
+        return phone.get(base + location if location.startswith("/") else location)
+
     page = phone.post(f"{base}/rm/pay", {"who": "self", "csrf_token": token})
     if page.status_code == 303:
-        page = phone.get(base + page.headers["Location"] if page.headers["Location"].startswith("/") else page.url)
+        page = follow(page)
     insured = re.search(r'name="insured" value="(\d+)"', page.text)
+    assert insured, page.text[:800]
+    if 'name="insurance"' in page.text:  # 参保信息选择: tick the insurance, 下一步
+        r = phone.post(
+            f"{base}/rm/pay/insurance", {"insured": insured.group(1), "insurance": "rm_medical", "csrf_token": token}
+        )
+        assert r.status_code == 303, r.text[:500]
+        page = follow(r)
     ids = re.findall(r'name="receivable" value="(\d+)"', page.text)
     assert insured and ids, page.text[:800]
     r = phone.post(f"{base}/rm/pay/select", {"insured": insured.group(1), "receivable": ids, "csrf_token": token})

@@ -638,7 +638,12 @@ def finish(session: Session, run_id: int, agreement_ids: list[int], now: datetim
 
 
 def finish_run(session: Session, run_id: int, now: datetime) -> bool:
-    """Set the run's ``finished_at`` when every row is done and every debit decided; True when it is finished."""
+    """Set the run's ``finished_at`` when every row is done and every debit decided; True when it is finished.
+
+    The run's row is locked first, so workers finishing their last chunks at the same moment take turns: each
+    counts after the one before has committed, and the last one sees every row done (without the lock, two
+    workers each saw the other's chunk still claimed and nobody finished the run)."""
+    session.execute(select(BatchRun.id).where(BatchRun.id == run_id).with_for_update())
     left = session.scalar(
         select(func.count())
         .select_from(BatchWork)
@@ -710,6 +715,8 @@ def _work(
         with sessions() as s:
             report.taken_over += reap(s, run_id, now())
             ids = claim(s, run_id, worker, now(), chunk, worker_id=worker_id)
+            if not ids:
+                finish_run(s, run_id, now())  # nothing left to claim: the run may be over (another worker's last chunk)
             s.commit()
         if not ids:
             return
