@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, String, Table, bindparam, cast, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -548,7 +548,8 @@ def batch_day_of(today: date) -> date:
 
 def failures_for(session: Session, payer_id: int, today: date, scheme: str) -> list[BatchDebit]:
     """The payer's failed debits of one scheme in this month's batch run, to show with the bank's reason and
-    what to do (R-BD-3); only while the month's payment is still open."""
+    what to do (R-BD-3); only while the month's payment is still open, and only while something the debit
+    covered is still unpaid (once paid another way, the failure is history, not a warning)."""
     kinds = rules.KINDS_OF_SCHEME.get(SchemeCode(scheme), ())
     day = batch_day_of(today)
     if today < day:
@@ -564,6 +565,16 @@ _FAILURES = (
         BatchDebit.payer_id == bindparam("payer_id"),
         BatchDebit.state == BatchDebitState.FAILED,
         BatchDebit.kind.in_(bindparam("kinds", expanding=True)),
+        # receivable_ids is "12,13,14": a receivable is covered when ",<id>," is in ",12,13,14,".
+        select(Receivable.id)
+        .where(
+            Receivable.insured_id == BatchDebit.payer_id,
+            Receivable.status != ReceivableStatus.PAID,
+            (literal(",") + BatchDebit.receivable_ids + literal(",")).contains(
+                literal(",") + cast(Receivable.id, String) + literal(",")
+            ),
+        )
+        .exists(),
     )
     .order_by(BatchDebit.id)
 )  # built once: every service page asks
