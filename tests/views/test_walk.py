@@ -126,3 +126,36 @@ def test_batch_failure_banner_stays_while_part_of_the_debit_is_unpaid(app, phone
 
 def _ids(page: str) -> list[str]:
     return re.findall(r'name="receivable" value="(\d+)"', page)
+
+
+# ----------------------------------------------------------------------------------------------- item 14
+
+
+def test_paid_2024_backpay_shows_in_paid_query_by_default(app, providers, phone_user, pension):
+    """已缴费查询 opened after paying a 2024 补缴 (人社核定) lists it: the default range reaches back to it."""
+    b = phone_user(pension["special"], "alipay")
+    with app.extensions["db_sessionmaker"]() as s:
+        group = [
+            str(i)
+            for i in s.scalars(
+                select(Receivable.id).where(
+                    Receivable.insured_id == pension["special"].id, Receivable.notice_no == "20261015093021"
+                )
+            )
+        ]
+    r = b.post("/rp/pay/select", {"tab": "special", "insurance": "rp_pension", "receivable": group})
+    assert r.status_code == 303, text(r)
+    order = start_order(b, r.location, "alipay")
+    controls.pay(providers, "alipay", order)
+    controls.deliver_pending(providers)
+    page = text(b.get("/rp/records"))
+    assert "2024-01 至 2024-12" in page and "¥1,000.00" in page and "¥500.00" in page
+    assert 'name="start" value="2024-01"' in page and 'name="end" value="2026-12"' in page
+    # A range the payer chose is theirs: nothing widens it.
+    chosen = text(b.get("/rp/records?start=2025-01&end=2026-12"))
+    assert "2024-01 至 2024-12" not in chosen and "所选费款所属期内没有缴费记录" in chosen
+
+
+def test_paid_query_without_payments_opens_on_last_and_this_year(family, phone_user):
+    page = text(phone_user(family.payer, "wechat").get("/rm/records"))
+    assert 'name="start" value="2025-01"' in page and 'name="end" value="2026-12"' in page
