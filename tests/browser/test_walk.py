@@ -38,3 +38,38 @@ def test_back_after_logout_shows_a_whole_page_with_the_tab_bar(
     page.go_forward()
     expect(page.locator(".app-tabbar")).to_be_visible()
     page.context.close()
+
+
+WANG_JIANGUO = ("王建国", "110105198003120032")  # rm-family: pays for his father, mother and child
+
+STYLE = """el => {
+  const bd = el.querySelector('.weui-cell__bd'), ft = el.querySelector('.weui-cell__ft');
+  const arrow = ft ? getComputedStyle(ft, '::after') : null;
+  return {color: getComputedStyle(bd).color, size: parseFloat(getComputedStyle(bd).fontSize),
+          height: el.getBoundingClientRect().height,
+          background: getComputedStyle(el.closest('.weui-cells')).backgroundColor,
+          arrow: arrow && arrow.content !== 'none' ? parseFloat(arrow.width) : 0};
+}"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_other_person_entry_on_rm_pay_looks_tappable_like_the_self_entry(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    """他人 was a grey caption: now a row like 本人's (same text colour and size, a white row, an arrow, a
+    finger's height), and tapping it unfolds the insured's fields."""
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    _login(page, base, *WANG_JIANGUO)
+    page.goto(base + "/rm/pay")
+    me = page.get_by_role("button", name="本人：王建国").evaluate(STYLE)
+    other_entry = page.locator("summary", has_text="他人")
+    other = other_entry.evaluate(STYLE)
+    assert other["color"] == me["color"] and other["size"] == me["size"], (other, me)
+    assert other["background"] == me["background"] == "rgb(255, 255, 255)"
+    assert other["arrow"] > 0 and other["height"] >= (60 if mode == "elder" else 44), other
+    expect(page.get_by_label("姓名")).to_be_hidden()
+    other_entry.click()
+    expect(page.get_by_label("姓名")).to_be_visible()
+    _shot(page, f"{mode}-rm-pay-other")
+    page.context.close()
