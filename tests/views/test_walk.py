@@ -159,3 +159,18 @@ def test_paid_2024_backpay_shows_in_paid_query_by_default(app, providers, phone_
 def test_paid_query_without_payments_opens_on_last_and_this_year(family, phone_user):
     page = text(phone_user(family.payer, "wechat").get("/rm/records"))
     assert 'name="start" value="2025-01"' in page and 'name="end" value="2026-12"' in page
+
+
+# ----------------------------------------------------------------------------------------------- item 16
+
+
+def test_amount_void_is_not_offered_for_a_paid_year(phone_user, pension):
+    """批量扣款缴费金额作废 lists a paid year's amount as 已缴费, with no choice to tick and no 作废 to tap."""
+    page = text(phone_user(pension["paid"], "alipay").get("/rp/amount/void"))
+    assert "2026年度" in page and "已缴费" in page and "2026年度已缴费，无需作废缴费金额" in page
+    assert 'name="amount_id"' not in page and ">作废</button>" not in page
+
+
+def test_amount_void_is_offered_for_an_unpaid_year(phone_user, pension):
+    page = text(phone_user(pension["set"], "alipay").get("/rp/amount/void"))
+    assert 'name="amount_id"' in page and ">作废</button>" in page and "无需作废" not in page
