@@ -5,7 +5,7 @@ offers or refuses. Each test is named by what the user sees; each failed on the 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from webapp.payments.sim import controls
 from webapp.services import batch_debit
 
 from ..conftest import text
-from .flows import start_order
+from .flows import declare_for, start_order
 
 BATCH_DAY = date(2026, 11, 9)  # the 8th is a Sunday: the next working day
 RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true", "HX-Current-URL": "http://app.test/"}
@@ -174,3 +174,27 @@ def test_amount_void_is_not_offered_for_a_paid_year(phone_user, pension):
 def test_amount_void_is_offered_for_an_unpaid_year(phone_user, pension):
     page = text(phone_user(pension["set"], "alipay").get("/rp/amount/void"))
     assert 'name="amount_id"' in page and ">作废</button>" in page and "无需作废" not in page
+
+
+# ----------------------------------------------------------------------------------------------- item 18
+
+
+def test_agreement_payment_says_an_agreement_signed_today_takes_effect_tomorrow(app, providers, phone_user, family):
+    """钱敏's case: her only agreement was signed today. 协议支付 says when it opens, never 请先新增协议."""
+    with app.extensions["db_sessionmaker"]() as s:
+        make_agreement(s, family.payer, providers, effective_on=date(2026, 11, 23))
+        s.commit()
+    b = phone_user(family.payer, "alipay")
+    method_url = declare_for(b, family.payer.id)
+    page = text(b.get(method_url))
+    assert "将于2026年11月23日生效，生效后即可使用协议支付" in page and "请先新增协议" not in page
+    r = b.post(method_url, {"method": "agreement"})
+    assert r.status_code == 422 and "将于2026年11月23日生效" in text(r) and "请先" not in text(r)
+    app.extensions["clock"].advance(timedelta(days=1))
+    page = text(b.get(method_url))
+    assert 'name="agreement_id"' in page and "将于" not in page
+
+
+def test_agreement_payment_without_any_agreement_still_asks_to_sign_one(phone_user, family):
+    b = phone_user(family.payer, "alipay")
+    assert "请先新增协议" in text(b.get(declare_for(b, family.payer.id)))
