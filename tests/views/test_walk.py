@@ -198,3 +198,42 @@ def test_agreement_payment_says_an_agreement_signed_today_takes_effect_tomorrow(
 def test_agreement_payment_without_any_agreement_still_asks_to_sign_one(phone_user, family):
     b = phone_user(family.payer, "alipay")
     assert "请先新增协议" in text(b.get(declare_for(b, family.payer.id)))
+
+
+# ----------------------------------------------------------------------------------------------- item 19
+
+
+def _confirm_buttons(page: str) -> list[str]:
+    """The words on the buttons and links of the page's in-page confirmations (作废, 撤销, 删除)."""
+    boxes = re.findall(r'<div class="app-confirm".*?</div>\s*</div>|<div class="weui-dialog__ft">.*?</div>', page, re.S)
+    return [w.strip() for box in boxes for w in re.findall(r"<(?:button|a)\b[^>]*>([^<]*)</(?:button|a)>", box)]
+
+
+def test_every_void_confirmation_says_cancel_and_confirm_in_the_guides_words(app, providers, phone_user, family, flex):
+    """Voiding, revoking and removing ask in the page with 取消 and 确定 in every flow, never 确定作废 or
+    确定作废申报 in one flow and 确定 in the next."""
+    rm = phone_user(family.payer, "wechat")
+    declare_for(rm, family.father.id)
+    worker = phone_user(flex["flex"], "wechat")
+    ids = re.findall(r'name="receivable" value="(\d+)"', text(worker.get("/flex/pay/select")))
+    assert worker.post("/flex/pay/select", {"tab": "normal", "receivable": ids}).status_code == 303
+    with app.extensions["db_sessionmaker"]() as s:
+        agreement = make_agreement(s, s.merge(family.payer), providers)
+        s.commit()
+    pages = {
+        "/rm/declared": rm,
+        f"/agreements/{agreement.id}/revoke": rm,
+        f"/rm/family?remove={family.father.id}": rm,
+        "/flex/pay/select": worker,
+        "/flex/due": worker,
+    }
+    for url, b in pages.items():
+        words = _confirm_buttons(text(b.get(url)))
+        assert words and set(words) == {"取消", "确定"}, (url, words)
+
+
+def test_resident_pension_void_dialogs_say_cancel_and_confirm(app, phone_user, pension):
+    b = phone_user(pension["set"], "alipay")
+    amount_id = re.search(r'name="amount_id" value="(\d+)"', text(b.get("/rp/amount/void"))).group(1)
+    words = _confirm_buttons(text(b.post("/rp/amount/void", {"amount_id": amount_id})))
+    assert set(words) == {"取消", "确定"}, words
