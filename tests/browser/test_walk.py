@@ -73,3 +73,47 @@ def test_other_person_entry_on_rm_pay_looks_tappable_like_the_self_entry(
     expect(page.get_by_label("姓名")).to_be_visible()
     _shot(page, f"{mode}-rm-pay-other")
     page.context.close()
+
+
+BOX = "el => { const r = el.getBoundingClientRect(); return [r.width, r.height]; }"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hall_login_link_is_a_target_a_finger_finds(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    """The hall's 登录 was a 34 × 20 px word inside a sentence: now at least 44 × 44 (60 × 60 in 长辈版)."""
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    page.goto(base + "/")
+    link = page.get_by_role("link", name="登录", exact=True)
+    width, height = link.evaluate(BOX)
+    least = 60 if mode == "elder" else 44
+    assert width >= least and height >= least, (width, height)
+    _shot(page, f"{mode}-hall-login")
+    link.click()
+    expect(page.get_by_role("heading", name="身份验证")).to_be_visible()
+    page.context.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_refused_base_is_focused_and_marked_invalid(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    """R-UX-2: a refused base declaration puts the cursor in the base field, marked invalid, the message read
+    with it, and keeps what was typed."""
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    _login(page, base, "黄磊", "110106199502110016")  # flex-new: may declare this month (new-enrollee window)
+    page.goto(base + "/flex/base")
+    field = page.get_by_label("缴费基数（元）")
+    field.fill("100")
+    page.get_by_role("button", name="提交").click()
+    expect(page.locator(".field-error")).to_contain_text("缴费基数")
+    field = page.get_by_label("缴费基数（元）")
+    expect(field).to_be_focused()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_value("100")
+    assert page.evaluate("document.getElementById(document.activeElement.getAttribute('aria-describedby')).innerText")
+    _shot(page, f"{mode}-base-refused")
+    page.context.close()
