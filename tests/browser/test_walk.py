@@ -117,3 +117,27 @@ def test_refused_base_is_focused_and_marked_invalid(
     assert page.evaluate("document.getElementById(document.activeElement.getAttribute('aria-describedby')).innerText")
     _shot(page, f"{mode}-base-refused")
     page.context.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_repeated_face_failures_show_where_else_to_pay_on_the_phone(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    page.goto(base + "/login")
+    page.get_by_label("姓名").fill("周敏")  # face-fails
+    page.get_by_label("证件号码").fill("110106197811030029")
+    page.locator("#f-agree").check()
+    page.get_by_role("button", name="开始人脸识别").click()
+    expect(page.get_by_role("heading", name="人脸识别")).to_be_visible()
+    page.get_by_role("button", name="开始人脸识别").click()
+    expect(page.get_by_role("button", name="重新识别")).to_be_visible()
+    expect(page.get_by_text("多次识别未通过")).to_have_count(0)
+    page.get_by_role("button", name="重新识别").click()
+    elsewhere = page.get_by_role("region", name="多次识别未通过，也可以通过以下渠道办理")
+    expect(elsewhere).to_contain_text("国家税务总局北京市电子税务局")
+    expect(elsewhere).to_contain_text("社保大厅税务窗口")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    _shot(page, f"{mode}-face-elsewhere")
+    page.context.close()

@@ -237,3 +237,37 @@ def test_resident_pension_void_dialogs_say_cancel_and_confirm(app, phone_user, p
     amount_id = re.search(r'name="amount_id" value="(\d+)"', text(b.get("/rp/amount/void"))).group(1)
     words = _confirm_buttons(text(b.post("/rp/amount/void", {"amount_id": amount_id})))
     assert set(words) == {"取消", "确定"}, words
+
+
+# ----------------------------------------------------------------------------------------------- item 22
+
+
+def test_repeated_face_failures_say_where_else_to_pay(app, browser):
+    """周敏's face check keeps failing: from the second failure the page names the guides' other channels (the
+    e-Tax app and web, the tax office window, the banks for flexible workers, 12366), besides 重新识别."""
+    from tests.factories import make_resident
+
+    with app.extensions["db_sessionmaker"]() as s:
+        make_resident(
+            s, "周敏", number="110106197811030029", face_fail_reason="未能识别到本人面部，请在光线充足处正对屏幕重试"
+        )
+        s.commit()
+    browser.get("/login")
+    browser.post("/login", {"name": "周敏", "id_type": "resident_id", "id_number": "110106197811030029", "agree": "1"})
+    first = text(browser.post("/login/face"))
+    assert "重新识别" in first and "多次识别未通过" not in first
+    second = text(browser.post("/login/face"))
+    assert "重新识别" in second and "返回修改信息" in second
+    assert "多次识别未通过" in second
+    for channel in (
+        "国家税务总局北京市电子税务局",
+        "社保大厅税务窗口",
+        "办税服务厅",
+        "协议支付",
+        "手机银行APP",
+        "12366",
+    ):
+        assert channel in second, channel
+    # A new 身份验证 starts again.
+    browser.post("/login", {"name": "周敏", "id_type": "resident_id", "id_number": "110106197811030029", "agree": "1"})
+    assert "多次识别未通过" not in text(browser.post("/login/face"))
