@@ -141,3 +141,45 @@ def test_repeated_face_failures_show_where_else_to_pay_on_the_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     _shot(page, f"{mode}-face-elsewhere")
     page.context.close()
+
+
+QIAN_MIN = ("钱敏", "110105198205160040")  # agreement: owes her resident medical year (协议支付 in Alipay)
+CUT = """() => { const h = document.querySelector('.app-bar__title'), s = getComputedStyle(h);
+  return {text: h.innerText, cut: h.scrollWidth > h.clientWidth + 1 || h.scrollHeight > h.clientHeight + 1
+          || (s.textOverflow === 'ellipsis' && s.overflow === 'hidden' && s.whiteSpace === 'nowrap'),
+          lines: Math.round(h.getBoundingClientRect().height / parseFloat(s.lineHeight)),
+          page: document.documentElement.scrollWidth}; }"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_title_bar_shows_whole_titles_in_alipay_and_elder_mode(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    """ "城乡居民医疗 · 选择支…": a title that does not fit beside the channel's name wraps, whole, never cut."""
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    page.goto(base + "/?ch=alipay")
+    _login(page, base, *QIAN_MIN)
+    page.goto(base + "/rm/pay")
+    page.get_by_role("button", name="本人：钱敏").click()
+    page.get_by_role("button", name="提交").click()
+    expect(page.locator(".app-bar__title")).to_have_text("城乡居民医疗 · 选择支付方式")
+    expect(page.locator(".app-bar__channel")).to_have_text("京通（支付宝）")
+    pages = {page.url[len(base) :]: "城乡居民医疗 · 选择支付方式"}
+    for path, title in {
+        "/rm/pay": "城乡居民医疗 · 缴费办理",
+        "/rm/declared": "城乡居民医疗 · 已申报查询",
+        "/flex/due": "灵活就业 · 应缴费信息查询",
+        "/flex/base": "灵活就业人员缴费基数申报",
+        "/flex/records": "灵活就业 · 缴费记录查询",
+        "/rp/declared": "城乡居民养老 · 申报记录查询",
+    }.items():
+        pages[path] = title
+    for path, title in pages.items():
+        page.goto(base + path)
+        found = page.evaluate(CUT)
+        assert found["text"] == title and not found["cut"] and found["page"] <= 390, (path, found)
+        assert found["lines"] <= 2, (path, found)
+        if path.startswith("/pay/"):
+            _shot(page, f"{mode}-title-alipay-method")
+    page.context.close()
