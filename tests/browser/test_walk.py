@@ -183,3 +183,57 @@ def test_title_bar_shows_whole_titles_in_alipay_and_elder_mode(
         if path.startswith("/pay/"):
             _shot(page, f"{mode}-title-alipay-method")
     page.context.close()
+
+
+ZHAO_LI = ("赵丽", "110108198507220028")  # rm-paid: this year paid and posted, so she can apply at once
+SIZES = """() => { const img = document.querySelector('.cert-page'), box = img.closest('.cert-zoom');
+  const w = img.getBoundingClientRect().width;
+  return {img: w, text_px: 8 * w / 842, box: box.clientWidth, box_scrolls: box.scrollWidth > box.clientWidth,
+          page: document.documentElement.scrollWidth,
+          viewport: document.querySelector('meta[name=viewport]').content}; }"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_certificate_preview_fits_the_width_and_zooms_to_readable_text(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    """社会保险费缴费证明 at 390 px: the page fits the screen (its 8 pt text is then about 3 px); two fingers may
+    zoom (the viewport allows it), and 放大查看 shows it at full size, 16 px text, in a box that scrolls, the
+    page itself no wider than the phone; 适应屏幕宽度 brings it back."""
+    from sqlalchemy import select
+
+    from tests.factories import make_certificate
+    from webapp.models import Person, Receivable, SettledPayment
+
+    base = live_server.url
+    with live_server.app.extensions["db_sessionmaker"]() as s:
+        person = s.scalar(select(Person).where(Person.id_number == ZHAO_LI[1]))
+        office = s.scalar(
+            select(Receivable.tax_office).join(SettledPayment).where(SettledPayment.payer_id == person.id).limit(1)
+        )
+        cert = make_certificate(s, person, tax_office=office, base_url=base)
+        s.commit()
+        cert_id = cert.id
+    page = _page(playwright_instance, browser_instance, base, mode)
+    _login(page, base, *ZHAO_LI)
+    page.goto(f"{base}/certificates/{cert_id}")
+    expect(page.locator(".cert-page")).to_be_visible()
+    page.wait_for_function("document.querySelector('.cert-page').complete")
+    fit = page.evaluate(SIZES)
+    assert fit["img"] <= fit["box"] + 1 and fit["page"] <= 390 and not fit["box_scrolls"], fit
+    assert "user-scalable=no" not in fit["viewport"] and "maximum-scale" not in fit["viewport"]
+    _shot(page, f"{mode}-certificate-fit")
+    zoom = page.get_by_role("button", name="放大查看")
+    least = 60 if mode == "elder" else 44
+    assert min(zoom.evaluate(BOX)) >= least
+    zoom.click()
+    toggle = page.get_by_role("button", name="适应屏幕宽度")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    zoomed = page.evaluate(SIZES)
+    assert zoomed["text_px"] >= 14 and zoomed["box_scrolls"] and zoomed["page"] <= 390, zoomed
+    page.locator(".cert-zoom").first.evaluate("b => { b.scrollLeft = 600; }")
+    _shot(page, f"{mode}-certificate-zoomed")
+    toggle.click()
+    expect(page.get_by_role("button", name="放大查看")).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate(SIZES)["img"] <= fit["box"] + 1
+    page.context.close()
