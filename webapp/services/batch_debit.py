@@ -316,10 +316,13 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         a = by_payer.get((payer, office))
         if a is not None:
             pension[a.id].append((rid, fen))
+    held = _medical_declared(session, {a.payer_id for a in agreements}, periods)
     debits: list[dict[str, object]] = []
     claims: list[tuple[int, int]] = []
     for a in agreements:
         for group in rules.flex_groups(items.get(a.id, []), day):
+            if group.kind == rules.MEDICAL and rules.medical_held(held.get((a.payer_id, a.tax_office), ()), day):
+                continue
             debits.append(
                 {
                     "agreement_id": a.id,
@@ -356,6 +359,24 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         claims += [(int(r), ids[str(d["debit_no"])]) for r in str(d["receivable_ids"]).split(",")]
     _claim_receivables(conn, claims)
     return len(debits)
+
+
+def _medical_declared(session: Session, payers: set[int], periods: list[date]) -> dict[tuple[int, str], list[Month]]:
+    """Medical months of the window each payer (and 税务机关) has declared and not paid: the batch day leaves
+    that medical to the payer's own declaration (R-FP-5, ``rules.medical_held``)."""
+    held: dict[tuple[int, str], list[Month]] = defaultdict(list)
+    for payer, office, period in session.execute(
+        select(Receivable.insured_id, Receivable.tax_office, Receivable.fee_period_start).where(
+            Receivable.insured_id.in_(payers),
+            Receivable.scheme == SchemeCode.FLEXIBLE,
+            Receivable.charge_type == ChargeType.NORMAL,
+            Receivable.insurance == rules.MEDICAL,
+            Receivable.status == ReceivableStatus.DECLARED,
+            Receivable.fee_period_start.in_(periods),
+        )
+    ):
+        held[(payer, office)].append(Month.of(period))
+    return held
 
 
 def _pension_due(session: Session, payers: set[int], day: date) -> list[tuple[int, int, str, int]]:
