@@ -237,3 +237,37 @@ def test_certificate_preview_fits_the_width_and_zooms_to_readable_text(
     expect(page.get_by_role("button", name="放大查看")).to_have_attribute("aria-pressed", "false")
     assert page.evaluate(SIZES)["img"] <= fit["box"] + 1
     page.context.close()
+
+
+BEFORE_BILLS = """() => { const first = document.querySelector('.app-card, #amounts');
+  return [...document.querySelectorAll('main .app-notice')].filter(n =>
+    !first || (n.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING)).map(n => n.innerText); }"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_flexible_pages_open_with_one_notice_then_the_bills_and_a_basis_link(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    """刘鹏 (three months owed, medical about to lapse): one notice — the 断缴 warning — then the bills; the medical
+    rule at the medical bills; which year's numbers at the end, with 依据 opening where they come from."""
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    _login(page, base, *LIU_PENG)
+    for path in ("/flex/pay/select", "/flex/due", "/flex/base"):
+        page.goto(base + path)
+        notices = page.evaluate(BEFORE_BILLS)
+        assert len(notices) <= 1, (path, notices)
+    page.goto(base + "/flex/pay/select")
+    assert "断缴" in page.evaluate(BEFORE_BILLS)[0]
+    expect(page.get_by_text("本期应缴费与往期未缴费须一次性全部缴纳")).to_be_visible()
+    expect(page.get_by_text("推算值")).to_have_count(0)
+    _shot(page, f"{mode}-flex-select")
+    basis = page.get_by_role("link", name="依据")
+    least = 60 if mode == "elder" else 44
+    assert min(basis.evaluate(BOX)) >= least
+    basis.click()
+    expect(page.locator(".app-bar__title")).to_have_text("灵活就业 · 缴费标准依据")
+    expect(page.get_by_role("cell", name="推算").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    _shot(page, f"{mode}-flex-basis")
+    page.context.close()

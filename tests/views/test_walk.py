@@ -271,3 +271,74 @@ def test_repeated_face_failures_say_where_else_to_pay(app, browser):
     # A new 身份验证 starts again.
     browser.post("/login", {"name": "周敏", "id_type": "resident_id", "id_number": "110106197811030029", "agree": "1"})
     assert "多次识别未通过" not in text(browser.post("/login/face"))
+
+
+# ----------------------------------------------------------------------------------------------- item 17
+
+
+def _before_first_bill(page: str) -> str:
+    """The page from its <main> up to its first bill (a card with a bill's 费款所属期, or the base table)."""
+    main = page[page.index('<main id="main"') :]
+    marks = [i for i in (main.find("费款所属期"), main.find('id="amounts"'), main.find("本缴费年度缴费基数")) if i >= 0]
+    return main[: min(marks)] if marks else main
+
+
+@pytest.mark.parametrize("role", ["flex", "subsidized", "new", "special", "lapse"])
+@pytest.mark.parametrize("url", ["/flex/pay/select", "/flex/due", "/flex/base"])
+def test_flexible_pages_open_with_one_notice_before_any_bill(flex, phone_user, role, url):
+    """3–5 notice boxes used to stand before any bill. Now one, the one that matters; no sentence twice; the
+    numbers' provenance (推算值, 来自公开资料) only behind 依据."""
+    page = text(phone_user(flex[role], "wechat").get(url))
+    head = _before_first_bill(page)
+    assert head.count('class="app-notice') <= 1, (role, url, re.findall(r'class="app-notice[^>]*>([^<]*)', head))
+    assert "推算值" not in page and "来自公开资料" not in page and "未见官方公布" not in page
+    sentences = [s for s in re.findall(r">([^<>]{12,})<", page) if s.strip()]
+    repeated = {s for s in sentences if sentences.count(s) > 1 and "费款所属期" not in s and "¥" not in s}
+    assert not {s for s in repeated if "无需申报" in s or "暂按" in s or "断缴" in s}, repeated
+
+
+def test_subsidised_worker_is_told_once_that_no_base_is_needed(flex, phone_user):
+    page = text(phone_user(flex["subsidized"], "wechat").get("/flex/base"))
+    assert page.count("无需申报缴费基数") == 1
+
+
+def test_lapse_warning_leads_the_page_and_the_medical_rule_sits_at_the_medical_bills(flex, phone_user):
+    page = text(phone_user(flex["lapse"], "wechat").get("/flex/pay/select"))
+    head = _before_first_bill(page)
+    assert "断缴" in head and "app-notice_warn" in head  # R-FP-7 leads
+    medical = page[page.index(">职工基本医疗保险</div>") :]
+    assert medical.index("本期应缴费与往期未缴费须一次性全部缴纳") < medical.index("费款所属期")  # R-FP-2 at its bills
+
+
+def test_lapse_warning_moves_to_the_medical_bills_when_a_batch_failure_leads(app, phone_user, failed_medical):
+    """Both apply: the failed debit leads (one box), the 断缴 warning stands under the medical bills' caption."""
+    page = text(phone_user(failed_medical, "wechat").get("/flex/pay/select"))
+    head = _before_first_bill(page)
+    boxes = re.findall(r'<div class="app-notice[^"]*"[^>]*>(.*?)</div>', head, re.S)
+    assert len(boxes) == 1 and "批扣失败" in boxes[0] and "断缴" not in boxes[0]
+    medical = page[page.index(">职工基本医疗保险</div>") :]
+    tip = re.search(r'<p class="[^"]*app-group-tip_warn[^"]*"[^>]*>([^<]*)</p>', medical).group(1)
+    assert "断缴" in tip and medical.index(tip) < medical.index("费款所属期")
+
+
+def test_basis_link_opens_where_the_numbers_come_from(flex, phone_user, browser):
+    page = text(phone_user(flex["flex"], "wechat").get("/flex/pay/select"))
+    assert "暂按上年度（2025缴费年度）标准计算" in page  # R-FB-6: the page still says the year is provisional
+    link = re.search(r'href="(/flex/basis\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    basis = text(browser.get(link))  # public, like the guides
+    assert "2026缴费年度（2026年7月至2027年6月）" in basis and "暂按上年度（2025缴费年度）标准计算" in basis
+    assert "7162元" in basis and "35811元" in basis and "584.92元" in basis
+    assert "推算" in basis and "公开资料" in basis and "缴费基数上限×70%÷3×7%" in basis
+    old = text(browser.get("/flex/basis?region=beijing&year=2023"))
+    assert "京人社发〔2023〕8号" in old and "推算" not in old.split("<tbody>")[1].split("</tbody>")[0]
+    assert browser.get("/flex/basis?region=nowhere").status_code == 404
+    assert "暂无北京市2019缴费年度的缴费标准" in text(browser.get("/flex/basis?year=2019"))
+
+
+def test_new_enrollee_is_told_the_base_applies_from_the_enrolment_month(flex, phone_user):
+    """黄磊 enrolled in October and declares in November: the base applies from 2026年10月, not from July."""
+    b = phone_user(flex["new"], "wechat")
+    b.get("/flex/base")
+    r = b.post("/flex/base", {"base": "8000", "cycle": "monthly"})
+    assert r.status_code == 200 and "申报成功" in text(r), text(r)
+    assert "缴费基数自2026年10月属期起适用至2027年6月属期" in text(r)
