@@ -271,3 +271,80 @@ def test_flexible_pages_open_with_one_notice_then_the_bills_and_a_basis_link(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     _shot(page, f"{mode}-flex-basis")
     page.context.close()
+
+
+def _factory_person(live_server: LiveServer, build: Any) -> tuple[str, str]:
+    """Someone built by a factory in the live server's database; their name and ID number, to log in with."""
+    with live_server.app.extensions["db_sessionmaker"](expire_on_commit=False) as s:
+        person = build(s)
+        s.commit()
+    return person.name, person.id_number
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_amount_void_page_shows_a_paid_year_without_offering_void(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    from tests.factories import make_pension_payer
+
+    who = _factory_person(live_server, lambda s: make_pension_payer(s, "杨梅", amount=3000, paid=True))
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    _login(page, base, *who)
+    page.goto(base + "/rp/amount/void")
+    card = page.locator(".app-card", has_text="2026年度")
+    expect(card).to_contain_text("已缴费")
+    expect(card).to_contain_text("2026年度已缴费，无需作废缴费金额")
+    expect(page.get_by_role("radio")).to_have_count(0)
+    expect(page.get_by_role("button", name="作废")).to_have_count(0)
+    _shot(page, f"{mode}-rp-amount-void-paid")
+    page.context.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_agreement_payment_says_when_a_new_agreement_takes_effect_on_the_phone(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    from datetime import date
+
+    from tests.factories import make_agreement, make_resident
+
+    def build(s: Any) -> Any:
+        person = make_resident(s, "钱新", birth=date(1982, 5, 16))
+        make_agreement(s, person, live_server.providers, effective_on=date(2026, 11, 23))
+        return person
+
+    who = _factory_person(live_server, build)
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    page.goto(base + "/?ch=alipay")
+    _login(page, base, *who)
+    page.goto(base + "/rm/pay")
+    page.get_by_role("button", name="本人：钱新").click()
+    page.get_by_role("button", name="提交").click()
+    page.get_by_text("协议支付", exact=True).click()
+    expect(page.get_by_text("将于2026年11月23日生效，生效后即可使用协议支付")).to_be_visible()
+    expect(page.get_by_text("请先新增协议")).to_have_count(0)
+    _shot(page, f"{mode}-method-agreement-tomorrow")
+    page.context.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_void_declaration_asks_cancel_or_confirm_on_the_phone(
+    live_server: LiveServer, playwright_instance: Any, browser_instance: Any, mode: str
+) -> None:
+    base = live_server.url
+    page = _page(playwright_instance, browser_instance, base, mode)
+    _login(page, base, *LIU_PENG)
+    page.goto(base + "/flex/pay/select")
+    page.get_by_role("button", name="提交").click()
+    expect(page.get_by_role("button", name="确认缴费")).to_be_visible()
+    page.goto(base + "/flex/pay/select")
+    page.get_by_role("button", name="作废申报").click()
+    dialog = page.get_by_role("dialog", name="确认作废申报")
+    expect(dialog.get_by_role("button", name="确定", exact=True)).to_be_visible()
+    expect(dialog.get_by_role("button", name="取消", exact=True)).to_be_visible()
+    _shot(page, f"{mode}-void-confirm")
+    dialog.get_by_role("button", name="确定", exact=True).click()
+    expect(page.get_by_role("button", name="作废申报")).to_have_count(0)
+    page.context.close()
