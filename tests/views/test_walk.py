@@ -124,10 +124,6 @@ def test_batch_failure_banner_stays_while_part_of_the_debit_is_unpaid(app, phone
     assert "批扣失败" in text(phone_user(failed_medical, "wechat").get("/flex/due"))
 
 
-def _ids(page: str) -> list[str]:
-    return re.findall(r'name="receivable" value="(\d+)"', page)
-
-
 # ----------------------------------------------------------------------------------------------- item 14
 
 
