@@ -36,7 +36,27 @@
     out.textContent = "¥" + yuan + "." + String(fen % 100).padStart(2, "0");
   });
 
-  document.addEventListener("DOMContentLoaded", function () { focusFirstError(document); });
+  // 社会保险费缴费证明 (certificates/view.html): 放大查看 shows the pages at full size, each in a box that scrolls;
+  // the button says what it will do next and aria-pressed says which size is on.
+  function showZoomToggles(root) {
+    root.querySelectorAll("[data-zoom-toggle][hidden]").forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-zoom-toggle]");
+    if (!button) return;
+    var pages = document.getElementById(button.getAttribute("data-zoom-toggle"));
+    if (!pages) return;
+    var zoomed = pages.classList.toggle("is-zoomed");
+    var label = button.getAttribute("data-zoomed-label");
+    button.setAttribute("data-zoomed-label", button.textContent);
+    button.textContent = label;
+    button.setAttribute("aria-pressed", zoomed ? "true" : "false");
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { focusFirstError(document); showZoomToggles(document); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail && event.detail.target && event.detail.target.querySelectorAll) showZoomToggles(event.detail.target);
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;
     if (target && target.querySelector && event.detail.xhr && event.detail.xhr.status === 422) focusFirstError(target);

@@ -75,7 +75,7 @@ def test_R_FB_3_the_base_page_shows_the_table_then_修改_opens_it_in_the_window
     b.get("/flex/base")
     assert b.post("/flex/base", {"base": "9000", "cycle": "monthly"}).status_code == 200
     page = text(b.get("/flex/base"))
-    assert "本缴费年度缴费基数：9000元" in page and ">修改</a>" in page and 'name="base"' not in page
+    assert "本缴费年度缴费基数" in page and "9000元" in page and ">修改</a>" in page and 'name="base"' not in page
     page = text(b.get("/flex/base?edit=1"))
     assert 'name="base"' in page and 'value="9000"' in page and ">提交</button>" in page
     r = b.post("/flex/base", {"base": "9500", "cycle": "monthly"})

@@ -77,6 +77,14 @@ def flex_groups(receivables: Iterable[FlexReceivable], batch_day: date, cycle: s
     return groups
 
 
+def medical_held(declared: Iterable[Month], batch_day: date) -> bool:
+    """R-FP-5 beside the payer's own declaration: when a medical month of the batch day's window sits in a
+    declaration the payer made and has not paid (已申报待缴款), the batch day debits no medical at all, rather
+    than 本期 without that 往期. The declaration stays the payer's to pay or void (docs/policy.md)."""
+    window = set(window_periods(batch_day))
+    return any(m in window for m in declared)
+
+
 def advice(reason: str) -> str:
     """What the payer should do after a batch debit failed for this reason (Q44)."""
     return ADVICE.get(reason, DEFAULT_ADVICE)

@@ -160,6 +160,23 @@ def usable(session: Session, payer_id: int, tax_office: str, today: date) -> lis
     )
 
 
+def taking_effect(session: Session, payer_id: int, tax_office: str, today: date) -> list[Agreement]:
+    """Agreements of this 税务机关 signed but not yet in effect (次日生效, R-AG-5): the payer is told when
+    协议支付 opens instead of being asked to sign one again."""
+    return list(
+        session.scalars(
+            select(Agreement)
+            .where(
+                Agreement.payer_id == payer_id,
+                Agreement.tax_office == tax_office,
+                Agreement.status == AgreementStatus.SIGNED,
+                Agreement.effective_on > today,
+            )
+            .order_by(Agreement.effective_on, Agreement.id)
+        )
+    )
+
+
 def batch_agreement_exists(payer_id: int, today: date, tax_office: Any) -> sa.Exists:
     """``has_batch_agreement`` as an EXISTS to put into another query (``tax_office`` may be a column)."""
     return sa.exists().where(

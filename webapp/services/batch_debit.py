@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, String, Table, bindparam, cast, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -424,11 +424,15 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         a = by_payer.get((payer, office))
         if a is not None:
             pension[a.id].append((rid, fen))
-    cycles = _flex_cycles(session, {a.payer_id for a in agreements if items.get(a.id)}, current_period(day))
+    payers = {a.payer_id for a in agreements if items.get(a.id)}
+    cycles = _flex_cycles(session, payers, current_period(day))
+    held = _medical_declared(session, payers, periods)
     debits: list[dict[str, object]] = []
     claims: list[tuple[int, int]] = []
     for a in agreements:
         for group in rules.flex_groups(items.get(a.id, []), day, cycles.get(a.payer_id, "monthly")):
+            if group.kind == rules.MEDICAL and rules.medical_held(held.get((a.payer_id, a.tax_office), ()), day):
+                continue
             debits.append(
                 {
                     "agreement_id": a.id,
@@ -498,6 +502,24 @@ def _flex_cycles(session: Session, payers: set[int], month: Month) -> dict[int, 
             continue
         cycles[person_id] = cycle_for_month(cycle, month, birth, sex)
     return cycles
+
+
+def _medical_declared(session: Session, payers: set[int], periods: list[date]) -> dict[tuple[int, str], list[Month]]:
+    """Medical months of the window each payer (and 税务机关) has declared and not paid: the batch day leaves
+    that medical to the payer's own declaration (R-FP-5, ``rules.medical_held``)."""
+    held: dict[tuple[int, str], list[Month]] = defaultdict(list)
+    for payer, office, period in session.execute(
+        select(Receivable.insured_id, Receivable.tax_office, Receivable.fee_period_start).where(
+            Receivable.insured_id.in_(payers),
+            Receivable.scheme == SchemeCode.FLEXIBLE,
+            Receivable.charge_type == ChargeType.NORMAL,
+            Receivable.insurance == rules.MEDICAL,
+            Receivable.status == ReceivableStatus.DECLARED,
+            Receivable.fee_period_start.in_(periods),
+        )
+    ):
+        held[(payer, office)].append(Month.of(period))
+    return held
 
 
 def _pension_due(session: Session, payers: set[int], day: date) -> list[tuple[int, int, str, int]]:
@@ -812,7 +834,8 @@ def batch_day_of(today: date) -> date:
 
 def failures_for(session: Session, payer_id: int, today: date, scheme: str) -> list[BatchDebit]:
     """The payer's failed debits of one scheme in this month's batch run, to show with the bank's reason and
-    what to do (R-BD-3); only while the month's payment is still open."""
+    what to do (R-BD-3); only while the month's payment is still open, and only while something the debit
+    covered is still unpaid (once paid another way, the failure is history, not a warning)."""
     kinds = rules.KINDS_OF_SCHEME.get(SchemeCode(scheme), ())
     day = batch_day_of(today)
     if today < day:
@@ -828,6 +851,16 @@ _FAILURES = (
         BatchDebit.payer_id == bindparam("payer_id"),
         BatchDebit.state == BatchDebitState.FAILED,
         BatchDebit.kind.in_(bindparam("kinds", expanding=True)),
+        # receivable_ids is "12,13,14": a receivable is covered when ",<id>," is in ",12,13,14,".
+        select(Receivable.id)
+        .where(
+            Receivable.insured_id == BatchDebit.payer_id,
+            Receivable.status != ReceivableStatus.PAID,
+            (literal(",") + BatchDebit.receivable_ids + literal(",")).contains(
+                literal(",") + cast(Receivable.id, String) + literal(",")
+            ),
+        )
+        .exists(),
     )
     .order_by(BatchDebit.id)
 )  # built once: every service page asks

@@ -9,7 +9,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from ..domain.calendar import BEIJING, is_batch_debit_day
+from ..domain import banks
+from ..domain.calendar import BEIJING, format_date_zh, is_batch_debit_day
 from ..domain.channels import methods_for
 from ..domain.errors import RuleViolation
 from ..domain.flexible import MSG_BATCH_DAY
@@ -43,6 +44,20 @@ def tax_office_of(decl: Declaration) -> str:
 def usable_agreements(session: Session, decl: Declaration, today: date) -> list[Agreement]:
     """The payer's agreements that may pay this declaration today (R-AG-4 … R-AG-7)."""
     return agreements.usable(session, decl.payer_id, tax_office_of(decl), today)
+
+
+def agreements_taking_effect(session: Session, decl: Declaration, today: date) -> list[Agreement]:
+    """The payer's agreements for this declaration's 税务机关 that take effect on a later day (R-AG-5)."""
+    return agreements.taking_effect(session, decl.payer_id, tax_office_of(decl), today)
+
+
+def msg_taking_effect(a: Agreement) -> str:
+    """What 协议支付 says while the payer's agreement has not taken effect yet (R-AG-5: 次日生效)."""
+    bank = banks.banks().get(a.bank)
+    return (
+        f"您的缴费协议（{bank.name if bank else a.bank} {a.account_masked}）已签订，"
+        f"将于{format_date_zh(a.effective_on)}生效，生效后即可使用协议支付。今天请选择其他支付方式，或生效后再来缴费"
+    )
 
 
 def why_not_now(session: Session, decl: Declaration, now: datetime) -> str | None:
@@ -86,6 +101,9 @@ def confirm(
     if method == Provider.AGREEMENT:
         usable = {a.id: a for a in usable_agreements(session, decl, now.astimezone(BEIJING).date())}
         if not usable:
+            today = now.astimezone(BEIJING).date()
+            if coming := agreements_taking_effect(session, decl, today):
+                raise RuleViolation(msg_taking_effect(coming[0]))
             raise RuleViolation("您没有可用于该税务机关缴费的缴费协议（新签协议次日生效），请先在缴费协议中新增协议")
         if agreement_id not in usable:
             raise RuleViolation("请选择一条可用的缴费协议")

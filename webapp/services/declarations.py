@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
-from sqlalchemy import orm, select, update
+from sqlalchemy import func, orm, select, update
 from sqlalchemy.orm import Session
 
 from ..db import atomic
@@ -217,6 +217,24 @@ def refunds_between(
     if insured_id is not None:
         stmt = stmt.where(Declaration.insured_id == insured_id)
     return list(session.scalars(stmt.order_by(Refund.created_at.desc(), Refund.id.desc())))
+
+
+def paid_span(
+    session: Session, person_id: int, scheme: str, *, insured_id: int | None = None
+) -> tuple[Month, Month] | None:
+    """The first and last 费款所属期 of what ``payments_between`` would list with no range, or None: the records
+    page opens on a range that shows every payment (a 2024 补缴 paid today included)."""
+    who = (SettledPayment.payer_id == person_id) | (Receivable.insured_id == person_id)
+    stmt = (
+        select(func.min(Receivable.fee_period_start), func.max(Receivable.fee_period_end))
+        .select_from(SettledPayment)
+        .join(Receivable)
+        .where(who, Receivable.scheme == scheme)
+    )
+    if insured_id is not None:
+        stmt = stmt.where(Receivable.insured_id == insured_id)
+    first, last = session.execute(stmt).one()
+    return (Month.of(first), Month.of(last)) if first is not None and last is not None else None
 
 
 def payment_of(session: Session, person_id: int, scheme: str, payment_id: int) -> SettledPayment:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..db import atomic
 from ..domain import pension as rules
@@ -73,6 +73,7 @@ __all__ = [
     "set_amounts",
     "special_receivables",
     "void_amount",
+    "void_refusal",
     "voidable",
     "year_receivable",
     "year_status",
@@ -172,10 +173,12 @@ def active_amount(session: Session, enrolment_id: int, insurance: str, year: int
 def amounts_of(
     session: Session, person_id: int, statuses: tuple[str, ...] = (PensionAmountStatus.ACTIVE, PensionAmountStatus.VOID)
 ) -> list[PensionAmount]:
-    """The payer's amounts, newest year first (the 缴费金额作废 list: in force, then voided)."""
+    """The payer's amounts, newest year first (the 缴费金额作废 list: in force, then voided), each with the
+    receivable it priced (whether its year is paid decides whether 作废 is offered)."""
     return list(
         session.scalars(
             select(PensionAmount)
+            .options(joinedload(PensionAmount.receivable))
             .where(PensionAmount.person_id == person_id, PensionAmount.status.in_(statuses))
             .order_by(PensionAmount.year.desc(), PensionAmount.status, PensionAmount.id.desc())
         )
@@ -317,17 +320,26 @@ def voidable(session: Session, person_id: int, amount_id: int, now: datetime) ->
     )
     if row is None or row.person_id != person_id:
         raise NotFound(amount_id)
-    if row.status is PensionAmountStatus.VOID:
-        raise RuleViolation("该缴费金额已作废，无需重复作废")
-    if row.status is PensionAmountStatus.REPLACED:
-        raise RuleViolation("该缴费金额已被新设置的金额替代，请刷新页面后重新选择")
-    if row.receivable is not None and row.receivable.status is ReceivableStatus.PAID:
-        raise RuleViolation(f"{row.year}年度已缴费，无需作废缴费金额")
-    if row.receivable is not None and row.receivable.batch_debit_id is not None:
-        raise RuleViolation(MSG_IN_BATCH.format(f"{row.year}年度"))
-    if now.astimezone(BEIJING).date() > row.valid_to:
-        raise RuleViolation("该缴费金额已过有效期，无需作废")
+    refusal = void_refusal(row, now.astimezone(BEIJING).date())
+    if refusal is not None:
+        raise RuleViolation(refusal)
     return row
+
+
+def void_refusal(row: PensionAmount, today: date) -> str | None:
+    """Why 作废 cannot apply to this amount today (voided, replaced, its year paid or being debited, expired),
+    or None: the page offers 作废 only where this is None, and ``voidable`` refuses with it."""
+    if row.status is PensionAmountStatus.VOID:
+        return "该缴费金额已作废，无需重复作废"
+    if row.status is PensionAmountStatus.REPLACED:
+        return "该缴费金额已被新设置的金额替代，请刷新页面后重新选择"
+    if row.receivable is not None and row.receivable.status is ReceivableStatus.PAID:
+        return f"{row.year}年度已缴费，无需作废缴费金额"
+    if row.receivable is not None and row.receivable.batch_debit_id is not None:
+        return MSG_IN_BATCH.format(f"{row.year}年度")
+    if today > row.valid_to:
+        return "该缴费金额已过有效期，无需作废"
+    return None
 
 
 @atomic

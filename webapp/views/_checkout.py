@@ -37,9 +37,14 @@ def to_method(decl: Declaration) -> Any:
 
 def records_page(scheme_code: str, default_start: Month, default_end: Month) -> Any:
     """缴费记录查询 by 费款所属期 (R-CE-1): what was paid for me, or by me; ``?insured=`` narrows it
-    to one person I paid for."""
-    start, end, error = month_range(default_start, default_end)
+    to one person I paid for. Opened without a range, it covers every payment there is (a 补缴 of an old year
+    paid today shows), and at least the given default."""
     insured_id = parse_id(request.args.get("insured", ""))
+    if not request.args.get("start") and not request.args.get("end"):
+        span = declarations.paid_span(db(), me().id, scheme_code, insured_id=insured_id)
+        if span is not None:
+            default_start, default_end = min(default_start, span[0]), max(default_end, span[1])
+    start, end, error = month_range(default_start, default_end)
     rows, refunds = [], []
     if not error:
         try:

@@ -190,8 +190,9 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
                 target = f"{target}?{urlencode(kept)}"
             expired = "person_id" in session or getattr(session, "lost", False)
             login = url_for("auth.login", next=target, expired=1 if expired else None)
-            if request.headers.get("HX-Request"):
+            if request.headers.get("HX-Request") and not is_history_restore():
                 return "", 200, {"HX-Redirect": login}
+            # A history restore swaps whatever it gets into <body> and ignores HX-Redirect: it must get a page.
             return redirect(login)
         return view(*args, **kwargs)
 
@@ -229,9 +230,19 @@ def display_mode() -> str | None:
     return mode if mode in DISPLAY_MODES else None
 
 
+def is_history_restore() -> bool:
+    """htmx asking for a page to put back on 返回 (a history cache miss): it wants the whole page."""
+    return request.headers.get("HX-History-Restore-Request") == "true"
+
+
 def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Any:
-    """Render a page; an htmx request that names a block gets just that block."""
-    if block and request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+    """Render a page; an htmx request that names a block gets just that block (a history restore, the page)."""
+    if (
+        block
+        and request.headers.get("HX-Request")
+        and not request.headers.get("HX-Boosted")
+        and not is_history_restore()
+    ):
         return render_block(template, block, **context), status
     return render_template(template, **context), status
 

@@ -121,6 +121,9 @@ def face() -> Any:
         check = identity.face_check(db(), pending["id_type"], pending["id_number"], pending["name"], key)
         if not check.passed:
             failure = check.reason
+            # Counted in the pending login (a new 身份验证 starts again at 0): from the second failure the page
+            # says where else the payer can go.
+            pending = session["pending_login"] = {**pending, "failures": _failures(pending) + 1}
             audit("login.face_failed", pending["id_number"][-4:], check.cause, actor_id=None)
         else:
             after_commit(budget.release)  # only failures count (after the commit: SQLite has one writer)
@@ -128,7 +131,22 @@ def face() -> Any:
             audit("login", str(person.id), "7天免登录" if pending.get("remember") else "", actor_id=person.id)
             sign_in(person, remember=bool(pending.get("remember")))
             return redirect(safe_next(pending.get("next")) or url_for("hall.index"), 303)
-    return render("auth/face.html", pending=pending, failure=failure, status=422 if failure else 200)
+    return render(
+        "auth/face.html",
+        pending=pending,
+        failure=failure,
+        elsewhere=_failures(pending) >= FAILURES_BEFORE_ELSEWHERE,
+        status=422 if failure else 200,
+    )
+
+
+FAILURES_BEFORE_ELSEWHERE = 2
+
+
+def _failures(pending: dict[str, Any]) -> int:
+    """How many face checks of this pending login have failed."""
+    n = pending.get("failures")
+    return n if isinstance(n, int) else 0
 
 
 @bp.get("/me")

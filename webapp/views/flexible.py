@@ -9,12 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, abort, current_app, g, request
 
+from ..domain import basis as policy_basis
 from ..domain import flexible as rules
 from ..domain.calendar import Month
 from ..domain.errors import RuleViolation
-from ..domain.policy import NoPolicyError, contribution_year
+from ..domain.policy import NoPolicyError, PolicyTable, contribution_year, flex_policy
 from ..domain.schemes import SCHEMES, SchemeCode
 from ..models import Person, Receivable
 from ..services import batch_debit
@@ -64,6 +65,7 @@ def _base_context(person: Person, typed: str | None = None) -> dict[str, Any]:
         "cycle_rules": rules.cycle_rules_zh(accounts.region_year_start(e.region)),
         # seed 000 §2 步骤1: the table first, 点击【修改】 to change it; typing (or nothing declared yet) is editing
         "editing": typed is not None or current is None or request.args.get("edit") == "1",
+        "basis_line": policy_basis.line_zh([policy]) if policy else "",
     }
 
 
@@ -157,7 +159,9 @@ def base_submit() -> Any:
         ctx = _base_context(person, typed=typed)
         return render("flexible/base.html", **ctx, errors={"base": str(err)}, cycle=cycle, status=422)
     year_first = Month(row.contribution_year, accounts.region_year_start(e.region))
-    start = min(Month.of(e.enrolled_on), year_first) if first and e.enrolled_on else max(year_first, Month.of(today))
+    # A first declaration covers the months since enrolment (R-FB-7): it applies from the enrolment month, which
+    # for a new enrollee (enrolled in October) is not the July the contribution year starts with.
+    start = Month.of(e.enrolled_on) if first and e.enrolled_on else max(year_first, Month.of(today))
     applies = f"缴费基数自{start.label_zh()}属期起适用至{(year_first + 11).label_zh()}属期"
     if cycle != "monthly":
         applies += (
@@ -236,21 +240,59 @@ def _select_context(person: Person, tab: str, chosen: list[str] | None) -> dict[
         "needs_base": needs_base,
         "special_count": len(accounts.special_receivables(db(), person.id)) if e else 0,
         "open_decls": accounts.open_declarations(db(), person.id, tab) if e else [],
-        "policy_notes": _policy_notes(e, items) if e else [],
+        **_basis_of(e, items if tab == "normal" else []),
         "window_only": accounts.window_only(db(), person.id, today) if e and tab == "normal" else [],
         "failures": batch_debit.failures_for(db(), person.id, today, SchemeCode.FLEXIBLE) if e else [],
     }
 
 
-def _policy_notes(e: Any, items: list[Receivable]) -> list[str]:
-    """What the listed months' numbers are: 暂按上年度 only where a listed month is provisional, derived
-    amounts marked as derived (R-FB-6); once per sentence."""
-    notes: dict[str, None] = {}
+def _policies(e: Any, items: list[Receivable]) -> list[rules.FlexPolicy]:
+    """The numbers behind the listed months, one policy per contribution year, oldest first: the page says in one
+    line which year's numbers it uses (暂按上年度 only where a listed month is provisional, R-FB-6) and links to
+    their 依据, where derived and unconfirmed numbers are marked."""
+    found: dict[int, rules.FlexPolicy] = {}
     for month in sorted({Month.of(r.fee_period_start) for r in items if r.charge_type == "normal"}):
         policy, _ = accounts.policy_or_none(e.region, month.first_day)
         if policy is not None:
-            notes.update(dict.fromkeys(policy.notices_zh))
-    return list(notes)
+            found.setdefault(policy.contribution_year, policy)
+    return list(found.values())
+
+
+def _basis_of(e: Any, items: list[Receivable]) -> dict[str, Any]:
+    """The 依据 line of a bill list: which year's numbers, and the year its link opens (the newest listed)."""
+    policies = _policies(e, items) if e else []
+    return {
+        "basis_line": policy_basis.line_zh(policies),
+        "basis_year": policies[-1].contribution_year if policies else None,
+    }
+
+
+@bp.get("/basis")
+def basis() -> Any:
+    """依据: a contribution year's numbers, how sure each is, and their source (public, like the guides)."""
+    region = request.args.get("region") or str(current_app.config["REGION"])
+    table = PolicyTable.load()
+    try:
+        start = table.region(region).year_start_month
+    except NoPolicyError:
+        abort(404)
+    year_text = request.args.get("year", "")
+    today = clock().today()
+    year = int(year_text) if year_text.isascii() and year_text.isdigit() and len(year_text) == 4 else None
+    try:
+        policy = flex_policy(region, Month(year, start) if year else today, table)
+    except NoPolicyError as err:
+        return render(
+            "flexible/basis.html", basis=None, error=str(err), years=table.flex_years(region), region=region, year=year
+        )
+    return render(
+        "flexible/basis.html",
+        basis=policy_basis.flex_basis(policy),
+        error=None,
+        years=table.flex_years(region),
+        region=region,
+        year=policy.contribution_year,
+    )
 
 
 @bp.post("/pay/total")

@@ -84,12 +84,22 @@ def method(declaration_id: int) -> Any:
         methods=methods,
         chosen=chosen,
         agreements=usable,
+        coming=_taking_effect(decl, methods, usable),
         agreement_id=agreement_id,
         error=error,
         open_order=orders.open_order(db(), decl.id),
         not_now=checkout.why_not_now(db(), decl, clock().now()),
         status=422 if error else 200,
     )
+
+
+def _taking_effect(decl: Any, methods: list[str], usable: list[Any]) -> str | None:
+    """When 协议支付 is offered and no agreement can pay today, but one signed is on its way: when it opens
+    (R-AG-5), instead of asking the payer to sign again."""
+    if Provider.AGREEMENT not in methods or usable:
+        return None
+    coming = checkout.agreements_taking_effect(db(), decl, clock().today())
+    return checkout.msg_taking_effect(coming[0]) if coming else None
 
 
 @bp.post("/<id:declaration_id>/void")

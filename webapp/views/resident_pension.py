@@ -287,10 +287,13 @@ def amount_void() -> Any:
                     return redirect(url_for("resident_pension.amount_void"), 303)
         except RuleViolation as err:
             error = str(err)
+    amounts = rp.amounts_of(db(), person.id)
+    today = clock().today()
     return render(
         "resident_pension/amount_void.html",
         person=person,
-        amounts=rp.amounts_of(db(), person.id),
+        amounts=amounts,
+        refusals={a.id: rp.void_refusal(a, today) for a in amounts if a.status == "active"},
         chosen=chosen,
         error=error,
         confirm=confirm,
