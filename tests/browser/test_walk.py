@@ -162,6 +162,7 @@ def test_title_bar_shows_whole_titles_in_alipay_and_elder_mode(
     _login(page, base, *QIAN_MIN)
     page.goto(base + "/rm/pay")
     page.get_by_role("button", name="本人：钱敏").click()
+    page.get_by_role("button", name="下一步", exact=True).click()  # 参保信息选择
     page.get_by_role("button", name="提交").click()
     expect(page.locator(".app-bar__title")).to_have_text("城乡居民医疗 · 选择支付方式")
     expect(page.locator(".app-bar__channel")).to_have_text("京通（支付宝）")
@@ -321,6 +322,7 @@ def test_agreement_payment_says_when_a_new_agreement_takes_effect_on_the_phone(
     _login(page, base, *who)
     page.goto(base + "/rm/pay")
     page.get_by_role("button", name="本人：钱新").click()
+    page.get_by_role("button", name="下一步", exact=True).click()  # 参保信息选择
     page.get_by_role("button", name="提交").click()
     page.get_by_text("协议支付", exact=True).click()
     page.get_by_role("button", name="确认缴费").click()
