@@ -65,9 +65,15 @@ def login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]:
 
 
 def declare(base: str, phone: requests.Session, csrf: str) -> tuple[str, float]:
-    """本人 → 选择缴费信息 → 提交; returns the 选择支付方式 URL and when 提交 was tapped."""
+    """本人 → 参保信息选择 → 选择缴费信息 → 提交; returns the 选择支付方式 URL and when 提交 was tapped."""
     page = phone.post(f"{base}/rm/pay", data={"who": "self", "csrf_token": csrf}, timeout=30)
     insured = re.search(r'name="insured" value="(\d+)"', page.text)
+    if insured:  # 参保信息选择 (seed 003 §2.1): the resident medical enrolment, 下一步
+        page = phone.post(
+            f"{base}/rm/pay/insurance",
+            data={"insured": insured.group(1), "insurance": "rm_medical", "csrf_token": csrf},
+            timeout=30,
+        )
     ids = re.findall(r'name="receivable" value="(\d+)"', page.text)
     if not insured or not ids:
         raise SystemExit("nothing to declare: the payer has nothing due")
