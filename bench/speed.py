@@ -46,7 +46,11 @@ BIN = ROOT / ".venv" / "bin"
 # static/vendor must be installed), run with this checkout's virtualenv.
 APP_ROOT = Path(os.environ.get("APP_ROOT") or ROOT).resolve()
 LOOPBACK = "127.0.0.1"
-OWN_DATABASES = ("bench_pages", "bench_pay", "bench_core")
+#: A suffix for the bench's own databases (BENCH_DB_SUFFIX=_speed), so two checkouts can run it at once.
+DB_SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
+OWN_DATABASES = tuple(f"{n}{DB_SUFFIX}" for n in ("bench_pages", "bench_pay", "bench_core"))
+#: Where the bench's servers listen: BENCH_PORTS=6100-6199, or any free port.
+PORT_RANGE = os.environ.get("BENCH_PORTS", "")
 PG_ADMIN_URL = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECONDS_PER_RUN = int(os.environ.get("SECONDS_PER_RUN", "2"))  # one wrk run
 ROUNDS = int(os.environ.get("ROUNDS", "2"))  # A B pairs per page and connection count
@@ -61,6 +65,22 @@ PARTS = os.environ.get("PARTS", "pages pay core").split()
 TODAY = "2026-11-22T10:00:00+08:00"  # the demo's day: self-service payment is open
 PUBLIC_PAGES = ["/healthz", "/", "/login", "/verify"]
 SERVICE_PAGES = {"/rm/pay": ("王建国", "110105198003120032"), "/flex/pay/select": ("刘鹏", "110108198704150030")}
+#: Only these pages (PAGES="/ /login"), or all of them.
+ONLY_PAGES = os.environ.get("PAGES", "").split()
+# Issue 21's goals, printed beside each figure.
+GOAL_PUBLIC_RATIO = 0.7  # of hello-world, SQLite and PostgreSQL
+GOAL_SERVICE_RATIO = 0.25
+GOAL_SERVICE_P99_MS = 50.0  # at 50 connections
+GOAL_RSS_RATIO = 1.3  # a worker's RSS against hello-world's
+GOAL_HTTP_PAYMENTS_S = 40.0  # complete flows at concurrency 16
+GOAL_FLOW_P99_S = 1.0
+GOAL_CORE_PAYMENTS_S = 200.0  # two processes, PostgreSQL
+GOAL_CORE_STATEMENTS = 10  # per payment
+
+
+def goal(met: bool, text: str) -> str:
+    """``goal ≥ 0.7: met`` beside a figure."""
+    return f"[goal {text}: {'met' if met else 'NOT met'}]"
 
 
 # ------------------------------------------------------------------------------------------------ guards
@@ -105,8 +125,24 @@ def drop_pg(name: str) -> None:
     engine.dispose()
 
 
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nobody uses."""
+    """A loopback port nobody uses (in BENCH_PORTS when it is set)."""
+    if PORT_RANGE:
+        low, high = (int(x) for x in PORT_RANGE.split("-"))
+        for port in range(low, high + 1):
+            if port in _ports_given:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+            _ports_given.add(port)
+            return port
+        raise SystemExit(f"no free port in {PORT_RANGE}")
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
@@ -293,7 +329,7 @@ def login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]:
 def page_table(backend: str) -> list[dict[str, object]]:
     """The page table on one backend."""
     work = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    url = f"sqlite:///{work}/app.sqlite3" if backend == "sqlite" else fresh_pg("bench_pages")
+    url = f"sqlite:///{work}/app.sqlite3" if backend == "sqlite" else fresh_pg("bench_pages" + DB_SUFFIX)
     port, hello_port, sim_port = free_port(), free_port(), free_port()
     env = environment(work, url, port, sim_port)
     rows: list[dict[str, object]] = []
@@ -313,6 +349,8 @@ def page_table(backend: str) -> list[dict[str, object]]:
                 )
                 cookies = {page: login(base, *who)[0].cookies.get("session") for page, who in SERVICE_PAGES.items()}
                 for page in [*PUBLIC_PAGES, *SERVICE_PAGES]:
+                    if ONLY_PAGES and page not in ONLY_PAGES:
+                        continue
                     for conns in CONNECTIONS:
                         ratios, p99s, rpss, hello_rps = [], [], [], []
                         for _ in range(ROUNDS):
@@ -333,9 +371,18 @@ def page_table(backend: str) -> list[dict[str, object]]:
                             "p99_ms": round(med(p99s), 1),
                         }
                         rows.append(row)
+                        if page in PUBLIC_PAGES:
+                            aim = goal(med(ratios) >= GOAL_PUBLIC_RATIO, f"ratio ≥ {GOAL_PUBLIC_RATIO}")
+                        else:
+                            aim = goal(med(ratios) >= GOAL_SERVICE_RATIO, f"ratio ≥ {GOAL_SERVICE_RATIO}")
+                            if conns >= 50:
+                                aim += " " + goal(
+                                    med(p99s) <= GOAL_SERVICE_P99_MS, f"p99 ≤ {GOAL_SERVICE_P99_MS:.0f} ms"
+                                )
+                        row["goal"] = aim
                         print(
                             f"  {backend:10} {page:18} c={conns:<3} {row['req_s']:>6} req/s  hello "
-                            f"{row['hello_req_s']:>6}  ratio {row['ratio']:.3f}  p99 {row['p99_ms']:>7.1f} ms",
+                            f"{row['hello_req_s']:>6}  ratio {row['ratio']:.3f}  p99 {row['p99_ms']:>7.1f} ms  {aim}",
                             flush=True,
                         )
                 app_rss, hello_rss = workers_rss_mb(ap.pid), workers_rss_mb(hp.pid)
@@ -352,14 +399,16 @@ def page_table(backend: str) -> list[dict[str, object]]:
                     "hello_rss_mb": [round(x) for x in hello_rss],
                 }
             )
+            rss_ratio = max(app_rss, default=0) / max(min(hello_rss, default=1), 1)
             print(
                 f"  [{backend}] worker boot {boot:.3f} s (hello {hello_boot_w:.3f} s); worker RSS "
-                f"{[round(x) for x in app_rss]} MB (hello {[round(x) for x in hello_rss]} MB)",
+                f"{[round(x) for x in app_rss]} MB (hello {[round(x) for x in hello_rss]} MB), "
+                f"{rss_ratio:.2f}× {goal(rss_ratio <= GOAL_RSS_RATIO, f'≤ {GOAL_RSS_RATIO}×')}",
                 flush=True,
             )
     finally:
         if backend != "sqlite":
-            drop_pg("bench_pages")
+            drop_pg("bench_pages" + DB_SUFFIX)
         shutil.rmtree(work, ignore_errors=True)
     return rows
 
@@ -438,7 +487,7 @@ def one_payment(base: str, person: tuple[str, str], method: str, deadline: float
 def payments_http() -> list[dict[str, object]]:
     """Complete payments over HTTP at each concurrency, on PostgreSQL, then the ledger."""
     work = Path(tempfile.mkdtemp(prefix="bench-pay-"))
-    url = fresh_pg("bench_pay")
+    url = fresh_pg("bench_pay" + DB_SUFFIX)
     port, sim_port = free_port(), free_port()
     env = environment(work, url, port, sim_port)
     rows: list[dict[str, object]] = []
@@ -520,7 +569,7 @@ def payments_http() -> list[dict[str, object]]:
         rows.append({"ledger": book, "ledger_ok": ok})
         print(f"  ledger {'OK' if ok else 'FAILED'}: {book}", flush=True)
     finally:
-        drop_pg("bench_pay")
+        drop_pg("bench_pay" + DB_SUFFIX)
         shutil.rmtree(work, ignore_errors=True)
     return rows
 
@@ -575,7 +624,7 @@ print(done, sorted(took)[len(took) // 2] if took else 0)
 def core_alone() -> list[dict[str, object]]:
     """declare + start + settle through the Python API in two processes (providers in-process)."""
     work = Path(tempfile.mkdtemp(prefix="bench-core-"))
-    url = fresh_pg("bench_core")
+    url = fresh_pg("bench_core" + DB_SUFFIX)
     env = environment(work, url, free_port(), free_port())
     rows: list[dict[str, object]] = []
     try:
@@ -614,7 +663,7 @@ def core_alone() -> list[dict[str, object]]:
             flush=True,
         )
     finally:
-        drop_pg("bench_core")
+        drop_pg("bench_core" + DB_SUFFIX)
         shutil.rmtree(work, ignore_errors=True)
     return rows
 
