@@ -454,7 +454,9 @@ def one_payment(base: str, person: tuple[str, str], method: str, deadline: float
 
     phone, token = login(base, *person)
     page = phone.post(f"{base}/rm/pay", data={"who": "self", "csrf_token": token}, timeout=10)
-    insured = re.search(r'name="insured" value="(\d+)"', page.text)
+    insured = re.search(r"insured=(\d+)", page.url) or re.search(r'name="insured" value="(\d+)"', page.text)
+    if insured and "/rm/pay/select" not in page.url:  # 参保信息选择 (issue 20.8): 勾选 → 下一步
+        page = phone.get(f"{base}/rm/pay/select?insured={insured.group(1)}", timeout=10)
     ids = re.findall(r'name="receivable" value="(\d+)"', page.text)
     if not insured or not ids:
         return False
@@ -552,11 +554,16 @@ def payments_http() -> list[dict[str, object]]:
                     "failed": failed[0],
                     "payments_s": round(done[0] / took, 2),
                     "flow_median_s": round(statistics.median(times), 3) if times else None,
+                    "flow_p99_s": round(sorted(times)[min(len(times) - 1, int(len(times) * 0.99))], 3) if times else None,
                 }
                 rows.append(row)
+                aim = ""
+                if conc >= 16:
+                    aim = goal(done[0] / took >= GOAL_HTTP_PAYMENTS_S, f"≥ {GOAL_HTTP_PAYMENTS_S:.0f}/s") + " "
+                    aim += goal(bool(times) and row["flow_p99_s"] <= GOAL_FLOW_P99_S, f"p99 ≤ {GOAL_FLOW_P99_S:.0f} s")
                 print(
                     f"  HTTP payments c={conc:<3} {row['payments_s']:>6} /s  complete {done[0]}, failed {failed[0]}, "
-                    f"median flow {row['flow_median_s']} s",
+                    f"median flow {row['flow_median_s']} s, p99 {row['flow_p99_s']} s  {aim}",
                     flush=True,
                 )
             time.sleep(2)  # late notifications
