@@ -26,13 +26,29 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
-DB = "bench_batch"
+DB = "bench_batch" + os.environ.get("BENCH_DB_SUFFIX", "")
 BATCH_DAY = "2026-11-09"  # the 8th is a Sunday; the population's window is August–October
+#: Agreements per run: SIZES="10000 1000000" (or `make bench-batch-1m`) adds Beijing's scale; the first is the base
+#: that linearity is measured against.
 SIZES = [int(s) for s in os.environ.get("SIZES", "10000 50000 100000").split()]
+GOAL_SIZE, GOAL_SECONDS = 1_000_000, 300.0  # issue 21: 1 000 000 agreements in ≤ 300 s with two workers
+DEBITS_PER_AGREEMENT = 3  # the population's: flexible pension+unemployment, medical, resident pension
+GOAL_RATE = GOAL_SIZE * DEBITS_PER_AGREEMENT / GOAL_SECONDS
+PORT_RANGE = os.environ.get("BENCH_PORTS", "")  # BENCH_PORTS=6100-6199: where the bank listens
 
 
 def free_port() -> int:
-    """A loopback port nobody uses."""
+    """A loopback port nobody uses (in BENCH_PORTS when set)."""
+    if PORT_RANGE:
+        low, high = (int(x) for x in PORT_RANGE.split("-"))
+        for port in range(low, high + 1):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise SystemExit(f"no free port in {PORT_RANGE}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -130,6 +146,11 @@ def run_size(admin_url: str, n: int) -> dict[str, float]:
         workers = [
             subprocess.Popen(
                 [
+                    *(
+                        [str(BIN / "python"), "-m", "cProfile", "-o", f"{os.environ['PROFILE']}.w{i}"]
+                        if os.environ.get("PROFILE")  # PROFILE=/tmp/batch: each worker's cProfile output
+                        else []
+                    ),
                     str(BIN / "flask"),
                     "--app",
                     "webapp",
@@ -149,7 +170,7 @@ def run_size(admin_url: str, n: int) -> dict[str, float]:
             )
             for i in (1, 2)
         ]
-        outputs = [w.communicate(timeout=900)[0] for w in workers]
+        outputs = [w.communicate(timeout=900 + n // 200)[0] for w in workers]
         seconds = time.monotonic() - t0
         if any(w.returncode for w in workers):
             raise SystemExit("a worker failed:\n" + "\n".join(outputs))
@@ -172,8 +193,18 @@ def main() -> int:
     admin = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     if not admin.startswith("postgresql://") or "127.0.0.1" not in admin and "localhost" not in admin:
         raise SystemExit("PG_ADMIN_URL must be a loopback postgresql:// URL")
-    print(f"batch debit on PostgreSQL, two workers, bank as its own server; {os.cpu_count()} cores")
-    print(f"{'agreements':>10} {'debits':>8} {'seconds':>8} {'debits/s':>9} {'vs first':>9} {'setup s':>8}  ledger")
+    print(
+        f"batch debit on PostgreSQL, two workers, bank as its own server; {os.cpu_count()} cores; load average "
+        f"{os.getloadavg()[0]:.2f} (other processes on this machine slow every figure)"
+    )
+    print(
+        f"goal: {GOAL_SIZE:,} agreements ({GOAL_SIZE * DEBITS_PER_AGREEMENT:,} debits) in ≤ {GOAL_SECONDS:.0f} s, "
+        f"i.e. ≥ {GOAL_RATE:,.0f} debits/s held linearly from {SIZES[0]:,}; setup (the population) timed apart"
+    )
+    print(
+        f"{'agreements':>10} {'debits':>8} {'seconds':>8} {'debits/s':>9} {'vs first':>9} {'setup s':>8} "
+        f"{'1M in s':>8}  ledger"
+    )
     rows, ok = [], True
     for n in SIZES:
         r = run_size(admin, n)
@@ -185,16 +216,22 @@ def main() -> int:
             and r["bank_debit_nos_twice"] == 0
             and r["failed_without_reason"] == 0
             and r["planned_left"] == 0
-            and r["debits"] == 3 * n
+            and r["debits"] == DEBITS_PER_AGREEMENT * n
         )
         ok &= checks
+        # 1M at this size's rate (a measured 1M when n is 1M): what the goal is judged on.
+        projected = GOAL_SIZE * DEBITS_PER_AGREEMENT / r["rate"]
+        judged = "measured" if n >= GOAL_SIZE else f"extrapolated from {n:,}"
         print(
             f"{int(r['agreements']):>10} {int(r['debits']):>8} {r['seconds']:>8.1f} {r['rate']:>9.0f} "
-            f"{r['rate'] / rows[0]['rate']:>8.2f}x {r['setup']:>8.1f}  "
-            f"{'ok' if checks else 'FAILED'}: {int(r['settled'])} settled, {int(r['failed'])} failed, "
-            f"0 paid twice"
-            if r["paid_twice"] == 0
-            else f"{int(r['paid_twice'])} paid twice"
+            f"{r['rate'] / rows[0]['rate']:>8.2f}x {r['setup']:>8.1f} {projected:>8.0f}  "
+            + (
+                f"{'ok' if checks else 'FAILED'}: {int(r['settled'])} settled, {int(r['failed'])} failed, "
+                f"{int(r['paid_twice'])} paid twice, settled rows = paid receivables "
+                f"{'yes' if r['settled'] == r['receivables_in_succeeded'] else 'NO'}"
+            )
+            + f"  [goal 1M ≤ {GOAL_SECONDS:.0f} s ({judged}): {'met' if projected <= GOAL_SECONDS else 'NOT met'}]",
+            flush=True,
         )
     print("OK: every debited receivable paid exactly once, every failure with a reason" if ok else "FAILED")
     return 0 if ok else 1

@@ -46,7 +46,11 @@ BIN = ROOT / ".venv" / "bin"
 # static/vendor must be installed), run with this checkout's virtualenv.
 APP_ROOT = Path(os.environ.get("APP_ROOT") or ROOT).resolve()
 LOOPBACK = "127.0.0.1"
-OWN_DATABASES = ("bench_pages", "bench_pay", "bench_core")
+#: A suffix for the bench's own databases (BENCH_DB_SUFFIX=_speed), so two checkouts can run it at once.
+DB_SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
+OWN_DATABASES = tuple(f"{n}{DB_SUFFIX}" for n in ("bench_pages", "bench_pay", "bench_core"))
+#: Where the bench's servers listen: BENCH_PORTS=6100-6199, or any free port.
+PORT_RANGE = os.environ.get("BENCH_PORTS", "")
 PG_ADMIN_URL = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECONDS_PER_RUN = int(os.environ.get("SECONDS_PER_RUN", "2"))  # one wrk run
 ROUNDS = int(os.environ.get("ROUNDS", "2"))  # A B pairs per page and connection count
@@ -61,6 +65,22 @@ PARTS = os.environ.get("PARTS", "pages pay core").split()
 TODAY = "2026-11-22T10:00:00+08:00"  # the demo's day: self-service payment is open
 PUBLIC_PAGES = ["/healthz", "/", "/login", "/verify"]
 SERVICE_PAGES = {"/rm/pay": ("王建国", "110105198003120032"), "/flex/pay/select": ("刘鹏", "110108198704150030")}
+#: Only these pages (PAGES="/ /login"), or all of them.
+ONLY_PAGES = os.environ.get("PAGES", "").split()
+# Issue 21's goals, printed beside each figure.
+GOAL_PUBLIC_RATIO = 0.7  # of hello-world, SQLite and PostgreSQL
+GOAL_SERVICE_RATIO = 0.25
+GOAL_SERVICE_P99_MS = 50.0  # at 50 connections
+GOAL_RSS_RATIO = 1.3  # a worker's RSS against hello-world's
+GOAL_HTTP_PAYMENTS_S = 40.0  # complete flows at concurrency 16
+GOAL_FLOW_P99_S = 1.0
+GOAL_CORE_PAYMENTS_S = 200.0  # two processes, PostgreSQL
+GOAL_CORE_STATEMENTS = 10  # per payment
+
+
+def goal(met: bool, text: str) -> str:
+    """``goal ≥ 0.7: met`` beside a figure."""
+    return f"[goal {text}: {'met' if met else 'NOT met'}]"
 
 
 # ------------------------------------------------------------------------------------------------ guards
@@ -105,8 +125,24 @@ def drop_pg(name: str) -> None:
     engine.dispose()
 
 
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nobody uses."""
+    """A loopback port nobody uses (in BENCH_PORTS when it is set)."""
+    if PORT_RANGE:
+        low, high = (int(x) for x in PORT_RANGE.split("-"))
+        for port in range(low, high + 1):
+            if port in _ports_given:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+            _ports_given.add(port)
+            return port
+        raise SystemExit(f"no free port in {PORT_RANGE}")
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
@@ -293,7 +329,7 @@ def login(base: str, name: str, id_number: str) -> tuple[requests.Session, str]:
 def page_table(backend: str) -> list[dict[str, object]]:
     """The page table on one backend."""
     work = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    url = f"sqlite:///{work}/app.sqlite3" if backend == "sqlite" else fresh_pg("bench_pages")
+    url = f"sqlite:///{work}/app.sqlite3" if backend == "sqlite" else fresh_pg("bench_pages" + DB_SUFFIX)
     port, hello_port, sim_port = free_port(), free_port(), free_port()
     env = environment(work, url, port, sim_port)
     rows: list[dict[str, object]] = []
@@ -313,6 +349,8 @@ def page_table(backend: str) -> list[dict[str, object]]:
                 )
                 cookies = {page: login(base, *who)[0].cookies.get("session") for page, who in SERVICE_PAGES.items()}
                 for page in [*PUBLIC_PAGES, *SERVICE_PAGES]:
+                    if ONLY_PAGES and page not in ONLY_PAGES:
+                        continue
                     for conns in CONNECTIONS:
                         ratios, p99s, rpss, hello_rps = [], [], [], []
                         for _ in range(ROUNDS):
@@ -333,9 +371,18 @@ def page_table(backend: str) -> list[dict[str, object]]:
                             "p99_ms": round(med(p99s), 1),
                         }
                         rows.append(row)
+                        if page in PUBLIC_PAGES:
+                            aim = goal(med(ratios) >= GOAL_PUBLIC_RATIO, f"ratio ≥ {GOAL_PUBLIC_RATIO}")
+                        else:
+                            aim = goal(med(ratios) >= GOAL_SERVICE_RATIO, f"ratio ≥ {GOAL_SERVICE_RATIO}")
+                            if conns >= 50:
+                                aim += " " + goal(
+                                    med(p99s) <= GOAL_SERVICE_P99_MS, f"p99 ≤ {GOAL_SERVICE_P99_MS:.0f} ms"
+                                )
+                        row["goal"] = aim
                         print(
                             f"  {backend:10} {page:18} c={conns:<3} {row['req_s']:>6} req/s  hello "
-                            f"{row['hello_req_s']:>6}  ratio {row['ratio']:.3f}  p99 {row['p99_ms']:>7.1f} ms",
+                            f"{row['hello_req_s']:>6}  ratio {row['ratio']:.3f}  p99 {row['p99_ms']:>7.1f} ms  {aim}",
                             flush=True,
                         )
                 app_rss, hello_rss = workers_rss_mb(ap.pid), workers_rss_mb(hp.pid)
@@ -352,14 +399,16 @@ def page_table(backend: str) -> list[dict[str, object]]:
                     "hello_rss_mb": [round(x) for x in hello_rss],
                 }
             )
+            rss_ratio = max(app_rss, default=0) / max(min(hello_rss, default=1), 1)
             print(
                 f"  [{backend}] worker boot {boot:.3f} s (hello {hello_boot_w:.3f} s); worker RSS "
-                f"{[round(x) for x in app_rss]} MB (hello {[round(x) for x in hello_rss]} MB)",
+                f"{[round(x) for x in app_rss]} MB (hello {[round(x) for x in hello_rss]} MB), "
+                f"{rss_ratio:.2f}× {goal(rss_ratio <= GOAL_RSS_RATIO, f'≤ {GOAL_RSS_RATIO}×')}",
                 flush=True,
             )
     finally:
         if backend != "sqlite":
-            drop_pg("bench_pages")
+            drop_pg("bench_pages" + DB_SUFFIX)
         shutil.rmtree(work, ignore_errors=True)
     return rows
 
@@ -405,7 +454,9 @@ def one_payment(base: str, person: tuple[str, str], method: str, deadline: float
 
     phone, token = login(base, *person)
     page = phone.post(f"{base}/rm/pay", data={"who": "self", "csrf_token": token}, timeout=10)
-    insured = re.search(r'name="insured" value="(\d+)"', page.text)
+    insured = re.search(r"insured=(\d+)", page.url) or re.search(r'name="insured" value="(\d+)"', page.text)
+    if insured and "/rm/pay/select" not in page.url:  # 参保信息选择 (issue 20.8): 勾选 → 下一步
+        page = phone.get(f"{base}/rm/pay/select?insured={insured.group(1)}", timeout=10)
     ids = re.findall(r'name="receivable" value="(\d+)"', page.text)
     if not insured or not ids:
         return False
@@ -438,7 +489,7 @@ def one_payment(base: str, person: tuple[str, str], method: str, deadline: float
 def payments_http() -> list[dict[str, object]]:
     """Complete payments over HTTP at each concurrency, on PostgreSQL, then the ledger."""
     work = Path(tempfile.mkdtemp(prefix="bench-pay-"))
-    url = fresh_pg("bench_pay")
+    url = fresh_pg("bench_pay" + DB_SUFFIX)
     port, sim_port = free_port(), free_port()
     env = environment(work, url, port, sim_port)
     rows: list[dict[str, object]] = []
@@ -503,11 +554,16 @@ def payments_http() -> list[dict[str, object]]:
                     "failed": failed[0],
                     "payments_s": round(done[0] / took, 2),
                     "flow_median_s": round(statistics.median(times), 3) if times else None,
+                    "flow_p99_s": round(sorted(times)[int(len(times) * 0.99)], 3) if times else None,
                 }
                 rows.append(row)
+                aim = ""
+                if conc >= 16:
+                    aim = goal(done[0] / took >= GOAL_HTTP_PAYMENTS_S, f"≥ {GOAL_HTTP_PAYMENTS_S:.0f}/s") + " "
+                    aim += goal(bool(times) and row["flow_p99_s"] <= GOAL_FLOW_P99_S, f"p99 ≤ {GOAL_FLOW_P99_S:.0f} s")
                 print(
                     f"  HTTP payments c={conc:<3} {row['payments_s']:>6} /s  complete {done[0]}, failed {failed[0]}, "
-                    f"median flow {row['flow_median_s']} s",
+                    f"median flow {row['flow_median_s']} s, p99 {row['flow_p99_s']} s  {aim}",
                     flush=True,
                 )
             time.sleep(2)  # late notifications
@@ -520,7 +576,7 @@ def payments_http() -> list[dict[str, object]]:
         rows.append({"ledger": book, "ledger_ok": ok})
         print(f"  ledger {'OK' if ok else 'FAILED'}: {book}", flush=True)
     finally:
-        drop_pg("bench_pay")
+        drop_pg("bench_pay" + DB_SUFFIX)
         shutil.rmtree(work, ignore_errors=True)
     return rows
 
@@ -530,8 +586,7 @@ def payments_http() -> list[dict[str, object]]:
 
 CORE_WORKER = r"""
 import sys, time
-from datetime import timedelta
-from sqlalchemy import select
+from sqlalchemy import event, select
 from webapp import create_app
 from webapp.payments import sim
 from webapp.payments.base import ProviderStatus
@@ -550,12 +605,24 @@ with Session() as s:
     due = s.execute(select(Receivable.id, Receivable.insured_id).where(Receivable.scheme == "rm",
                     Receivable.status == "due").order_by(Receivable.id)).all()
 mine = [r for i, r in enumerate(due) if i % parts == part]
+statements = [0]
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+
+
+@event.listens_for(app.extensions["db_engine"], "before_cursor_execute")
+def count(_conn, _cursor, statement, _params, _context, _many):
+    if not statement.lstrip().upper().startswith(CONTROL):
+        statements[0] += 1
+
+
 urls = Urls(notify_url="http://app.bench/pay/notify/wechat", return_url="http://app.bench/pay/return/wechat/{out_trade_no}")
 done, took, stop = 0, [], time.monotonic() + seconds
+counted = 0
 for rid, pid in mine:
     if time.monotonic() >= stop:
         break
     t0 = time.monotonic()
+    before = statements[0]
     with Session() as s:
         now = clock.now()
         d = declare(s, payer_id=pid, insured_id=pid, scheme="rm", receivable_ids=[rid], channel="etax-app", now=now)
@@ -563,19 +630,20 @@ for rid, pid in mine:
                   expire_minutes=30)
         s.commit()
     with Session() as s:
-        apply(s, o.id, ProviderStatus.PAID, amount_fen=d.total_fen, txn_id=f"T{o.id}", paid_at=clock.now(),
-              now=clock.now())
+        apply(s, adapters["wechat"], o.id, ProviderStatus.PAID, amount_fen=d.total_fen, txn_id=f"T{o.id}",
+              paid_at=clock.now(), now=clock.now())
         s.commit()
+    counted += statements[0] - before
     took.append(time.monotonic() - t0)
     done += 1
-print(done, sorted(took)[len(took) // 2] if took else 0)
+print(done, sorted(took)[len(took) // 2] if took else 0, counted / done if done else 0)
 """
 
 
 def core_alone() -> list[dict[str, object]]:
     """declare + start + settle through the Python API in two processes (providers in-process)."""
     work = Path(tempfile.mkdtemp(prefix="bench-core-"))
-    url = fresh_pg("bench_core")
+    url = fresh_pg("bench_core" + DB_SUFFIX)
     env = environment(work, url, free_port(), free_port())
     rows: list[dict[str, object]] = []
     try:
@@ -596,6 +664,8 @@ def core_alone() -> list[dict[str, object]]:
         took = time.monotonic() - started
         done = sum(int(o[0]) for o in outs if o)
         per_payment = [float(o[1]) * 1000 for o in outs if o]
+        per_statement = [float(o[2]) for o in outs if len(o) > 2]
+        statements = max(per_statement, default=float("nan"))
         book = ledger(url)
         ok = book["settled_rows"] == book["paid_receivables"] and book["paid_twice"] == 0
         row = {
@@ -603,18 +673,22 @@ def core_alone() -> list[dict[str, object]]:
             "payments": done,
             "payments_s": round(done / CORE_SECONDS, 1),
             "median_ms_per_payment": [round(x, 1) for x in per_payment],
+            "statements_per_payment": round(statements, 1),
             "wall_s": round(took, 1),
             "ledger": book,
             "ledger_ok": ok,
         }
         rows.append(row)
         print(
-            f"  core alone, 2 processes: {row['payments_s']} payments/s ({done} in {CORE_SECONDS} s), "
-            f"median {row['median_ms_per_payment']} ms each; ledger {'OK' if ok else 'FAILED'} {book}",
+            f"  core alone, 2 processes: {row['payments_s']} payments/s ({done} in {CORE_SECONDS} s) "
+            f"{goal(done / CORE_SECONDS >= GOAL_CORE_PAYMENTS_S, f'≥ {GOAL_CORE_PAYMENTS_S:.0f}/s')}, "
+            f"median {row['median_ms_per_payment']} ms each; {statements:.1f} statements a payment (declare, start, "
+            f"settle) {goal(statements <= GOAL_CORE_STATEMENTS, f'≤ {GOAL_CORE_STATEMENTS}')}; "
+            f"ledger {'OK' if ok else 'FAILED'} {book}",
             flush=True,
         )
     finally:
-        drop_pg("bench_core")
+        drop_pg("bench_core" + DB_SUFFIX)
         shutil.rmtree(work, ignore_errors=True)
     return rows
 

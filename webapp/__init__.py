@@ -84,6 +84,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
 
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    from . import public_pages
+
+    public_pages.init_app(app)  # in front of everything: the anonymous public pages from bytes (issue 21)
     return app
 
 
@@ -106,6 +109,7 @@ def _csrf_without_session(app: Flask) -> None:
     from flask_wtf.csrf import generate_csrf
     from itsdangerous import BadData, URLSafeTimedSerializer
 
+    from .public_pages import PLACEHOLDER_KEY
     from .views._attempts import Refused, per_address, reserve, too_many
     from .views._sessions import CSRF_FIELD, LIGHT_KEYS, PRESESSION_SECONDS, presession_csrf
     from .views._web import error_page
@@ -120,6 +124,9 @@ def _csrf_without_session(app: Flask) -> None:
         """``csrf_token()`` in templates."""
         if getattr(session, "stateless", False) or getattr(session, "server_side", True):
             return generate_csrf()
+        placeholder = request.environ.get(PLACEHOLDER_KEY)
+        if placeholder:  # ``public_pages`` renders the page once, this visitor's token put in per request
+            return str(placeholder)
         if "presession_form_token" not in g:
             g.presession_form_token = serializer().dumps(presession_csrf(app, session.pre_nonce()))  # type: ignore[attr-defined]
         return str(g.presession_form_token)

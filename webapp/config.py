@@ -59,6 +59,8 @@ was read (``APP_TODAY_ANCHOR``), so every process agrees on the time however lat
 | SESSION_COOKIE_SECURE | 1 if PUBLIC_BASE_URL is https, else 0 | 1 sends the cookies over HTTPS only |
 | HSTS_SECONDS | 31536000 if PUBLIC_BASE_URL is https, else 0 | > 0 sends Strict-Transport-Security with this max-age |
 | MAX_URL_LENGTH | 4096 | longer request URLs are answered 414 (gunicorn's own limit is 8190) |
+| PUBLIC_PAGE_CACHE | 1 | 0 renders `/`, `/login`, `/verify`, `/healthz` anew per anonymous visit (`public_pages`) |
+| HEALTHZ_CHECK_SECONDS | 1.0 | how long a worker's `/healthz` reuses its last database check |
 | TRUSTED_PROXIES | 0 | how many proxies (nginx in `make run-scale`) stand in front of the app: their
   X-Forwarded-For/-Proto give the client's address (rate limits) and scheme; 0 when clients reach the app directly |
 | BATCH_DEBIT_SHARES | 2 | how many job workers share the batch debit of a batch day (one share per worker) |
@@ -251,6 +253,8 @@ def _load(instance: str, sources: _Sources) -> dict[str, object]:
         "SESSION_COOKIE_SECURE": raw("SESSION_COOKIE_SECURE", "1" if https else "0") in ("1", "True", "true"),
         "HSTS_SECONDS": number("HSTS_SECONDS", "31536000" if https else "0"),
         "MAX_URL_LENGTH": number("MAX_URL_LENGTH", "4096"),
+        "PUBLIC_PAGE_CACHE": raw("PUBLIC_PAGE_CACHE", "1") not in ("0", "False", "false"),
+        "HEALTHZ_CHECK_SECONDS": number("HEALTHZ_CHECK_SECONDS", "1.0", float),
         "TRUSTED_PROXIES": number("TRUSTED_PROXIES", "0"),
         "BATCH_DEBIT_SHARES": number("BATCH_DEBIT_SHARES", "2"),
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # no form or notification comes near; bigger bodies get 413

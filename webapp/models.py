@@ -458,7 +458,7 @@ class BatchWork(Base):
     __tablename__ = "batch_work"
     __table_args__ = (
         sa.UniqueConstraint("run_id", "agreement_id"),
-        sa.Index("ix_batch_work_run_state", "run_id", "state"),
+        sa.Index("ix_batch_work_run_state_id", "run_id", "state", "id"),  # pending rows in id order (claim)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -477,6 +477,7 @@ class BatchDebit(Base):
     pension 本期, unemployment 本期), keyed by ``debit_no`` at the bank so a resend never takes twice."""
 
     __tablename__ = "batch_debit"
+    __table_args__ = (sa.Index("ix_batch_debit_run_agreement", "run_id", "agreement_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("batch_run.id"), index=True)

@@ -34,10 +34,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..domain.schemes import SCHEMES
 from ..domain.statuses import (
@@ -47,7 +48,17 @@ from ..domain.statuses import (
     ReceivableStatus,
     RefundState,
 )
-from ..models import AuditEvent, Declaration, NotificationTally, PaymentOrder, Receivable, Refund, SettledPayment
+from ..models import (
+    AuditEvent,
+    Declaration,
+    DeclarationItem,
+    NotificationTally,
+    PaymentOrder,
+    Receivable,
+    Refund,
+    SettledPayment,
+    utcnow,
+)
 from .base import (
     AckResponse,
     OrderRequest,
@@ -140,6 +151,45 @@ def _reusable(order: PaymentOrder, provider: str, now: datetime) -> bool:
     )
 
 
+def _open_and_owed(session: Session, declaration_id: int) -> tuple[int | None, int, int]:
+    """One statement: the declaration's open order (its id), and the sum and count of its receivables still
+    declared."""
+    declared = (Receivable.declaration_id == declaration_id, Receivable.status == ReceivableStatus.DECLARED)
+    row = session.execute(
+        select(
+            select(PaymentOrder.id)
+            .where(PaymentOrder.declaration_id == declaration_id, PaymentOrder.state.in_(OPEN_ORDER_STATES))
+            .limit(1)
+            .scalar_subquery(),
+            select(func.coalesce(func.sum(Receivable.amount_fen), 0)).where(*declared).scalar_subquery(),
+            select(func.count(Receivable.id)).where(*declared).scalar_subquery(),
+        )
+    ).one()
+    return row[0], int(row[1] or 0), int(row[2] or 0)
+
+
+def _pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _audit_values(kind: str, order: PaymentOrder, detail: str, actor_id: int | None) -> dict[str, object]:
+    return {"at": utcnow(), "actor_id": actor_id, "kind": kind, "subject": order.out_trade_no, "detail": detail[:500]}
+
+
+def _write_with_audit(
+    session: Session, order: PaymentOrder, values: dict[str, object], audit: tuple[str, str, int | None]
+) -> None:
+    """PostgreSQL: UPDATE the order and INSERT its audit row in one statement (a data-modifying CTE); the session's
+    copy of the order takes the values as written (no second UPDATE at flush)."""
+    table = PaymentOrder.__table__
+    kind, detail, actor_id = audit
+    audited = insert(AuditEvent.__table__).values(**_audit_values(kind, order, detail, actor_id)).cte("audited")
+    with session.no_autoflush:
+        session.execute(update(table).where(table.c.id == order.id).values(**values).add_cte(audited))
+    for key, value in values.items():
+        set_committed_value(order, key, value)
+
+
 # ----------------------------------------------------------------------------------------- starting
 
 
@@ -177,19 +227,17 @@ def start(
         raise OrderError("该申报已缴费，无需再支付")
     if decl.status is not DeclarationStatus.DECLARED:
         raise OrderError("该申报已作废，请重新申报")
-    existing = open_order(session, decl.id)
-    if existing is not None:
-        existing = _lock_order(session, existing.id)
+    # After the lock, one read (a fresh snapshot): the open order, and what the declaration's receivables still owe.
+    open_id, amount, owed = _open_and_owed(session, decl.id)
+    if open_id is not None:
+        existing = _lock_order(session, open_id)
         if _reusable(existing, provider, now):
             return existing
         existing = _close_locked(session, adapters, decl, existing, now)  # OrderError if not confirmed
         if existing.state is OrderState.PAID:
             return existing
-    rows = session.scalars(
-        select(Receivable).where(Receivable.declaration_id == decl.id, Receivable.status == ReceivableStatus.DECLARED)
-    ).all()
-    amount = sum(r.amount_fen for r in rows)
-    if not rows or amount != decl.total_fen:
+        _, amount, owed = _open_and_owed(session, decl.id)
+    if not owed or amount != decl.total_fen:
         raise OrderError("缴费信息已变化，请返回重新申报")
     order = PaymentOrder(
         out_trade_no=new_out_trade_no(now),
@@ -226,6 +274,15 @@ def start(
         # Unknown: the provider may have the order. It stays ``created`` until a close is confirmed.
         order.failure_reason = MSG_CREATE_FAILED
         _audit(session, "order.create_unknown", order, str(e), actor_id)
+        return order
+    if created.status is None and _pg(session):
+        # The common case in one statement: the order goes to the cashier, and its audit row (issue 21).
+        _write_with_audit(
+            session,
+            order,
+            {"state": OrderState.PAYING, "cashier_url": created.cashier_url, "updated_at": now},
+            ("order.created", f"{adapter.name} {amount}", actor_id),
+        )
         return order
     _audit(session, "order.created", order, f"{adapter.name} {amount}", actor_id)
     if created.status is not None:  # decided at once, in the provider's own answer
@@ -269,10 +326,25 @@ def apply(
     """Move an order forward on what its provider said; idempotent. ``confirmed`` when the provider said it in
     answer to our own call (a query, a close), not in a message that came to us. ``Unresolved`` (nothing
     written) when a message cannot settle and the provider does not answer the question it raises."""
-    decl_id = session.scalar(select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id))
-    decl = lock_declaration(session, decl_id)
-    assert decl is not None
-    order = _lock_order(session, order_id)
+    of_order = select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id).scalar_subquery()
+    decl = session.execute(
+        select(Declaration).where(Declaration.id == of_order).with_for_update(),
+        execution_options={"populate_existing": True},
+    ).scalar_one()
+    # After the declaration's lock, one read: the order (locked too) with the declaration's receivables.
+    found = session.execute(
+        select(PaymentOrder, Receivable)
+        .join(DeclarationItem, DeclarationItem.declaration_id == PaymentOrder.declaration_id)
+        .join(Receivable, Receivable.id == DeclarationItem.receivable_id)
+        .where(PaymentOrder.id == order_id)
+        .order_by(Receivable.id)
+        .with_for_update(of=PaymentOrder),
+        execution_options={"populate_existing": True},
+    ).all()
+    if found:
+        order, receivables = found[0][0], [r for _, r in found]
+    else:  # a declaration without items (none is made so): the reads one by one
+        order, receivables = _lock_order(session, order_id), None
     return _apply_locked(
         session,
         adapter,
@@ -285,6 +357,7 @@ def apply(
         now=now,
         reason=reason,
         confirmed=confirmed,
+        receivables=receivables,
     )
 
 
@@ -301,10 +374,20 @@ def _apply_locked(
     now: datetime,
     reason: str = "",
     confirmed: bool,
+    receivables: list[Receivable] | None = None,
 ) -> PaymentOrder:
     if status is ProviderStatus.PAID:
         return _paid(
-            session, adapter, decl, order, amount_fen, txn_id=txn_id, paid_at=paid_at, now=now, confirmed=confirmed
+            session,
+            adapter,
+            decl,
+            order,
+            amount_fen,
+            txn_id=txn_id,
+            paid_at=paid_at,
+            now=now,
+            confirmed=confirmed,
+            receivables=receivables,
         )
     if status is ProviderStatus.CLOSED and order.state.is_open:
         order.state, order.updated_at = OrderState.CLOSED, now
@@ -327,13 +410,16 @@ def _paid(
     paid_at: datetime | None,
     now: datetime,
     confirmed: bool,
+    receivables: list[Receivable] | None = None,
 ) -> PaymentOrder:
-    """Money taken, says the provider (or a message claiming to be it): settle the fee, or give it back."""
+    """Money taken, says the provider (or a message claiming to be it): settle the fee, or give it back.
+    ``receivables``: the declaration's, read under its lock (``apply`` reads them with the order)."""
     if order.state in (OrderState.PAID, OrderState.UNAPPLIED):
         # The provider takes at most once per order number: what was settled (or is being refunded) stands.
         _audit(session, "order.duplicate_paid", order, f"{amount_fen}")
         return order
-    receivables = _receivables(session, decl)
+    if receivables is None:
+        receivables = _receivables(session, decl)
     settles = order.state.is_open and amount_fen == order.amount_fen and _payable(decl, receivables)
     if not confirmed and not settles:
         # A message that cannot settle proves nothing: close the order at the provider first (no cashier can
@@ -355,6 +441,9 @@ def _paid(
             raise Unresolved("the provider did not say what it took")
         settles = order.state.is_open and amount_fen == order.amount_fen and _payable(decl, receivables)
     assert amount_fen is not None
+    if settles and _pg(session):
+        _settle_in_one(session, decl, order, receivables, txn_id=txn_id, paid_at=paid_at or now, now=now)
+        return order
     order.provider_txn_id, order.paid_at, order.updated_at = txn_id, paid_at or now, now
     if settles:
         _settle(session, decl, order, receivables)
@@ -422,6 +511,50 @@ def _settle(session: Session, decl: Declaration, order: PaymentOrder, receivable
     order.state = OrderState.PAID
     session.flush()  # the unique receivable_id fails here, inside the caller's transaction, if ever
     _audit(session, "order.paid", order, order.provider_txn_id or "")
+
+
+def _settle_in_one(
+    session: Session,
+    decl: Declaration,
+    order: PaymentOrder,
+    receivables: list[Receivable],
+    *,
+    txn_id: str,
+    paid_at: datetime,
+    now: datetime,
+) -> None:
+    """``_settle`` as one statement on PostgreSQL (issue 21): the settled rows inserted, and, in data-modifying CTEs,
+    the receivables, the declaration and the order marked paid and the audit row written. The unique
+    ``receivable_id`` still fails the statement (and the caller's transaction) if a receivable was ever settled."""
+    ids = [r.id for r in receivables]
+    r_t, d_t, o_t = Receivable.__table__, Declaration.__table__, PaymentOrder.__table__
+    order_values = {"state": OrderState.PAID, "provider_txn_id": txn_id, "paid_at": paid_at, "updated_at": now}
+    ctes = [
+        update(r_t).where(r_t.c.id.in_(ids)).values(status=ReceivableStatus.PAID).cte("paid_receivables"),
+        update(d_t).where(d_t.c.id == decl.id).values(status=DeclarationStatus.PAID).cte("paid_declaration"),
+        update(o_t).where(o_t.c.id == order.id).values(**order_values).cte("paid_order"),
+        insert(AuditEvent.__table__).values(**_audit_values("order.paid", order, txn_id or "", None)).cte("audited"),
+    ]
+    rows = [
+        {
+            "receivable_id": r.id,
+            "order_id": order.id,
+            "payer_id": order.payer_id,
+            "amount_fen": r.amount_fen,
+            "paid_at": paid_at,
+            "channel": order.channel,
+            "method": order.provider,
+            "levy_voucher_no": f"1001{paid_at:%y}{r.id:014d}",
+        }
+        for r in receivables
+    ]
+    with session.no_autoflush:
+        session.execute(insert(SettledPayment.__table__).values(rows).add_cte(*ctes))
+    for r in receivables:
+        set_committed_value(r, "status", ReceivableStatus.PAID)
+    set_committed_value(decl, "status", DeclarationStatus.PAID)
+    for key, value in order_values.items():
+        set_committed_value(order, key, value)
 
 
 def _unapply(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
-from sqlalchemy import func, orm, select, update
+from sqlalchemy import func, insert, literal, orm, select, update
 from sqlalchemy.orm import Session
 
 from ..db import atomic
@@ -19,7 +19,7 @@ from ..domain.errors import NotFound, RuleViolation
 from ..domain.inputs import parse_id
 from ..domain.schemes import SCHEMES
 from ..domain.statuses import DeclarationKind, DeclarationStatus, ReceivableStatus
-from ..models import Declaration, DeclarationItem, PaymentOrder, Receivable, Refund, SettledPayment
+from ..models import AuditEvent, Declaration, DeclarationItem, PaymentOrder, Receivable, Refund, SettledPayment, utcnow
 from ..payments import orders
 from ..payments.orders import Adapters
 from .audit import record
@@ -79,7 +79,9 @@ def declare(
     )
     session.add(decl)
     session.flush()
-    moved = session.execute(
+    # One statement moves the rows and returns what they hold now that they are ours (locked by the UPDATE); on
+    # PostgreSQL the same statement writes the declaration's items from them (issue 21: fewer round trips).
+    moving = (
         update(Receivable)
         .where(
             Receivable.id.in_(receivable_ids),
@@ -87,24 +89,38 @@ def declare(
             Receivable.batch_debit_id.is_(None),
         )
         .values(status=ReceivableStatus.DECLARED, declaration_id=decl.id)
+        .returning(Receivable.id, Receivable.amount_fen)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != len(receivable_ids):
-        raise AlreadyDeclared(already)
-    # The rows are ours now (locked by the UPDATE): an amount changed since they were read (a resident
-    # pension amount set in another tab, R-RP-1) refuses the whole declaration rather than declare a
-    # total that the receivables no longer add up to (R-MO-2).
-    amounts: dict[int, int] = {
-        rid: fen
-        for rid, fen in session.execute(
-            select(Receivable.id, Receivable.amount_fen).where(Receivable.id.in_(receivable_ids))
+    )
+    items = DeclarationItem.__table__
+    written = session.get_bind().dialect.name == "postgresql"
+    if written:
+        moved_rows = moving.cte("moved")
+        audit_row = insert(AuditEvent.__table__).values(
+            at=utcnow(), actor_id=payer_id, kind="declaration.created", subject=str(decl.id), detail=str(decl.total_fen)
         )
-    }
+        stmt = (
+            insert(items)
+            .from_select(
+                ["declaration_id", "receivable_id", "amount_fen"],
+                select(literal(decl.id), moved_rows.c.id, moved_rows.c.amount_fen),
+            )
+            .returning(items.c.receivable_id, items.c.amount_fen)
+            .add_cte(moved_rows, audit_row.cte("audited"))
+        )
+        amounts: dict[int, int] = {rid: fen for rid, fen in session.execute(stmt)}
+    else:
+        amounts = {rid: fen for rid, fen in session.execute(moving)}
+    if len(amounts) != len(receivable_ids):
+        raise AlreadyDeclared(already)  # the savepoint undoes the move (and the items) of the others
+    # An amount changed since the rows were read (a resident pension amount set in another tab, R-RP-1) refuses
+    # the whole declaration rather than declare a total that the receivables no longer add up to (R-MO-2).
     if sum(amounts.values()) != decl.total_fen:
         raise RuleViolation(MSG_AMOUNT_CHANGED)
-    for r in rows:
-        session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=amounts[r.id]))
-    record(session, "declaration.created", str(decl.id), str(decl.total_fen), payer_id)
+    if not written:
+        for r in rows:
+            session.add(DeclarationItem(declaration_id=decl.id, receivable_id=r.id, amount_fen=amounts[r.id]))
+        record(session, "declaration.created", str(decl.id), str(decl.total_fen), payer_id)
     return decl
 
 

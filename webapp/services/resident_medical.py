@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from ..domain import collection
 from ..domain.calendar import BEIJING, format_date_zh
@@ -26,7 +26,7 @@ from ..domain.policy import (
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import ChargeType, EnrolmentStatus, ReceivableStatus
 from ..models import Enrolment, FamilyPayee, Person, Receivable
-from . import declarations
+from . import declarations, reads
 
 SCHEME = SchemeCode.RESIDENT_MEDICAL
 
@@ -51,7 +51,7 @@ def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
 
 
 def _enrolment(session: Session, person_id: int) -> Enrolment | None:
-    return session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
+    return reads.standing(session, person_id, SCHEME)[0]  # one read per page, cut by each rule (issue 21)
 
 
 # R-RM-5: the relationships a saved family member may have, in the order the form offers them.
@@ -121,8 +121,18 @@ def year_states(session: Session, insured_ids: list[int], year: int, earlier: tu
 
 
 def year_state(session: Session, insured_id: int, year: int, earlier: tuple[int, ...] = ()) -> str:
-    """The insured's resident medical year: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5)."""
-    return year_states(session, [insured_id], year, earlier)[insured_id]
+    """The insured's resident medical year: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5), cut from the one
+    read of their receivables (``year_states`` reads many people at once)."""
+    years = (*earlier, year)
+    statuses = {
+        r.status
+        for r in reads.standing(session, insured_id, SCHEME)[1]
+        if r.fee_period_start.year in years and (r.status != ReceivableStatus.PAID or r.fee_period_start.year == year)
+    }
+    for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID):
+        if s in statuses:
+            return str(s)
+    return "none"
 
 
 def presented_year(region: str, today: date) -> int:
@@ -232,19 +242,8 @@ def period_of(r: Receivable) -> collection.CollectionPeriod:
 
 
 def _due(session: Session, insured_id: int) -> list[Receivable]:
-    return list(
-        session.scalars(
-            select(Receivable)
-            .join(Receivable.enrolment)
-            .options(contains_eager(Receivable.enrolment))
-            .where(
-                Receivable.insured_id == insured_id,
-                Receivable.scheme == SCHEME,
-                Receivable.status == ReceivableStatus.DUE,
-            )
-            .order_by(Receivable.fee_period_start)
-        )
-    )
+    rows = reads.standing(session, insured_id, SCHEME)[1]
+    return sorted((r for r in rows if r.status == ReceivableStatus.DUE), key=lambda r: (r.fee_period_start, r.id))
 
 
 def receivables(session: Session, insured_id: int, today: date) -> list[Receivable]:
@@ -259,11 +258,7 @@ def status_of(session: Session, insured_id: int, today: date) -> str:
     e = _enrolment(session, insured_id)
     if e is None:
         return "none"
-    rows = session.execute(
-        select(Receivable.status, Receivable.fee_period_start).where(
-            Receivable.insured_id == insured_id, Receivable.scheme == SCHEME
-        )
-    ).all()
+    rows = [(r.status, r.fee_period_start) for r in reads.standing(session, insured_id, SCHEME)[1]]
     on_sale = set(collection.years_on_sale(e.region, SCHEME, today))
     statuses = {status for status, start in rows if start.year in on_sale}
     if ReceivableStatus.DUE in statuses:

@@ -39,6 +39,7 @@ from ..domain.statuses import (
     ReceivableStatus,
 )
 from ..models import Declaration, Enrolment, PaymentOrder, PensionAmount, Person, Receivable
+from . import reads
 from .audit import record
 from .declarations import MSG_STALE, declare, declared_between, parse_ids
 from .flexible import ImportFileError
@@ -84,8 +85,8 @@ __all__ = [
 
 
 def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
-    """The person's resident pension enrolment (参保信息), if any."""
-    return session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
+    """The person's resident pension enrolment (参保信息), if any (one read with their receivables, issue 21)."""
+    return reads.standing(session, person_id, SCHEME)[0]
 
 
 def _locked_enrolment(session: Session, person_id: int) -> Enrolment:
@@ -154,7 +155,10 @@ def year_receivable(session: Session, person_id: int, insurance: str, year: int)
 
 def year_status(session: Session, person_id: int, insurance: str, year: int) -> str:
     """``unset`` (no receivable yet: no amount set), ``due``, ``declared`` or ``paid``."""
-    r = year_receivable(session, person_id, insurance, year)
+    key = _key(person_id, insurance, year)
+    r = next((r for r in reads.standing(session, person_id, SCHEME)[1] if r.natural_key == key), None)
+    if r is None and enrolment_of(session, person_id) is None:
+        r = year_receivable(session, person_id, insurance, year)  # receivables without an enrolment: as before
     return "unset" if r is None else str(r.status)
 
 
@@ -568,6 +572,16 @@ def normal_receivables(
     statuses: tuple[str, ...] = (ReceivableStatus.DUE,),
 ) -> list[Receivable]:
     """正常缴费: the year's receivables at the set amount, of the chosen insurances."""
+    if enrolment_of(session, person_id) is not None:  # cut from the one read (issue 21)
+        rows = [
+            r
+            for r in reads.standing(session, person_id, SCHEME)[1]
+            if r.charge_type == ChargeType.ANNUAL
+            and r.fee_period_start == date(year, 1, 1)
+            and r.status in statuses
+            and (chosen is None or r.insurance in chosen)
+        ]
+        return sorted(rows, key=lambda r: (r.insurance, r.id))
     stmt = select(Receivable).where(
         Receivable.insured_id == person_id,
         Receivable.scheme == SCHEME,
@@ -587,6 +601,13 @@ def special_receivables(
     statuses: tuple[str, ...] = (ReceivableStatus.DUE,),
 ) -> list[Receivable]:
     """特殊缴费: the 人社核定 items, grouped by 征集通知流水号."""
+    if enrolment_of(session, person_id) is not None:  # cut from the one read (issue 21)
+        rows = [
+            r
+            for r in reads.standing(session, person_id, SCHEME)[1]
+            if r.charge_type in SPECIAL_TYPES and r.status in statuses and (chosen is None or r.insurance in chosen)
+        ]
+        return sorted(rows, key=lambda r: (r.notice_no is None, r.notice_no or "", r.fee_period_start, r.id))
     stmt = select(Receivable).where(
         Receivable.insured_id == person_id,
         Receivable.scheme == SCHEME,
