@@ -39,6 +39,7 @@ from ..domain.statuses import (
     ReceivableStatus,
 )
 from ..models import Declaration, Enrolment, PaymentOrder, PensionAmount, Person, Receivable
+from . import enrolments
 from .audit import record
 from .declarations import MSG_STALE, declare, declared_between, parse_ids
 from .flexible import ImportFileError
@@ -85,7 +86,7 @@ __all__ = [
 
 def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
     """The person's resident pension enrolment (参保信息), if any."""
-    return session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
+    return enrolments.enrolment_of(session, person_id, SCHEME)
 
 
 def _locked_enrolment(session: Session, person_id: int) -> Enrolment:

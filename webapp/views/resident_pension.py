@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 
@@ -19,11 +19,13 @@ from ..domain.errors import RuleViolation
 from ..domain.money import format_yuan
 from ..domain.policy import NoPolicyError
 from ..domain.schemes import SCHEMES, SchemeCode
-from ..models import Enrolment, Person, Receivable
 from ..services import batch_debit
 from ..services import resident_pension as rp
 from ._checkout import record_page, records_page, to_method
 from ._web import audit, clock, date_range, db, found, keep_on_expiry, login_required, me, render
+
+if TYPE_CHECKING:  # annotations only: views read the database through services
+    from ..models import Enrolment, Person, Receivable
 
 bp = Blueprint("resident_pension", __name__, url_prefix="/rp")
 SCHEME = SCHEMES[SchemeCode.RESIDENT_PENSION]
@@ -337,7 +339,7 @@ def declared() -> Any:
         confirm=confirm,
         labels=rules.LABELS,
         back=url_for("resident_pension.declared", start=start_text, end=end_text),
-        block="results" if request.args.get("partial") else None,
+        block="results",  # htmx asking from the form gets the results; a history restore, boost or refresh, the page
         status=422 if error else 200,
     )
 
