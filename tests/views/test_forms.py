@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.datastructures import MultiDict
 
 from tests.factories import make_resident
-from webapp.views._forms import InsuranceChoiceForm, OtherInsuredForm
+from webapp.views._forms import InsuranceChoiceForm, LoginForm, OtherInsuredForm
 
 from ..conftest import text
 
@@ -67,3 +67,22 @@ def test_R_RM_1_refused_other_form_page_keeps_the_typed_values(wechat_user):
     assert r.status_code == 422
     assert "居民身份证号码应为18位，您输入了14位" in page and "请选择与参保人的关系" in page
     assert 'value="李某某"' in page and 'value="11010519800101"' in page
+
+
+@pytest.mark.parametrize(
+    "typed, errors",
+    [
+        ({"id_type": "resident_id", "id_number": "1"}, {"name", "id_number", "agree"}),
+        ({"name": "王" * 31, "id_type": "resident_id", "id_number": "110105198003120032", "agree": "1"}, {"name"}),
+        ({"name": "王建国", "id_type": "resident_id", "id_number": "110105198003120032", "agree": "1"}, set()),
+    ],
+)
+def test_R_ID_1_login_form_checks_each_field_in_chinese(app, typed, errors):
+    """身份验证: 姓名, 证件号码 and the consent, each refused by its own validator; the number is read as the server
+    reads it."""
+    with app.test_request_context(method="POST"):
+        form = LoginForm(formdata=MultiDict(typed))
+        form.validate()
+    assert set(form.first_errors()) == errors
+    if "agree" in errors:
+        assert form.first_errors()["agree"] == "请阅读并同意《用户服务协议》及《隐私政策》"

@@ -80,6 +80,35 @@ class OtherInsuredForm(PlainForm):
             raise ValidationError(str(e)) from e
 
 
+class LoginForm(PlainForm):
+    """身份验证 (R-ID-1): 姓名, 证件类型, 证件号码, 7天免登录 and the consent (同意《用户服务协议》及《隐私政策》)."""
+
+    name = StringField(filters=[_stripped])
+    id_type = StringField(filters=[_stripped])
+    id_number = StringField(filters=[_stripped])
+    remember = StringField(filters=[_stripped])
+    agree = StringField(filters=[_stripped])
+
+    def validate_name(self, field: Field) -> None:
+        """Required, at most 30 characters."""
+        if not field.data:
+            raise ValidationError("请输入姓名")
+        if len(field.data) > 30:
+            raise ValidationError("姓名过长，请核对")
+
+    def validate_id_number(self, field: Field) -> None:
+        """A valid number of the chosen document, kept as the server reads it."""
+        try:
+            field.data = normalize_id_number(self.id_type.data, field.data)
+        except IdentityError as e:
+            raise ValidationError(str(e)) from e
+
+    def validate_agree(self, field: Field) -> None:
+        """The consent is ticked."""
+        if not field.data:
+            raise ValidationError("请阅读并同意《用户服务协议》及《隐私政策》")
+
+
 class TickedField(Field):
     """Checkboxes sharing one name: the values ticked, in order (none when nothing is)."""
 
