@@ -5,7 +5,7 @@ once (``flexible.open_items``) and cut them per rule in Python (issue 21's budge
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -176,7 +176,7 @@ class BasePage:
     current: BaseDeclaration | None = None
     base_text: str = ""
     table_base: str = ""
-    cycles: list[str] | None = None
+    cycles: Sequence[str] | None = None
     source_label: str = ""
     cycle_labels: dict[str, str] | None = None
     cycle_rules: str = ""

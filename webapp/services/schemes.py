@@ -46,9 +46,20 @@ class EntryPoint:
 class SchemeFlow(Protocol):
     """What the shared pages ask of a scheme."""
 
-    scheme: Scheme
-    tiles: tuple[Tile, ...]
-    entry_points: tuple[EntryPoint, ...]
+    @property
+    def scheme(self) -> Scheme:
+        """Its registry entry (labels, endpoints, who may pay)."""
+        ...
+
+    @property
+    def tiles(self) -> tuple[Tile, ...]:
+        """Its tiles in the service hall, in order."""
+        ...
+
+    @property
+    def entry_points(self) -> tuple[EntryPoint, ...]:
+        """Its paths on the QR poster (R-CH-2)."""
+        ...
 
     def enrolment(self, session: Session, person_id: int) -> Enrolment | None:
         """The person's enrolment (参保信息) in this scheme."""
