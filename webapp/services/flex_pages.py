@@ -6,10 +6,9 @@ once (``flexible.open_items``) and cut them per rule in Python (issue 21's budge
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,11 +23,6 @@ from ..models import BaseDeclaration, BatchDebit, Declaration, Enrolment, Person
 from . import batch_debit, flexible
 
 STEPS = SCHEMES[SchemeCode.FLEXIBLE].steps
-
-
-def as_context(model: Any) -> dict[str, Any]:
-    """A read model's fields as a template's variables (shallow: the rows stay rows)."""
-    return {f.name: getattr(model, f.name) for f in fields(model)}
 
 
 def _charge_type_label(today: date) -> Callable[[Receivable], str]:

@@ -167,7 +167,7 @@ class OpenItems:
 
 def tab_of(value: str | None) -> DeclarationKind:
     """The tab of 选择缴费信息 a request names (正常申报缴费 or 特殊核定缴费); 正常申报缴费 for anything else."""
-    return DeclarationKind.SPECIAL if value == DeclarationKind.SPECIAL else DeclarationKind.NORMAL
+    return DeclarationKind.of(value)
 
 
 def open_items(session: Session, person: Person, today: date) -> OpenItems:

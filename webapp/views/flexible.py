@@ -18,7 +18,7 @@ from ..domain.errors import RuleViolation
 from ..domain.policy import NoPolicyError, PolicyTable, flex_policy
 from ..domain.schemes import SCHEMES, SchemeCode
 from ..services import flex_pages, flexible
-from ..services.flex_pages import as_context
+from ..services.pages import as_context
 from ._checkout import record_page, records_page, to_method
 from ._web import audit, clock, db, login_required, me, render
 
