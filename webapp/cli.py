@@ -133,7 +133,7 @@ def generate(month_text: str) -> None:
     """Build a month's flexible-worker receivables from enrolments and bases (idempotent), plus 补差."""
     from .domain.calendar import Month
     from .domain.policy import NoPolicyError
-    from .services import flexible as flex_accounts
+    from .services import flexible
 
     try:
         month = Month.parse(month_text)
@@ -141,7 +141,7 @@ def generate(month_text: str) -> None:
         raise click.BadParameter("应为YYYY-MM，例如 2026-10", param_hint="--month") from None
     with _session() as s:
         try:
-            result = flex_accounts.generate_month(s, month, str(current_app.config["REGION"]))
+            result = flexible.generate_month(s, month, str(current_app.config["REGION"]))
         except NoPolicyError as e:
             raise click.ClickException(str(e)) from None
         s.commit()
@@ -155,12 +155,12 @@ def generate(month_text: str) -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 def import_special(file) -> None:  # type: ignore[no-untyped-def]
     """Load the bureau's special items (特殊核定) from CSV; a bad row is reported and nothing is loaded."""
-    from .services import flexible as flex_accounts
+    from .services import flexible
 
     with _session() as s:
         try:
-            n = flex_accounts.import_special(s, file.read())
-        except flex_accounts.ImportFileError as e:
+            n = flexible.import_special(s, file.read())
+        except flexible.ImportFileError as e:
             s.rollback()
             for line, message in e.errors:
                 click.echo(f"第{line}行：{message}", err=True)
@@ -174,13 +174,12 @@ def import_special(file) -> None:  # type: ignore[no-untyped-def]
 def import_agreement_changes(file) -> None:  # type: ignore[no-untyped-def]
     """Apply the bureau's changes of name, document or 社保经办机构 and the banks' account changes from CSV: the
     agreements they touch become 失效 (R-AG-8, Q50–52); a bad row is reported by line and nothing is loaded."""
-    from .services import agreements
-    from .services import flexible as flex_accounts
+    from .services import agreements, flexible
 
     with _session() as s:
         try:
             report = agreements.import_changes(s, file.read(), current_app.extensions["clock"].now())
-        except flex_accounts.ImportFileError as e:
+        except flexible.ImportFileError as e:
             s.rollback()
             for line, message in e.errors:
                 click.echo(f"第{line}行：{message}", err=True)

@@ -15,6 +15,7 @@ from .domain import banks, collection
 from .domain.calendar import BEIJING, Month
 from .domain.identity import facts_from_id, holder_name
 from .domain.policy import NoPolicyError, contribution_year
+from .domain.schemes import SchemeCode
 from .domain.statuses import BaseSource, ChargeType, DeclarationStatus, OrderState, ReceivableStatus
 from .models import (
     BaseDeclaration,
@@ -26,8 +27,7 @@ from .models import (
     Receivable,
     SettledPayment,
 )
-from .services import certificates, identity
-from .services import flexible as flex
+from .services import certificates, flexible, identity
 from .services import resident_medical as rm
 
 TAX_OFFICE = "国家税务总局北京市西城区税务局什刹海税务所"
@@ -76,7 +76,7 @@ PERSONAS: tuple[Persona, ...] = (
     Persona(
         "刘鹏",
         "110108198704150030",
-        ("flex",),
+        (SchemeCode.FLEXIBLE,),
         flex={"enrolled_on": date(2024, 3, 5), "base": 8000, "unpaid": {"*": (-3, -2, -1)}},
     ),
     Persona(
@@ -122,7 +122,7 @@ PERSONAS: tuple[Persona, ...] = (
         flex={"enrolled_on": date(2021, 9, 1), "base": 10000, "unpaid": {"medical": (-2, -1)}},
     ),
     # Resident pension: 2000 set for this year (unpaid) and one 人社核定 special item.
-    Persona("马秀兰", "110106196805120023", ("rp",), rp_amount=2000),
+    Persona("马秀兰", "110106196805120023", (SchemeCode.RESIDENT_PENSION,), rp_amount=2000),
 )
 RP_TAX_OFFICE = "国家税务总局北京市丰台区税务局第一税务所"
 RP_SI_AGENCY = "北京市丰台区社会保险基金管理中心（人社）"
@@ -401,11 +401,11 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
         enrolled_on = f["enrolled_on"]
         if enrolled_on == "last-month":
             enrolled_on = (this_month + -1).day(15)
-        e = flex.enrolment_of(session, person.id)
+        e = flexible.enrolment_of(session, person.id)
         if e is None:
             e = Enrolment(
                 person_id=person.id,
-                scheme=flex.SCHEME,
+                scheme=flexible.SCHEME,
                 region=region,
                 tax_office=FLEX_TAX_OFFICE,
                 si_agency=FLEX_SI_AGENCY,
@@ -416,7 +416,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
             )
             session.add(e)
             session.flush()
-        if f.get("base") and not flex.has_declared(session, e):
+        if f.get("base") and not flexible.has_declared(session, e):
             session.add(
                 BaseDeclaration(
                     enrolment_id=e.id,
@@ -428,7 +428,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
             session.flush()
     for offset in range(-6, 0):
         try:
-            created += flex.generate_month(session, this_month + offset, region).created
+            created += flexible.generate_month(session, this_month + offset, region).created
         except NoPolicyError:
             continue
     for p in PERSONAS:
@@ -441,7 +441,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
             rows = session.scalars(
                 select(Receivable).where(
                     Receivable.insured_id == person.id,
-                    Receivable.scheme == flex.SCHEME,
+                    Receivable.scheme == flexible.SCHEME,
                     Receivable.charge_type == ChargeType.NORMAL,
                     Receivable.fee_period_start == month.first_day,
                 )
@@ -458,7 +458,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
                     ("medical", "310.00", "policy_backpay", "20261012044809"),
                 )
             )
-            flex.import_special(session, csv_text)
+            flexible.import_special(session, csv_text)
     session.flush()
     return created
 
@@ -512,7 +512,8 @@ def seed_bank(instance_path: str, session: Session) -> int:
 
 # ----------------------------------------------------------------------------------------- population
 
-POPULATION_AREAS = {"rm": "110109", "flex": "110107"}  # 门头沟 and 石景山: no demo persona lives there
+# 门头沟 and 石景山: no demo persona lives there
+POPULATION_AREAS = {SchemeCode.RESIDENT_MEDICAL: "110109", SchemeCode.FLEXIBLE: "110107"}
 _DAYS = 20000  # births spread over 1950-01-01 + 20000 days (to 2004)
 POPULATION_TAX_OFFICE = "国家税务总局北京市石景山区税务局"
 POPULATION_SI_AGENCY = "北京市石景山区社会保险基金管理中心"
@@ -550,7 +551,7 @@ def population(
     except NoPolicyError:
         year -= 1
     out: list[dict[str, object]] = []
-    for kind, count in (("rm", residents), ("flex", flex_workers)):
+    for kind, count in ((SchemeCode.RESIDENT_MEDICAL, residents), (SchemeCode.FLEXIBLE, flex_workers)):
         people = [population_person(kind, i, key) for i in range(count)]
         out += [
             {
@@ -599,24 +600,24 @@ def population(
         enrol_rows = []
         for _name, num in new:
             facts = facts_from_id("resident_id", num)
-            category = resident_medical_category(facts.birth_date, year, region) if kind == "rm" else None
+            category = resident_medical_category(facts.birth_date, year, region) if kind == rm.SCHEME else None
             enrol_rows.append(
                 {
                     "person_id": ids[num],
-                    "scheme": rm.SCHEME if kind == "rm" else flex.SCHEME,
+                    "scheme": rm.SCHEME if kind == rm.SCHEME else flexible.SCHEME,
                     "region": region,
                     "category": category,
                     "tax_office": POPULATION_TAX_OFFICE,
                     "si_agency": POPULATION_SI_AGENCY,
                     "enrolled_on": date(2020, 1, 1),
-                    "insurances": "" if kind == "rm" else "pension,unemployment,medical",
+                    "insurances": "" if kind == rm.SCHEME else "pension,unemployment,medical",
                     "subsidized": False,
                     "pay_cycle": "monthly",
                     "status": "active",
                 }
             )
         session.execute(insert(Enrolment.__table__), enrol_rows)
-        scheme = rm.SCHEME if kind == "rm" else flex.SCHEME
+        scheme = rm.SCHEME if kind == rm.SCHEME else flexible.SCHEME
         person_ids = list(ids.values())
         enrolments = [
             row
@@ -628,7 +629,7 @@ def population(
             )
         ]
         receivables = []
-        if kind == "rm":
+        if kind == rm.SCHEME:
             for eid, pid, category in enrolments:
                 receivables.append(
                     {
@@ -669,7 +670,7 @@ def population(
                                 "natural_key": f"flex:{eid}:{ins}:{m}",
                                 "insured_id": pid,
                                 "enrolment_id": eid,
-                                "scheme": flex.SCHEME,
+                                "scheme": flexible.SCHEME,
                                 "insurance": ins,
                                 "fee_period_start": m.first_day,
                                 "fee_period_end": m.first_day,
@@ -688,12 +689,13 @@ def population(
     return out
 
 
-POPULATION_BALANCE = {"rm": 200_000, "flex": 1_000_000}  # 2,000.00 and 10,000.00 in their accounts
+# 2,000.00 and 10,000.00 in their accounts
+POPULATION_BALANCE = {SchemeCode.RESIDENT_MEDICAL: 200_000, SchemeCode.FLEXIBLE: 1_000_000}
 
 
 def population_card(kind: str, i: int) -> str:
     """The i-th synthetic person's 工商银行 card (Luhn-valid, no clash with the personas')."""
-    return banks.card_number("ICBC", (20_000_000 if kind == "rm" else 30_000_000) + i)
+    return banks.card_number("ICBC", (20_000_000 if kind == rm.SCHEME else 30_000_000) + i)
 
 
 def population_bank(

@@ -494,7 +494,8 @@ def test_import_special_rp_rejects_a_bad_file_by_line_and_loads_nothing(app, tmp
     bad = [
         f"resident_id,{number},rp_pension,2023-05,1000.00,missed_enrolment,N2026RP2\n",
         f"resident_id,{number},pension,2023,1000.00,missed_enrolment,N2026RP3\n",
-        f"resident_id,{pension['set'].id_number[:-1]}0,rp_pension,2023,1000.00,other,N2026RP4\n",
+        # a wrong check digit (never the right one, whatever the factory's counter gave)
+        f"resident_id,{number[:-1]}{'1' if number.endswith('0') else '0'},rp_pension,2023,1000.00,other,N2026RP4\n",
         f"resident_id,{number},rp_pension,2023,-5,other,N2026RP5\n",
     ]
     path = tmp_path / "special.csv"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .schemes import SCHEMES
+
 CHANNELS: dict[str, str] = {
     "wechat": "京通（微信）",
     "alipay": "京通（支付宝）",
@@ -31,8 +33,6 @@ _METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "etax-web": (("unionpay",), ("unionpay",)),
     "window": (("agreement",), ("agreement",)),
 }
-
-RESIDENT_SCHEMES = ("rm", "rp")
 
 #: How a payment record names an agreement payment (a batch debit or 协议支付): the guide's record reads
 #: 缴费渠道 本系统, 缴费方式 三方协议 (seed 000 §5, 缴费记录查询).
@@ -79,7 +79,8 @@ def methods_for(channel: str, scheme: str, *, agreements_available: bool = True)
     """Payment methods the channel offers for a scheme (R-CH-1's table); 协议支付 only when the simulated
     agreement core exists (``agreements_available``)."""
     resident, flexible = _METHODS.get(channel, _METHODS["etax-web"])
-    methods = list(resident if scheme in RESIDENT_SCHEMES else flexible)
+    entry = SCHEMES.get(scheme)
+    methods = list(flexible if entry is not None and entry.methods_column == "flexible" else resident)
     if not agreements_available and "agreement" in methods:
         methods.remove("agreement")
     return methods

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from . import collection
 from .calendar import SELF_SERVICE_FIRST_DAY, SELF_SERVICE_LAST_DAY, HolidayCalendar, Month, batch_debit_date
 from .calendar import format_date_zh as zh
+from .schemes import SCHEMES, SchemeCode
 
-KINDS = ("flex", "rm", "rp")
 ALARM_BEFORE = timedelta(hours=15)  # the day before an all-day event, at 09:00
 
 
@@ -47,7 +47,7 @@ def flexible_due(today: date, *, owes_now: bool, batch: bool, cal: HolidayCalend
     month = this if owes_now and today.day <= SELF_SERVICE_LAST_DAY else this + 1
     due = month.day(SELF_SERVICE_LAST_DAY)
     return Reminder(
-        "flex",
+        SchemeCode.FLEXIBLE,
         due,
         f"灵活就业社保费缴费截止（{month.month}月{SELF_SERVICE_LAST_DAY}日）",
         f"{window}，{zh(due)}为本月缴费截止日。请在京通或电子税务局“灵活就业缴费”中缴费。",
@@ -56,15 +56,12 @@ def flexible_due(today: date, *, owes_now: bool, batch: bool, cal: HolidayCalend
 
 def _batch(day: date) -> Reminder:
     return Reminder(
-        "flex",
+        SchemeCode.FLEXIBLE,
         day,
         f"社保费银行批量扣款日（{day.month}月{day.day}日）",
         f"{zh(day)}银行将从签约账户批量扣缴灵活就业社保费，请提前在签约银行账户存足费款。"
         f"扣款失败的，可在每月{SELF_SERVICE_FIRST_DAY}日至{SELF_SERVICE_LAST_DAY}日自助缴费。",
     )
-
-
-RESIDENT_LABELS = {"rm": "城乡居民医疗保险", "rp": "城乡居民养老保险"}
 
 
 def resident_due(
@@ -79,7 +76,7 @@ def resident_due(
     """The next resident medical or pension date to pay by (R-UX-3, ``collection``): the oldest year still
     owed and on sale — its collection period's last day, or, once that has passed, the last day the year is
     taken; with nothing owed, the next year not yet paid, by the end of its collection period."""
-    label = RESIDENT_LABELS[kind]
+    label = SCHEMES[kind].reminder_name
     names = f"（{'、'.join(who)}）" if who else ""
     owed = sorted(y for y in owed_years if collection.period(region, kind, y).on_sale(today))
     if owed:

@@ -22,7 +22,7 @@ class SchemeCode(StrEnum):
 class Scheme:
     """One scheme: how the user knows it, where its pages are, and who may pay it."""
 
-    code: SchemeCode
+    code: str  # a SchemeCode for the schemes shipped here; any registered code (``register``) otherwise
     label: str  # the flow's name on tiles and headings
     insurance: str  # the insurance the guide names (险种)
     order_subject: str  # what the provider's cashier shows as the goods
@@ -39,6 +39,14 @@ class Scheme:
     records_label: str = "缴费记录查询"  # the name of the ``records`` page
     # 协议支付 → 确认缴费 shows a prompt (提示语) before the usable agreements (seed 003 §2.1: 带出提示语，点击【确定】)
     agreement_prompt: bool = False
+    reminder_label: str = ""  # how 缴费提醒 names it (R-UX-3); the label when empty
+    # R-CH-1: which column of the channel table gives its payment methods (resident / flexible)
+    methods_column: str = "resident"
+
+    @property
+    def reminder_name(self) -> str:
+        """The name 缴费提醒 gives the scheme."""
+        return self.reminder_label or self.label
 
     @property
     def again_label(self) -> str:
@@ -62,6 +70,7 @@ SCHEMES: dict[str, Scheme] = {
             self_service_window=False,
             steps=("身份信息确认", "参保信息选择", "选择缴费信息", "选择支付方式"),  # seed 003 §2.1
             agreement_prompt=True,
+            reminder_label="城乡居民医疗保险",
         ),
         Scheme(
             SchemeCode.FLEXIBLE,
@@ -77,6 +86,8 @@ SCHEMES: dict[str, Scheme] = {
             void_label="作废申报",
             batch_debited=True,
             declared_label="应缴费信息查询",
+            reminder_label="灵活就业人员社会保险费",
+            methods_column="flexible",
         ),
         Scheme(
             SchemeCode.RESIDENT_PENSION,
@@ -93,9 +104,23 @@ SCHEMES: dict[str, Scheme] = {
             declared_label="申报记录查询",
             records_label="已缴费查询",
             batch_debited=True,
+            reminder_label="城乡居民养老保险",
         ),
     )
 }
+
+
+def register(entry: Scheme) -> None:
+    """Add a scheme to the registry (its code must be new); ``services.schemes.register`` calls this with the
+    scheme's flow, so a scheme is never registered without its behaviour."""
+    if entry.code in SCHEMES:
+        raise ValueError(f"scheme {entry.code!r} is already registered")
+    SCHEMES[entry.code] = entry
+
+
+def unregister(code: str) -> None:
+    """Take a scheme out of the registry (a test's dummy scheme)."""
+    SCHEMES.pop(code, None)
 
 
 def scheme(code: str) -> Scheme:

@@ -29,6 +29,11 @@ class DeclarationKind(StrEnum):
     NORMAL = "normal"
     SPECIAL = "special"
 
+    @classmethod
+    def of(cls, value: str | None) -> DeclarationKind:
+        """The tab a request names; 正常申报缴费 for anything else."""
+        return cls.SPECIAL if value == cls.SPECIAL else cls.NORMAL
+
 
 class OrderState(StrEnum):
     """A payment order: created → paying → paid | closed | failed | unapplied.

@@ -30,6 +30,7 @@ from ..domain.statuses import AgreementStatus, EnrolmentStatus, ReceivableStatus
 from ..models import Agreement, Enrolment, Person, Receivable, RegisteredHolder
 from ..payments.bank import BankAdapter
 from ..payments.base import PaymentError
+from . import enrolments
 from .audit import record
 
 STATUS_LABELS = {
@@ -366,7 +367,7 @@ def bureau_change(
         changed += invalidate(session, person.id, rules.invalid_reason("document", on), now)
     if si_agency is not None:
         scheme, agency = si_agency
-        e = session.scalar(select(Enrolment).where(Enrolment.person_id == person.id, Enrolment.scheme == scheme))
+        e = enrolments.enrolment_of(session, person.id, scheme)
         if e is None:
             raise RuleViolation("未查询到该人员的参保信息")
         if e.si_agency != agency:
@@ -528,10 +529,7 @@ def _change_row(session: Session, line: int, row: dict[str, str], today: date) -
     if change == "si_agency":
         if scheme not in {s.value for s in SchemeCode}:
             raise RuleViolation(f"险种业务不正确：{scheme}（应为flex/rm/rp）")
-        if (
-            session.scalar(select(Enrolment.id).where(Enrolment.person_id == person.id, Enrolment.scheme == scheme))
-            is None
-        ):
+        if enrolments.enrolment_of(session, person.id, scheme) is None:
             raise RuleViolation("未查询到该人员的参保信息")
         if not 0 < len(value) <= 100:
             raise RuleViolation("新社保经办机构不能为空，且不超过100个字")

@@ -10,17 +10,15 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from ..domain import banks
-from ..domain.calendar import BEIJING, format_date_zh, is_batch_debit_day
+from ..domain.calendar import BEIJING, format_date_zh
 from ..domain.channels import methods_for
 from ..domain.errors import RuleViolation
-from ..domain.flexible import MSG_BATCH_DAY
-from ..domain.schemes import SCHEMES
 from ..domain.statuses import Provider
 from ..models import Agreement, Declaration, PaymentOrder, Refund
 from ..payments import orders
 from ..payments.base import PaymentError, ProviderStatus
 from ..payments.orders import Adapters, Urls
-from . import agreements, flexible
+from . import agreements, schemes
 from .audit import record
 
 #: The prompt before the agreements (seed 003 §2.1 shows one and does not print it; these are the app's words,
@@ -61,18 +59,10 @@ def msg_taking_effect(a: Agreement) -> str:
 
 
 def why_not_now(session: Session, decl: Declaration, now: datetime) -> str | None:
-    """None when the declaration may be paid here now, else why not: the 10th–25th for the schemes it binds,
-    and nothing but the batch debit on the batch day for a payer whose agreement it uses (R-FP-4, Q42)."""
-    scheme = SCHEMES[decl.scheme]
-    if scheme.self_service_window:
-        window = flexible.pay_window(session, decl.insured_id, now)
-        if not window.open:
-            return window.message_zh
-    elif scheme.batch_debited:
-        today = now.astimezone(BEIJING).date()
-        if is_batch_debit_day(today) and agreements.has_batch_agreement(session, decl.payer_id, today):
-            return MSG_BATCH_DAY
-    return None
+    """None when the declaration may be paid here now, else why not: each scheme's flow says (the 10th–25th
+    for the schemes it binds, nothing but the batch debit on the batch day for a payer whose agreement it
+    uses: R-FP-4, Q42)."""
+    return schemes.why_not_now(session, decl, now)
 
 
 def confirm(

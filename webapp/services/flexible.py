@@ -25,13 +25,15 @@ from ..domain.policy import NoPolicyError, PolicyTable, contribution_year, flex_
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import (
     SPECIAL_CHARGE_TYPES,
+    AgreementStatus,
     BaseSource,
     ChargeType,
+    DeclarationKind,
     EnrolmentStatus,
     ReceivableStatus,
 )
-from ..models import BaseDeclaration, Declaration, Enrolment, Person, Receivable
-from . import agreements
+from ..models import Agreement, BaseDeclaration, Declaration, Enrolment, Person, Receivable
+from . import agreements, enrolments
 from .declarations import declare, parse_ids
 
 SCHEME = SchemeCode.FLEXIBLE
@@ -39,15 +41,179 @@ SPECIAL_TYPES = tuple(sorted(SPECIAL_CHARGE_TYPES))
 
 
 def enrolment_of(session: Session, person_id: int) -> Enrolment | None:
-    """The person's flexible-worker enrolment (参保信息), if any; read once per session (a page asks for it from
-    several rules, and the row is the same identity-mapped object each time)."""
-    cache = session.info.setdefault("flex_enrolment", {})
-    found = cache.get(person_id)
-    if found is None or found not in session:
-        found = session.scalar(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == SCHEME))
-        if found is not None:
-            cache[person_id] = found
-    return found
+    """The person's flexible-worker enrolment (参保信息), if any (read once per session)."""
+    return enrolments.enrolment_of(session, person_id, SCHEME)
+
+
+@dataclass
+class OpenItems:
+    """What a flexible worker's pages cut several ways, read once (issue 21: a page's statements are the
+    login, these two reads and at most one more): the enrolment with every base row and whether a batch-debit
+    agreement is in effect for its 税务机关, then every receivable still open (待缴 or 已申报) with its
+    declaration."""
+
+    person: Person
+    enrolment: Enrolment | None
+    bases: dict[int, BaseDeclaration]  # by contribution year
+    batch_agreement: bool
+    rows: list[Receivable]  # every open flexible receivable of the person
+    declarations: dict[int, Declaration]  # the declarations of the declared rows, by id
+    today: date
+
+    @property
+    def has_declared(self) -> bool:
+        """Has this worker ever declared a base themselves?"""
+        return any(b.source == BaseSource.DECLARED for b in self.bases.values())
+
+    def window_rows(self, statuses: Iterable[str] = (ReceivableStatus.DUE,)) -> list[Receivable]:
+        """Normal receivables of the rolling window (本期 + 往期), newest month first (R-FP-1)."""
+        periods = {m.first_day for m in rules.window_periods(self.today)}
+        wanted = set(statuses)
+        return sorted(
+            (
+                r
+                for r in self.rows
+                if r.charge_type == ChargeType.NORMAL and r.status in wanted and r.fee_period_start in periods
+            ),
+            key=lambda r: (-r.fee_period_start.toordinal(), r.id),
+        )
+
+    def special_rows(self) -> list[Receivable]:
+        """Special items (特殊核定) still due, by 征集通知流水号 (R-FP-3)."""
+        return sorted(
+            (r for r in self.rows if r.charge_type in SPECIAL_TYPES and r.status == ReceivableStatus.DUE),
+            key=lambda r: (r.notice_no or "", r.id),
+        )
+
+    def cycle_of_month(self, month: Month) -> str:
+        """The cycle governing one fee month (R-FB-5, R-FB-8), from the base rows read."""
+        e = self.enrolment
+        if e is None or e.subsidized:
+            return "monthly"
+        row = self.bases.get(contribution_year(month, e.region))
+        p = self.person
+        return rules.cycle_for_month(row.cycle if row is not None else None, month, p.birth_date, p.sex)
+
+    def split_by_cycle(self, rows: list[Receivable]) -> tuple[list[Receivable], list[Receivable]]:
+        """(self-service, window-only): pension/unemployment of a month under a non-monthly cycle are paid at
+        the tax-office window by agreement payment, not here (R-FB-8, seed 000 Q24)."""
+        if self.enrolment is None or self.enrolment.subsidized:
+            return rows, []
+        here: list[Receivable] = []
+        window: list[Receivable] = []
+        for r in rows:
+            monthly = r.insurance == rules.MEDICAL or self.cycle_of_month(Month.of(r.fee_period_start)) == "monthly"
+            (here if monthly else window).append(r)
+        return here, window
+
+    def items_of_tab(self, tab: str) -> list[Receivable]:
+        """正常申报缴费 (the rolling window, monthly-cycle items) or 特殊核定缴费 (items by notice number)."""
+        if tab == DeclarationKind.SPECIAL:
+            return self.special_rows()
+        return self.split_by_cycle(self.window_rows())[0]
+
+    def window_only(self) -> list[tuple[str, list[Receivable]]]:
+        """Pension/unemployment bills under a quarterly, half-year or yearly cycle, with where and when each
+        period is paid (R-FB-8): listed, not offered for self-service payment."""
+        rows = self.split_by_cycle(self.window_rows())[1]
+        if self.enrolment is None or not rows:
+            return []
+        start = region_year_start(self.enrolment.region)
+        out: dict[str, list[Receivable]] = {}
+        for r in sorted(rows, key=lambda r: (r.fee_period_start, rules.FLEX_INSURANCES.index(r.insurance))):
+            m = Month.of(r.fee_period_start)
+            out.setdefault(rules.window_only_message(m, self.cycle_of_month(m), start, self.today), []).append(r)
+        return list(out.items())
+
+    def unpaid_medical_periods(self) -> list[Month]:
+        """Medical fee periods of the window still unpaid (for the lapse warning, R-FP-7)."""
+        rows = self.window_rows(statuses=(ReceivableStatus.DUE, ReceivableStatus.DECLARED))
+        return sorted(Month.of(r.fee_period_start) for r in rows if r.insurance == rules.MEDICAL)
+
+    def declared_by_declaration(self) -> dict[int, list[Receivable]]:
+        """已申报待缴款: the declared, unpaid items, by declaration (R-FP-8)."""
+        by_decl: dict[int, list[Receivable]] = {}
+        declared = (r for r in self.rows if r.status == ReceivableStatus.DECLARED)
+        for r in sorted(declared, key=lambda r: (r.declaration_id or 0, r.fee_period_start, r.id)):
+            by_decl.setdefault(r.declaration_id or 0, []).append(r)
+        return by_decl
+
+    def open_declarations(self, tab: str | None = None) -> list[tuple[Declaration, list[Receivable]]]:
+        """已申报待缴款 of this worker (of one tab when given), oldest first (R-FP-1, R-FP-8)."""
+        out = []
+        for decl_id, rows in self.declared_by_declaration().items():
+            decl = self.declarations.get(decl_id)
+            if decl is None or decl.payer_id != self.person.id:
+                continue
+            special = any(r.charge_type in SPECIAL_TYPES for r in rows)
+            if tab is None or tab_of(tab) == (DeclarationKind.SPECIAL if special else DeclarationKind.NORMAL):
+                out.append((decl, rows))
+        return out
+
+    def pay_window(self, now: datetime) -> rules.PayWindowState:
+        """Whether the worker may pay here now: the 10th–25th, and not on the batch day with a batch-debit
+        agreement (R-FP-4)."""
+        return rules.can_pay_now(now, bool(self.enrolment and self.batch_agreement))
+
+    def window_state(self) -> rules.WindowState | None:
+        """When this worker may declare or change the base (R-FB-3); None without an enrolment."""
+        e = self.enrolment
+        if e is None:
+            return None
+        return rules.base_change_window(
+            self.today, e.enrolled_on, self.has_declared, region=e.region, subsidized=e.subsidized
+        )
+
+
+def tab_of(value: str | None) -> DeclarationKind:
+    """The tab of 选择缴费信息 a request names (正常申报缴费 or 特殊核定缴费); 正常申报缴费 for anything else."""
+    return DeclarationKind.of(value)
+
+
+def open_items(session: Session, person: Person, today: date) -> OpenItems:
+    """One read of the enrolment (with its base rows and batch-agreement flag) and one of the open receivables
+    (with their declarations): everything the payment pages cut in Python."""
+    batch = (
+        select(Agreement.id)
+        .where(
+            Agreement.payer_id == Enrolment.person_id,
+            Agreement.batch_debit.is_(True),
+            Agreement.status == AgreementStatus.SIGNED,
+            Agreement.effective_on <= today,
+            Agreement.tax_office == Enrolment.tax_office,
+        )
+        .exists()
+    )
+    e: Enrolment | None = None
+    bases: dict[int, BaseDeclaration] = {}
+    has_batch = False
+    for enrolment, base_row, flag in session.execute(
+        select(Enrolment, BaseDeclaration, batch)
+        .outerjoin(BaseDeclaration, BaseDeclaration.enrolment_id == Enrolment.id)
+        .where(Enrolment.person_id == person.id, Enrolment.scheme == SCHEME)
+    ):
+        e, has_batch = enrolment, bool(flag)
+        if base_row is not None:
+            bases[base_row.contribution_year] = base_row
+    if e is None:
+        return OpenItems(person, None, {}, False, [], {}, today)
+    session.info.setdefault("enrolments", {})[(person.id, str(SCHEME))] = e  # enrolment_of finds it
+    rows: list[Receivable] = []
+    decls: dict[int, Declaration] = {}
+    for r, d in session.execute(
+        select(Receivable, Declaration)
+        .outerjoin(Declaration, Declaration.id == Receivable.declaration_id)
+        .where(
+            Receivable.insured_id == person.id,
+            Receivable.scheme == SCHEME,
+            Receivable.status.in_((ReceivableStatus.DUE, ReceivableStatus.DECLARED)),
+        )
+        .order_by(Receivable.id)
+    ):
+        rows.append(r)
+        if d is not None:
+            decls[d.id] = d
+    return OpenItems(person, e, bases, has_batch, rows, decls, today)
 
 
 def insurances(e: Enrolment) -> list[str]:
@@ -450,44 +616,6 @@ def _special_row(session: Session, row: dict[str, str], seen: set[str]) -> Recei
 # ----------------------------------------------------------------------------------------- queries
 
 
-def window_receivables(
-    session: Session, insured_id: int, today: date, statuses: Iterable[str] = (ReceivableStatus.DUE,)
-) -> list[Receivable]:
-    """Normal receivables of the rolling window (本期 + 往期), oldest first (R-FP-1)."""
-    periods = [m.first_day for m in rules.window_periods(today)]
-    return list(
-        session.scalars(
-            select(Receivable)
-            .where(
-                Receivable.insured_id == insured_id,
-                Receivable.scheme == SCHEME,
-                Receivable.charge_type == ChargeType.NORMAL,
-                Receivable.status.in_(tuple(statuses)),
-                Receivable.fee_period_start.in_(periods),
-            )
-            .order_by(Receivable.fee_period_start.desc(), Receivable.id)
-        )
-    )
-
-
-def special_receivables(
-    session: Session, insured_id: int, statuses: Iterable[str] = (ReceivableStatus.DUE,)
-) -> list[Receivable]:
-    """Special items (特殊核定) grouped by 征集通知流水号 (R-FP-3)."""
-    return list(
-        session.scalars(
-            select(Receivable)
-            .where(
-                Receivable.insured_id == insured_id,
-                Receivable.scheme == SCHEME,
-                Receivable.charge_type.in_(SPECIAL_TYPES),
-                Receivable.status.in_(tuple(statuses)),
-            )
-            .order_by(Receivable.notice_no, Receivable.id)
-        )
-    )
-
-
 def charge_type_of(r: Receivable, today: date) -> str:
     """本期应缴费 / 往期未缴费 for normal items (relative to today), else the stored type."""
     if r.charge_type is ChargeType.NORMAL:
@@ -510,12 +638,6 @@ def as_rule_items(rows: Iterable[Receivable], today: date) -> list[rules.FlexRec
     ]
 
 
-def unpaid_medical_periods(session: Session, insured_id: int, today: date) -> list[Month]:
-    """Medical fee periods of the window still unpaid (for the lapse warning, R-FP-7)."""
-    rows = window_receivables(session, insured_id, today, statuses=(ReceivableStatus.DUE, ReceivableStatus.DECLARED))
-    return sorted(Month.of(r.fee_period_start) for r in rows if r.insurance == rules.MEDICAL)
-
-
 def policy_or_none(region: str, on: date) -> tuple[rules.FlexPolicy | None, str | None]:
     """The policy of a date, or the plain message when there is none."""
     try:
@@ -532,77 +654,25 @@ def pay_window(session: Session, person_id: int, now: datetime) -> rules.PayWind
     return rules.can_pay_now(now, bool(e and agreements.has_batch_agreement(session, person_id, today, e.tax_office)))
 
 
-def _split_by_cycle(
-    session: Session, person_id: int, rows: list[Receivable]
-) -> tuple[list[Receivable], list[Receivable]]:
-    """(self-service, window-only): pension/unemployment of a month under a non-monthly cycle are paid at
-    the tax-office window by agreement payment, not here (R-FB-8, seed 000 Q24)."""
-    e = enrolment_of(session, person_id)
-    if e is None or e.subsidized:
-        return rows, []
-    person = session.get(Person, person_id)
-    here, window = [], []
-    cycles: dict[Month, str] = {}
-    declared: dict[int, BaseDeclaration | None] = {}  # one read per contribution year, not per month
-    for r in rows:
-        m = Month.of(r.fee_period_start)
-        if r.insurance != rules.MEDICAL and m not in cycles:
-            year = contribution_year(m, e.region)
-            if year not in declared:
-                declared[year] = declared_base(session, e, year)
-            row = declared[year]
-            cycles[m] = rules.cycle_for_month(
-                row.cycle if row is not None else None,
-                m,
-                person.birth_date if person else None,
-                person.sex if person else None,
-            )
-        monthly = r.insurance == rules.MEDICAL or cycles[m] == "monthly"
-        (here if monthly else window).append(r)
-    return here, window
-
-
-def items_of_tab(session: Session, person_id: int, tab: str, today: date) -> list[Receivable]:
-    """正常申报缴费 (the rolling window, monthly-cycle items) or 特殊核定缴费 (items by notice number)."""
-    if tab == "special":
-        return special_receivables(session, person_id)
-    return _split_by_cycle(session, person_id, window_receivables(session, person_id, today))[0]
-
-
-def window_only(session: Session, person_id: int, today: date) -> list[tuple[str, list[Receivable]]]:
-    """Pension/unemployment bills under a quarterly, half-year or yearly cycle, with where and when each
-    period is paid (R-FB-8): listed, not offered for self-service payment."""
-    e = enrolment_of(session, person_id)
-    rows = _split_by_cycle(session, person_id, window_receivables(session, person_id, today))[1]
-    if e is None or not rows:
-        return []
-    person = session.get(Person, person_id)
-    start = region_year_start(e.region)
-    out: dict[str, list[Receivable]] = {}
-    for r in sorted(rows, key=lambda r: (r.fee_period_start, rules.FLEX_INSURANCES.index(r.insurance))):
-        m = Month.of(r.fee_period_start)
-        out.setdefault(rules.window_only_message(m, cycle_of_month(session, e, m, person), start, today), []).append(r)
-    return list(out.items())
-
-
 def declare_selection(
     session: Session, person: Person, *, tab: str, chosen: list[str], channel: str, now: datetime
 ) -> Declaration:
     """提交 on the flexible-worker payment page: the window is open, the selection obeys R-FP-2 (normal)
     or R-FP-3 (special), then the items are declared."""
-    window = pay_window(session, person.id, now)
+    today = now.astimezone(BEIJING).date()
+    items = open_items(session, person, today)
+    window = items.pay_window(now)
     if not window.open:
         raise RuleViolation(window.message_zh)
-    today = now.astimezone(BEIJING).date()
     ids = parse_ids(chosen)
     resumed = _already_declared(session, person.id, ids)
     if resumed is not None:
         return resumed
-    if tab == "normal" and set(ids) & {r.id for _, rows in window_only(session, person.id, today) for r in rows}:
+    tab = tab_of(tab)
+    if tab == DeclarationKind.NORMAL and set(ids) & {r.id for _, rows in items.window_only() for r in rows}:
         raise RuleViolation(MSG_WINDOW_ONLY)
-    items = as_rule_items(items_of_tab(session, person.id, tab, today), today)
-    validate = rules.validate_normal_selection if tab == "normal" else rules.validate_special_selection
-    checked = validate(ids, items)
+    validate = rules.validate_normal_selection if tab == DeclarationKind.NORMAL else rules.validate_special_selection
+    checked = validate(ids, as_rule_items(items.items_of_tab(tab), today))
     return declare(
         session,
         payer_id=person.id,
@@ -613,23 +683,6 @@ def declare_selection(
         now=now,
         kind=tab,
     )
-
-
-def declared_receivables(session: Session, person_id: int) -> dict[int, list[Receivable]]:
-    """已申报待缴款: the worker's declared, unpaid items, by declaration (R-FP-8)."""
-    rows = session.scalars(
-        select(Receivable)
-        .where(
-            Receivable.insured_id == person_id,
-            Receivable.scheme == SCHEME,
-            Receivable.status == ReceivableStatus.DECLARED,
-        )
-        .order_by(Receivable.declaration_id, Receivable.fee_period_start, Receivable.id)
-    )
-    by_decl: dict[int, list[Receivable]] = {}
-    for r in rows:
-        by_decl.setdefault(r.declaration_id or 0, []).append(r)
-    return by_decl
 
 
 MSG_WINDOW_ONLY = (
@@ -660,19 +713,3 @@ def _already_declared(session: Session, person_id: int, ids: list[int]) -> Decla
         if decl is not None and decl.payer_id == person_id and {i.receivable_id for i in decl.items} == set(ids):
             return decl
     raise RuleViolation(MSG_PARTLY_DECLARED)
-
-
-def open_declarations(
-    session: Session, person_id: int, tab: str | None = None
-) -> list[tuple[Declaration, list[Receivable]]]:
-    """已申报待缴款 of this worker (of one tab when given), oldest first: they stay on the payment page with
-    继续缴费 and 作废申报 until paid or voided (R-FP-1, R-FP-8)."""
-    out = []
-    for decl_id, rows in declared_receivables(session, person_id).items():
-        decl = session.get(Declaration, decl_id) if decl_id else None
-        if decl is None or decl.payer_id != person_id:
-            continue
-        kind = "special" if any(r.charge_type in SPECIAL_TYPES for r in rows) else "normal"
-        if tab is None or kind == tab:
-            out.append((decl, rows))
-    return out

@@ -45,6 +45,11 @@ class FaceCheck:
     cause: str = ""
 
 
+def person(session: Session, person_id: int) -> Person | None:
+    """The person with this id, if any."""
+    return session.get(Person, person_id)
+
+
 def holder(session: Session, id_type: str, id_number: str, key: bytes) -> Holder:
     """The register's holder of a (valid, normalised) document; ``key`` is the register's (``register_key``)."""
     row = session.scalar(

@@ -1,5 +1,6 @@
-"""缴费提醒 (R-UX-3): the person's next due date of a scheme, from what they owe, their agreements and the
-region's calendar. The dates are the domain's (``domain.reminders``)."""
+"""缴费提醒 (R-UX-3): the reads a scheme's flow (``services.schemes``) makes to work out the person's next due
+date, from what they owe, their agreements and the region's calendar. The dates are the domain's
+(``domain.reminders``)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,15 @@ from sqlalchemy.orm import Session
 from ..domain import collection
 from ..domain import reminders as rules
 from ..domain.calendar import Month
-from ..domain.schemes import SchemeCode
 from ..domain.statuses import ChargeType, ReceivableStatus
 from ..models import Enrolment, Person, Receivable
 from . import agreements
-from . import resident_medical as rm
 
 OWED = (ReceivableStatus.DUE, ReceivableStatus.DECLARED)
 
 
-def _enrolment(session: Session, person_id: int, scheme: str) -> Enrolment | None:
-    return session.scalar(
-        select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.scheme == scheme).limit(1)
-    )
-
-
-def _owes(session: Session, person_id: int, scheme: str, start: date, end: date) -> bool:
+def owes(session: Session, person_id: int, scheme: str, start: date, end: date) -> bool:
+    """Whether the person owes something of the scheme with a fee period starting between the two dates."""
     return (
         session.scalar(
             select(Receivable.id)
@@ -43,38 +37,31 @@ def _owes(session: Session, person_id: int, scheme: str, start: date, end: date)
     )
 
 
-def kinds_for(session: Session, person: Person) -> list[str]:
-    """The reminders that apply to the person: the schemes they are enrolled in (resident medical also when
-    they pay for saved family members)."""
-    enrolled = set(session.scalars(select(Enrolment.scheme).where(Enrolment.person_id == person.id)))
-    if rm.family(session, person.id):
-        enrolled.add(SchemeCode.RESIDENT_MEDICAL)
-    return [k for k in rules.KINDS if k in enrolled]
+def flexible_due(session: Session, person: Person, kind: str, today: date) -> rules.Reminder:
+    """A flexible worker's next due date: this month's 25th while something up to this month is owed, or the
+    batch day with a batch-debit agreement (R-FP-4, R-UX-3)."""
+    owes_now = owes(session, person.id, kind, date(1900, 1, 1), Month.of(today).first_day)
+    return rules.flexible_due(today, owes_now=owes_now, batch=agreements.has_batch_agreement(session, person.id, today))
 
 
-def next_due(session: Session, person: Person, kind: str, today: date, default_region: str) -> rules.Reminder | None:
-    """The person's next due date of a scheme (R-UX-3); None when the reminder does not apply to them."""
-    if kind not in kinds_for(session, person):
-        return None
-    enrolment = _enrolment(session, person.id, kind)
-    region = enrolment.region if enrolment is not None else default_region
-    if kind == SchemeCode.FLEXIBLE:
-        owes = _owes(session, person.id, kind, date(1900, 1, 1), Month.of(today).first_day)
-        return rules.flexible_due(today, owes_now=owes, batch=agreements.has_batch_agreement(session, person.id, today))
-    return _resident_due(session, person, kind, enrolment, region, today)
-
-
-def _resident_due(
-    session: Session, person: Person, kind: str, enrolment: Enrolment | None, region: str, today: date
+def resident_due(
+    session: Session,
+    person: Person,
+    kind: str,
+    enrolment: Enrolment | None,
+    region: str,
+    today: date,
+    *,
+    family: dict[int, str] | None = None,
+    owed_before_set: bool = False,
 ) -> rules.Reminder:
-    """Resident medical or pension: the years on sale that the person, or a saved family member (resident
-    medical), still owes, named; else the next year to pay (docs/policy.md §1)."""
+    """A yearly scheme (resident medical, resident pension): the years on sale that the person, or someone in
+    ``family`` (insured id → how the reminder names them), still owes, named; else the next year to pay
+    (docs/policy.md §1). ``owed_before_set``: the person's year of collection is owed even before a
+    receivable exists (R-RP-1: the amount is not set yet)."""
     on_sale = collection.years_on_sale(region, kind, today)
     names: dict[int, str] = {person.id: "本人"} if enrolment is not None else {}
-    if kind == SchemeCode.RESIDENT_MEDICAL:
-        names.update(
-            {m.person.id: f"{m.person.name}（{m.relation}）" for m in rm.members(session, person.id, today.year)}
-        )
+    names.update(family or {})
     states: dict[int, dict[int, set[str]]] = {pid: {} for pid in names}
     if names and on_sale:
         for insured_id, start, status in session.execute(
@@ -91,7 +78,7 @@ def _resident_due(
     who: list[str] = []
     for pid, name in names.items():
         years = {y for y, st in states[pid].items() if st & {str(s) for s in OWED}}
-        if kind == SchemeCode.RESIDENT_PENSION and pid == person.id:
+        if owed_before_set and pid == person.id:
             # a year not paid is owed even before its amount is set (R-RP-1)
             this = collection.collection_year(region, kind, today)
             if "paid" not in states[pid].get(this, set()):

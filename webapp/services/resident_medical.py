@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -59,6 +60,17 @@ RELATIONS = ("父亲", "母亲", "配偶", "子女", "其他")
 MSG_RELATION = "请选择与参保人的关系"
 
 
+class YearState(StrEnum):
+    """Where an insured person's resident medical stands: one word per state, on every page that says it."""
+
+    PAID = "paid"  # 已缴费
+    DECLARED = "declared"  # 已申报待缴款
+    DUE = "due"  # 未缴费
+    NOTHING = "nothing"  # enrolled, nothing for the year (暂无缴费信息)
+    NOT_ENROLLED = "not_enrolled"  # 未查询到参保信息
+    CLOSED = "closed"  # owed, but its year is no longer or not yet on sale
+
+
 @dataclass(frozen=True)
 class Member:
     """A saved family member as the payer sees it (R-RM-5): who, the relationship, this year's state."""
@@ -66,15 +78,20 @@ class Member:
     id: int  # the saved entry's id (family_payee), what 修改关系 and 删除 name
     person: Person
     relation: str
-    year_state: str  # paid (本年度已缴费), declared (已申报待缴款), due (待缴费), none (无本年度缴费信息)
+    year_state: YearState  # PAID, DECLARED, DUE or NOTHING
 
     @property
     def paid(self) -> bool:
         """This year is already paid: no 为TA缴费."""
-        return self.year_state == "paid"
+        return self.year_state == YearState.PAID
 
 
-YEAR_STATE_LABELS = {"paid": "已缴费", "declared": "已申报待缴款", "due": "未缴费", "none": "暂无缴费信息"}
+YEAR_STATE_LABELS = {
+    YearState.PAID: "已缴费",
+    YearState.DECLARED: "已申报待缴款",
+    YearState.DUE: "未缴费",
+    YearState.NOTHING: "暂无缴费信息",
+}
 
 
 def family(session: Session, payer_id: int) -> list[Person]:
@@ -89,8 +106,10 @@ def family(session: Session, payer_id: int) -> list[Person]:
     )  # one query
 
 
-def year_states(session: Session, insured_ids: list[int], year: int, earlier: tuple[int, ...] = ()) -> dict[int, str]:
-    """Each insured's resident medical ``year``: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5), one query.
+def year_states(
+    session: Session, insured_ids: list[int], year: int, earlier: tuple[int, ...] = ()
+) -> dict[int, YearState]:
+    """Each insured's resident medical ``year``: PAID, DECLARED, DUE or NOTHING (R-RM-5), one query.
     A year of ``earlier`` (still on sale, docs/policy.md §1) that is owed makes the state ``due``/``declared``."""
     years = (*earlier, year)
     found: dict[int, set[str]] = {i: set() for i in insured_ids}
@@ -113,15 +132,13 @@ def year_states(session: Session, insured_ids: list[int], year: int, earlier: tu
                 found[insured_id].add(status)
     states = {}
     for insured_id, statuses in found.items():
-        states[insured_id] = next(
-            (str(s) for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED) if s in statuses),
-            "paid" if insured_id in paid else "none",
-        )
+        owed = (YearState(str(s)) for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED) if s in statuses)
+        states[insured_id] = next(owed, YearState.PAID if insured_id in paid else YearState.NOTHING)
     return states
 
 
-def year_state(session: Session, insured_id: int, year: int, earlier: tuple[int, ...] = ()) -> str:
-    """The insured's resident medical year: ``paid``, ``declared``, ``due`` or ``none`` (R-RM-5), cut from the one
+def year_state(session: Session, insured_id: int, year: int, earlier: tuple[int, ...] = ()) -> YearState:
+    """The insured's resident medical year: PAID, DECLARED, DUE or NOTHING (R-RM-5), cut from the one
     read of their receivables (``year_states`` reads many people at once)."""
     years = (*earlier, year)
     statuses = {
@@ -131,8 +148,8 @@ def year_state(session: Session, insured_id: int, year: int, earlier: tuple[int,
     }
     for s in (ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID):
         if s in statuses:
-            return str(s)
-    return "none"
+            return YearState(str(s))
+    return YearState.NOTHING
 
 
 def presented_year(region: str, today: date) -> int:
@@ -252,22 +269,19 @@ def receivables(session: Session, insured_id: int, today: date) -> list[Receivab
     return [r for r in _due(session, insured_id) if period_of(r).on_sale(today)]
 
 
-def status_of(session: Session, insured_id: int, today: date) -> str:
-    """Why there may be nothing to pay: ``none`` (not enrolled), ``due``, ``declared``, ``paid``, ``closed``
-    (owed, but its year is no longer or not yet on sale) or ``nothing``."""
+def status_of(session: Session, insured_id: int, today: date) -> YearState:
+    """Why there may be nothing to pay: NOT_ENROLLED, DUE, DECLARED, PAID, CLOSED (owed, but its year is no
+    longer or not yet on sale) or NOTHING."""
     e = _enrolment(session, insured_id)
     if e is None:
-        return "none"
+        return YearState.NOT_ENROLLED
     rows = [(r.status, r.fee_period_start) for r in reads.standing(session, insured_id, SCHEME)[1]]
     on_sale = set(collection.years_on_sale(e.region, SCHEME, today))
     statuses = {status for status, start in rows if start.year in on_sale}
-    if ReceivableStatus.DUE in statuses:
-        return "due"
-    if ReceivableStatus.DECLARED in statuses:
-        return "declared"
-    if ReceivableStatus.PAID in statuses:
-        return "paid"
-    return "closed" if any(status == ReceivableStatus.DUE for status, _ in rows) else "nothing"
+    for status in (ReceivableStatus.DUE, ReceivableStatus.DECLARED, ReceivableStatus.PAID):
+        if status in statuses:
+            return YearState(str(status))
+    return YearState.CLOSED if any(status == ReceivableStatus.DUE for status, _ in rows) else YearState.NOTHING
 
 
 MSG_CLOSED = "所选缴费信息不在缴费期内，请刷新后重新选择"

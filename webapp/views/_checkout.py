@@ -5,7 +5,7 @@ The routes themselves (选择支付方式, 确认缴费, 作废, the result) are
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, redirect, request, url_for
 
@@ -14,11 +14,12 @@ from ..domain.errors import RuleViolation
 from ..domain.inputs import parse_id
 from ..domain.levy import LABELS, levy_of
 from ..domain.schemes import SCHEMES
-from ..models import Declaration, Person
 from ..payments.orders import Urls
-from ..services import declarations
-from ..services.resident_medical import may_pay_for
+from ..services import declarations, identity, schemes
 from ._web import db, found, me, month_range, render
+
+if TYPE_CHECKING:  # annotations only: views read the database through services
+    from ..models import Declaration
 
 
 def urls_for(provider: str) -> Urls:
@@ -53,8 +54,8 @@ def records_page(scheme_code: str, default_start: Month, default_end: Month) -> 
         except RuleViolation as e:
             error = str(e)
     # The query names the relative only to whom may see them: oneself, a saved member, someone paid for.
-    known = insured_id is not None and (bool(rows) or may_pay_for(db(), me().id, insured_id))
-    insured = db().get(Person, insured_id) if known else None
+    known = insured_id is not None and (bool(rows) or schemes.may_name(db(), me().id, insured_id))
+    insured = identity.person(db(), insured_id) if known and insured_id is not None else None
     return render(
         "_components/records.html",
         scheme=SCHEMES[scheme_code],

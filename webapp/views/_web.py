@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
-from sqlalchemy import orm
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import BaseConverter, ValidationError
 
@@ -28,10 +27,15 @@ from ..domain.channels import CHANNELS, METHOD_LABELS, record_channel, record_me
 from ..domain.inputs import date_parts, month_parts, parse_id
 from ..domain.money import format_yuan
 from ..domain.schemes import SCHEMES
-from ..models import Person
 from ..payments.orders import Adapters
 from ..services.audit import record
+from ..services.identity import person as person_by_id
 from ._sessions import session_now
+
+if TYPE_CHECKING:  # annotations only: views read the database through services
+    from sqlalchemy import orm
+
+    from ..models import Person
 
 T = TypeVar("T")
 SESSION_HOURS = 2
@@ -101,7 +105,7 @@ def current_user() -> Person | None:
     user = None
     pid = session.get("person_id")
     if isinstance(pid, int) and _login_valid(session.get("login_expires")):
-        user = db().get(Person, pid)
+        user = person_by_id(db(), pid)
     g.user = user
     return user
 

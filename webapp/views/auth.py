@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, request, session, url_for
 
-from ..domain.identity import IdentityError, normalize_id_number, register_key
+from ..domain.identity import register_key
 from ..services import identity
 from ._attempts import Refused, pair, reserve, too_many
 from ._attempts import per_address as address_key
+from ._forms import LoginForm
 from ._limits import per_address
 from ._sessions import end_every_session_of
 from ._web import (
@@ -45,17 +46,10 @@ def login() -> Any:
     }
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form.update({k: request.form.get(k, "").strip() for k in ("name", "id_type", "id_number", "remember", "agree")})
-        if not form["name"]:
-            errors["name"] = "请输入姓名"
-        elif len(form["name"]) > 30:
-            errors["name"] = "姓名过长，请核对"
-        try:
-            form["id_number"] = normalize_id_number(form["id_type"], form["id_number"])
-        except IdentityError as e:
-            errors["id_number"] = str(e)
-        if not form["agree"]:
-            errors["agree"] = "请阅读并同意《用户服务协议》及《隐私政策》"
+        typed = LoginForm(formdata=request.form)
+        if not typed.validate():
+            errors = typed.first_errors()
+        form.update(typed.values())
         if not errors:
             fresh_session()  # a step up in trust: a new session id and form token (D4)
             session["pending_login"] = {k: form[k] for k in ("name", "id_type", "id_number", "remember", "next")}

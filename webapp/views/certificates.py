@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
@@ -16,9 +16,11 @@ from ..domain.certificates import STATUS_LABELS
 from ..domain.errors import RuleViolation
 from ..domain.inputs import parse_id
 from ..domain.levy import LABELS, levy_of
-from ..models import Certificate
 from ..services import certificates as certs
 from ._web import after_commit, audit, clock, date_range, db, found, login_required, me, month_range, render, writes
+
+if TYPE_CHECKING:  # annotations only: views read the database through services
+    from ..models import Certificate
 
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 NO_STORE = {"Cache-Control": "private, no-store"}

@@ -7,15 +7,14 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, abort, current_app, g, redirect, request, url_for
 from markupsafe import Markup
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from ..domain import batch_debit as batch_rules
 from ..domain import reminders as reminder_rules
 from ..domain.channels import CHANNELS
-from ..services import agreements
-from ..services import reminders as reminder_service
+from ..domain.schemes import SCHEMES
+from ..services import agreements, health, schemes
 from ._web import clock, current_user, db, login_required, me, render
 
 bp = Blueprint("hall", __name__)
@@ -23,10 +22,12 @@ bp = Blueprint("hall", __name__)
 
 @bp.app_context_processor
 def _hall_helpers() -> dict[str, Any]:
-    return {"hall_links": hall_links, "reminder_kinds": reminder_kinds, "REMINDER_LABELS": REMINDER_LABELS}
+    return {"hall_links": hall_links, "reminder_kinds": reminder_kinds, "reminder_label": reminder_label}
 
 
-REMINDER_LABELS = {"flex": "灵活就业人员社会保险费", "rm": "城乡居民医疗保险", "rp": "城乡居民养老保险"}
+def reminder_label(kind: str) -> str:
+    """How the hall's 缴费提醒 names a scheme."""
+    return SCHEMES[kind].reminder_name
 
 
 def due_reminder(kind: str) -> reminder_rules.Reminder | None:
@@ -36,9 +37,7 @@ def due_reminder(kind: str) -> reminder_rules.Reminder | None:
     if kind not in cache:
         user = current_user()
         cache[kind] = (
-            reminder_service.next_due(db(), user, kind, clock().today(), str(current_app.config["REGION"]))
-            if user
-            else None
+            schemes.next_due(db(), user, kind, clock().today(), str(current_app.config["REGION"])) if user else None
         )
     return cache[kind]
 
@@ -46,20 +45,23 @@ def due_reminder(kind: str) -> reminder_rules.Reminder | None:
 def reminder_kinds() -> list[str]:
     """The schemes the signed-in person pays, each with a 缴费提醒 in the hall (R-UX-3)."""
     user = current_user()
-    return list(reminder_service.kinds_for(db(), user)) if user else []
+    return schemes.reminder_kinds(db(), user) if user else []
 
 
-# R-CH-2: printed on posters, so these paths never change.
+# R-CH-2: printed on posters, so these paths never change. Each scheme's entries come from its flow, between
+# the hall and these.
+HOME_ENTRY = ("/", "社保费办理")
 ENTRY_POINTS: list[tuple[str, str]] = [
-    ("/", "社保费办理"),
-    ("/rm/pay", "城乡居民医疗缴费"),
-    ("/rp/pay", "城乡居民养老缴费"),
-    ("/flex/base", "灵活就业基数申报"),
-    ("/flex/pay", "灵活就业缴费"),
     ("/agreements", "缴费协议"),
     ("/certificates", "缴费证明"),
     ("/verify", "证明查验"),
 ]
+
+
+def entry_points() -> list[tuple[str, str]]:
+    """Every path the poster may print: the hall, each registered scheme's entries, then the shared pages."""
+    scheme_entries = [(e.path, e.label) for f in schemes.flows() for e in f.entry_points]
+    return [HOME_ENTRY, *scheme_entries, *ENTRY_POINTS]
 
 
 @bp.get("/")
@@ -98,7 +100,7 @@ def answers(path: str) -> bool:
 
 def poster_entries() -> list[tuple[str, str]]:
     """The entry points the poster prints: those that answer."""
-    return [(path, label) for path, label in ENTRY_POINTS if answers(path)]
+    return [(path, label) for path, label in entry_points() if answers(path)]
 
 
 @bp.get("/qr")
@@ -125,8 +127,8 @@ def qr_poster() -> Any:
 @login_required
 def reminder_ics(kind: str) -> Any:
     """缴费提醒 (R-UX-3): the next due date as an iCalendar file the phone adds to its calendar
-    (``kind``: flex, rm or rp; anything else is 404)."""
-    if kind not in reminder_rules.KINDS:
+    (``kind``: a registered scheme's code; anything else is 404)."""
+    if kind not in schemes.FLOWS:
         abort(404)
     reminder = due_reminder(kind)
     if reminder is None:
@@ -144,42 +146,24 @@ def reminder_ics(kind: str) -> Any:
 
 
 def _entry_url(kind: str) -> str:
-    path = {"flex": "/flex/pay", "rm": "/rm/pay", "rp": "/rp/pay"}[kind]
-    return f"{poster_base()}{path}"
+    return f"{poster_base()}{url_for(SCHEMES[kind].entry)}"
 
 
 @bp.get("/healthz")
 def healthz() -> Any:
     """For monitoring: 200 when the database answers."""
-    db().execute(text("SELECT 1"))
+    health.ping(db())
     return {"status": "ok"}
 
 
 def hall_links() -> list[dict[str, str]]:
-    """The hall's tiles."""
-    return [
-        {"title": "城乡居民医疗", "desc": "本人或为家人缴费", "href": url_for("resident_medical.pay")},
-        {"title": "家庭成员", "desc": "居民医疗 · 关系 · 删除", "href": url_for("resident_medical.family")},
-        {"title": "已申报查询", "desc": "居民医疗 · 作废", "href": url_for("resident_medical.declared")},
-        {"title": "居民医疗缴费记录", "desc": "按费款所属期查询", "href": url_for("resident_medical.records")},
-        {"title": "灵活就业缴费", "desc": "正常申报 · 特殊核定", "href": url_for("flexible.pay")},
-        {"title": "缴费基数申报", "desc": "灵活就业人员", "href": url_for("flexible.base")},
-        {"title": "应缴费信息查询", "desc": "灵活就业 · 待申报", "href": url_for("flexible.due")},
-        {"title": "灵活就业缴费记录", "desc": "按费款所属期查询", "href": url_for("flexible.records")},
-        {"title": "城乡居民养老保险办理", "desc": "本人缴费 · 正常/特殊缴费", "href": url_for("resident_pension.pay")},
-        {
-            "title": "批量扣款缴费金额设置",
-            "desc": "居民养老 · 选择缴费档次",
-            "href": url_for("resident_pension.amount"),
-        },
-        {
-            "title": "批量扣款缴费金额作废",
-            "desc": "居民养老 · 停止批量扣款",
-            "href": url_for("resident_pension.amount_void"),
-        },
-        {"title": "申报记录查询", "desc": "居民养老 · 作废 · 继续缴费", "href": url_for("resident_pension.declared")},
-        {"title": "已缴费查询", "desc": "居民养老 · 按费款所属期", "href": url_for("resident_pension.records")},
-        {"title": "缴费协议", "desc": "新增协议 · 撤销", "href": url_for("agreements.index")},
-        {"title": "开具缴费证明", "desc": "记录打印 · 记录下载", "href": url_for("certificates.index")},
-        {"title": "记录查验", "desc": "查验缴费证明真伪", "href": url_for("verify.index")},
-    ]
+    """The hall's tiles: each registered scheme's, then the pages every scheme shares."""
+    tiles = [t for f in schemes.flows() for t in f.tiles] + list(SHARED_TILES)
+    return [{"title": t.title, "desc": t.desc, "href": url_for(t.endpoint)} for t in tiles]
+
+
+SHARED_TILES = (
+    schemes.Tile("缴费协议", "新增协议 · 撤销", "agreements.index"),
+    schemes.Tile("开具缴费证明", "记录打印 · 记录下载", "certificates.index"),
+    schemes.Tile("记录查验", "查验缴费证明真伪", "verify.index"),
+)

@@ -5,21 +5,23 @@ Payment, 作废 and the result are the shared checkout (``pay``).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
 
 from ..domain.calendar import Month
 from ..domain.errors import NotFound, RuleViolation
-from ..domain.identity import IdentityError, normalize_id_number
 from ..domain.inputs import parse_id
 from ..domain.schemes import SCHEMES, SchemeCode
-from ..models import Person
-from ..services import declarations
+from ..services import declarations, identity
 from ..services import resident_medical as rm
 from ._checkout import record_page, records_page, to_method
+from ._forms import InsuranceChoiceForm, OtherInsuredForm
 from ._limits import configured, limiter, per_payer
 from ._web import audit, clock, date_range, db, found, login_required, me, render
+
+if TYPE_CHECKING:  # annotations only: views read the database through services
+    from ..models import Person
 
 bp = Blueprint("resident_medical", __name__, url_prefix="/rm")
 SCHEME = SCHEMES[SchemeCode.RESIDENT_MEDICAL]
@@ -37,19 +39,10 @@ def pay() -> Any:
     """Step 1, 身份信息确认: 本人, a saved family member, or 他人 typed in (R-RM-1). The 他人 look-up answers
     only the guide's Q21 message when it finds no one, whatever the reason, and is rate-limited (R-ID-4)."""
     user = me()
-    form = {
-        "who": request.values.get("who", "self"),
-        "name": "",
-        "id_type": "resident_id",
-        "id_number": "",
-        "nationality": "中华人民共和国",
-        "save": "",
-        "relation": "",
-    }
+    who = request.values.get("who", "self")
+    form = OtherInsuredForm(formdata=request.form) if request.method == "POST" else OtherInsuredForm.blank()
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form.update({k: request.form.get(k, "").strip() for k in form if k != "who"})
-        who = form["who"]
         if who == "self":
             return _go_select(user.id)
         if who != "other":  # a saved family member, by id; anything else names no one
@@ -57,36 +50,25 @@ def pay() -> Any:
             if family_id is None or not rm.may_pay_for(db(), user.id, family_id):
                 abort(404)
             return _go_select(family_id)
-        if not form["name"]:
-            errors["name"] = "请输入参保人姓名"
-        elif len(form["name"]) > 30:
-            errors["name"] = "姓名过长，请核对"
-        if len(form["nationality"]) > 40:
-            errors["nationality"] = "国籍(地区)过长，请核对"
-        # saving is the payer's choice, and a saved member has one of the offered relationships (R-RM-5)
-        if (form["save"] or form["relation"]) and form["relation"] not in rm.RELATIONS:
-            errors["relation"] = rm.MSG_RELATION
-        try:
-            form["id_number"] = normalize_id_number(form["id_type"], form["id_number"])
-        except IdentityError as e:
-            errors["id_number"] = str(e)
-        if not errors:
+        if not form.validate():
+            errors = form.first_errors()
+        else:
             try:
-                insured = rm.find_insured(db(), form["name"], form["id_type"], form["id_number"])
+                insured = rm.find_insured(db(), form.name.data, form.id_type.data, form.id_number.data)
             except RuleViolation as e:
                 errors["form"] = str(e)
             else:
                 if insured.id == user.id:
                     return _go_select(user.id)
-                if form["save"]:
-                    rm.remember(db(), user.id, insured.id, form["relation"])
+                if form.save.data:
+                    rm.remember(db(), user.id, insured.id, form.relation.data)
                     audit("family.saved", str(insured.id))
                 session["rm_other"] = insured.id
                 return _go_select(insured.id)
     year, earlier = _years()
     return render(
         "resident_medical/pay.html",
-        form=form,
+        form={"who": who, **form.values()},
         errors=errors,
         steps=SCHEME.steps,
         year=year,
@@ -171,7 +153,7 @@ def _go_select(insured_id: int) -> Any:
 def _insured_or_404(insured_id: int) -> Person:
     user = me()
     allowed = rm.may_pay_for(db(), user.id, insured_id) or session.get("rm_other") == insured_id
-    person = db().get(Person, insured_id) if allowed else None
+    person = identity.person(db(), insured_id) if allowed else None
     if person is None:
         abort(404)
     return person
@@ -187,9 +169,10 @@ def insurance() -> Any:
     insured = _insured_or_404(insured_id)
     error = None
     if request.method == "POST":
-        if "rm_medical" in request.form.getlist("insurance"):
+        choice = InsuranceChoiceForm(formdata=request.form)
+        if choice.validate():
             return redirect(url_for("resident_medical.select", insured=insured.id), 303)
-        error = "请勾选需要缴费的参保险种"
+        error = choice.first_errors()["insurance"]
     year, earlier = _years()
     return render(
         "resident_medical/insurance.html",
@@ -257,7 +240,7 @@ def declared() -> Any:
         start=request.args.get("start") or start.isoformat(),
         end=request.args.get("end") or end.isoformat(),
         error=error,
-        block="results" if request.args.get("partial") else None,
+        block="results",  # htmx asking from the form gets the results; a history restore, boost or refresh, the page
         status=422 if error else 200,
     )
 

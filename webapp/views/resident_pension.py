@@ -8,8 +8,7 @@ the shared checkout (``pay``). Confirmations are in-page dialogs rendered by the
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 
@@ -19,16 +18,19 @@ from ..domain.errors import RuleViolation
 from ..domain.money import format_yuan
 from ..domain.policy import NoPolicyError
 from ..domain.schemes import SCHEMES, SchemeCode
-from ..models import Enrolment, Person, Receivable
-from ..services import batch_debit
+from ..domain.statuses import DeclarationKind
+from ..services import batch_debit, rp_pages
 from ..services import resident_pension as rp
+from ..services.pages import as_context
 from ._checkout import record_page, records_page, to_method
 from ._web import audit, clock, date_range, db, found, keep_on_expiry, login_required, me, render
+
+if TYPE_CHECKING:  # annotations only: views read the database through services
+    from ..models import Enrolment, Person
 
 bp = Blueprint("resident_pension", __name__, url_prefix="/rp")
 SCHEME = SCHEMES[SchemeCode.RESIDENT_PENSION]
 STEPS = SCHEME.steps
-TABS = ("normal", "special")
 
 
 def _year() -> int:
@@ -59,12 +61,6 @@ def pay() -> Any:
     )
 
 
-def _chosen_insurances(e: Enrolment, values: list[str]) -> list[str]:
-    """The insurances ticked at 选择参保信息 (all of the enrolled ones when none of them is named)."""
-    enrolled = rp.insurances(e)
-    return [i for i in enrolled if i in values] or enrolled
-
-
 @bp.route("/pay/insurance", methods=["GET", "POST"])
 @login_required
 def insurance() -> Any:
@@ -81,15 +77,7 @@ def insurance() -> Any:
             return redirect(url_for("resident_pension.select", insurance=picked), 303)
         error = "请勾选需要缴费的参保险种"
     year = _year()
-    rows = [
-        {
-            "insurance": i,
-            "label": rules.LABELS[i],
-            "amount": rp.active_amount(db(), e.id, i, year),
-            "status": rp.year_status(db(), person.id, i, year),
-        }
-        for i in rp.insurances(e)
-    ]
+    rows = rp_pages.insurance_rows(db(), person, e, year)
     return render(
         "resident_pension/insurance.html",
         person=person,
@@ -103,36 +91,6 @@ def insurance() -> Any:
     )
 
 
-def _select_context(
-    person: Person, e: Enrolment, tab: str, chosen_insurances: list[str], chosen: list[str] | None
-) -> dict[str, Any]:
-    year = _year()
-    if tab == "special":
-        items = rp.special_receivables(db(), person.id, chosen_insurances)
-    else:
-        items = rp.normal_receivables(db(), person.id, year, chosen_insurances)
-    groups: dict[str, list[Receivable]] = {}
-    for r in items:
-        groups.setdefault((r.notice_no or "") if tab == "special" else r.insurance, []).append(r)
-    selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
-    states = {i: rp.year_status(db(), person.id, i, year) for i in chosen_insurances}
-    return {
-        "tab": tab,
-        "items": items,
-        "groups": groups,
-        "selected": selected,
-        "year": year,
-        "total": sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00")),
-        "insurances": chosen_insurances,
-        "states": states,
-        "labels": rules.LABELS,
-        "steps": STEPS,
-        "special_count": len(rp.special_receivables(db(), person.id, chosen_insurances)),
-        "amounts": {i: rp.active_amount(db(), e.id, i, year) for i in chosen_insurances},
-        "failures": batch_debit.failures_for(db(), person.id, clock().today(), SCHEME.code) if tab == "normal" else [],
-    }
-
-
 @bp.route("/pay/select", methods=["GET", "POST"], endpoint="select")
 @login_required
 @keep_on_expiry("tab", "insurance", "receivable")
@@ -142,9 +100,8 @@ def select_items() -> Any:
     e = rp.enrolment_of(db(), person.id)
     if e is None:
         return redirect(url_for("resident_pension.pay"))
-    tab = request.values.get("tab", "normal")
-    tab = tab if tab in TABS else "normal"
-    chosen_insurances = _chosen_insurances(e, request.values.getlist("insurance"))
+    tab = DeclarationKind.of(request.values.get("tab"))
+    chosen_insurances = rp_pages.chosen_insurances(e, request.values.getlist("insurance"))
     chosen = (
         request.values.getlist("receivable") if "receivable" in request.values or request.method == "POST" else None
     )
@@ -165,7 +122,7 @@ def select_items() -> Any:
             error = str(err)
     return render(
         "resident_pension/select.html",
-        **_select_context(person, e, tab, chosen_insurances, chosen),
+        **as_context(rp_pages.select_page(db(), person, e, tab, chosen_insurances, chosen, clock().today())),
         error=error,
         status=422 if error else 200,
     )
@@ -179,15 +136,16 @@ def total() -> Any:
     e = rp.enrolment_of(db(), person.id)
     if e is None:
         abort(404)
-    tab = request.form.get("tab", "normal")
-    ctx = _select_context(
+    page = rp_pages.select_page(
+        db(),
         person,
         e,
-        tab if tab in TABS else "normal",
-        _chosen_insurances(e, request.form.getlist("insurance")),
+        request.form.get("tab"),
+        rp_pages.chosen_insurances(e, request.form.getlist("insurance")),
         request.form.getlist("receivable"),
+        clock().today(),
     )
-    return render("resident_pension/select.html", block="total", **ctx, error=None)
+    return render("resident_pension/select.html", block="total", **as_context(page), error=None)
 
 
 # ------------------------------------------------------------------------------------- 缴费金额 (R-RP-1)
@@ -337,7 +295,7 @@ def declared() -> Any:
         confirm=confirm,
         labels=rules.LABELS,
         back=url_for("resident_pension.declared", start=start_text, end=end_text),
-        block="results" if request.args.get("partial") else None,
+        block="results",  # htmx asking from the form gets the results; a history restore, boost or refresh, the page
         status=422 if error else 200,
     )
 

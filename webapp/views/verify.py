@@ -20,7 +20,7 @@ import io
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, abort, current_app, g, request, session
 
@@ -28,12 +28,14 @@ from ..domain import captcha
 from ..domain.certificates import is_check_code, mask_number, normalize_check_code, period_text
 from ..domain.identity import mask_id_number, mask_name
 from ..domain.levy import levy_of
-from ..models import Certificate
 from ..services import certificates as certs
 from ..services import once
 from ._attempts import Refused, pair, per_address, reserve
 from ._limits import limiter, wait_text
 from ._web import after_commit, db, render
+
+if TYPE_CHECKING:  # annotations only: views read the database through services
+    from ..models import Certificate
 
 bp = Blueprint("verify", __name__, url_prefix="/verify")
 MSG_TOO_MANY = "校验失败次数过多，请{wait}后再试。"
