@@ -6,6 +6,7 @@ Each command is one unit of work: it commits once, or not at all."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import segno
@@ -13,6 +14,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import demo
+
+if TYPE_CHECKING:
+    from .services.imports import ImportSpec
 
 db_cli = AppGroup("db", help="Database schema.")
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -151,22 +155,28 @@ def generate(month_text: str) -> None:
     )
 
 
+def _import_file(spec: ImportSpec[Any, Any], file: TextIO) -> None:
+    """Run one bureau file through ``services.imports``; a bad row is reported by line and nothing is loaded."""
+    from .services.imports import run_import
+
+    with _session() as s:
+        report = run_import(s, spec, file)
+        if not report.ok:
+            s.rollback()
+            for message in report.messages(limit=200):
+                click.echo(message, err=True)
+            raise click.ClickException("文件有误，未导入任何数据")
+        s.commit()
+    click.echo(f"{report.created} special items imported ({report.skipped} already there)")
+
+
 @receivables_cli.command("import-special")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 def import_special(file) -> None:  # type: ignore[no-untyped-def]
     """Load the bureau's special items (特殊核定) from CSV; a bad row is reported and nothing is loaded."""
-    from .services import flexible as flex_accounts
+    from .services.flexible import SPECIAL_ITEMS
 
-    with _session() as s:
-        try:
-            n = flex_accounts.import_special(s, file.read())
-        except flex_accounts.ImportFileError as e:
-            s.rollback()
-            for line, message in e.errors:
-                click.echo(f"第{line}行：{message}", err=True)
-            raise click.ClickException("文件有误，未导入任何数据") from None
-        s.commit()
-    click.echo(f"{n} special items imported")
+    _import_file(SPECIAL_ITEMS, file)
 
 
 @agreements_cli.command("import-changes")
@@ -175,12 +185,12 @@ def import_agreement_changes(file) -> None:  # type: ignore[no-untyped-def]
     """Apply the bureau's changes of name, document or 社保经办机构 and the banks' account changes from CSV: the
     agreements they touch become 失效 (R-AG-8, Q50–52); a bad row is reported by line and nothing is loaded."""
     from .services import agreements
-    from .services import flexible as flex_accounts
+    from .services.imports import ImportFileError
 
     with _session() as s:
         try:
             report = agreements.import_changes(s, file.read(), current_app.extensions["clock"].now())
-        except flex_accounts.ImportFileError as e:
+        except ImportFileError as e:
             s.rollback()
             for line, message in e.errors:
                 click.echo(f"第{line}行：{message}", err=True)
@@ -215,18 +225,9 @@ def generate_rp(year: int) -> None:
 def import_special_rp(file) -> None:  # type: ignore[no-untyped-def]
     """Load the bureau's resident pension special items (人社核定) from CSV; a bad row is reported and nothing
     is loaded."""
-    from .services import resident_pension as rp
+    from .services.resident_pension import SPECIAL_ITEMS
 
-    with _session() as s:
-        try:
-            n = rp.import_special(s, file.read())
-        except rp.ImportFileError as e:
-            s.rollback()
-            for line, message in e.errors:
-                click.echo(f"第{line}行：{message}", err=True)
-            raise click.ClickException("文件有误，未导入任何数据") from None
-        s.commit()
-    click.echo(f"{n} special items imported")
+    _import_file(SPECIAL_ITEMS, file)
 
 
 @payments_cli.command("reconcile")

@@ -29,6 +29,7 @@ from .models import (
 from .services import certificates, identity
 from .services import flexible as flex
 from .services import resident_medical as rm
+from .services.imports import run_import
 
 TAX_OFFICE = "国家税务总局北京市西城区税务局什刹海税务所"
 SI_AGENCY = "北京市西城区社会保险基金管理中心（医保）"
@@ -323,12 +324,13 @@ def _seed_rp(session: Session, people: dict[str, Person], today: date, region: s
                 amount_text=str(p.rp_amount),
                 now=now if now.year == year else datetime(year, 12, 1, 9, 0, tzinfo=BEIJING),
             )
-        rp.import_special(
+        run_import(
             session,
+            rp.SPECIAL_ITEMS,
             "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
             f"resident_id,{p.id_number},rp_pension,{year - 2},1000.00,missed_enrolment,"
             f"{RP_SPECIAL_NOTICE}\n",
-        )
+        ).raise_for_errors()
     session.flush()
 
 
@@ -458,7 +460,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
                     ("medical", "310.00", "policy_backpay", "20261012044809"),
                 )
             )
-            flex.import_special(session, csv_text)
+            run_import(session, flex.SPECIAL_ITEMS, csv_text).raise_for_errors()
     session.flush()
     return created
 

@@ -31,6 +31,7 @@ from ..models import Agreement, Enrolment, Person, Receivable, RegisteredHolder
 from ..payments.bank import BankAdapter
 from ..payments.base import PaymentError
 from .audit import record
+from .imports import ImportFileError
 
 STATUS_LABELS = {
     AgreementStatus.SIGNED: "签订成功",
@@ -472,8 +473,6 @@ def import_changes(session: Session, text: str, now: datetime) -> ChangeReport:
     — ``change`` is ``name`` (value: the new name), ``document`` (value: ``<id_type>:<number>``), ``si_agency``
     (``scheme`` flex | rm | rp, value: the new 社保经办机构) or ``account`` (value: the card number the bank closed
     or changed); ``changed_on`` is the day of the change (YYYY-MM-DD)."""
-    from .flexible import ImportFileError  # the bureau files' one error type (flexible imports this module)
-
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in CHANGE_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
