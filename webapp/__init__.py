@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request, session
-from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
 
@@ -15,7 +14,6 @@ from .db import make_engine, make_sessionmaker, reader_engine
 from .payments.transport import RequestsTransport, Transport, WsgiTransport
 
 csrf = CSRFProtect()
-htmx = HTMX()
 
 
 def create_app(test_config: dict[str, object] | None = None) -> Flask:
@@ -46,7 +44,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
 
     csrf.init_app(app)
     _csrf_without_session(app)
-    htmx.init_app(app)
+    from .views._web import htmx
+
+    htmx.init_app(app)  # htmx in templates; views read the request's headers through it
 
     from .payments import build_adapters
     from .payments.crypto import ensure_keys

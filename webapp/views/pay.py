@@ -17,7 +17,7 @@ from ..payments import orders
 from ..services import checkout, declarations
 from ._checkout import urls_for
 from ._limits import count_one, too_many, used_up
-from ._web import adapters, after_commit, clock, db, found, login_required, me, render, safe_next, writes
+from ._web import adapters, after_commit, clock, db, found, htmx, login_required, me, render, safe_next, writes
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
 
@@ -140,7 +140,7 @@ def order(out_trade_no: str) -> Any:
     """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund (退款中 polls a
     while, asking the provider, until it reads 已退款)."""
     o = _own_order(out_trade_no)
-    if request.headers.get("HX-Request"):
+    if htmx:
         if o.state.is_open:
             o = checkout.refresh(db(), adapters(), o, clock().now())
         _send_refunds_if_any(o)
