@@ -86,9 +86,11 @@ nginx:
 test: setup browsers nginx
 	$(BIN)/python -m pytest
 
+# ruff, then mypy on webapp/ at the strictness README's "Types" states ([tool.mypy] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check webapp tests bench migrations
 	$(BIN)/ruff format --check webapp tests bench migrations
+	$(BIN)/mypy
 
 # The property sweep (tests/views/test_sweep.py) with 8 000 generated requests instead of CI's 2 200.
 sweep: setup

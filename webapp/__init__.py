@@ -83,7 +83,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
     return app
 
 
@@ -113,7 +113,7 @@ def _csrf_without_session(app: Flask) -> None:
     safe = ("GET", "HEAD", "OPTIONS", "TRACE")
 
     def serializer() -> URLSafeTimedSerializer:
-        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+        secret: str | bytes = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key or ""
         return URLSafeTimedSerializer(secret, salt="wtf-csrf-token")  # Flask-WTF's own signing
 
     def form_token() -> str:
@@ -121,7 +121,7 @@ def _csrf_without_session(app: Flask) -> None:
         if getattr(session, "stateless", False) or getattr(session, "server_side", True):
             return generate_csrf()
         if "presession_form_token" not in g:
-            g.presession_form_token = serializer().dumps(presession_csrf(app, session.pre_nonce()))  # type: ignore[attr-defined]
+            g.presession_form_token = serializer().dumps(presession_csrf(app, session.pre_nonce()))  # type: ignore[attr-defined]  # our ServerSession (views._sessions), typed by Flask as SessionMixin
         return str(g.presession_form_token)
 
     def from_this_site() -> Any:
@@ -145,7 +145,7 @@ def _csrf_without_session(app: Flask) -> None:
             or CSRF_FIELD in session
         ):
             return
-        nonce = session.pre.get("n")  # type: ignore[attr-defined]
+        nonce = session.pre.get("n")  # type: ignore[attr-defined]  # our ServerSession (views._sessions), typed by Flask as SessionMixin
         if not nonce:
             return  # no pre-session cookie: nothing to check a token against; Flask-WTF refuses
         sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRFToken") or ""

@@ -26,7 +26,7 @@ batch_cli = AppGroup("batch-debit", help="The bank's batch debit on the batch da
 agreements_cli = AppGroup("agreements", help="缴费协议: changes the bureau and the banks report (R-AG-8).")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session():
     return current_app.extensions["db_sessionmaker"]()
 
 
@@ -59,7 +59,7 @@ def demo_people(as_json: bool) -> None:
         click.echo(json.dumps(people, ensure_ascii=False, indent=2))
         return
     for p in people:
-        click.echo(f"{p['name']}\t{p['id_number']}\t{','.join(p['roles'])}")  # type: ignore[arg-type]
+        click.echo(f"{p['name']}\t{p['id_number']}\t{','.join(p['roles'])}")  # type: ignore[arg-type]  # roles is a list of str (demo.people_json)
 
 
 @demo_cli.command("holder")
@@ -172,7 +172,7 @@ def _import_file(spec: ImportSpec[Any, Any], file: TextIO) -> None:
 
 @receivables_cli.command("import-special")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-def import_special(file) -> None:  # type: ignore[no-untyped-def]
+def import_special(file) -> None:
     """Load the bureau's special items (特殊核定) from CSV; a bad row is reported and nothing is loaded."""
     from .services.flexible import SPECIAL_ITEMS
 
@@ -181,7 +181,7 @@ def import_special(file) -> None:  # type: ignore[no-untyped-def]
 
 @agreements_cli.command("import-changes")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-def import_agreement_changes(file) -> None:  # type: ignore[no-untyped-def]
+def import_agreement_changes(file) -> None:
     """Apply the bureau's changes of name, document or 社保经办机构 and the banks' account changes from CSV: the
     agreements they touch become 失效 (R-AG-8, Q50–52); a bad row is reported by line and nothing is loaded."""
     from .services import agreements
@@ -222,7 +222,7 @@ def generate_rp(year: int) -> None:
 
 @receivables_cli.command("import-special-rp")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-def import_special_rp(file) -> None:  # type: ignore[no-untyped-def]
+def import_special_rp(file) -> None:
     """Load the bureau's resident pension special items (人社核定) from CSV; a bad row is reported and nothing
     is loaded."""
     from .services.resident_pension import SPECIAL_ITEMS
@@ -235,7 +235,7 @@ def reconcile() -> None:
     """Query the provider about every order left unfinished (also run every minute by huey)."""
     from .jobs import reconcile as reconcile_job
 
-    n = reconcile_job(current_app._get_current_object())  # type: ignore[attr-defined]
+    n = reconcile_job(current_app._get_current_object())  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
     click.echo(f"{n} unfinished orders checked")
 
 
@@ -288,7 +288,7 @@ def post() -> None:
     minute, huey), and make any certificate request still 制作中."""
     from .jobs import make_waiting_certificates, post_payments
 
-    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
+    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
     n = post_payments(flask_app)
     made = make_waiting_certificates(flask_app, older_than_seconds=0)
     click.echo(f"{n} paid items posted, {made} certificate requests made")

@@ -326,7 +326,7 @@ def invalidate(
         stmt = stmt.where(Agreement.tax_office == tax_office)
     if account_digest is not None:
         stmt = stmt.where(Agreement.account_digest == account_digest)
-    n = session.execute(
+    n = session.execute(  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
         stmt.values(
             status=AgreementStatus.INVALID, ended_at=now, end_reason=reason[:200], resign_from=resign_from
         ).execution_options(synchronize_session=False)

@@ -79,7 +79,7 @@ def declare(
     )
     session.add(decl)
     session.flush()
-    moved = session.execute(
+    moved = session.execute(  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
         update(Receivable)
         .where(
             Receivable.id.in_(receivable_ids),

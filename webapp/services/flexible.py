@@ -476,7 +476,8 @@ def _split_by_cycle(
     if e is None or e.subsidized:
         return rows, []
     person = session.get(Person, person_id)
-    here, window = [], []
+    here: list[Receivable] = []
+    window: list[Receivable] = []
     cycles: dict[Month, str] = {}
     declared: dict[int, BaseDeclaration | None] = {}  # one read per contribution year, not per month
     for r in rows:

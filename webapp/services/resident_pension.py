@@ -242,7 +242,7 @@ def set_amount(
         session.flush()
     else:
         # Conditional: a declaration that took the receivable in the meantime wins, and this refuses.
-        moved = session.execute(
+        moved = session.execute(  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
             update(Receivable)
             .where(
                 Receivable.id == r.id, Receivable.status == ReceivableStatus.DUE, Receivable.batch_debit_id.is_(None)

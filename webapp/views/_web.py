@@ -80,7 +80,7 @@ def db() -> orm.Session:
 def writes(view: Callable[..., T]) -> Callable[..., T]:
     """Mark a GET view that writes (settles an order it asks the provider about, records an audit row):
     its transaction takes SQLite's write lock at BEGIN, as every POST does."""
-    view.writes = True  # type: ignore[attr-defined]
+    view.writes = True  # type: ignore[attr-defined]  # a marker attribute on the view function
     return view
 
 
@@ -209,7 +209,7 @@ def keep_on_expiry(*fields: str) -> Callable[[Callable[..., T]], Callable[..., T
     ``next`` (as query arguments), so the page comes back after login with what was chosen still chosen."""
 
     def mark(view: Callable[..., T]) -> Callable[..., T]:
-        view.kept_on_expiry = fields  # type: ignore[attr-defined]
+        view.kept_on_expiry = fields  # type: ignore[attr-defined]  # a marker attribute on the view function
         return view
 
     return mark
@@ -378,7 +378,7 @@ def init_app(app: Flask) -> None:
     hsts = int(app.config.get("HSTS_SECONDS") or 0)
 
     @app.after_request
-    def _commit(response):  # type: ignore[no-untyped-def]
+    def _commit(response):
         """One commit per request, unless it failed (the 500 handler rolled back)."""
         response.vary.add("HX-Request")
         session_ = g.get("db")
@@ -398,7 +398,7 @@ def init_app(app: Flask) -> None:
             headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"
 
     @app.after_request
-    def _security_headers(response):  # type: ignore[no-untyped-def]
+    def _security_headers(response):
         security_headers(response.headers)
         response.headers.pop("Server", None)
         if "Cache-Control" not in response.headers and (getattr(session, "server_side", False) or g.get("personal")):
