@@ -161,3 +161,24 @@ def test_a_parser_may_refuse_with_row_error(db):
     )
     assert run_import(db, spec, "n\n1\nx\n1\n").errors == [(3, "应为数字"), (4, "与第2行重复")]
     assert run_import(db, spec, "n\n1\n2\n").created == 2
+
+
+def test_a_loader_that_refuses_a_row_leaves_nothing_and_warnings_come_by_line(db, people):
+    """A loader applying rows one by one (the changes file) reports refusals and warnings by the rows' lines."""
+    base = insert_new(Receivable)
+    number = people["flex"].id_number
+    spec = flexible.SPECIAL_ITEMS
+
+    def load(refuse: bool):
+        def run(session: Session, rows: list[dict[str, Any]]) -> Loaded:
+            done = base(session, rows)  # written, then refused
+            return Loaded(done.created, errors=((1, "第二行不行"),) if refuse else (), warnings=((0, "注意"),))
+
+        return ImportSpec(name="t", columns=spec.columns, parse=spec.parse, prepare=spec.prepare, load=run)
+
+    text = HEADER + "\n" + "".join(f"resident_id,{number},pension,2026-0{m},1.00,other,W{m}\n" for m in (1, 2))
+    refused = run_import(db, load(True), text)
+    assert refused.errors == [(4, "第二行不行")] and refused.created == 0
+    assert db.scalar(sa.select(sa.func.count()).select_from(Receivable).where(Receivable.notice_no.like("W%"))) == 0
+    loaded = run_import(db, load(False), text)
+    assert loaded.ok and loaded.created == 2 and loaded.warnings == [(3, "注意")]

@@ -56,10 +56,19 @@ class ImportFileError(ValueError):
 
 @dataclass(frozen=True)
 class Loaded:
-    """What a loader wrote: rows created, rows already there (a file loaded twice changes nothing)."""
+    """What a loader wrote: rows created, rows already there (a file loaded twice changes nothing). A loader that
+    applies rows one by one may also refuse some (``errors``: then nothing it wrote stays) or flag some
+    (``warnings``), each as ``(index in the rows it was given, message)``; the report gives them by line."""
 
     created: int
     skipped: int = 0
+    errors: tuple[tuple[int, str], ...] = ()
+    warnings: tuple[tuple[int, str], ...] = ()
+
+
+class _Refused(Exception):
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class ImportReport:
     created: int = 0
     skipped: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -165,17 +175,26 @@ def run_import(session: Session, spec: ImportSpec[P, L], source: str | bytes | P
         parsed.append((line, row))
     check: Callable[[P], Any] = spec.prepare(session, [r for _, r in parsed]) if spec.prepare else (lambda r: r)
     checked: list[L] = []
+    lines: list[int] = []
     for line, row in parsed:
         try:
             checked.append(check(row))
+            lines.append(line)
         except (RowError, RuleViolation, IdentityError) as e:
             report.errors.append((line, str(e)))
     if report.errors:
         report.errors.sort()
         return report
-    with session.begin_nested():
-        loaded = spec.load(session, checked)
+    try:
+        with session.begin_nested():
+            loaded = spec.load(session, checked)
+            if loaded.errors:
+                raise _Refused(loaded)  # leaving the savepoint by an exception rolls back what the load wrote
+    except _Refused as refused:
+        report.errors = [(lines[i], message) for i, message in refused.loaded.errors]
+        return report
     report.created, report.skipped = loaded.created, loaded.skipped
+    report.warnings = [(lines[i], message) for i, message in loaded.warnings]
     return report
 
 
