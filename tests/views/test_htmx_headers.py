@@ -1,6 +1,6 @@
 """The htmx headers read and sent through flask-htmx (issue 18 item 4): only ``HX-Request: true`` (what htmx sends)
 makes a request htmx's, and a boosted or history-restore request gets the whole page. The login redirect of an htmx
-request (flask-htmx's ``HX-Redirect``) and a made-up ``HX-Current-URL`` are tests/views/test_trust_issue17.py's D6."""
+request (flask-htmx's ``HX-Redirect``) and a made-up ``HX-Current-URL`` are tests/views/test_login_trust.py's D6."""
 
 from __future__ import annotations
 
