@@ -217,7 +217,7 @@ def insert_new(model: Any, key: str = "natural_key") -> Callable[[Session, list[
         if new and conn.dialect.name == "postgresql":
             _copy(conn, table, new)
         elif new:
-            conn.execute(sa.insert(table), new)  # Core executemany: no ORM bookkeeping per row
+            _executemany(conn, table, new)
         return Loaded(len(new), len(rows) - len(new))
 
     return load
@@ -234,6 +234,20 @@ def _existing(conn: sa.Connection, column: sa.ColumnElement[Any], keys: list[Any
     for part in chunks(keys):
         found.update(conn.scalars(sa.select(column).where(column.in_(part))))
     return found
+
+
+def _executemany(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """One ``INSERT`` compiled once and sent with every row through the driver's ``executemany`` (SQLite), each value
+    through its column type's bind processor; a driver with another parameter style gets a Core executemany."""
+    compiled = sa.insert(table).compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    columns = compiled.positiontup  # the parameters in the statement's order (None unless positional)
+    if conn.dialect.paramstyle != "qmark" or columns is None or set(columns) != set(rows[0]):
+        conn.execute(sa.insert(table), rows)  # Core executemany (it fills the defaults of columns not given)
+        return
+    processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    conn.exec_driver_sql(
+        str(compiled), [tuple(p(r[c]) if p else r[c] for c, p in zip(columns, processors, strict=True)) for r in rows]
+    )
 
 
 def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -312,10 +326,11 @@ def special_items_spec(
     period: Callable[[str], tuple[str, date, date]],
     natural_key: Callable[[SpecialItem], str],
     not_enrolled: str,
-    enrolled_insurances: Callable[[Enrolment], Collection[str]] | None = None,
+    enrolled_insurances: Callable[[Any], Collection[str]] | None = None,
 ) -> ImportSpec[SpecialItem, dict[str, Any]]:
     """The special-items file of one scheme: ``period`` turns the ``fee_period`` text into (key text, first and
-    last fee month) or raises :class:`RowError`; ``natural_key`` makes the import idempotent."""
+    last fee month) or raises :class:`RowError`; ``natural_key`` makes the import idempotent; ``enrolled_insurances``
+    (optional) reads the enrolment's ``insurances`` column."""
     allowed = tuple(insurances)
 
     def parse(f: Mapping[str, str]) -> SpecialItem:
@@ -334,16 +349,25 @@ def special_items_spec(
 
     def prepare(session: Session, rows: Sequence[SpecialItem]) -> Callable[[SpecialItem], dict[str, Any]]:
         now = utcnow()
-        wanted = sorted({(r.id_type, r.id_number) for r in rows})
-        found: dict[tuple[str, str], Enrolment] = {}
-        for part in chunks([n for _, n in wanted]):
+        wanted = sorted({r.id_number for r in rows})
+        found: dict[tuple[str, str], Any] = {}  # (id type, number) → the enrolment's columns (a Row, not an entity)
+        for part in chunks(wanted):
             q = (
-                sa.select(Person.id_type, Person.id_number, Enrolment)
+                sa.select(
+                    Person.id_type,
+                    Person.id_number,
+                    Enrolment.id,
+                    Enrolment.person_id,
+                    Enrolment.insurances,
+                    Enrolment.tax_office,
+                    Enrolment.si_agency,
+                    Enrolment.special_category,
+                )
                 .join(Enrolment, Enrolment.person_id == Person.id)
                 .where(Person.id_number.in_(part), Enrolment.scheme == scheme)
             )
-            for id_type, number, e in session.execute(q):
-                found[(id_type, number)] = e
+            for e in session.execute(q):
+                found[(e.id_type, e.id_number)] = e
 
         def check(r: SpecialItem) -> dict[str, Any]:
             e = found.get((r.id_type, r.id_number))
