@@ -7,7 +7,7 @@ was refused and how many answers were 5xx.
     .venv/bin/python bench/trust_probe.py --base http://127.0.0.1:5000 --providers http://127.0.0.1:5001
 
 Every case comes from this one address, so the per-address limits on logins, face checks and new sessions
-are raised as the probe raised them (the tests show those limits: tests/views/test_trust_issue17.py); the
+are raised as the probe raised them (the tests show those limits: tests/views/test_login_trust.py); the
 budgets under test (failed face checks per address and ID, wrong 记录查验 attempts) keep their defaults.
 Run it on a fresh start: the face-check case locks 王建国's ID from this address for ten minutes, as it should.
 With ``--redis-url`` (the app's REDIS_URL) it also counts the session keys the cookie-less POSTs left.

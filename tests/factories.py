@@ -23,6 +23,7 @@ from webapp.domain.policy import contribution_year
 from webapp.domain.statuses import BaseSource, ChargeType
 from webapp.models import Agreement, BaseDeclaration, Enrolment, FamilyPayee, Person, Receivable
 from webapp.services import flexible, identity, resident_medical, resident_pension
+from webapp.services.imports import run_import
 
 TODAY = date(2026, 11, 22)
 TAX_OFFICE = "国家税务总局北京市朝阳区税务局第一税务所"
@@ -178,7 +179,7 @@ def add_special_items(
         f"resident_id,{person.id_number},{ins},{month},{amount},{kind},{notice}\n"
         for ins, amount, kind, notice in items
     )
-    flexible.import_special(s, csv_text)
+    run_import(s, flexible.SPECIAL_ITEMS, csv_text).raise_for_errors()
 
 
 def at(day: date, hour: int = 10) -> datetime:
@@ -277,7 +278,7 @@ def add_pension_special_items(s: Session, person: Person, items: list[tuple[str,
     csv_text = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n" + "".join(
         f"resident_id,{person.id_number},rp_pension,{year},{amount},{kind},{notice}\n" for amount, kind, notice in items
     )
-    resident_pension.import_special(s, csv_text)
+    run_import(s, resident_pension.SPECIAL_ITEMS, csv_text).raise_for_errors()
 
 
 def make_certificate(

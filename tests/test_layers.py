@@ -13,7 +13,7 @@ import pytest
 WEBAPP = Path(__file__).resolve().parent.parent / "webapp"
 
 # Third-party packages a layer may use besides the standard library.
-PURE_LIBRARIES = {"chinese_calendar", "stdnum"}  # data libraries: no I/O, no framework
+PURE_LIBRARIES = {"chinese_calendar", "stdnum", "icalendar"}  # data and format libraries: no I/O, no framework
 WEB_LIBRARIES = {
     "flask",
     "flask_wtf",

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request, session
-from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
 
@@ -15,7 +14,6 @@ from .db import make_engine, make_sessionmaker, reader_engine
 from .payments.transport import RequestsTransport, Transport, WsgiTransport
 
 csrf = CSRFProtect()
-htmx = HTMX()
 
 
 def create_app(test_config: dict[str, object] | None = None) -> Flask:
@@ -46,7 +44,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
 
     csrf.init_app(app)
     _csrf_without_session(app)
-    htmx.init_app(app)
+    from .views._web import htmx
+
+    htmx.init_app(app)  # htmx in templates; views read the request's headers through it
 
     from .payments import build_adapters
     from .payments.crypto import ensure_keys
@@ -83,7 +83,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
     from . import public_pages
 
     public_pages.init_app(app)  # in front of everything: the anonymous public pages from bytes (issue 21)
@@ -117,7 +117,7 @@ def _csrf_without_session(app: Flask) -> None:
     safe = ("GET", "HEAD", "OPTIONS", "TRACE")
 
     def serializer() -> URLSafeTimedSerializer:
-        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+        secret: str | bytes = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key or ""
         return URLSafeTimedSerializer(secret, salt="wtf-csrf-token")  # Flask-WTF's own signing
 
     def form_token() -> str:
@@ -128,7 +128,7 @@ def _csrf_without_session(app: Flask) -> None:
         if placeholder:  # ``public_pages`` renders the page once, this visitor's token put in per request
             return str(placeholder)
         if "presession_form_token" not in g:
-            g.presession_form_token = serializer().dumps(presession_csrf(app, session.pre_nonce()))  # type: ignore[attr-defined]
+            g.presession_form_token = serializer().dumps(presession_csrf(app, session.pre_nonce()))  # type: ignore[attr-defined]  # our ServerSession (views._sessions), typed by Flask as SessionMixin
         return str(g.presession_form_token)
 
     def from_this_site() -> Any:
@@ -152,7 +152,7 @@ def _csrf_without_session(app: Flask) -> None:
             or CSRF_FIELD in session
         ):
             return
-        nonce = session.pre.get("n")  # type: ignore[attr-defined]
+        nonce = session.pre.get("n")  # type: ignore[attr-defined]  # our ServerSession (views._sessions), typed by Flask as SessionMixin
         if not nonce:
             return  # no pre-session cookie: nothing to check a token against; Flask-WTF refuses
         sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRFToken") or ""

@@ -6,6 +6,7 @@ Each command is one unit of work: it commits once, or not at all."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import segno
@@ -13,6 +14,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import demo
+
+if TYPE_CHECKING:
+    from .services.imports import ImportSpec
 
 db_cli = AppGroup("db", help="Database schema.")
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -22,7 +26,7 @@ batch_cli = AppGroup("batch-debit", help="The bank's batch debit on the batch da
 agreements_cli = AppGroup("agreements", help="缴费协议: changes the bureau and the banks report (R-AG-8).")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session():
     return current_app.extensions["db_sessionmaker"]()
 
 
@@ -55,7 +59,7 @@ def demo_people(as_json: bool) -> None:
         click.echo(json.dumps(people, ensure_ascii=False, indent=2))
         return
     for p in people:
-        click.echo(f"{p['name']}\t{p['id_number']}\t{','.join(p['roles'])}")  # type: ignore[arg-type]
+        click.echo(f"{p['name']}\t{p['id_number']}\t{','.join(p['roles'])}")  # type: ignore[arg-type]  # roles is a list of str (demo.people_json)
 
 
 @demo_cli.command("holder")
@@ -151,35 +155,42 @@ def generate(month_text: str) -> None:
     )
 
 
-@receivables_cli.command("import-special")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-def import_special(file) -> None:  # type: ignore[no-untyped-def]
-    """Load the bureau's special items (特殊核定) from CSV; a bad row is reported and nothing is loaded."""
-    from .services import flexible
+def _import_file(spec: ImportSpec[Any, Any], file: TextIO) -> None:
+    """Run one bureau file through ``services.imports``; a bad row is reported by line and nothing is loaded."""
+    from .services.imports import run_import
 
     with _session() as s:
-        try:
-            n = flexible.import_special(s, file.read())
-        except flexible.ImportFileError as e:
+        report = run_import(s, spec, file)
+        if not report.ok:
             s.rollback()
-            for line, message in e.errors:
-                click.echo(f"第{line}行：{message}", err=True)
-            raise click.ClickException("文件有误，未导入任何数据") from None
+            for message in report.messages(limit=200):
+                click.echo(message, err=True)
+            raise click.ClickException("文件有误，未导入任何数据")
         s.commit()
-    click.echo(f"{n} special items imported")
+    click.echo(f"{report.created} special items imported ({report.skipped} already there)")
+
+
+@receivables_cli.command("import-special")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def import_special(file) -> None:
+    """Load the bureau's special items (特殊核定) from CSV; a bad row is reported and nothing is loaded."""
+    from .services.flexible import SPECIAL_ITEMS
+
+    _import_file(SPECIAL_ITEMS, file)
 
 
 @agreements_cli.command("import-changes")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-def import_agreement_changes(file) -> None:  # type: ignore[no-untyped-def]
+def import_agreement_changes(file) -> None:
     """Apply the bureau's changes of name, document or 社保经办机构 and the banks' account changes from CSV: the
     agreements they touch become 失效 (R-AG-8, Q50–52); a bad row is reported by line and nothing is loaded."""
-    from .services import agreements, flexible
+    from .services import agreements
+    from .services.imports import ImportFileError
 
     with _session() as s:
         try:
             report = agreements.import_changes(s, file.read(), current_app.extensions["clock"].now())
-        except flexible.ImportFileError as e:
+        except ImportFileError as e:
             s.rollback()
             for line, message in e.errors:
                 click.echo(f"第{line}行：{message}", err=True)
@@ -211,21 +222,12 @@ def generate_rp(year: int) -> None:
 
 @receivables_cli.command("import-special-rp")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-def import_special_rp(file) -> None:  # type: ignore[no-untyped-def]
+def import_special_rp(file) -> None:
     """Load the bureau's resident pension special items (人社核定) from CSV; a bad row is reported and nothing
     is loaded."""
-    from .services import resident_pension as rp
+    from .services.resident_pension import SPECIAL_ITEMS
 
-    with _session() as s:
-        try:
-            n = rp.import_special(s, file.read())
-        except rp.ImportFileError as e:
-            s.rollback()
-            for line, message in e.errors:
-                click.echo(f"第{line}行：{message}", err=True)
-            raise click.ClickException("文件有误，未导入任何数据") from None
-        s.commit()
-    click.echo(f"{n} special items imported")
+    _import_file(SPECIAL_ITEMS, file)
 
 
 @payments_cli.command("reconcile")
@@ -233,7 +235,7 @@ def reconcile() -> None:
     """Query the provider about every order left unfinished (also run every minute by huey)."""
     from .jobs import reconcile as reconcile_job
 
-    n = reconcile_job(current_app._get_current_object())  # type: ignore[attr-defined]
+    n = reconcile_job(current_app._get_current_object())  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
     click.echo(f"{n} unfinished orders checked")
 
 
@@ -286,7 +288,7 @@ def post() -> None:
     minute, huey), and make any certificate request still 制作中."""
     from .jobs import make_waiting_certificates, post_payments
 
-    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
+    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
     n = post_payments(flask_app)
     made = make_waiting_certificates(flask_app, older_than_seconds=0)
     click.echo(f"{n} paid items posted, {made} certificate requests made")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import ClassVar, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, orm
@@ -28,6 +28,8 @@ class Base(orm.DeclarativeBase):
     """Base class of every model."""
 
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model here maps one table (SQLAlchemy types it as any FromClause): bulk statements use it as a Table.
+    __table__: ClassVar[sa.Table]
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> sa.Engine:
@@ -36,7 +38,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> sa.
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn, _record):
             # Python's sqlite3 opens transactions lazily; take the write lock at BEGIN
             # so two submits of one receivable serialise instead of deadlocking.
             dbapi_conn.isolation_level = None
@@ -46,13 +48,13 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> sa.
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn):
             # Readers (``reader_engine``: the GET pages) begin deferred and never wait for a writer (WAL);
             # everything else takes the write lock at BEGIN.
             conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READER) else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "before_cursor_execute")
-        def _reader_writes(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        def _reader_writes(conn, _cursor, statement, _params, _context, _many):
             if conn.get_execution_options().get(READER) == "strict" and statement.lstrip()[:6].upper() in (
                 "INSERT",
                 "UPDATE",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from .models import (
 )
 from .services import certificates, flexible, identity
 from .services import resident_medical as rm
+from .services.imports import run_import
 
 TAX_OFFICE = "国家税务总局北京市西城区税务局什刹海税务所"
 SI_AGENCY = "北京市西城区社会保险基金管理中心（医保）"
@@ -45,8 +47,8 @@ class Persona:
     face_fail_reason: str | None = None
     family: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (id_number, relation)
     paid_rm: bool = False
-    flex: dict[str, object] | None = None  # flexible-worker enrolment: enrolled_on, base, subsidized, paid
-    agreement: dict[str, object] | None = None  # a debit agreement in effect: bank, batch_debit
+    flex: dict[str, Any] | None = None  # flexible-worker enrolment: enrolled_on, base, subsidized, paid
+    agreement: dict[str, Any] | None = None  # a debit agreement in effect: bank, batch_debit
     balance_fen: int = 2_000_000  # what the persona's own bank account holds (20,000.00 unless said)
     bank: str = "ICBC"
     rp_amount: int | None = None  # enrolled in resident pension, this amount set for the year (unpaid)
@@ -323,12 +325,13 @@ def _seed_rp(session: Session, people: dict[str, Person], today: date, region: s
                 amount_text=str(p.rp_amount),
                 now=now if now.year == year else datetime(year, 12, 1, 9, 0, tzinfo=BEIJING),
             )
-        rp.import_special(
+        run_import(
             session,
+            rp.SPECIAL_ITEMS,
             "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
             f"resident_id,{p.id_number},rp_pension,{year - 2},1000.00,missed_enrolment,"
             f"{RP_SPECIAL_NOTICE}\n",
-        )
+        ).raise_for_errors()
     session.flush()
 
 
@@ -424,7 +427,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
                     base=int(f["base"]),
                     source=BaseSource.DECLARED,
                 )
-            )  # type: ignore[call-overload]
+            )
             session.flush()
     for offset in range(-6, 0):
         try:
@@ -435,7 +438,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
         if not p.flex:
             continue
         person = people[p.id_number]
-        unpaid: dict[str, tuple[int, ...]] = p.flex.get("unpaid", {})  # type: ignore[assignment]
+        unpaid: dict[str, tuple[int, ...]] = p.flex.get("unpaid", {})
         for offset in range(-6, 0):
             month = this_month + offset
             rows = session.scalars(
@@ -458,7 +461,7 @@ def _seed_flex(session: Session, people: dict[str, Person], today: date, region:
                     ("medical", "310.00", "policy_backpay", "20261012044809"),
                 )
             )
-            flexible.import_special(session, csv_text)
+            run_import(session, flexible.SPECIAL_ITEMS, csv_text).raise_for_errors()
     session.flush()
     return created
 
@@ -600,6 +603,7 @@ def population(
         enrol_rows = []
         for _name, num in new:
             facts = facts_from_id("resident_id", num)
+            assert facts.birth_date is not None  # a resident ID number carries it
             category = resident_medical_category(facts.birth_date, year, region) if kind == rm.SCHEME else None
             enrol_rows.append(
                 {
@@ -630,7 +634,7 @@ def population(
         ]
         receivables = []
         if kind == rm.SCHEME:
-            for eid, pid, category in enrolments:
+            for eid, pid, rm_category in enrolments:
                 receivables.append(
                     {
                         "natural_key": f"rm:{pid}:{year}",
@@ -640,7 +644,7 @@ def population(
                         "insurance": "rm_medical",
                         "fee_period_start": date(year, 1, 1),
                         "fee_period_end": date(year, 12, 1),
-                        "amount_fen": yuan_to_fen(resident_medical_premium(region, year, category)),
+                        "amount_fen": yuan_to_fen(resident_medical_premium(region, year, str(rm_category))),
                         "charge_type": ChargeType.ANNUAL,
                         "si_serial": f"RM{year}{pid:010d}",
                         "tax_office": POPULATION_TAX_OFFICE,
@@ -699,7 +703,7 @@ def population_card(kind: str, i: int) -> str:
 
 
 def population_bank(
-    session: Session, instance_path: str, people: list[dict[str, object]], *, agreements: bool, today: date
+    session: Session, instance_path: str, people: list[dict[str, Any]], *, agreements: bool, today: date
 ) -> int:
     """The simulated bank's side of the population: an account for everyone; with ``agreements``, a
     batch-debit agreement in effect for each of them (signed at the counter). Returns agreements created."""
@@ -715,7 +719,7 @@ def population_bank(
         (str(a["card_number"]), "ICBC", str(p["name"]), str(p["id_number"]), POPULATION_BALANCE[str(p["roles"][1])])
         for p in people
         for a in p["bank_accounts"]
-    ]  # type: ignore[index,attr-defined]
+    ]
     sim_bank.open_accounts(store, accounts)
     if not agreements:
         return 0

@@ -39,7 +39,7 @@ def _without_server_banner(self: wsgi.Response) -> list[str]:
     return [h for h in _default_headers(self) if not h.lower().startswith("server:")]
 
 
-wsgi.Response.default_headers = _without_server_banner  # type: ignore[method-assign]
+wsgi.Response.default_headers = _without_server_banner
 
 
 def post_fork(_server: Any, worker: Any) -> None:

@@ -98,7 +98,7 @@ def check_queue(app: Flask) -> dict[str, Any]:
 
 def readyz() -> Response:
     """``GET /readyz``."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
     checks = {"database": check_database(app), "providers": check_providers(app), "queue": check_queue(app)}
     down = [part for part, result in checks.items() if not result["ok"]]
     body = {"status": "not ready" if down else "ready", "down": down, "checks": checks}

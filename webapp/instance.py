@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     folder = instance_path(env)
     cfg = load_config(str(folder), env={})
-    clock = cfg["CLOCK"].now().strftime("%Y-%m-%d %H:%M")  # type: ignore[attr-defined]
+    clock = cfg["CLOCK"].now().strftime("%Y-%m-%d %H:%M")  # type: ignore[attr-defined]  # load_config's values are object; CLOCK is a Clock
     print(
         f"make run: settings in {folder}/settings.env (database {hide_password(str(cfg['DATABASE_URL']))}, "
         f"providers {cfg['PROVIDERS_URL']}, clock {clock}{' from APP_TODAY' if cfg['APP_TODAY'] else ''})",

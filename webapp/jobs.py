@@ -22,7 +22,7 @@ from .config import load_config
 from .jobqueue import beat, make_huey
 
 _settings = load_config()
-huey = make_huey(_settings["HUEY_URL"], str(_settings["INSTANCE_PATH"]))  # type: ignore[arg-type]
+huey = make_huey(_settings["HUEY_URL"], str(_settings["INSTANCE_PATH"]))  # type: ignore[arg-type]  # load_config's values are object; HUEY_URL is a str or None
 log = logging.getLogger("huey.shebao")  # under the consumer's own logger, so its lines reach the consumer's log
 
 
@@ -165,14 +165,14 @@ def purge_sessions(flask_app: Flask) -> int:
 
     interface = flask_app.session_interface
     store = getattr(interface, "store", None)
-    now = interface.now()  # type: ignore[attr-defined]
+    now = interface.now()  # type: ignore[attr-defined]  # our ServerSessionInterface's clock (views._sessions)
     with flask_app.extensions["db_sessionmaker"]() as s:
         once.purge(s, now)
         s.commit()
     counters = flask_app.extensions.get("attempt_counters")
     if counters is not None:
         counters.purge(now.timestamp())
-    return store.purge(now) if store is not None else 0  # type: ignore[attr-defined]
+    return store.purge(now) if store is not None else 0
 
 
 @huey.periodic_task(crontab(minute="*/10"))

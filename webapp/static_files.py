@@ -60,10 +60,10 @@ def init_app(app: Flask, security_headers: Callable[[Any], None]) -> None:
         security_headers(headers)
         headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"  # the URL changes with the content
 
-    app.wsgi_app = WhiteNoise(
+    app.wsgi_app = WhiteNoise(  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
         app.wsgi_app,
         root=str(root),
         prefix="static/",
-        max_age=YEAR,  # type: ignore[method-assign]
+        max_age=YEAR,
         add_headers_function=add_headers,
     )

@@ -7,7 +7,7 @@ import pytest
 
 from webapp.domain import collection
 from webapp.domain.calendar import BEIJING
-from webapp.domain.reminders import Reminder, flexible_due, fold, resident_due, to_ics
+from webapp.domain.reminders import Reminder, flexible_due, resident_due, to_ics
 
 
 @pytest.mark.parametrize(
@@ -83,13 +83,15 @@ def test_R_UX_3_resident_pension_is_due_in_its_own_year():
     assert resident_due("rp", "beijing", date(2026, 12, 26), owed_years=(2026,)).due == date(2027, 12, 25)
 
 
-def test_R_UX_3_fold_keeps_lines_within_75_octets_and_never_splits_a_character():
-    line = "DESCRIPTION:" + "城乡居民医疗保险费请于截止日前缴纳，" * 10
-    folded = fold(line)
-    parts = folded.split("\r\n")
-    assert len(parts) > 1 and all(len(p.encode("utf-8")) <= 75 for p in parts)
-    assert all(p.startswith(" ") for p in parts[1:])
-    assert "".join(p[1:] if i else p for i, p in enumerate(parts)) == line
+def test_R_UX_3_long_lines_are_folded_within_75_octets_and_never_split_a_character():
+    r = Reminder("rm", date(2026, 12, 25), "缴费截止", "城乡居民医疗保险费请于截止日前缴纳，" * 10)
+    text = to_ics(r, uid="x@y", now=datetime(2026, 11, 22, tzinfo=BEIJING)).decode("utf-8")  # raises if split
+    lines = text.split("\r\n")
+    assert all(len(line.encode("utf-8")) <= 75 for line in lines)
+    start = next(i for i, line in enumerate(lines) if line.startswith("DESCRIPTION:城乡"))
+    assert lines[start + 1].startswith(" ")
+    unfolded = text.replace("\r\n ", "")
+    assert ("DESCRIPTION:" + "城乡居民医疗保险费请于截止日前缴纳，" * 10) in unfolded
 
 
 def test_R_UX_3_the_ics_is_rfc_5545_and_parses():

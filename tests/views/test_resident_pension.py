@@ -489,13 +489,13 @@ def test_receivables_generate_rp_is_idempotent_and_says_who_waits(app, pension):
 
 def test_import_special_rp_rejects_a_bad_file_by_line_and_loads_nothing(app, tmp_path, pension):
     number = pension["set"].id_number
+    wrong_check_digit = number[:-1] + ("1" if number.endswith("0") else "0")
     header = "id_type,id_number,insurance,fee_period,amount,charge_type,notice_no\n"
     good = f"resident_id,{number},rp_pension,2023,1000.00,missed_enrolment,N2026RP1\n"
     bad = [
         f"resident_id,{number},rp_pension,2023-05,1000.00,missed_enrolment,N2026RP2\n",
         f"resident_id,{number},pension,2023,1000.00,missed_enrolment,N2026RP3\n",
-        # a wrong check digit (never the right one, whatever the factory's counter gave)
-        f"resident_id,{number[:-1]}{'1' if number.endswith('0') else '0'},rp_pension,2023,1000.00,other,N2026RP4\n",
+        f"resident_id,{wrong_check_digit},rp_pension,2023,1000.00,other,N2026RP4\n",
         f"resident_id,{number},rp_pension,2023,-5,other,N2026RP5\n",
     ]
     path = tmp_path / "special.csv"

@@ -239,7 +239,7 @@ class _Painter:
         self, top: float, height: float, cells: Sequence[Sequence[str]], widths: Sequence[float], aligns: Sequence[str]
     ) -> None:
         """Queue one row's cell text (drawn by ``flush``, one text object per page)."""
-        x = MARGIN
+        x: float = MARGIN
         for lines, w, align in zip(cells, widths, aligns, strict=True):
             y = top - (height - len(lines) * LEADING) / 2 - LEADING + 2
             for ln in lines:
@@ -274,7 +274,7 @@ class _Painter:
         for y in row_tops[1:]:
             path.moveTo(MARGIN, y)
             path.lineTo(MARGIN + TABLE_W, y)
-        x = MARGIN
+        x: float = MARGIN
         for w in widths[:-1]:
             x += w
             path.moveTo(x, top)

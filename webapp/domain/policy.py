@@ -50,6 +50,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from .calendar import Month
 from .money import round_money
@@ -200,7 +201,7 @@ class FlexRow:
 
     def with_derivations(self) -> FlexRow:
         """Fill empty derived fields; raise ``ValueError`` when a filled one disagrees with its derivation."""
-        changes: dict[str, Decimal] = {}
+        changes: dict[str, Any] = {}  # field name → value, for dataclasses.replace
         for name, value in self.derivations().items():
             stored = getattr(self, name)
             if stored is None:

@@ -119,7 +119,7 @@ class LazyPrivateKey:
 
     def sign(self, data: bytes, pad: padding.AsymmetricPadding, algorithm: hashes.HashAlgorithm) -> bytes:
         """Sign as the parsed key does."""
-        return load_private(self.path).sign(data, pad, algorithm)  # type: ignore[arg-type]
+        return load_private(self.path).sign(data, pad, algorithm)
 
     def public_key(self) -> rsa.RSAPublicKey:
         """The parsed key's public half."""

@@ -622,9 +622,10 @@ def handle_notification(
         )
     except Unresolved as e:
         # Signed, but it cannot settle and the provider did not answer: let it retry (the job asks too).
-        order = session.get(PaymentOrder, order_id)
-        _audit(session, "order.notification_unresolved", order, str(e))
-        return adapter.ack(False), order
+        unresolved = session.get(PaymentOrder, order_id)
+        assert unresolved is not None
+        _audit(session, "order.notification_unresolved", unresolved, str(e))
+        return adapter.ack(False), unresolved
     return adapter.ack(True), order
 
 
@@ -704,6 +705,7 @@ def close(session: Session, adapters: Adapters, order_id: int, now: datetime) ->
     the provider does not confirm: the order stays open, nothing is assumed.
     """
     decl_id = session.scalar(select(PaymentOrder.declaration_id).where(PaymentOrder.id == order_id))
+    assert decl_id is not None, order_id
     decl = lock_declaration(session, decl_id)
     assert decl is not None
     return _close_locked(session, adapters, decl, _lock_order(session, order_id), now)

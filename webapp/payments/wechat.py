@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .base import (
@@ -120,7 +121,7 @@ class WechatPayAdapter:
         )
         if resp.status >= 500:
             raise PaymentError(f"wechat {method} {path}: {resp.status}")
-        self._verify(resp.headers, resp.body)
+        self._verify(cast(Mapping[str, str], resp.headers), resp.body)  # werkzeug's Headers: case-insensitive
         return resp
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> None:
@@ -190,7 +191,7 @@ class WechatPayAdapter:
             raise SignatureError("notification for another merchant")
         return Notification(out_trade_no=str(tx.get("out_trade_no", "")), **self._fields(tx))
 
-    def _fields(self, tx: Mapping[str, object]) -> dict[str, object]:
+    def _fields(self, tx: Mapping[str, object]) -> dict[str, Any]:
         """The transaction's state, amount and time, parsed exactly; ``PaymentError`` when they do not parse
         (a paid transaction always carries its amount)."""
         status = self.STATES.get(str(tx.get("trade_state")), ProviderStatus.PAYING)
@@ -219,7 +220,7 @@ class WechatPayAdapter:
             return QueryResult(ProviderStatus.NOT_FOUND)
         if resp.status != 200:
             raise PaymentError(f"wechat query {resp.status}")
-        return QueryResult(**self._fields(self._doc(resp)))  # type: ignore[arg-type]
+        return QueryResult(**self._fields(self._doc(resp)))
 
     @staticmethod
     def _doc(resp: TransportResponse) -> dict[str, object]:

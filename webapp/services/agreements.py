@@ -8,9 +8,9 @@ then the bank checks the account itself. A new agreement takes effect the next d
 
 from __future__ import annotations
 
-import csv
+import functools
 import hashlib
-import io
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from ..domain import agreements as rules
 from ..domain import banks
 from ..domain.calendar import BEIJING, Month, format_date_zh
 from ..domain.errors import NotFound, RuleViolation
-from ..domain.identity import ID_TYPES, IdentityError, normalize_id_number
+from ..domain.identity import ID_TYPES, normalize_id_number
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import AgreementStatus, EnrolmentStatus, ReceivableStatus
 from ..models import Agreement, Enrolment, Person, Receivable, RegisteredHolder
@@ -32,6 +32,7 @@ from ..payments.bank import BankAdapter
 from ..payments.base import PaymentError
 from . import enrolments
 from .audit import record
+from .imports import ImportSpec, Loaded, run_import
 
 STATUS_LABELS = {
     AgreementStatus.SIGNED: "签订成功",
@@ -326,7 +327,7 @@ def invalidate(
         stmt = stmt.where(Agreement.tax_office == tax_office)
     if account_digest is not None:
         stmt = stmt.where(Agreement.account_digest == account_digest)
-    n = session.execute(
+    n = session.execute(  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
         stmt.values(
             status=AgreementStatus.INVALID, ended_at=now, end_reason=reason[:200], resign_from=resign_from
         ).execution_options(synchronize_session=False)
@@ -448,8 +449,20 @@ CHANGE_COLUMNS = ("id_type", "id_number", "change", "scheme", "value", "changed_
 
 
 @dataclass(frozen=True)
+class _Row:
+    """One row of the changes file, its fields checked (no database read yet)."""
+
+    id_type: str
+    id_number: str
+    change: str
+    scheme: str
+    value: str
+    new_type: str
+    changed_on: date
+
+
+@dataclass(frozen=True)
 class _Change:
-    line: int
     person: Person
     change: str
     scheme: str
@@ -467,78 +480,83 @@ class ChangeReport:
     warnings: list[tuple[int, str]] = field(default_factory=list)
 
 
-def import_changes(session: Session, text: str, now: datetime) -> ChangeReport:
-    """Load the bureau's (and the banks') changes of payers' data from CSV (R-AG-8, Q50–52): every row is checked
-    first; a bad row names its line and nothing loads. Columns: ``id_type,id_number,change,scheme,value,changed_on``
-    — ``change`` is ``name`` (value: the new name), ``document`` (value: ``<id_type>:<number>``), ``si_agency``
-    (``scheme`` flex | rm | rp, value: the new 社保经办机构) or ``account`` (value: the card number the bank closed
-    or changed); ``changed_on`` is the day of the change (YYYY-MM-DD)."""
-    from .flexible import ImportFileError  # the bureau files' one error type (flexible imports this module)
-
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CHANGE_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportFileError([(1, f"缺少列：{', '.join(missing)}")])
+def changes_file(now: datetime) -> ImportSpec[_Row, _Change]:
+    """The bureau's (and the banks') changes of payers' data as an ``imports.ImportSpec`` (R-AG-8, Q50–52), for a
+    file read at ``now``: its ``load`` applies the rows in order and counts the agreements made 失效."""
     today = now.astimezone(BEIJING).date()
-    errors: list[tuple[int, str]] = []
-    rows: list[_Change] = []
-    for line, row in enumerate(reader, start=2):
+
+    def parse(f: Mapping[str, str]) -> _Row:
+        id_type = f["id_type"]
+        if id_type not in ID_TYPES:
+            raise RuleViolation(f"证件类型不正确：{id_type}")
+        number = normalize_id_number(id_type, f["id_number"])
+        change = f["change"]
+        if change not in rules.CHANGES:
+            raise RuleViolation(f"变更类型不正确：{change}（应为{'/'.join(rules.CHANGES)}）")
         try:
-            rows.append(_change_row(session, line, row, today))
-        except (RuleViolation, IdentityError, ValueError) as e:
-            errors.append((line, str(e)))
-    if errors:
-        raise ImportFileError(errors)
-    report = ChangeReport()
-    for c in rows:
-        try:
-            report.invalidated += _apply_change(session, c, now, report)
-        except RuleViolation as e:
-            errors.append((c.line, str(e)))
-        report.rows += 1
-    if errors:
-        raise ImportFileError(errors)
-    return report
+            changed_on = date.fromisoformat(f["changed_on"])
+        except ValueError:
+            raise RuleViolation("变更日期应为YYYY-MM-DD") from None
+        if changed_on > today:
+            raise RuleViolation("变更日期不能晚于今天")
+        value, scheme, new_type = f["value"], f["scheme"], ""
+        if change == "name" and not 0 < len(value) <= 30:
+            raise RuleViolation("新姓名不能为空，且不超过30个字")
+        if change == "document":
+            new_type, _, new_number = value.partition(":")
+            if new_type not in ID_TYPES:
+                raise RuleViolation(f"新证件类型不正确：{new_type}（应写作 证件类型:证件号码）")
+            value = normalize_id_number(new_type, new_number)
+        if change == "si_agency":
+            if scheme not in {s.value for s in SchemeCode}:
+                raise RuleViolation(f"险种业务不正确：{scheme}（应为flex/rm/rp）")
+            if not 0 < len(value) <= 100:
+                raise RuleViolation("新社保经办机构不能为空，且不超过100个字")
+        if change == "account" and not (value.isascii() and value.isdigit() and 12 <= len(value) <= 30):
+            raise RuleViolation("银行账号应为12至30位数字")
+        return _Row(id_type, number, change, scheme, value, new_type, changed_on)
+
+    def prepare(session: Session, rows: Sequence[_Row]) -> Callable[[_Row], _Change]:
+        def check(r: _Row) -> _Change:
+            person = session.scalar(select(Person).where(Person.id_type == r.id_type, Person.id_number == r.id_number))
+            if person is None:
+                raise RuleViolation("未查询到该缴费人")
+            if r.change == "si_agency" and enrolments.enrolment_of(session, person.id, r.scheme) is None:
+                raise RuleViolation("未查询到该人员的参保信息")
+            return _Change(person, r.change, r.scheme, r.value, r.new_type, r.changed_on)
+
+        return check
+
+    def load(session: Session, changes: list[_Change]) -> Loaded:
+        invalidated = 0
+        errors: list[tuple[int, str]] = []
+        warnings: list[tuple[int, str]] = []
+        for i, c in enumerate(changes):
+            try:
+                invalidated += _apply_change(session, c, now, functools.partial(_note, warnings, i))
+            except RuleViolation as e:
+                errors.append((i, str(e)))
+        return Loaded(invalidated, errors=tuple(errors), warnings=tuple(warnings))
+
+    return ImportSpec(name="缴费人信息变更", columns=CHANGE_COLUMNS, parse=parse, prepare=prepare, load=load)
 
 
-def _change_row(session: Session, line: int, row: dict[str, str], today: date) -> _Change:
-    id_type = (row.get("id_type") or "").strip()
-    if id_type not in ID_TYPES:
-        raise RuleViolation(f"证件类型不正确：{id_type}")
-    number = normalize_id_number(id_type, row.get("id_number") or "")
-    person = session.scalar(select(Person).where(Person.id_type == id_type, Person.id_number == number))
-    if person is None:
-        raise RuleViolation("未查询到该缴费人")
-    change = (row.get("change") or "").strip()
-    if change not in rules.CHANGES:
-        raise RuleViolation(f"变更类型不正确：{change}（应为{'/'.join(rules.CHANGES)}）")
-    try:
-        changed_on = date.fromisoformat((row.get("changed_on") or "").strip())
-    except ValueError:
-        raise RuleViolation("变更日期应为YYYY-MM-DD") from None
-    if changed_on > today:
-        raise RuleViolation("变更日期不能晚于今天")
-    value, scheme, new_type = (row.get("value") or "").strip(), (row.get("scheme") or "").strip(), ""
-    if change == "name" and not 0 < len(value) <= 30:
-        raise RuleViolation("新姓名不能为空，且不超过30个字")
-    if change == "document":
-        new_type, _, new_number = value.partition(":")
-        if new_type not in ID_TYPES:
-            raise RuleViolation(f"新证件类型不正确：{new_type}（应写作 证件类型:证件号码）")
-        value = normalize_id_number(new_type, new_number)
-    if change == "si_agency":
-        if scheme not in {s.value for s in SchemeCode}:
-            raise RuleViolation(f"险种业务不正确：{scheme}（应为flex/rm/rp）")
-        if enrolments.enrolment_of(session, person.id, scheme) is None:
-            raise RuleViolation("未查询到该人员的参保信息")
-        if not 0 < len(value) <= 100:
-            raise RuleViolation("新社保经办机构不能为空，且不超过100个字")
-    if change == "account" and not (value.isascii() and value.isdigit() and 12 <= len(value) <= 30):
-        raise RuleViolation("银行账号应为12至30位数字")
-    return _Change(line, person, change, scheme, value, new_type, changed_on)
+def import_changes(session: Session, text: str, now: datetime) -> ChangeReport:
+    """Load the bureau's (and the banks') changes of payers' data from CSV (R-AG-8, Q50–52) through
+    ``imports.run_import``: every row is checked first; a bad row names its line and nothing loads
+    (``ImportFileError``). Columns: ``id_type,id_number,change,scheme,value,changed_on`` — ``change`` is ``name``
+    (value: the new name), ``document`` (value: ``<id_type>:<number>``), ``si_agency`` (``scheme`` flex | rm | rp,
+    value: the new 社保经办机构) or ``account`` (value: the card number the bank closed or changed); ``changed_on``
+    is the day of the change (YYYY-MM-DD)."""
+    report = run_import(session, changes_file(now), text).raise_for_errors()
+    return ChangeReport(rows=report.rows, invalidated=report.created, warnings=report.warnings)
 
 
-def _apply_change(session: Session, c: _Change, now: datetime, report: ChangeReport) -> int:
+def _note(notes: list[tuple[int, str]], index: int, message: str) -> None:
+    notes.append((index, message))
+
+
+def _apply_change(session: Session, c: _Change, now: datetime, warn: Callable[[str], None]) -> int:
     if c.change == "name":
         return bureau_change(session, c.person, now, name=c.value, changed_on=c.changed_on)
     if c.change == "document":
@@ -555,14 +573,9 @@ def _apply_change(session: Session, c: _Change, now: datetime, report: ChangeRep
             )
         )
         if owed:
-            report.warnings.append(
-                (
-                    c.line,
-                    f"{c.person.name}变更社保经办机构时仍有{owed}笔应缴费款未缴清（问答51：变更前需先缴清应缴费款）",
-                )
-            )
+            warn(f"{c.person.name}变更社保经办机构时仍有{owed}笔应缴费款未缴清（问答51：变更前需先缴清应缴费款）")
         return bureau_change(session, c.person, now, si_agency=(c.scheme, c.value), changed_on=c.changed_on)
     n = account_changed(session, c.person.id, c.value, now, c.changed_on)
     if not n:
-        report.warnings.append((c.line, f"{c.person.name}没有使用该银行账户的有效缴费协议，未作处理"))
+        warn(f"{c.person.name}没有使用该银行账户的有效缴费协议，未作处理")
     return n

@@ -365,7 +365,7 @@ def release(session: Session, run_id: int, agreement_ids: list[int]) -> int:
     """Give a chunk's rows back (the bank did not answer, or the chunk failed): claimable by anyone at once. Their
     debits stay planned and keep their numbers, so whoever takes the rows resends them and no money is taken
     twice. Returns how many rows went back."""
-    return session.execute(
+    return session.execute(  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
         update(BatchWork)
         .where(
             BatchWork.run_id == run_id,
@@ -561,8 +561,8 @@ def _pension_due(session: Session, payers: set[int], day: date) -> list[tuple[in
     at the amount the payer set, while that amount is active and its 缴费金额有效期 covers the day; a voided
     amount debits nothing. Both rows are locked, so a 作废 committed meanwhile is seen (and wins)."""
     return [
-        tuple(r)
-        for r in session.execute(  # type: ignore[misc]
+        (r[0], r[1], r[2], r[3])
+        for r in session.execute(
             select(Receivable.id, Receivable.insured_id, Receivable.tax_office, Receivable.amount_fen)
             .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
             .join(PensionAmount, PensionAmount.receivable_id == Receivable.id)

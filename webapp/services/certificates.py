@@ -82,9 +82,10 @@ def _post_batch(session: Session, today: date, after_id: int) -> tuple[int, int 
 def post_due(session: Session, today: date) -> int:
     """入库: give every paid item whose posting day has come its 入(退)库日期 and 电子税票号码; returns how
     many. Idempotent: a posted item is never touched again."""
-    posted, last_id = 0, 0
-    while last_id is not None:
-        n, last_id = _post_batch(session, today, last_id)
+    posted = 0
+    more: int | None = 0  # the last id read; None when nothing was left
+    while more is not None:
+        n, more = _post_batch(session, today, more)
         posted += n
     return posted
 
@@ -93,10 +94,11 @@ def post_due_in_batches(sessions: Callable[[], Session], today: date) -> int:
     """``post_due`` as the job runs it: each batch its own transaction, so a worker killed half-way keeps what it
     posted and holds nothing; rows another worker is posting are skipped (FOR UPDATE SKIP LOCKED), so two job
     consumers share the work instead of waiting on each other. Returns how many were posted."""
-    posted, last_id = 0, 0
-    while last_id is not None:
+    posted = 0
+    more: int | None = 0  # the last id read; None when nothing was left
+    while more is not None:
         with sessions() as s:
-            n, last_id = _post_batch(s, today, last_id)
+            n, more = _post_batch(s, today, more)
             s.commit()
         posted += n
     return posted
@@ -105,7 +107,7 @@ def post_due_in_batches(sessions: Callable[[], Session], today: date) -> int:
 # ------------------------------------------------------------------------------------------ 记录打印
 
 
-def _mine_between(person_id: int, start: Month, end: Month):  # type: ignore[no-untyped-def]
+def _mine_between(person_id: int, start: Month, end: Month):
     if start > end:
         raise RuleViolation("起始所属期不能晚于截止所属期")
     return (

@@ -5,12 +5,9 @@ the bureau's special items, and what the pages show. The rules themselves live i
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,7 +16,6 @@ from ..db import atomic
 from ..domain import flexible as rules
 from ..domain.calendar import BEIJING, Month
 from ..domain.errors import RuleViolation
-from ..domain.identity import ID_TYPES, IdentityError, normalize_id_number
 from ..domain.money import yuan_to_fen
 from ..domain.policy import NoPolicyError, PolicyTable, contribution_year, flex_policy
 from ..domain.schemes import SchemeCode
@@ -35,6 +31,7 @@ from ..domain.statuses import (
 from ..models import Agreement, BaseDeclaration, Declaration, Enrolment, Person, Receivable
 from . import agreements, enrolments
 from .declarations import declare, parse_ids
+from .imports import RowError, special_items_spec
 
 SCHEME = SchemeCode.FLEXIBLE
 SPECIAL_TYPES = tuple(sorted(SPECIAL_CHARGE_TYPES))
@@ -532,85 +529,23 @@ def generate_topups(session: Session, region: str, table: PolicyTable | None = N
     return created
 
 
-class ImportFileError(ValueError):
-    """A special-items file with bad rows; ``errors`` lists ``(line, message)``."""
-
-    def __init__(self, errors: list[tuple[int, str]]) -> None:
-        super().__init__("; ".join(f"第{line}行：{msg}" for line, msg in errors))
-        self.errors = errors
-
-
-SPECIAL_COLUMNS = ("id_type", "id_number", "insurance", "fee_period", "amount", "charge_type", "notice_no")
+def _month_period(text: str) -> tuple[str, date, date]:
+    try:
+        month = Month.parse(text)
+    except ValueError:
+        raise RowError(f"费款所属期应为年月（YYYY-MM），例如2026-03：{text}") from None
+    return str(month), month.first_day, month.first_day
 
 
-def import_special(session: Session, text: str) -> int:
-    """Load the bureau's special items (特殊核定) from CSV; a bad row names its line and nothing loads."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in SPECIAL_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportFileError([(1, f"缺少列：{', '.join(missing)}")])
-    errors: list[tuple[int, str]] = []
-    new: list[Receivable] = []
-    seen: set[str] = set()
-    for line, row in enumerate(reader, start=2):
-        try:
-            new.append(_special_row(session, row, seen))
-        except (RuleViolation, IdentityError, ValueError, InvalidOperation) as e:
-            errors.append((line, str(e)))
-    if errors:
-        raise ImportFileError(errors)
-    created = 0
-    for r in new:
-        if session.scalar(select(Receivable.id).where(Receivable.natural_key == r.natural_key)) is None:
-            session.add(r)
-            created += 1
-    session.flush()
-    return created
-
-
-def _special_row(session: Session, row: dict[str, str], seen: set[str]) -> Receivable:
-    id_type = (row.get("id_type") or "").strip()
-    if id_type not in ID_TYPES:
-        raise RuleViolation(f"证件类型不正确：{id_type}")
-    number = normalize_id_number(id_type, row.get("id_number") or "")
-    person = session.scalar(select(Person).where(Person.id_type == id_type, Person.id_number == number))
-    e = enrolment_of(session, person.id) if person else None
-    if e is None:
-        raise RuleViolation("未查询到该人员的灵活就业参保信息")
-    insurance = (row.get("insurance") or "").strip()
-    if insurance not in rules.FLEX_INSURANCES:
-        raise RuleViolation(f"险种不正确：{insurance}")
-    month = Month.parse((row.get("fee_period") or "").strip())
-    amount = Decimal((row.get("amount") or "").strip())
-    if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise RuleViolation("金额应为大于0、最多两位小数的数")
-    charge_type = (row.get("charge_type") or "").strip()
-    if charge_type not in SPECIAL_TYPES:
-        raise RuleViolation(f"缴费类型不正确：{charge_type}（应为{'/'.join(SPECIAL_TYPES)}）")
-    notice_no = (row.get("notice_no") or "").strip()
-    if not notice_no.isalnum() or len(notice_no) > 40:
-        raise RuleViolation("征集通知流水号不正确")
-    key = f"flex-special:{notice_no}:{insurance}:{month}"
-    if key in seen:
-        raise RuleViolation("与前面的行重复")
-    seen.add(key)
-    return Receivable(
-        natural_key=key,
-        insured_id=e.person_id,
-        enrolment_id=e.id,
-        scheme=SCHEME,
-        insurance=insurance,
-        fee_period_start=month.first_day,
-        fee_period_end=month.first_day,
-        base=None,
-        amount_fen=yuan_to_fen(amount),
-        charge_type=charge_type,
-        notice_no=notice_no,
-        si_serial=notice_no,
-        tax_office=e.tax_office,
-        si_agency=e.si_agency,
-        special_category=e.special_category,
-    )
+# The bureau's special items (特殊核定), a file of ``imports.SPECIAL_COLUMNS``: ``fee_period`` a month.
+SPECIAL_ITEMS = special_items_spec(
+    name="灵活就业特殊核定",
+    scheme=SCHEME,
+    insurances=rules.FLEX_INSURANCES,
+    period=_month_period,
+    natural_key=lambda r: f"flex-special:{r.notice_no}:{r.insurance}:{r.period}",
+    not_enrolled="未查询到该人员的灵活就业参保信息",
+)
 
 
 # ----------------------------------------------------------------------------------------- queries

@@ -29,4 +29,5 @@ def spend(session: Session, purpose: str, value: str, expires_at: datetime) -> b
 
 def purge(session: Session, now: datetime) -> int:
     """Drop the values whose time has passed."""
-    return int(session.execute(sa.delete(UsedOnce).where(UsedOnce.expires_at <= now)).rowcount or 0)
+    done = session.execute(sa.delete(UsedOnce).where(UsedOnce.expires_at <= now))
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]  # a DELETE's Result is a CursorResult

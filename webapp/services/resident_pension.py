@@ -9,11 +9,9 @@ generating the same year line up instead of racing; declaring locks the receivab
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
@@ -22,7 +20,6 @@ from ..db import atomic
 from ..domain import pension as rules
 from ..domain.calendar import BEIJING
 from ..domain.errors import NotFound, RuleViolation
-from ..domain.identity import ID_TYPES, IdentityError, normalize_id_number
 from ..domain.money import yuan_to_fen
 from ..domain.policy import NoPolicyError, PolicyTable, resident_pension_grades
 from ..domain.schemes import SchemeCode
@@ -42,7 +39,7 @@ from ..models import Declaration, Enrolment, PaymentOrder, PensionAmount, Person
 from . import reads
 from .audit import record
 from .declarations import MSG_STALE, declare, declared_between, parse_ids
-from .flexible import ImportFileError
+from .imports import RowError, special_items_spec
 
 SCHEME = SchemeCode.RESIDENT_PENSION
 SPECIAL_TYPES = tuple(sorted(SPECIAL_CHARGE_TYPES))
@@ -57,7 +54,7 @@ __all__ = [
     "AmountRefused",
     "DeclarationRow",
     "GenerateResult",
-    "ImportFileError",
+    "SPECIAL_ITEMS",
     "active_amount",
     "amount_for_batch_debit",
     "amounts_of",
@@ -67,7 +64,6 @@ __all__ = [
     "enrolment_of",
     "generate_year",
     "grades_for",
-    "import_special",
     "insurances",
     "normal_receivables",
     "set_amount",
@@ -250,7 +246,7 @@ def set_amount(
         session.flush()
     else:
         # Conditional: a declaration that took the receivable in the meantime wins, and this refuses.
-        moved = session.execute(
+        moved = session.execute(  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
             update(Receivable)
             .where(
                 Receivable.id == r.id, Receivable.status == ReceivableStatus.DUE, Receivable.batch_debit_id.is_(None)
@@ -484,81 +480,23 @@ def generate_year(
 # ----------------------------------------------------------------------------------------- special items
 
 
-SPECIAL_COLUMNS = ("id_type", "id_number", "insurance", "fee_period", "amount", "charge_type", "notice_no")
+def _year_period(text: str) -> tuple[str, date, date]:
+    if not (text.isascii() and text.isdigit() and len(text) == 4 and 1990 <= int(text) <= 2100):
+        raise RowError(f"费款所属期应为年度（YYYY），例如2024：{text}")
+    return (text, *rules.fee_period(int(text)))
 
 
-def import_special(session: Session, text: str) -> int:
-    """Load the bureau's special items (人社核定的特殊缴费) from CSV; a bad row names its line and nothing
-    loads. ``fee_period`` is a pension year (YYYY); ``insurance`` is ``rp_pension``. Idempotent."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in SPECIAL_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportFileError([(1, f"缺少列：{', '.join(missing)}")])
-    errors: list[tuple[int, str]] = []
-    new: list[Receivable] = []
-    seen: set[str] = set()
-    for line, row in enumerate(reader, start=2):
-        try:
-            new.append(_special_row(session, row, seen))
-        except (RuleViolation, IdentityError, ValueError, InvalidOperation) as err:
-            errors.append((line, str(err)))
-    if errors:
-        raise ImportFileError(errors)
-    created = 0
-    for r in new:
-        if session.scalar(select(Receivable.id).where(Receivable.natural_key == r.natural_key)) is None:
-            session.add(r)
-            created += 1
-    session.flush()
-    return created
-
-
-def _special_row(session: Session, row: dict[str, str], seen: set[str]) -> Receivable:
-    id_type = (row.get("id_type") or "").strip()
-    if id_type not in ID_TYPES:
-        raise RuleViolation(f"证件类型不正确：{id_type}")
-    number = normalize_id_number(id_type, row.get("id_number") or "")
-    person = session.scalar(select(Person).where(Person.id_type == id_type, Person.id_number == number))
-    e = enrolment_of(session, person.id) if person else None
-    if e is None:
-        raise RuleViolation("未查询到该人员的城乡居民养老保险参保信息")
-    insurance = (row.get("insurance") or "").strip()
-    if insurance not in insurances(e):
-        raise RuleViolation(f"险种不正确：{insurance}（应为{'/'.join(rules.INSURANCES)}）")
-    year_text = (row.get("fee_period") or "").strip()
-    if not (year_text.isascii() and year_text.isdigit() and len(year_text) == 4 and 1990 <= int(year_text) <= 2100):
-        raise RuleViolation(f"费款所属期应为年度（YYYY），例如2024：{year_text}")
-    amount = Decimal((row.get("amount") or "").strip())
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise RuleViolation("金额应为大于0、最多两位小数的数")
-    charge_type = (row.get("charge_type") or "").strip()
-    if charge_type not in SPECIAL_TYPES:
-        raise RuleViolation(f"缴费类型不正确：{charge_type}（应为{'/'.join(SPECIAL_TYPES)}）")
-    notice_no = (row.get("notice_no") or "").strip()
-    if not (notice_no.isascii() and notice_no.isalnum()) or len(notice_no) > 40:
-        raise RuleViolation("征集通知流水号不正确")
-    key = f"rp-special:{notice_no}:{insurance}:{year_text}:{charge_type}"
-    if key in seen:
-        raise RuleViolation("与前面的行重复")
-    seen.add(key)
-    start, end = rules.fee_period(int(year_text))
-    return Receivable(
-        natural_key=key,
-        insured_id=e.person_id,
-        enrolment_id=e.id,
-        scheme=SCHEME,
-        insurance=insurance,
-        fee_period_start=start,
-        fee_period_end=end,
-        base=None,
-        amount_fen=yuan_to_fen(amount),
-        charge_type=charge_type,
-        notice_no=notice_no,
-        si_serial=notice_no,
-        tax_office=e.tax_office,
-        si_agency=e.si_agency,
-        special_category=e.special_category,
-    )
+# The bureau's special items (人社核定的特殊缴费), a file of ``imports.SPECIAL_COLUMNS``: ``fee_period`` a pension
+# year (YYYY), ``insurance`` rp_pension.
+SPECIAL_ITEMS = special_items_spec(
+    name="城乡居民养老保险人社核定",
+    scheme=SCHEME,
+    insurances=rules.INSURANCES,
+    period=_year_period,
+    natural_key=lambda r: f"rp-special:{r.notice_no}:{r.insurance}:{r.period}:{r.charge_type}",
+    not_enrolled="未查询到该人员的城乡居民养老保险参保信息",
+    enrolled_insurances=insurances,
+)
 
 
 # ----------------------------------------------------------------------------------------- payment (R-RP-2)

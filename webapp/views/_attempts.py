@@ -143,7 +143,7 @@ def per_address(kind: str) -> str:
     return f"{kind}:addr:{address()}"
 
 
-def too_many(refused: Refused, message: str | None = None) -> tuple[object, int, dict[str, str]]:
+def too_many(refused: Refused, message: str | None = None) -> tuple[str, int, dict[str, str]]:
     """The 429 page (in the layout, saying how long to wait) with Retry-After."""
     text = message or f"您的操作过于频繁，为保护您的信息安全，请{wait_text(refused.wait_seconds)}后再试。"
     body, status = error_page(429, message=text)

@@ -209,7 +209,7 @@ class RedisStore:
         return doc["data"]
 
     def _write(
-        self, key: str, data: str, person_id: int | None, expires_at: datetime, now: datetime, **flags: bool
+        self, key: str, data: str, person_id: int | None, expires_at: datetime, now: datetime, **flags: Any
     ) -> bool:
         payload = json.dumps({"data": data, "expires_at": expires_at.isoformat()})
         ttl = self._ttl(expires_at, now)
@@ -269,7 +269,7 @@ class ServerSessionInterface(SessionInterface):
             session.pre, session.pre_sent, session.pre_resign = pre, True, age > _PRESESSION_RESIGN
         return session
 
-    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]  # Flask types the session as SessionMixin; ours is always a ServerSession
         """Write the session if it changed, end the tokens it replaced, and set or clear the cookies."""
         if session.stateless:
             return
@@ -278,7 +278,7 @@ class ServerSessionInterface(SessionInterface):
         session.ended.clear()
         if session.accessed:
             response.vary.add("Cookie")
-        cookie = {
+        cookie: dict[str, Any] = {
             "domain": self.get_cookie_domain(app),
             "path": self.get_cookie_path(app),
             "secure": self.get_cookie_secure(app),

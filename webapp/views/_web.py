@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask_htmx import HTMX
+from flask_htmx import make_response as htmx_response
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException, NotFound
@@ -38,6 +40,9 @@ if TYPE_CHECKING:  # annotations only: views read the database through services
     from ..models import Person
 
 T = TypeVar("T")
+# The htmx request headers (``bool(htmx)`` is ``HX-Request: true``; ``htmx.boosted``, ``htmx.current_url``,
+# ``htmx.history_restore_request``): properties over Flask's ``request``. ``create_app`` calls ``init_app``.
+htmx = HTMX()
 SESSION_HOURS = 2
 REMEMBER_DAYS = 7
 
@@ -79,7 +84,7 @@ def db() -> orm.Session:
 def writes(view: Callable[..., T]) -> Callable[..., T]:
     """Mark a GET view that writes (settles an order it asks the provider about, records an audit row):
     its transaction takes SQLite's write lock at BEGIN, as every POST does."""
-    view.writes = True  # type: ignore[attr-defined]
+    view.writes = True  # type: ignore[attr-defined]  # a marker attribute on the view function
     return view
 
 
@@ -173,7 +178,7 @@ def safe_next(target: str | None) -> str | None:
 def htmx_current_path() -> str | None:
     """The path of the page an htmx request was sent from (``HX-Current-URL``), if the header is a URL at all
     and its path one of this site's; any header a client makes up (``http://[``) is just absent here."""
-    raw = request.headers.get("HX-Current-URL") or ""
+    raw = htmx.current_url or ""  # any text a client sends: parsed defensively (issue 17 D6)
     try:
         path = urlsplit(raw).path
     except ValueError:
@@ -194,8 +199,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
                 target = f"{target}?{urlencode(kept)}"
             expired = "person_id" in session or getattr(session, "lost", False)
             login = url_for("auth.login", next=target, expired=1 if expired else None)
-            if request.headers.get("HX-Request") and not is_history_restore():
-                return "", 200, {"HX-Redirect": login}
+            if htmx and not is_history_restore():
+                return htmx_response("", redirect=login)
             # A history restore swaps whatever it gets into <body> and ignores HX-Redirect: it must get a page.
             return redirect(login)
         return view(*args, **kwargs)
@@ -208,7 +213,7 @@ def keep_on_expiry(*fields: str) -> Callable[[Callable[..., T]], Callable[..., T
     ``next`` (as query arguments), so the page comes back after login with what was chosen still chosen."""
 
     def mark(view: Callable[..., T]) -> Callable[..., T]:
-        view.kept_on_expiry = fields  # type: ignore[attr-defined]
+        view.kept_on_expiry = fields  # type: ignore[attr-defined]  # a marker attribute on the view function
         return view
 
     return mark
@@ -236,17 +241,12 @@ def display_mode() -> str | None:
 
 def is_history_restore() -> bool:
     """htmx asking for a page to put back on 返回 (a history cache miss): it wants the whole page."""
-    return request.headers.get("HX-History-Restore-Request") == "true"
+    return htmx.history_restore_request
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Any:
     """Render a page; an htmx request that names a block gets just that block (a history restore, the page)."""
-    if (
-        block
-        and request.headers.get("HX-Request")
-        and not request.headers.get("HX-Boosted")
-        and not is_history_restore()
-    ):
+    if block and htmx and not htmx.boosted and not is_history_restore():
         return render_block(template, block, **context), status
     return render_template(template, **context), status
 
@@ -382,7 +382,7 @@ def init_app(app: Flask) -> None:
     hsts = int(app.config.get("HSTS_SECONDS") or 0)
 
     @app.after_request
-    def _commit(response):  # type: ignore[no-untyped-def]
+    def _commit(response):
         """One commit per request, unless it failed (the 500 handler rolled back)."""
         response.vary.add("HX-Request")
         session_ = g.get("db")
@@ -402,7 +402,7 @@ def init_app(app: Flask) -> None:
             headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"
 
     @app.after_request
-    def _security_headers(response):  # type: ignore[no-untyped-def]
+    def _security_headers(response):
         security_headers(response.headers)
         response.headers.pop("Server", None)
         if "Cache-Control" not in response.headers and (getattr(session, "server_side", False) or g.get("personal")):

@@ -202,7 +202,7 @@ def logout_everywhere() -> Any:
     """退出所有设备 (我的 → 设置): every session of this person ends, on every phone (R-ID-5)."""
     user = current_user()
     assert user is not None
-    app, person_id = current_app._get_current_object(), user.id  # type: ignore[attr-defined]
+    app, person_id = current_app._get_current_object(), user.id  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
     audit("logout.everywhere", str(person_id), actor_id=person_id)
     # After this request's commit, before its session is saved: the store's own transaction must not
     # wait on the request's (SQLite has one writer).

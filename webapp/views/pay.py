@@ -5,7 +5,8 @@ and the providers' notifications (R-PA-1 … R-PA-6). Thin: ``services.checkout`
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
 from flask_limiter.util import get_remote_address
@@ -17,7 +18,7 @@ from ..payments import orders
 from ..services import checkout, declarations
 from ._checkout import urls_for
 from ._limits import count_one, too_many, used_up
-from ._web import adapters, after_commit, clock, db, found, login_required, me, render, safe_next, writes
+from ._web import adapters, after_commit, clock, db, found, htmx, login_required, me, render, safe_next, writes
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
 
@@ -140,7 +141,7 @@ def order(out_trade_no: str) -> Any:
     """The result page: 缴费成功, 支付结果确认中 (polling, with 取消支付), or why not, with any refund (退款中 polls a
     while, asking the provider, until it reads 已退款)."""
     o = _own_order(out_trade_no)
-    if request.headers.get("HX-Request"):
+    if htmx:
         if o.state.is_open:
             o = checkout.refresh(db(), adapters(), o, clock().now())
         _send_refunds_if_any(o)
@@ -178,7 +179,7 @@ def cancel(out_trade_no: str) -> Any:
 
 def _send_refunds_if_any(o: Any) -> None:
     if o.state is OrderState.UNAPPLIED:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
         after_commit(
             lambda: orders.send_refunds(
                 app.extensions["db_sessionmaker"],
@@ -198,9 +199,10 @@ def notify(provider: str) -> Any:
     if adapter is None:
         abort(404)
     address = get_remote_address()
-    if used_up("RATELIMIT_NOTIFY", address) and not orders.signed_by(adapter, request.headers, request.get_data()):
+    headers = cast(Mapping[str, str], request.headers)  # werkzeug's Headers: a case-insensitive mapping
+    if used_up("RATELIMIT_NOTIFY", address) and not orders.signed_by(adapter, headers, request.get_data()):
         return too_many("RATELIMIT_NOTIFY", address)
-    ack, o = orders.handle_notification(db(), adapter, request.headers, request.get_data(), clock().now())
+    ack, o = orders.handle_notification(db(), adapter, headers, request.get_data(), clock().now())
     if o is not None:
         _send_refunds_if_any(o)
     else:

@@ -116,7 +116,8 @@ def captcha_image(nonce: str) -> Any:
 
     text = captcha.expected(_secret(), nonce, "image", current_app.config.get("CAPTCHA_TEST_ANSWER"))
     buf = io.BytesIO()
-    ImageCaptcha(width=200, height=72, font_sizes=(44, 50, 56)).write(text, buf, format="png")
+    image = ImageCaptcha(width=200, height=72, font_sizes=(44, 50, 56))
+    image.write(text, buf, format="png")  # type: ignore[arg-type]  # annotated as a path; PIL's save takes a file
     return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 

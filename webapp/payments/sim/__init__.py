@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -210,14 +210,14 @@ def create_app(
         store,
         transport,
         mode=str(cfg["SIM_NOTIFY_MODE"]),
-        scale=float(cfg["SIM_RETRY_SCALE"]),
+        scale=float(str(cfg["SIM_RETRY_SCALE"])),
         controls=lambda p: store.controls(p) if controls_enabled else {},
     )
     app.extensions["sim"] = Sim(
         store=store,
         notifier=notifier,
         instance_path=app.instance_path,
-        clock=clock or cfg["CLOCK"],
+        clock=clock or cast(Clock, cfg["CLOCK"]),
         controls_enabled=controls_enabled,
     )
     app.extensions["sim_transport"] = transport

@@ -147,6 +147,7 @@ def register(bp: Blueprint) -> None:
         if method == "alipay.trade.query":
             if not visible:
                 return _not_exist(method)
+            assert trade is not None  # visible
             return _response(
                 method,
                 {
@@ -168,7 +169,9 @@ def register(bp: Blueprint) -> None:
                     sim().store.set_state("alipay", no, "CLOSED", only_from=("UNSEEN",))
                 return _not_exist(method)
             sim().store.set_state("alipay", no, "CLOSED", only_from=("NOTPAY",))
-            if sim().store.trade("alipay", no)["state"] == "PAID":
+            closed = sim().store.trade("alipay", no)
+            assert closed is not None  # it was read above
+            if closed["state"] == "PAID":
                 return _response(
                     method,
                     {

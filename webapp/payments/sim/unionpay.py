@@ -197,6 +197,7 @@ def register(bp: Blueprint) -> None:
             tombstone("unionpay", order_id)
         sim().store.set_state("unionpay", order_id, "CLOSED", only_from=("NOTPAY", "UNSEEN"))
         trade = sim().store.trade("unionpay", order_id)
+        assert trade is not None  # made above (a tombstone when it did not exist)
         if trade["state"] == "PAID":
             return _form(
                 {

@@ -221,10 +221,12 @@ def register(bp: Blueprint) -> None:
         if trade is None:
             tombstone("wechat", no)  # a create still on its way will find the number closed
             trade = sim().store.trade("wechat", no)
+        assert trade is not None  # the tombstone is a trade row
         if trade["state"] == "PAID":
             return _error(400, "ORDERPAID", "订单已支付")
         sim().store.set_state("wechat", no, "CLOSED", only_from=("NOTPAY", "UNSEEN"))
-        if sim().store.trade("wechat", no)["state"] == "PAID":  # paid in the same instant
+        closed = sim().store.trade("wechat", no)
+        if closed is not None and closed["state"] == "PAID":  # paid in the same instant
             return _error(400, "ORDERPAID", "订单已支付")
         return Response(status=204, headers=_headers(""))
 
@@ -238,7 +240,7 @@ def register(bp: Blueprint) -> None:
             return Response("Service Unavailable", status=503)
         doc = request.get_json(silent=True) or {}
         out_refund_no, no = str(doc.get("out_refund_no", "")), str(doc.get("out_trade_no", ""))
-        amount = doc.get("amount") if isinstance(doc.get("amount"), dict) else {}
+        amount = doc["amount"] if isinstance(doc.get("amount"), dict) else {}
         refund_fen, total = amount.get("refund"), amount.get("total")
         row = sim().store.refund("wechat", out_refund_no)
         if row is not None:
