@@ -516,7 +516,7 @@ def seed_bank(instance_path: str, session: Session) -> int:
 # ----------------------------------------------------------------------------------------- population
 
 # 门头沟 and 石景山: no demo persona lives there
-POPULATION_AREAS = {SchemeCode.RESIDENT_MEDICAL: "110109", SchemeCode.FLEXIBLE: "110107"}
+POPULATION_AREAS: dict[str, str] = {SchemeCode.RESIDENT_MEDICAL: "110109", SchemeCode.FLEXIBLE: "110107"}
 _DAYS = 20000  # births spread over 1950-01-01 + 20000 days (to 2004)
 POPULATION_TAX_OFFICE = "国家税务总局北京市石景山区税务局"
 POPULATION_SI_AGENCY = "北京市石景山区社会保险基金管理中心"
@@ -694,7 +694,7 @@ def population(
 
 
 # 2,000.00 and 10,000.00 in their accounts
-POPULATION_BALANCE = {SchemeCode.RESIDENT_MEDICAL: 200_000, SchemeCode.FLEXIBLE: 1_000_000}
+POPULATION_BALANCE: dict[str, int] = {SchemeCode.RESIDENT_MEDICAL: 200_000, SchemeCode.FLEXIBLE: 1_000_000}
 
 
 def population_card(kind: str, i: int) -> str:

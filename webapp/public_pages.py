@@ -71,7 +71,7 @@ class PublicPages:
         self.health_seconds = float(app.config.get("HEALTHZ_CHECK_SECONDS", 1.0))
         si = app.session_interface
         self.session_cookie = si.get_cookie_name(app)
-        self.cookie_options = {
+        self.cookie_options: dict[str, Any] = {
             "domain": si.get_cookie_domain(app),
             "path": si.get_cookie_path(app),
             "secure": si.get_cookie_secure(app),
@@ -83,7 +83,7 @@ class PublicPages:
         from .views._sessions import _presession_serializer, presession_csrf
 
         self.pre_serializer = _presession_serializer(app)
-        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key or b""
         self.token_serializer = URLSafeTimedSerializer(secret, salt="wtf-csrf-token")  # Flask-WTF's own signing
         self.presession_csrf = presession_csrf
         self.clock = app.extensions["clock"]
@@ -146,7 +146,7 @@ class PublicPages:
         if self.session_cookie in cookies:
             return None  # a server-side session (or the cookie of one that ended): Flask
         # The pre-session, as ``ServerSessionInterface.open_session`` reads it.
-        pre, age = _read_presession(self.app, request)  # type: ignore[arg-type]
+        pre, age = _read_presession(self.app, request)  # type: ignore[arg-type]  # a werkzeug Request: all it reads are the cookies
         light = {k: pre[k] for k in LIGHT_KEYS if k in pre}
         pre = dict(pre)
         resign = bool(pre) and age > _PRESESSION_RESIGN
@@ -187,7 +187,7 @@ class PublicPages:
             token = self.token_serializer.dumps(self.presession_csrf(self.app, pre["n"]))
             body = body.replace(self.token_mark.encode(), token.encode())
         if challenge is not None:
-            body = body.replace(self.nonce_mark.encode(), challenge["n"].encode())
+            body = body.replace(self.nonce_mark.encode(), str(challenge["n"]).encode())
         # The cookie, as ``views._sessions._write_presession`` sends it.
         before = {k: v for k, v in pre.items() if k != "n"}
         if light != before:
@@ -272,4 +272,4 @@ def init_app(app: Flask) -> None:
     """Put the fast path in front of the app (PUBLIC_PAGE_CACHE, on unless 0)."""
     if str(app.config.get("PUBLIC_PAGE_CACHE", "1")) in ("0", "False", "false"):
         return
-    app.wsgi_app = PublicPages(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = PublicPages(app, app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
