@@ -440,6 +440,7 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
         .with_for_update(of=Receivable)
     ).all()
     items: dict[int, list[FlexReceivable]] = defaultdict(list)
+    months = {p: Month.of(p) for p in periods}  # the window's three months, made once (not once per row)
     for rid, payer, office, insurance, period, fen in rows:
         a = by_payer.get((payer, office))
         if a is not None:
@@ -447,7 +448,7 @@ def plan(session: Session, run: BatchRun, agreement_ids: list[int]) -> int:
                 FlexReceivable(
                     id=rid,
                     insurance=insurance,
-                    fee_period=Month.of(period),
+                    fee_period=months.get(period) or Month.of(period),
                     amount=fen_to_yuan(fen),
                     charge_type="",
                     notice_no=None,
