@@ -131,6 +131,10 @@ def phone(
         device["user_agent"] = device["user_agent"] + HOST_UA[host]
         context = browser_instance.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai")
         context.set_default_timeout(15_000)
+        # Assertions wait as long as actions do: under CI's load an htmx round trip can pass 5 s (expect's default).
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=15_000)
         contexts.append(context)
         ph = Phone(page=context.new_page(), base=live_server.url, prefix=request.node.name)
         ph.page.on(
