@@ -189,3 +189,55 @@ def test_R_QD_2_someone_elses_numbers_and_orders_are_not_found(app: Flask, qd, p
     assert b.get(f"/qd/pay/{other}").status_code == 404
     assert b.get(f"/qd/base/{other}").status_code == 404
     assert b.post(f"/qd/base/{other}", {"base": "5000"}).status_code == 404
+
+
+def test_R_QD_2_shuishuitong_asks_for_its_real_name_login_first(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    """R-QD-2: 税税通 (qd-sst) reuses the app's real-name login (face check) before the name + ID entry."""
+    b = Browser(app)
+    r = b.get("/qd?ch=qd-sst")
+    assert r.status_code == 302 and r.location.startswith("/login?next=")
+    b.login(qd["no_base"].name, qd["no_base"].id_number, "/qd")
+    page = text(b.get("/qd"))
+    assert "灵活就业、居民社保费缴纳" in page and "税税通APP" in page
+    r = b.post("/qd", {"name": qd["flex"].name, "id_type": "resident_id", "id_number": qd["flex"].id_number})
+    assert r.status_code == 303 and "/qd/modules" in r.location
+    page = text(b.get("/qd/order/999999"))
+    assert "404" in page or "不存在" in page or "找不到" in page
+
+
+def test_R_QD_1_methods_follow_the_channel(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    """R-QD-1: WeChat entries 微信支付, Alipay 支付宝, 云闪付 银联; 税税通 the three (docs/qingdao.md)."""
+    from webapp.domain.channels import methods_for
+
+    assert methods_for("qd-wechat", "qd") == methods_for("qd-city", "qd") == ["wechat"]
+    assert methods_for("qd-alipay", "qd") == ["alipay"] and methods_for("qd-unionpay", "qd") == ["unionpay"]
+    assert methods_for("qd-sst", "qd") == ["wechat", "alipay", "unionpay"]
+    b = enter(app, qd["flex"], "qd-alipay")
+    pension = number_id(app, qd["flex"], "pension")
+    ids = re.findall(r'name="receivable_id" value="(\d+)"', text(b.get(f"/qd/pay/{pension}")))
+    order_url = b.post(f"/qd/pay/{pension}", {"receivable_id": ids}).location
+    page = text(b.get(order_url))
+    assert "支付宝" in page and "微信支付" not in page
+    r = b.post(order_url, {"method": "wechat"})  # not this channel's: refused, nothing started
+    assert r.status_code == 422 and "请选择本渠道支持的支付方式" in text(r)
+
+
+def test_R_QD_3_a_declared_order_can_be_cancelled_and_paid_again(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    b = enter(app, qd["flex"])
+    pension = number_id(app, qd["flex"], "pension")
+    ids = re.findall(r'name="receivable_id" value="(\d+)"', text(b.get(f"/qd/pay/{pension}")))
+    order_url = b.post(f"/qd/pay/{pension}", {"receivable_id": ids}).location
+    assert "继续缴费" in text(b.get("/qd/pay"))
+    again = b.post(f"/qd/pay/{pension}", {"receivable_id": ids})
+    assert again.status_code == 422 and "已申报" in text(again)
+    r = b.post(order_url, {"void": "1"})
+    assert r.status_code == 303
+    assert "立即缴费" in text(b.get("/qd/pay")) and "继续缴费" not in text(b.get("/qd/pay"))
+
+
+def test_R_QD_2_shuishuitong_without_login_posting_the_form_goes_to_login(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    b = Browser(app)
+    b.get("/qd?ch=qd-wechat")
+    b.get("/qd?ch=qd-sst")
+    r = b.post("/qd", {"name": qd["flex"].name, "id_type": "resident_id", "id_number": qd["flex"].id_number})
+    assert r.status_code == 303 and r.location.startswith("/login?next=")

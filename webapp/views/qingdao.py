@@ -100,7 +100,9 @@ def index() -> Any:
     channel = _channel()
     if channel is None:
         return _page("choose.html")
-    if channel in QINGDAO.login_first and current_user() is None:
+    # The budgets below count in transactions of their own, so nothing here reads the database before them
+    # (SQLite has one writer); a POST checks 税税通's login after counting.
+    if request.method == "GET" and channel in QINGDAO.login_first and current_user() is None:
         return redirect(url_for("auth.login", next=url_for("qingdao.index")))
     form = {"name": "", "id_type": "resident_id", "id_number": ""}
     errors: dict[str, str] = {}
@@ -125,6 +127,9 @@ def index() -> Any:
             )
             if isinstance(budget, Refused):
                 return too_many(budget)
+            if channel in QINGDAO.login_first and current_user() is None:
+                after_commit(budget.release)
+                return redirect(url_for("auth.login", next=url_for("qingdao.index")), 303)
             key = register_key(str(current_app.config["SECRET_KEY"]))
             try:
                 person = qd.find(db(), form["name"], form["id_type"], form["id_number"], key)
