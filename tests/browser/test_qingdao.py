@@ -88,8 +88,8 @@ def enter(ph: QdPhone, channel: str, module: str, who: tuple[str, str]) -> None:
 
 
 def pay_first_number(ph: QdPhone, method: str | None, amount: str, brand: str) -> None:
-    """第三步 … 第八步: 缴费 → 立即缴费 (个人参保编号, 险种类型, 缴费基数) → 核对缴费金额, 立即缴费 → 核对“订单金额”, 确定 →
-    输入交易密码 → 缴费成功, 完成."""
+    """第三步 … 第八步: 缴费 → 立即缴费 (个人参保编号, 险种类型, 缴费基数) → 核对缴费金额, 立即缴费 →
+    核对“订单金额”, 确定 → 输入交易密码 → 缴费成功, 完成."""
     page = ph.page
     page.locator(".app-tile", has_text=re.compile(r"^\s*缴费\s*$")).click()
     number = page.locator(".qd-number").first
