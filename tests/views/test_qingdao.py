@@ -244,3 +244,37 @@ def test_R_QD_2_shuishuitong_without_login_posting_the_form_goes_to_login(app: F
     b.get("/qd?ch=qd-sst")
     r = b.post("/qd", {"name": qd["flex"].name, "id_type": "resident_id", "id_number": qd["flex"].id_number})
     assert r.status_code == 303 and r.location.startswith("/login?next=")
+
+
+def test_R_QD_8_money_taken_for_a_fee_that_settled_nothing_goes_back_and_the_records_say_so(
+    app: Flask, qd, providers
+) -> None:  # type: ignore[no-untyped-def]
+    """如有已扣款缴费未成功的情况，费用将自动退款 (R-PA-5 everywhere): the provider took the money (its notification
+    lost) for a declaration voided meanwhile; the reconcile job refunds it within one run and 缴费记录 says 已退款."""
+    from datetime import timedelta
+
+    from webapp import jobs
+    from webapp.models import Receivable
+
+    b = enter(app, qd["flex"], "qd-unionpay")
+    pension = number_id(app, qd["flex"], "pension")
+    ids = re.findall(r'name="receivable_id" value="(\d+)"', text(b.get(f"/qd/pay/{pension}")))
+    order_url = b.post(f"/qd/pay/{pension}", {"receivable_id": ids}).location
+    b.follow(b.post(order_url, {"method": "unionpay"}))
+    order = latest_order(b)
+    controls.set(providers, "unionpay", notify="drop")
+    assert controls.pay(providers, "unionpay", order)
+    with app.extensions["db_sessionmaker"]() as s:  # voided behind the app's back while the order was open
+        decl = s.scalar(select(Declaration).order_by(Declaration.id.desc()))
+        decl.status = "void"
+        s.execute(
+            Receivable.__table__.update()
+            .where(Receivable.declaration_id == decl.id)
+            .values(status="due", declaration_id=None)
+        )
+        s.commit()
+    app.extensions["clock"].advance(timedelta(seconds=61))
+    assert jobs.reconcile(app) == 1
+    records = text(b.get("/qd/records"))
+    assert "缴费未成功" in records and "已退款 2026-11-22" in records and "¥1,600.00" in records
+    assert one(app, select(func.count()).select_from(SettledPayment)) == 0

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..db import atomic
 from ..domain import qingdao as rules
-from ..domain.calendar import BEIJING
+from ..domain.calendar import BEIJING, Month
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import (
@@ -24,7 +24,7 @@ from ..domain.statuses import (
     QdBaseState,
     ReceivableStatus,
 )
-from ..models import Declaration, Enrolment, Person, QdBaseChoice, QdInsured, Receivable, SettledPayment
+from ..models import Declaration, Enrolment, Person, QdBaseChoice, QdInsured, Receivable, Refund, SettledPayment
 from . import declarations
 from .audit import record
 from .identity import holder
@@ -230,6 +230,12 @@ def records(session: Session, person_id: int) -> list[RecordLine]:
         )
         for start, insurance, charge, p in rows
     ]
+
+
+def refunds(session: Session, person_id: int) -> list[Refund]:
+    """Money taken for a Qingdao fee that settled nothing and goes back (退款中 / 已退款 with the date; 云闪付's
+    如有已扣款缴费未成功的情况，费用将自动退款, R-PA-5 everywhere)."""
+    return declarations.refunds_between(session, person_id, SCHEME, Month(1990, 1), Month(2100, 12))
 
 
 # ------------------------------------------------------------------------------------------ enrolment
