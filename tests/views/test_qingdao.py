@@ -278,3 +278,26 @@ def test_R_QD_8_money_taken_for_a_fee_that_settled_nothing_goes_back_and_the_rec
     records = text(b.get("/qd/records"))
     assert "缴费未成功" in records and "已退款 2026-11-22" in records and "¥1,600.00" in records
     assert one(app, select(func.count()).select_from(SettledPayment)) == 0
+
+
+def test_R_QD_2_a_finding_lasts_thirty_minutes_then_the_entry_asks_again(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    b = enter(app, qd["flex"])
+    interface = app.session_interface
+    real_now = interface.now  # type: ignore[attr-defined]
+    try:
+        interface.now = lambda: real_now() + timedelta(minutes=31)  # type: ignore[attr-defined]
+        r = b.get("/qd/pay")
+        assert r.status_code == 302 and r.location.endswith("/qd?expired=1")
+        assert "查询已过期" in text(b.get(r.location))
+        r = b.get("/qd/pay", headers={"HX-Request": "true"})
+        assert r.headers.get("HX-Redirect", "").endswith("/qd?expired=1")
+    finally:
+        interface.now = real_now  # type: ignore[attr-defined]
+
+
+def test_R_QD_2_leaving_ends_the_finding(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    b = enter(app, qd["flex"])
+    assert b.post("/qd/leave").status_code == 303
+    assert b.get("/qd/pay").status_code == 302
