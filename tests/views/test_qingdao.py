@@ -301,3 +301,16 @@ def test_R_QD_2_leaving_ends_the_finding(app: Flask, qd) -> None:  # type: ignor
     b = enter(app, qd["flex"])
     assert b.post("/qd/leave").status_code == 303
     assert b.get("/qd/pay").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/qd/modules", "/qd/pay", "/qd/special", "/qd/base", "/qd/records", "/qd/pay/{pension}", "/qd/base/{pension}"],
+)
+def test_R_QD_3_qingdao_pages_stay_within_the_statement_budget(app: Flask, qd, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12's budget holds for Qingdao's pages: at most 4 SQL statements per GET."""
+    from tests.views.test_query_budget import SERVICE_BUDGET, statements
+
+    b = enter(app, qd["flex"])
+    seen = statements(b, path.format(pension=number_id(app, qd["flex"], "pension")))
+    assert len(seen) <= SERVICE_BUDGET, seen

@@ -86,12 +86,15 @@ class InsuredNumber:
 
 
 def insured_numbers(session: Session, person_id: int, today: date, *, special: bool) -> list[InsuredNumber]:
-    """The person's 个人参保编号 with their due bills: this year's normal bills (缴费) or earlier years' items
-    (特殊缴费), oldest first. Two statements."""
-    rows = list(
-        session.scalars(select(QdInsured).where(QdInsured.person_id == person_id).order_by(QdInsured.insurance.desc()))
-    )
-    by_insurance = {r.insurance: InsuredNumber(r) for r in rows}
+    """The person's 个人参保编号 with this year's base choice and their due bills: this year's normal bills (缴费)
+    or earlier years' items (特殊缴费), oldest first. Two statements."""
+    rows = session.execute(
+        select(QdInsured, QdBaseChoice)
+        .outerjoin(QdBaseChoice, (QdBaseChoice.qd_insured_id == QdInsured.id) & (QdBaseChoice.year == today.year))
+        .where(QdInsured.person_id == person_id)
+        .order_by(QdInsured.insurance.desc())
+    ).all()
+    by_insurance = {row.insurance: InsuredNumber(row, chosen=None if special else chosen) for row, chosen in rows}
     bills = session.scalars(
         select(Receivable)
         .where(
@@ -105,15 +108,6 @@ def insured_numbers(session: Session, person_id: int, today: date, *, special: b
     for b in bills:
         if (b.charge_type in SPECIAL_CHARGE_TYPES) == special and b.insurance in by_insurance:
             by_insurance[b.insurance].bills.append(b)
-    if not special and rows:
-        for c in session.scalars(
-            select(QdBaseChoice).where(
-                QdBaseChoice.qd_insured_id.in_([r.id for r in rows]), QdBaseChoice.year == today.year
-            )
-        ):
-            for n in by_insurance.values():
-                if n.row.id == c.qd_insured_id:
-                    n.chosen = c
     return list(by_insurance.values())
 
 
