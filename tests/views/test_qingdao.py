@@ -314,3 +314,12 @@ def test_R_QD_3_qingdao_pages_stay_within_the_statement_budget(app: Flask, qd, p
     b = enter(app, qd["flex"])
     seen = statements(b, path.format(pension=number_id(app, qd["flex"], "pension")))
     assert len(seen) <= SERVICE_BUDGET, seen
+
+
+def test_R_QD_1_shuishuitongs_login_never_says_jingtong(app: Flask) -> None:
+    """R-QD-1: the pages say the channel's own names, never 京通 — the real-name login 税税通 reuses included."""
+    b = Browser(app)
+    b.get("/qd?ch=qd-sst")
+    page = text(b.get("/login?next=/qd"))
+    assert "税税通" in page and "京通" not in page
+    assert "京通" in text(Browser(app).get("/login?ch=etax-web"))  # Beijing's as before
