@@ -72,9 +72,13 @@ def qd_phone(
         page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
         return QdPhone(page, live_server.url, request.node.name, mode)
 
-    yield make
-    for c in contexts:
-        c.close()
+    expect.set_options(timeout=15_000)  # two cores shared by several test runs: a boosted page may take a while
+    try:
+        yield make
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default, for the other tests of this process
+        for c in contexts:
+            c.close()
     assert violations == []
 
 
