@@ -27,7 +27,7 @@ from ..domain.errors import NotFound, RuleViolation
 from ..domain.identity import ID_TYPES
 from ..domain.levy import levy_of
 from ..domain.statuses import CertificateStatus
-from ..models import Certificate, CertificateItem, CertificatePage, Person, Receivable, SettledPayment
+from ..models import Certificate, CertificateItem, CertificatePage, Enrolment, Person, Receivable, SettledPayment
 from .audit import record
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,24 @@ def _post_batch(session: Session, today: date, after_id: int) -> tuple[int, int 
     if not batch:
         return 0, None
     posted = 0
+    regions = _regions_of(session, [p.receivable_id for p in batch])
     for p in batch:
         on = rules.posting_date(p.paid_at)
         if on <= today:
-            p.posted_on, p.e_ticket_no = on, rules.e_ticket_no(on, p.id)
+            p.posted_on, p.e_ticket_no = on, rules.e_ticket_no(on, p.id, regions.get(p.receivable_id, "beijing"))
             posted += 1
     session.flush()
     return posted, batch[-1].id
+
+
+def _regions_of(session: Session, receivable_ids: list[int]) -> dict[int, str]:
+    """The region each receivable's enrolment is in (its 电子税票号码 prefix, ``domain.regions``): one statement."""
+    rows = session.execute(
+        select(Receivable.id, Enrolment.region)
+        .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
+        .where(Receivable.id.in_(receivable_ids))
+    )
+    return {rid: region for rid, region in rows}
 
 
 def post_due(session: Session, today: date) -> int:

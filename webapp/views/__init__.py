@@ -18,6 +18,7 @@ from . import (
     flexible,
     hall,
     pay,
+    qingdao,
     resident_medical,
     resident_pension,
     verify,
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     resident_pension.bp,
     certificates.bp,
     verify.bp,
+    qingdao.bp,
 )
 
 
