@@ -26,6 +26,7 @@ from ..domain.calendar import BEIJING, Month
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.identity import ID_TYPES
 from ..domain.levy import levy_of
+from ..domain.regions import region as region_of
 from ..domain.statuses import CertificateStatus
 from ..models import Certificate, CertificateItem, CertificatePage, Enrolment, Person, Receivable, SettledPayment
 from .audit import record
@@ -173,7 +174,8 @@ def by_tax_office(items: list[SettledPayment]) -> dict[str, list[SettledPayment]
     return groups
 
 
-def _unique_check_code(session: Session) -> str:
+def unique_check_code(session: Session) -> str:
+    """A 证明校验码 no certificate has yet."""
     for _ in range(10):
         code = rules.new_check_code()
         if session.scalar(select(Certificate.id).where(Certificate.check_code == code)) is None:
@@ -212,7 +214,7 @@ def apply(
         tax_office=tax_office,
         period_start=min(p.receivable.fee_period_start for p in items),
         period_end=max(p.receivable.fee_period_end for p in items),
-        check_code=_unique_check_code(session),
+        check_code=unique_check_code(session),
         total_fen=sum(p.amount_fen for p in items),
         status=CertificateStatus.MAKING,
         requested_at=now,
@@ -319,6 +321,7 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
         )
     key = rules.verify_key(settings.secret, cert.check_code, payer.id_number)
     return rules.CertificateDoc(
+        title=region_of(cert.region).certificate_title,
         number=cert.number or "",
         check_code=cert.check_code,
         payer_name=payer.name,

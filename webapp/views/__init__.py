@@ -18,6 +18,7 @@ from . import (
     flexible,
     hall,
     pay,
+    qd_certificates,
     qingdao,
     resident_medical,
     resident_pension,
@@ -35,6 +36,7 @@ BLUEPRINTS = (
     certificates.bp,
     verify.bp,
     qingdao.bp,
+    qd_certificates.bp,
 )
 
 
