@@ -115,6 +115,9 @@ def test_R_QD_3_pay_walks_to_success_through_the_shared_checkout(app: Flask, qd,
     b = enter(app, qd["flex"])
     page = text(b.get("/qd/pay"))
     assert "企业职工基本养老保险" in page and "缴费基数：5000" in page and "立即缴费" in page
+    with app.extensions["db_sessionmaker"]() as s:
+        numbers = numbers_of(s, qd["flex"])
+    assert numbers["pension"] not in page and numbers["pension"][-4:] in page  # 个人参保编号 masked
     pension = number_id(app, qd["flex"], "pension")
     page = text(b.get(f"/qd/pay/{pension}"))
     assert "1,600.00" in page and "2026-10" in page and "2026-11" in page

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
 from ..domain import qingdao as rules
+from ..domain.certificates import mask_number
 from ..domain.channels import QINGDAO_CHANNELS
 from ..domain.errors import RuleViolation
 from ..domain.identity import IdentityError, mask_id_number, mask_name, normalize_id_number, register_key
@@ -53,7 +54,7 @@ _KEY = "qd_found"
 
 @bp.app_context_processor
 def _qd_helpers() -> dict[str, Any]:
-    return {"QD": QINGDAO, "QD_INSURANCE": rules.INSURANCE_LABELS}
+    return {"QD": QINGDAO, "QD_INSURANCE": rules.INSURANCE_LABELS, "qd_mask": mask_number}
 
 
 def _channel() -> str | None:
