@@ -731,5 +731,7 @@ class QdBaseChoice(Base):
     channel: Mapped[str] = mapped_column(sa.String(12))
     chosen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 云闪付: 选择缴费基数是否允许用于批扣 (seed 002, R-QD-8), passed to the bureau with the base.
+    batch_debit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     insured: Mapped[QdInsured] = orm.relationship()

@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from ..db import atomic
 from ..domain import certificates as rules
 from ..domain.calendar import BEIJING, Month
 from ..domain.errors import NotFound, RuleViolation
@@ -111,6 +112,7 @@ def lines(items: list[SettledPayment]) -> list[Line]:
     ]
 
 
+@atomic
 def issue(
     session: Session,
     issuer: Person,

@@ -19,6 +19,7 @@ from . import (
     hall,
     pay,
     qd_certificates,
+    qd_unionpay,
     qingdao,
     resident_medical,
     resident_pension,
@@ -37,6 +38,7 @@ BLUEPRINTS = (
     verify.bp,
     qingdao.bp,
     qd_certificates.bp,
+    qd_unionpay.bp,
 )
 
 
