@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.conftest import Browser, text
 from tests.factories import id_number, make_person
-from tests.qd_factories import bill_months, make_qd_worker
+from tests.qd_factories import bill_months, make_qd_worker, numbers_of
 from webapp.demo import settle_past
 from webapp.domain.calendar import Month
 from webapp.models import AuditEvent, Certificate, Receivable
@@ -101,6 +101,8 @@ def test_R_QD_7_for_oneself_query_issue_view_and_download_an_encrypted_verifiabl
     assert reader.trailer["/Encrypt"]["/R"] == 6 and reader.trailer["/Encrypt"]["/V"] == 5  # AES-256, revision 6
     words = "".join(p.extract_text() for p in reader.pages)
     assert "国家税务总局青岛市税务局" in words and worker.id_number in words and number.group(0) in words
+    with app.extensions["db_sessionmaker"]() as s:
+        assert all(n in words for n in numbers_of(s, worker).values())  # 人员编号: the 个人参保编号
     with app.extensions["db_sessionmaker"]() as s:
         cert = s.get(Certificate, cid)
         assert cert is not None and cert.region == "qingdao" and cert.issuer_id is None

@@ -28,7 +28,16 @@ from ..domain.identity import ID_TYPES
 from ..domain.levy import levy_of
 from ..domain.regions import region as region_of
 from ..domain.statuses import CertificateStatus
-from ..models import Certificate, CertificateItem, CertificatePage, Enrolment, Person, Receivable, SettledPayment
+from ..models import (
+    Certificate,
+    CertificateItem,
+    CertificatePage,
+    Enrolment,
+    Person,
+    QdInsured,
+    Receivable,
+    SettledPayment,
+)
 from .audit import record
 
 log = logging.getLogger(__name__)
@@ -299,6 +308,11 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
     """What the certificate prints, from its fixed items."""
     payer = cert.payer
     lines = []
+    # 人员编号 in Qingdao is the 个人参保编号 of the line's 险种类型 (seed 002); Beijing's is the person's.
+    qd_numbers: dict[str, str] = {}
+    if cert.region == "qingdao" and (session := orm.object_session(cert)) is not None:
+        rows = session.scalars(select(QdInsured).where(QdInsured.person_id == cert.payer_id))
+        qd_numbers = {q.insurance: q.insured_no for q in rows}
     for item in sorted(cert.items, key=lambda i: (i.payment.receivable.fee_period_start, i.payment.id)):
         p = item.payment
         r = p.receivable
@@ -310,7 +324,7 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
                 e_ticket_no=p.e_ticket_no,
                 si_agency=r.si_agency,
                 unit_no="",  # 单位编号 is an employer's: blank for a person paying for themselves, as in the guide
-                person_no=r.insured.person_no or "",
+                person_no=qd_numbers.get(r.insurance) or r.insured.person_no or "",
                 item=levy.item,
                 subject=levy.subject,
                 subitem=levy.subitem,
