@@ -179,6 +179,8 @@ def view(certificate_id: int) -> Any:
 def page(certificate_id: int, page_no: int) -> Any:
     """One page image (PNG)."""
     cert = _theirs(certificate_id)
+    if cert.status != "made":
+        return render("_components/error.html", title="证明尚未制作成功", message=certs.MSG_FAILED, status=409)
     with found():
         png = certs.page_png(db(), cert, page_no)
     return Response(png, mimetype="image/png", headers=NO_STORE)
