@@ -244,3 +244,82 @@ def test_R_QD_2_shuishuitong_without_login_posting_the_form_goes_to_login(app: F
     b.get("/qd?ch=qd-sst")
     r = b.post("/qd", {"name": qd["flex"].name, "id_type": "resident_id", "id_number": qd["flex"].id_number})
     assert r.status_code == 303 and r.location.startswith("/login?next=")
+
+
+def test_R_QD_8_money_taken_for_a_fee_that_settled_nothing_goes_back_and_the_records_say_so(
+    app: Flask, qd, providers
+) -> None:  # type: ignore[no-untyped-def]
+    """如有已扣款缴费未成功的情况，费用将自动退款 (R-PA-5 everywhere): the provider took the money (its notification
+    lost) for a declaration voided meanwhile; the reconcile job refunds it within one run and 缴费记录 says 已退款."""
+    from datetime import timedelta
+
+    from webapp import jobs
+    from webapp.models import Receivable
+
+    b = enter(app, qd["flex"], "qd-unionpay")
+    pension = number_id(app, qd["flex"], "pension")
+    ids = re.findall(r'name="receivable_id" value="(\d+)"', text(b.get(f"/qd/pay/{pension}")))
+    order_url = b.post(f"/qd/pay/{pension}", {"receivable_id": ids}).location
+    b.follow(b.post(order_url, {"method": "unionpay"}))
+    order = latest_order(b)
+    controls.set(providers, "unionpay", notify="drop")
+    assert controls.pay(providers, "unionpay", order)
+    with app.extensions["db_sessionmaker"]() as s:  # voided behind the app's back while the order was open
+        decl = s.scalar(select(Declaration).order_by(Declaration.id.desc()))
+        decl.status = "void"
+        s.execute(
+            Receivable.__table__.update()
+            .where(Receivable.declaration_id == decl.id)
+            .values(status="due", declaration_id=None)
+        )
+        s.commit()
+    app.extensions["clock"].advance(timedelta(seconds=61))
+    assert jobs.reconcile(app) == 1
+    records = text(b.get("/qd/records"))
+    assert "缴费未成功" in records and "已退款 2026-11-22" in records and "¥1,600.00" in records
+    assert one(app, select(func.count()).select_from(SettledPayment)) == 0
+
+
+def test_R_QD_2_a_finding_lasts_thirty_minutes_then_the_entry_asks_again(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    b = enter(app, qd["flex"])
+    interface = app.session_interface
+    real_now = interface.now  # type: ignore[attr-defined]
+    try:
+        interface.now = lambda: real_now() + timedelta(minutes=31)  # type: ignore[attr-defined]
+        r = b.get("/qd/pay")
+        assert r.status_code == 302 and r.location.endswith("/qd?expired=1")
+        assert "查询已过期" in text(b.get(r.location))
+        r = b.get("/qd/pay", headers={"HX-Request": "true"})
+        assert r.headers.get("HX-Redirect", "").endswith("/qd?expired=1")
+    finally:
+        interface.now = real_now  # type: ignore[attr-defined]
+
+
+def test_R_QD_2_leaving_ends_the_finding(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]
+    b = enter(app, qd["flex"])
+    assert b.post("/qd/leave").status_code == 303
+    assert b.get("/qd/pay").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/qd/modules", "/qd/pay", "/qd/special", "/qd/base", "/qd/records", "/qd/pay/{pension}", "/qd/base/{pension}"],
+)
+def test_R_QD_3_qingdao_pages_stay_within_the_statement_budget(app: Flask, qd, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12's budget holds for Qingdao's pages: at most 4 SQL statements per GET."""
+    from tests.views.test_query_budget import SERVICE_BUDGET, statements
+
+    b = enter(app, qd["flex"])
+    seen = statements(b, path.format(pension=number_id(app, qd["flex"], "pension")))
+    assert len(seen) <= SERVICE_BUDGET, seen
+
+
+def test_R_QD_1_shuishuitongs_login_never_says_jingtong(app: Flask) -> None:
+    """R-QD-1: the pages say the channel's own names, never 京通 — the real-name login 税税通 reuses included."""
+    b = Browser(app)
+    b.get("/qd?ch=qd-sst")
+    page = text(b.get("/login?next=/qd"))
+    assert "税税通" in page and "京通" not in page
+    assert "京通" in text(Browser(app).get("/login?ch=etax-web"))  # Beijing's as before

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..db import atomic
 from ..domain import qingdao as rules
-from ..domain.calendar import BEIJING
+from ..domain.calendar import BEIJING, Month
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.schemes import SchemeCode
 from ..domain.statuses import (
@@ -24,7 +24,7 @@ from ..domain.statuses import (
     QdBaseState,
     ReceivableStatus,
 )
-from ..models import Declaration, Enrolment, Person, QdBaseChoice, QdInsured, Receivable, SettledPayment
+from ..models import Declaration, Enrolment, Person, QdBaseChoice, QdInsured, Receivable, Refund, SettledPayment
 from . import declarations
 from .audit import record
 from .identity import holder
@@ -86,12 +86,15 @@ class InsuredNumber:
 
 
 def insured_numbers(session: Session, person_id: int, today: date, *, special: bool) -> list[InsuredNumber]:
-    """The person's 个人参保编号 with their due bills: this year's normal bills (缴费) or earlier years' items
-    (特殊缴费), oldest first. Two statements."""
-    rows = list(
-        session.scalars(select(QdInsured).where(QdInsured.person_id == person_id).order_by(QdInsured.insurance.desc()))
-    )
-    by_insurance = {r.insurance: InsuredNumber(r) for r in rows}
+    """The person's 个人参保编号 with this year's base choice and their due bills: this year's normal bills (缴费)
+    or earlier years' items (特殊缴费), oldest first. Two statements."""
+    rows = session.execute(
+        select(QdInsured, QdBaseChoice)
+        .outerjoin(QdBaseChoice, (QdBaseChoice.qd_insured_id == QdInsured.id) & (QdBaseChoice.year == today.year))
+        .where(QdInsured.person_id == person_id)
+        .order_by(QdInsured.insurance.desc())
+    ).all()
+    by_insurance = {row.insurance: InsuredNumber(row, chosen=None if special else chosen) for row, chosen in rows}
     bills = session.scalars(
         select(Receivable)
         .where(
@@ -105,15 +108,6 @@ def insured_numbers(session: Session, person_id: int, today: date, *, special: b
     for b in bills:
         if (b.charge_type in SPECIAL_CHARGE_TYPES) == special and b.insurance in by_insurance:
             by_insurance[b.insurance].bills.append(b)
-    if not special and rows:
-        for c in session.scalars(
-            select(QdBaseChoice).where(
-                QdBaseChoice.qd_insured_id.in_([r.id for r in rows]), QdBaseChoice.year == today.year
-            )
-        ):
-            for n in by_insurance.values():
-                if n.row.id == c.qd_insured_id:
-                    n.chosen = c
     return list(by_insurance.values())
 
 
@@ -230,6 +224,12 @@ def records(session: Session, person_id: int) -> list[RecordLine]:
         )
         for start, insurance, charge, p in rows
     ]
+
+
+def refunds(session: Session, person_id: int) -> list[Refund]:
+    """Money taken for a Qingdao fee that settled nothing and goes back (退款中 / 已退款 with the date; 云闪付's
+    如有已扣款缴费未成功的情况，费用将自动退款, R-PA-5 everywhere)."""
+    return declarations.refunds_between(session, person_id, SCHEME, Month(1990, 1), Month(2100, 12))
 
 
 # ------------------------------------------------------------------------------------------ enrolment

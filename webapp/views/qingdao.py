@@ -385,7 +385,13 @@ def records() -> Any:
     person, away = _required()
     if away:
         return away
-    return _page("records.html", rows=qd.records(db(), person.id), who=_who(person), fen_to_yuan=fen_to_yuan)
+    return _page(
+        "records.html",
+        rows=qd.records(db(), person.id),
+        refunds=qd.refunds(db(), person.id),
+        who=_who(person),
+        fen_to_yuan=fen_to_yuan,
+    )
 
 
 # ------------------------------------------------------------------------------------- 缴费档次或基数选择
