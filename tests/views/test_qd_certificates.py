@@ -220,3 +220,14 @@ def _people(app: Flask, n: int) -> list:  # type: ignore[type-arg]
         people = [make_person(s, f"路人{i}") for i in range(n)]
         s.commit()
     return people
+
+
+def test_R_QD_7_pages_stay_within_the_statement_budget(app: Flask, paid) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12's budget holds for 社保费完税证明's form and the issued certificate's page."""
+    from tests.views.test_query_budget import SERVICE_BUDGET, statements
+
+    b = sst(app, paid["worker"])
+    assert len(statements(b, "/qd/certificates")) <= SERVICE_BUDGET
+    r = ask(b, action="issue")
+    seen = statements(b, r.location)
+    assert len(seen) <= SERVICE_BUDGET, seen

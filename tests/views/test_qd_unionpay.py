@@ -192,3 +192,20 @@ def test_R_QD_8_pages_after_the_menu_need_the_finding(app: Flask) -> None:
         r = b.get(url)
         assert r.status_code == 302 and "/qd/unionpay/" in r.location
     assert b.get("/qd/unionpay/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("who", "menu", "extra", "path"),
+    [
+        ("flex", "pension", {}, "/qd/unionpay/pension/pay"),
+        ("flex", "medical", {}, "/qd/unionpay/medical/records"),
+        ("arrears", "backpay", {"insurance": "medical", "year": "2024"}, "/qd/unionpay/backpay/medical/2024"),
+    ],
+)
+def test_R_QD_8_pages_stay_within_the_statement_budget(app: Flask, people, who, menu, extra, path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12's budget holds for 云闪付's pages: at most 4 SQL statements per GET."""
+    from tests.views.test_query_budget import SERVICE_BUDGET, statements
+
+    b, _ = open_menu(app, people[who], menu, **extra)
+    seen = statements(b, path)
+    assert len(seen) <= SERVICE_BUDGET, seen
