@@ -1,6 +1,6 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
 demo holder | demo population | receivables generate | generate-rm | generate-rp | import-special |
-import-special-rp | payments reconcile | payments post | batch-debit run | agreements import-changes | qr``.
+import-special-rp | import-qd | payments reconcile | payments post | batch-debit run | agreements import-changes | qr``.
 Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations

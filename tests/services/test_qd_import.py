@@ -50,8 +50,10 @@ def test_R_QD_5_a_bad_row_is_reported_by_line_and_nothing_loads(app: Flask) -> N
         with pytest.raises(qd_import.ImportFileError) as e:
             qd_import.load(s, text, 2026, NOW)
         lines = [line for line, _ in e.value.errors]
-        assert lines == [3, 5, 6, 7, 8]  # the parse reports every unreadable row; the rest is not looked up
-        assert "险种类型不正确" in dict(e.value.errors)[3] and "与第2行重复" in dict(e.value.errors)[8]
+        assert lines == [3, 4, 5, 6, 7, 8, 9]  # every bad row, by line (issue 18's pipeline)
+        errors = dict(e.value.errors)
+        assert "险种类型不正确" in errors[3] and "与第2行重复" in errors[8] and "未查询到个人参保编号" in errors[4]
+        assert "险种类型为职工基本医疗保险" in errors[9]
         with pytest.raises(qd_import.ImportFileError) as e:
             qd_import.load(
                 s,

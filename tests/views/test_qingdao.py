@@ -235,7 +235,10 @@ def test_R_QD_3_a_declared_order_can_be_cancelled_and_paid_again(app: Flask, qd)
     assert again.status_code == 422 and "已申报" in text(again)
     r = b.post(order_url, {"void": "1"})
     assert r.status_code == 303
+    page = text(b.get(r.location))
+    assert "作废" in page  # the flash says what happened (services.declarations.void's words)
     assert "立即缴费" in text(b.get("/qd/pay")) and "继续缴费" not in text(b.get("/qd/pay"))
+    assert not re.search(r">[^<]*伪造的消息", text(b.get("/qd/pay?done=伪造的消息")))  # no text from a URL
 
 
 def test_R_QD_2_shuishuitong_without_login_posting_the_form_goes_to_login(app: Flask, qd) -> None:  # type: ignore[no-untyped-def]

@@ -103,20 +103,9 @@ class AssessedRow:
         return f"qd:{self.insured_no}:{self.insurance}:{self.month}"
 
 
-#: The file's columns, in the bureau's words (English names are accepted too).
-COLUMNS = {
-    "个人参保编号": "insured_no",
-    "险种类型": "insurance",
-    "缴费基数": "base",
-    "费款所属期": "fee_period",
-    "金额": "amount",
-    "应缴金额": "amount",
-}
-REQUIRED = ("insured_no", "insurance", "base", "fee_period", "amount")
-
-
 def read_row(row: dict[str, str], year: int) -> AssessedRow:
-    """Check one row (columns already mapped to ``REQUIRED``'s names); ``year`` is the import's year."""
+    """Check one row (``insured_no``, ``insurance``, ``base``, ``fee_period``, ``amount``); ``year`` is the
+    import's year."""
     insured_no = _fold(row.get("insured_no"))
     if not insured_no or not insured_no.isascii() or not insured_no.isalnum() or len(insured_no) > 30:
         raise RuleViolation("个人参保编号不正确")

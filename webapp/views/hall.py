@@ -105,6 +105,12 @@ def poster_entries() -> list[tuple[str, str]]:
     return [(path, label) for path, label in ENTRY_POINTS if answers(path)]
 
 
+def _code(url: str, title: str, label: str | None = None) -> dict[str, Any]:
+    """One code of the poster: its URL drawn as an inline SVG, titled for screen readers."""
+    svg = segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=True, title=title)
+    return {"label": label or title, "url": url, "svg": Markup(svg)}
+
+
 @bp.get("/qr")
 def qr_poster() -> Any:
     """A poster of QR codes: every entry URL that answers, in every channel a code can name (R-CH-2), grouped
@@ -112,23 +118,23 @@ def qr_poster() -> Any:
     base = poster_base()
     groups = []
     for region, channels in channels_by_region():
-        entries = poster_entries() if region.code == "beijing" else [(region.entry_path, "")]
-        entries = [(path, label) for path, label in entries if answers(path)]
+        if region.entry is EntryStyle.NAME_ID:  # one entry per channel (Qingdao): one row of codes named by channel
+            codes = [
+                _code(f"{base}{region.entry_path}?ch={ch}", f"{CHANNELS[ch]} · {region.module_name(ch)}")
+                for ch in channels
+                if answers(region.entry_path)
+            ]
+            groups.append({"region": region.name, "rows": [{"channel": "各渠道入口", "codes": codes}] if codes else []})
+            continue
         rows = []
         for channel in channels:
             if channel in ("window", "batch"):  # no QR code leads there: a clerk, or the bank
                 continue
-            channel_label = CHANNELS[channel]
-            codes = []
-            for path, label in entries:
-                label = label or region.module_name(channel)
-                url = f"{base}{path}?ch={channel}"
-                svg = segno.make(url, error="m").svg_inline(
-                    scale=3, border=2, omitsize=True, title=f"{label}（{channel_label}）"
-                )
-                codes.append({"label": label, "url": url, "svg": Markup(svg)})
-            if codes:
-                rows.append({"channel": channel_label, "codes": codes})
+            codes = [
+                _code(f"{base}{path}?ch={channel}", f"{label}（{CHANNELS[channel]}）", label)
+                for path, label in poster_entries()
+            ]
+            rows.append({"channel": CHANNELS[channel], "codes": codes})
         groups.append({"region": region.name, "rows": rows})
     return render("hall/qr.html", groups=groups, rows=[r for g in groups for r in g["rows"]], base=base)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
 
 from ..domain import qingdao as rules
 from ..domain.certificates import mask_number
@@ -279,7 +279,8 @@ def order(declaration_id: int) -> Any:
             except RuleViolation as e:
                 error = str(e)
             else:
-                return redirect(url_for("qingdao.special" if _special(decl) else "qingdao.pay", done=message), 303)
+                flash(message, "ok")
+                return redirect(url_for("qingdao.special" if _special(decl) else "qingdao.pay"), 303)
         else:
             try:
                 o = checkout.confirm(
