@@ -583,8 +583,12 @@ class Certificate(Base):
     made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     page_count: Mapped[int] = mapped_column(default=0, server_default="0")
     pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    # The region whose issuer, title and number prefixes it carries (domain.regions); Beijing for the older rows.
+    region: Mapped[str] = mapped_column(sa.String(20), default="beijing", server_default="beijing")
+    # Who issued it when not the payer (税税通 代他人开具, R-QD-7): the logged-in user; None for one's own.
+    issuer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"), index=True)
 
-    payer: Mapped[Person] = orm.relationship()
+    payer: Mapped[Person] = orm.relationship(foreign_keys=[payer_id])
     items: Mapped[list[CertificateItem]] = orm.relationship(back_populates="certificate", order_by="CertificateItem.id")
 
     @property
@@ -728,5 +732,7 @@ class QdBaseChoice(Base):
     channel: Mapped[str] = mapped_column(sa.String(12))
     chosen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 云闪付: 选择缴费基数是否允许用于批扣 (seed 002, R-QD-8), passed to the bureau with the base.
+    batch_debit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     insured: Mapped[QdInsured] = orm.relationship()

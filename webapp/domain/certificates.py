@@ -143,6 +143,7 @@ class CertificateDoc:
     verify_url: str
     lines: tuple[CertificateLine, ...] = field(default_factory=tuple)
     issued_at: datetime | None = None  # when it was issued: the PDF's creation date
+    title: str = TITLE  # the region's (``domain.regions``): 社会保险费缴费证明, 完税（费）证明
 
     @property
     def total(self) -> Decimal:

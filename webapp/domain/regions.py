@@ -33,8 +33,9 @@ class Region:
     modules: tuple[tuple[str, str], ...]  # (label, endpoint) shown after the entry, in the guide's order
     labels: dict[str, str] = field(default_factory=dict)  # the words the region's pages use
     certificate_issuer: str = ""  # who the certificate names as issuer (开具机关's authority)
-    certificate_prefix: str = ""  # 证明编号 prefix (2 digits)
+    certificate_prefix: str = ""  # 证明编号 prefix (the division code: 11, 3702)
     e_ticket_prefix: str = ""  # 电子税票号码 prefix (6 digits)
+    certificate_title: str = "社会保险费缴费证明"  # the PDF's title and 记录查验's 证明名称
     # Channels that need the app's own real-name login before the region's entry (税税通, seed 002 第一步).
     login_first: tuple[str, ...] = ()
     # The module each channel's host app opens (seed 002 第一步), where the region names one per channel.
@@ -80,10 +81,12 @@ QINGDAO = Region(
     ),
     labels={"service": "社保缴费", "app": "青岛税务"},
     certificate_issuer="国家税务总局青岛市税务局",
-    # ASSUMPTION (seed 002 prints no certificate): 37 is 山东's division code; 青岛 is 3702, so its e-tickets
-    # start 4 + 37020 the way Beijing's start 4 + 11000 (docs/qingdao.md).
-    certificate_prefix="37",
+    # ASSUMPTION (seed 002 prints no certificate): 青岛's administrative division code 3702 stands where Beijing's
+    # 11 does, so 证明编号 start 3702 and e-tickets 4 + 37020 the way Beijing's start 4 + 11000
+    # (docs/qingdao-certificates.md).
+    certificate_prefix="3702",
     e_ticket_prefix="437020",
+    certificate_title="完税（费）证明",  # seed 002 §五: 开具税收完税（费）证明 → 所下载的完税（费）证明
     login_first=("qd-sst",),
     module_names={
         "qd-wechat": "社保缴费",  # “青岛税务”微信公众号 → 微服务 → 社保缴费

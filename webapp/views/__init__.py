@@ -18,6 +18,8 @@ from . import (
     flexible,
     hall,
     pay,
+    qd_certificates,
+    qd_unionpay,
     qingdao,
     resident_medical,
     resident_pension,
@@ -35,6 +37,8 @@ BLUEPRINTS = (
     certificates.bp,
     verify.bp,
     qingdao.bp,
+    qd_certificates.bp,
+    qd_unionpay.bp,
 )
 
 
