@@ -1,6 +1,6 @@
 """Command-line tasks: ``flask --app webapp db upgrade | demo seed | demo people --json |
 demo holder | demo population | receivables generate | generate-rm | generate-rp | import-special |
-import-special-rp | payments reconcile | payments post | batch-debit run | agreements import-changes | qr``.
+import-special-rp | import-qd | payments reconcile | payments post | batch-debit run | agreements import-changes | qr``.
 Each command is one unit of work: it commits once, or not at all."""
 
 from __future__ import annotations
@@ -177,6 +177,30 @@ def import_special(file) -> None:
     from .services.flexible import SPECIAL_ITEMS
 
     _import_file(SPECIAL_ITEMS, file)
+
+
+@receivables_cli.command("import-qd")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--year", type=click.IntRange(1990, 2100), help="the file's year (default: this year)")
+def import_qd(file, year: int | None) -> None:
+    """Load Qingdao's 核定 file (个人参保编号,险种类型,缴费基数,费款所属期,金额; R-QD-5): rows of earlier years are
+    特殊缴费 items; a bad row is reported by line and nothing is loaded."""
+    from .services import qd_import
+
+    now = current_app.extensions["clock"].now()
+    with _session() as s:
+        try:
+            result = qd_import.load(s, file.read(), year or current_app.extensions["clock"].today().year, now)
+        except qd_import.ImportFileError as e:
+            s.rollback()
+            for line, message in e.errors:
+                click.echo(f"第{line}行：{message}", err=True)
+            raise click.ClickException("文件有误，未导入任何数据") from None
+        s.commit()
+    click.echo(
+        f"{result.rows} rows: {result.created} bills imported, {result.unchanged} already there, "
+        f"{result.bases_applied} chosen bases applied"
+    )
 
 
 @agreements_cli.command("import-changes")

@@ -54,6 +54,7 @@ was read (``APP_TODAY_ANCHOR``), so every process agrees on the time however lat
 | RATELIMIT_NEW_SESSION | 20 per minute | server-side sessions started per address (a login form accepted) |
 | RATELIMIT_VERIFY_PER_DOC | 10 per minute | wrong 记录查验 attempts per address and document |
 | RATELIMIT_VERIFY | 20 per minute | wrong 记录查验 attempts per address |
+| RATELIMIT_QD_PER_ID | 30 per 10 minutes | failed Qingdao name + ID look-ups per document, from any address (R-QD-2) |
 | RATELIMIT_LOOKUP | 10 per minute | 他人 look-ups (/rm/pay) per logged-in payer |
 | RATELIMIT_NOTIFY | 60 per minute | refused provider notifications per address (valid ones are not counted) |
 | SESSION_COOKIE_SECURE | 1 if PUBLIC_BASE_URL is https, else 0 | 1 sends the cookies over HTTPS only |
@@ -246,6 +247,7 @@ def _load(instance: str, sources: _Sources) -> dict[str, object]:
         "RATELIMIT_VERIFY_PER_DOC": raw("RATELIMIT_VERIFY_PER_DOC", "10 per minute"),
         "RATELIMIT_VERIFY": raw("RATELIMIT_VERIFY", "20 per minute"),
         "RATELIMIT_LOOKUP": raw("RATELIMIT_LOOKUP", "10 per minute"),
+        "RATELIMIT_QD_PER_ID": raw("RATELIMIT_QD_PER_ID", "30 per 10 minutes"),
         "RATELIMIT_NOTIFY": raw("RATELIMIT_NOTIFY", "60 per minute"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

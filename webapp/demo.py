@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import demo_qingdao
 from .domain import banks, collection
 from .domain.calendar import BEIJING, Month
 from .domain.identity import facts_from_id, holder_name
@@ -52,6 +53,7 @@ class Persona:
     balance_fen: int = 2_000_000  # what the persona's own bank account holds (20,000.00 unless said)
     bank: str = "ICBC"
     rp_amount: int | None = None  # enrolled in resident pension, this amount set for the year (unpaid)
+    qingdao: dict[str, object] | None = None  # a Qingdao enrolment (demo_qingdao.py): numbers, base, 核定 rows
 
 
 PERSONAS: tuple[Persona, ...] = (
@@ -125,6 +127,10 @@ PERSONAS: tuple[Persona, ...] = (
     ),
     # Resident pension: 2000 set for this year (unpaid) and one 人社核定 special item.
     Persona("马秀兰", "110106196805120023", (SchemeCode.RESIDENT_PENSION,), rp_amount=2000),
+    # Qingdao (seed 002, R-QD-*): found by name + ID in the five Qingdao channels (demo_qingdao.py).
+    Persona("林海", "370202198604150039", ("qd-flex",), qingdao={"role": "qd-flex"}),
+    Persona("孙岚", "370203198708220042", ("qd-no-base",), qingdao={"role": "qd-no-base"}),
+    Persona("宋涛", "370211198803100057", ("qd-arrears",), qingdao={"role": "qd-arrears"}),
 )
 RP_TAX_OFFICE = "国家税务总局北京市丰台区税务局第一税务所"
 RP_SI_AGENCY = "北京市丰台区社会保险基金管理中心（人社）"
@@ -194,6 +200,7 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
             _mark_paid(session, people[p.id_number], year, today)
     _seed_rp(session, people, today, region)
     agreements = _seed_agreements(session, people, today)
+    qd_bills = demo_qingdao.seed(session, {p.id_number: people[p.id_number] for p in PERSONAS if p.qingdao}, today)
     session.flush()
     # Past payments are in the treasury already (入库), so a newcomer can apply for a certificate at once.
     posted = certificates.post_due(session, today)
@@ -202,6 +209,7 @@ def seed(session: Session, today: date, region: str = "beijing") -> dict[str, in
         "rm_receivables_created": created,
         "flex_receivables_created": flex_created,
         "agreements": agreements,
+        "qd_bills_imported": qd_bills,
         "posted": posted,
     }
 

@@ -30,6 +30,8 @@ from .domain.statuses import (
     PensionAmountSource,
     PensionAmountStatus,
     Provider,
+    QdBaseState,
+    QdInsurance,
     ReceivableStatus,
     RefundState,
 )
@@ -55,6 +57,8 @@ __all__ = [
     "PaymentOrder",
     "PensionAmount",
     "Person",
+    "QdBaseChoice",
+    "QdInsured",
     "Receivable",
     "Refund",
     "RegisteredHolder",
@@ -579,8 +583,12 @@ class Certificate(Base):
     made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     page_count: Mapped[int] = mapped_column(default=0, server_default="0")
     pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    # The region whose issuer, title and number prefixes it carries (domain.regions); Beijing for the older rows.
+    region: Mapped[str] = mapped_column(sa.String(20), default="beijing", server_default="beijing")
+    # Who issued it when not the payer (税税通 代他人开具, R-QD-7): the logged-in user; None for one's own.
+    issuer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"), index=True)
 
-    payer: Mapped[Person] = orm.relationship()
+    payer: Mapped[Person] = orm.relationship(foreign_keys=[payer_id])
     items: Mapped[list[CertificateItem]] = orm.relationship(back_populates="certificate", order_by="CertificateItem.id")
 
     @property
@@ -690,3 +698,41 @@ class BureauSequence(Base):
 
     name: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class QdInsured(Base):
+    """个人参保编号: one Qingdao insurance of a person (险种类型 pension or medical), as the bureau pushed it
+    (seed 002: 选择需缴纳险种的个人参保编号). Its bills are receivables of the enrolment (scheme ``qd``)."""
+
+    __tablename__ = "qd_insured"
+    __table_args__ = (sa.UniqueConstraint("enrolment_id", "insurance"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    insured_no: Mapped[str] = mapped_column(sa.String(30), unique=True)  # 个人参保编号
+    enrolment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrolment.id"), index=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    insurance: Mapped[QdInsurance] = mapped_column(status_column(QdInsurance, "qd_insurance", 10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    enrolment: Mapped[Enrolment] = orm.relationship()
+
+
+class QdBaseChoice(Base):
+    """缴费基数 chosen for a 个人参保编号 and a year (R-QD-4): the bureau's queue. ``queued`` until a 核定 file
+    brings a bill of that year at this base (then ``applied``); choosing again replaces the base and queues it."""
+
+    __tablename__ = "qd_base_choice"
+    __table_args__ = (sa.UniqueConstraint("qd_insured_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    qd_insured_id: Mapped[int] = mapped_column(sa.ForeignKey("qd_insured.id"), index=True)
+    year: Mapped[int]
+    base: Mapped[int]  # whole yuan
+    state: Mapped[QdBaseState] = mapped_column(status_column(QdBaseState, "qd_base_state", 10))
+    channel: Mapped[str] = mapped_column(sa.String(12))
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 云闪付: 选择缴费基数是否允许用于批扣 (seed 002, R-QD-8), passed to the bureau with the base.
+    batch_debit: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    insured: Mapped[QdInsured] = orm.relationship()

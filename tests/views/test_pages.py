@@ -95,8 +95,8 @@ def test_R_CH_2_the_hall_has_a_tile_for_every_resident_pension_page(browser):
 
 def test_the_qr_poster_has_a_code_for_every_entry_in_every_channel(family, browser):
     page = text(browser.get("/qr"))
-    assert page.count("<svg") == 5 * 8
-    assert "http://localhost/rm/pay?ch=alipay" in page
+    assert page.count("<svg") == 5 * 8 + 5  # Beijing's 8 entries in 5 channels, Qingdao's 5 channels (R-QD-1)
+    assert "http://localhost/rm/pay?ch=alipay" in page and "http://localhost/qd?ch=qd-sst" in page
 
 
 def test_htmx_request_for_a_block_gets_only_the_fragment(wechat_user):

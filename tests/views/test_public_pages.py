@@ -10,6 +10,7 @@ from flask import Flask
 
 from tests.conftest import Browser, text
 from tests.factories import make_person
+from webapp.domain.regions import QINGDAO
 from webapp.public_pages import PublicPages
 
 
@@ -119,3 +120,24 @@ def test_issue21_healthz_bytes_with_an_etag_and_its_check_at_most_once_a_second(
     fast._database_answers = lambda: False  # type: ignore[method-assign]
     app.view_functions["hall.healthz"] = lambda: ({"status": "down"}, 503)
     assert client.get("/healthz").status_code == 503
+
+
+def test_issue21_R_QD_1_a_qingdao_code_on_the_hall_is_redirected_never_served_beijings_cached_hall(app: Flask) -> None:
+    """The hall's answer depends on the visit's channel: a Qingdao code (``?ch=qd-…``, or the channel this visit
+    stored) goes to /qd, even after Beijing's anonymous hall is a cached template (issue 19 item 1)."""
+    fast = _fast(app)
+    for ch in ("wechat", "etax-web"):
+        assert Browser(app).get(f"/?ch={ch}").status_code == 200
+    assert Browser(app).get("/").status_code == 200  # no channel: Beijing's default, from its template now
+    beijing = {k for k, t in fast.templates.items() if t.status is not None}
+    assert beijing and all(k[0] == "/" for k in beijing)
+    for ch in QINGDAO.channels:
+        for _ in range(2):  # the first visit of the key and the next one, once the key is known
+            r = Browser(app).get(f"/?ch={ch}")
+            assert r.status_code == 302 and r.location.endswith("/qd"), ch
+            assert "社保费办理" not in text(r)
+    visit = Browser(app)
+    assert visit.get("/?ch=qd-alipay").status_code == 302
+    r = visit.get("/")  # the channel stored for this visit, no ?ch= this time
+    assert r.status_code == 302 and r.location.endswith("/qd")
+    assert {k for k, t in fast.templates.items() if t.status is not None} == beijing  # no Qingdao key holds a page

@@ -13,6 +13,7 @@ from webapp.views import hall
 from ..conftest import HOST_UA, Browser, text
 
 CHANNELS = ["wechat", "alipay", "baidu", "etax-app", "etax-web"]
+QD_CHANNELS = ["qd-wechat", "qd-city", "qd-alipay", "qd-sst", "qd-unionpay"]  # one entry each (R-QD-1)
 
 
 def _codes(page: str) -> list[str]:
@@ -20,10 +21,17 @@ def _codes(page: str) -> list[str]:
 
 
 def test_R_CH_2_every_printed_code_answers_for_a_phone_user(app, phone_user, family, browser):
-    codes = _codes(text(browser.get("/qr")))
-    assert len(codes) == len(CHANNELS) * len(hall.entry_points())
+    page = text(browser.get("/qr"))
+    codes = _codes(page)
+    assert len(codes) == len(CHANNELS) * len(hall.entry_points()) + len(QD_CHANNELS)
+    assert page.index("北京市") < page.index("青岛市")  # grouped by region
+    qd_codes = [u for u in codes if "ch=qd-" in u]
+    assert [urlsplit(u).query.removeprefix("ch=") for u in qd_codes] == QD_CHANNELS
+    for url in qd_codes:  # Qingdao's entries: the name + ID form (税税通: its real-name login first)
+        r = Browser(app).get(f"{urlsplit(url).path}?{urlsplit(url).query}")
+        assert r.status_code == 200 or r.location.startswith("/login?next="), url
     users = {ch: phone_user(family.payer, ch) for ch in CHANNELS}
-    for url in codes:
+    for url in (u for u in codes if u not in qd_codes):
         parts = urlsplit(url)
         assert f"{parts.scheme}://{parts.netloc}" == "http://localhost"
         channel = parts.query.removeprefix("ch=")
@@ -41,7 +49,7 @@ def test_R_CH_2_an_entry_that_answers_nothing_is_not_printed(browser, monkeypatc
     monkeypatch.setattr(hall, "ENTRY_POINTS", [*hall.ENTRY_POINTS, ("/gone", "已下线的入口")])
     page = text(browser.get("/qr"))
     assert "已下线的入口" not in page and "/gone?" not in page
-    assert page.count("<svg") == len(CHANNELS) * (len(hall.entry_points()) - 1)
+    assert page.count("<svg") == len(CHANNELS) * (len(hall.entry_points()) - 1) + len(QD_CHANNELS)
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from ..domain.calendar import format_date_zh
-from ..domain.certificates import TITLE, CertificateDoc, CertificateLine
+from ..domain.certificates import CertificateDoc, CertificateLine
 from ..domain.money import format_yuan
 from .fonts import DEFAULT_FONT_PATH, cjk_font
 
@@ -192,13 +192,14 @@ class _Painter:
         doc = self.doc
         c = self.c
         # The title spaced out as printed forms are, with character spacing (not spaces), so that text
-        # extraction still reads 社会保险费缴费证明.
+        # extraction still reads 社会保险费缴费证明 (or the region's title).
         spacing = 5.0
-        width = stringWidth(TITLE, self.font, 22) + spacing * (len(TITLE) - 1)
+        title_text = doc.title
+        width = stringWidth(title_text, self.font, 22) + spacing * (len(title_text) - 1)
         title = c.beginText(PAGE_W / 2 - width / 2, PAGE_H - 64)
         title.setFont(self.font, 22)
         title.setCharSpace(spacing)
-        title.textOut(TITLE)
+        title.textOut(title_text)
         title.setCharSpace(0)  # Tc outlives the text object: reset it for everything after
         c.setFillColorRGB(*INK)
         c.drawText(title)
@@ -337,7 +338,7 @@ def draw(doc: CertificateDoc, font_path: str = DEFAULT_FONT_PATH) -> bytes:
         # invariant=1 keeps the file's ID stable, but would date it 2000-01-01: it is dated when it was issued
         issued = doc.issued_at
         c.setDateFormatter(lambda *_: f"D:{issued:%Y%m%d%H%M%S}+08'00'")
-    c.setTitle(f"{TITLE} {doc.number}")
+    c.setTitle(f"{doc.title} {doc.number}")
     c.setAuthor(doc.tax_office)
     c.setCreator("社保缴费")
     p = _Painter(c, doc, font)

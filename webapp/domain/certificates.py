@@ -29,6 +29,8 @@ from decimal import Decimal
 
 from .calendar import BEIJING, HolidayCalendar, Month, default_calendar
 from .money import amount_in_words
+from .regions import DEFAULT_REGION
+from .regions import region as region_of
 
 #: Working days between payment and treasury posting (seed 000 Q48).
 POSTING_WORKING_DAYS = 2
@@ -52,9 +54,10 @@ def posting_date(paid_on: date | datetime, cal: HolidayCalendar | None = None) -
     return d
 
 
-def e_ticket_no(posted_on: date, settled_id: int) -> str:
-    """电子税票号码 given at posting: 20 digits, ``411000`` (Beijing) + year + the paid item's number."""
-    return f"411000{posted_on:%y}{settled_id:012d}"
+def e_ticket_no(posted_on: date, settled_id: int, region: str = DEFAULT_REGION) -> str:
+    """电子税票号码 given at posting: 20 digits, the region's prefix (``411000`` Beijing, ``437020`` Qingdao,
+    ``domain.regions``) + year + the paid item's number."""
+    return f"{region_of(region).e_ticket_prefix}{posted_on:%y}{settled_id:012d}"
 
 
 def new_check_code() -> str:
@@ -72,9 +75,10 @@ def normalize_check_code(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text or "").split())
 
 
-def certificate_number(requested_on: date, certificate_id: int) -> str:
-    """证明编号: ``11`` (Beijing) + application date + the request's number, e.g. ``112026112200000007``."""
-    return f"11{requested_on:%Y%m%d}{certificate_id:08d}"
+def certificate_number(requested_on: date, certificate_id: int, region: str = DEFAULT_REGION) -> str:
+    """证明编号: the region's prefix (``11`` Beijing, ``domain.regions``) + application date + the request's
+    number, e.g. ``112026112200000007``."""
+    return f"{region_of(region).certificate_prefix}{requested_on:%Y%m%d}{certificate_id:08d}"
 
 
 def pdf_password(id_number: str) -> str:
@@ -139,6 +143,7 @@ class CertificateDoc:
     verify_url: str
     lines: tuple[CertificateLine, ...] = field(default_factory=tuple)
     issued_at: datetime | None = None  # when it was issued: the PDF's creation date
+    title: str = TITLE  # the region's (``domain.regions``): 社会保险费缴费证明, 完税（费）证明
 
     @property
     def total(self) -> Decimal:

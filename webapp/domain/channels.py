@@ -12,7 +12,16 @@ CHANNELS: dict[str, str] = {
     "etax-web": "电子税务局网页版",
     "window": "税务窗口",
     "batch": "银行批扣",
+    # Qingdao (seed 002, R-QD-1): each of the handbook's five entries is a channel of its own.
+    "qd-wechat": "“青岛税务”微信公众号",
+    "qd-city": "微信“城市服务”",
+    "qd-alipay": "支付宝“市民中心”",
+    "qd-sst": "税税通APP",
+    "qd-unionpay": "银联云闪付",
 }
+
+#: The Qingdao channels (R-QD-1), in the handbook's order.
+QINGDAO_CHANNELS = ("qd-wechat", "qd-city", "qd-alipay", "qd-sst", "qd-unionpay")
 
 METHOD_LABELS: dict[str, str] = {
     "wechat": "微信支付",
@@ -32,6 +41,15 @@ _METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "etax-app": (("wechat", "alipay", "unionpay", "agreement"), ("wechat", "alipay", "unionpay")),
     "etax-web": (("unionpay",), ("unionpay",)),
     "window": (("agreement",), ("agreement",)),
+    # Qingdao (R-QD-1): the two WeChat entries pay by 微信支付, 支付宝“市民中心” by 支付宝, 云闪付 by 银联 (seed 002).
+    # 税税通 is the tax bureau's own app, inside no wallet: the handbook's 第六步/第七步 show 订单金额 and 交易密码
+    # without naming a wallet, so it offers the three the e-Tax app offers flexible workers (Q36), as a
+    # stand-alone app can (docs/qingdao.md).
+    "qd-wechat": (("wechat",), ("wechat",)),
+    "qd-city": (("wechat",), ("wechat",)),
+    "qd-alipay": (("alipay",), ("alipay",)),
+    "qd-sst": (("wechat", "alipay", "unionpay"), ("wechat", "alipay", "unionpay")),
+    "qd-unionpay": (("unionpay",), ("unionpay",)),
 }
 
 #: How a payment record names an agreement payment (a batch debit or 协议支付): the guide's record reads

@@ -16,6 +16,7 @@ class SchemeCode(StrEnum):
     RESIDENT_MEDICAL = "rm"
     RESIDENT_PENSION = "rp"
     FLEXIBLE = "flex"
+    QINGDAO = "qd"  # 青岛 flexible workers: bills come from the bureau's 核定 file (R-QD-5)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,21 @@ SCHEMES: dict[str, Scheme] = {
             records_label="已缴费查询",
             batch_debited=True,
             reminder_label="城乡居民养老保险",
+        ),
+        Scheme(
+            SchemeCode.QINGDAO,
+            "社保缴费",
+            "企业职工基本养老保险、职工基本医疗保险",
+            "青岛市灵活就业人员社会保险费",
+            entry="qingdao.index",
+            declared="qingdao.pay",
+            records="qingdao.records",
+            record="qingdao.records",
+            pays_for_others=False,
+            self_service_window=False,  # seed 002 sets no window
+            steps=("选择个人参保编号", "核对缴费金额", "核对订单金额"),
+            declared_label="缴费",
+            records_label="缴费记录",
         ),
     )
 }

@@ -91,6 +91,12 @@ class Channel(StrEnum):
     ETAX_WEB = "etax-web"
     WINDOW = "window"
     BATCH = "batch"  # the bank's batch debit on the batch day (银行批扣): no channel a person uses
+    # Qingdao's five entries (seed 002, R-QD-1)
+    QD_WECHAT = "qd-wechat"
+    QD_CITY = "qd-city"
+    QD_ALIPAY = "qd-alipay"
+    QD_SST = "qd-sst"
+    QD_UNIONPAY = "qd-unionpay"
 
 
 class ChargeType(StrEnum):
@@ -170,3 +176,18 @@ class CertificateStatus(StrEnum):
     MAKING = "making"
     MADE = "made"
     FAILED = "failed"
+
+
+class QdInsurance(StrEnum):
+    """险种类型 of a Qingdao 个人参保编号 (seed 002): a flexible worker's pension or medical insurance."""
+
+    PENSION = "pension"
+    MEDICAL = "medical"
+
+
+class QdBaseState(StrEnum):
+    """A base chosen in 缴费档次或基数选择 (R-QD-4): queued for the bureau, then applied once its 核定 file
+    brings bills at that base."""
+
+    QUEUED = "queued"
+    APPLIED = "applied"

@@ -26,8 +26,18 @@ from ..domain.calendar import BEIJING, Month
 from ..domain.errors import NotFound, RuleViolation
 from ..domain.identity import ID_TYPES
 from ..domain.levy import levy_of
+from ..domain.regions import region as region_of
 from ..domain.statuses import CertificateStatus
-from ..models import Certificate, CertificateItem, CertificatePage, Person, Receivable, SettledPayment
+from ..models import (
+    Certificate,
+    CertificateItem,
+    CertificatePage,
+    Enrolment,
+    Person,
+    QdInsured,
+    Receivable,
+    SettledPayment,
+)
 from .audit import record
 
 log = logging.getLogger(__name__)
@@ -70,13 +80,24 @@ def _post_batch(session: Session, today: date, after_id: int) -> tuple[int, int 
     if not batch:
         return 0, None
     posted = 0
+    regions = _regions_of(session, [p.receivable_id for p in batch])
     for p in batch:
         on = rules.posting_date(p.paid_at)
         if on <= today:
-            p.posted_on, p.e_ticket_no = on, rules.e_ticket_no(on, p.id)
+            p.posted_on, p.e_ticket_no = on, rules.e_ticket_no(on, p.id, regions.get(p.receivable_id, "beijing"))
             posted += 1
     session.flush()
     return posted, batch[-1].id
+
+
+def _regions_of(session: Session, receivable_ids: list[int]) -> dict[int, str]:
+    """The region each receivable's enrolment is in (its 电子税票号码 prefix, ``domain.regions``): one statement."""
+    rows = session.execute(
+        select(Receivable.id, Enrolment.region)
+        .join(Enrolment, Enrolment.id == Receivable.enrolment_id)
+        .where(Receivable.id.in_(receivable_ids))
+    )
+    return {rid: region for rid, region in rows}
 
 
 def post_due(session: Session, today: date) -> int:
@@ -164,7 +185,8 @@ def by_tax_office(items: list[SettledPayment]) -> dict[str, list[SettledPayment]
     return groups
 
 
-def _unique_check_code(session: Session) -> str:
+def unique_check_code(session: Session) -> str:
+    """A 证明校验码 no certificate has yet."""
     for _ in range(10):
         code = rules.new_check_code()
         if session.scalar(select(Certificate.id).where(Certificate.check_code == code)) is None:
@@ -203,7 +225,7 @@ def apply(
         tax_office=tax_office,
         period_start=min(p.receivable.fee_period_start for p in items),
         period_end=max(p.receivable.fee_period_end for p in items),
-        check_code=_unique_check_code(session),
+        check_code=unique_check_code(session),
         total_fen=sum(p.amount_fen for p in items),
         status=CertificateStatus.MAKING,
         requested_at=now,
@@ -288,6 +310,11 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
     """What the certificate prints, from its fixed items."""
     payer = cert.payer
     lines = []
+    # 人员编号 in Qingdao is the 个人参保编号 of the line's 险种类型 (seed 002); Beijing's is the person's.
+    qd_numbers: dict[str, str] = {}
+    if cert.region == "qingdao" and (session := orm.object_session(cert)) is not None:
+        rows = session.scalars(select(QdInsured).where(QdInsured.person_id == cert.payer_id))
+        qd_numbers = {q.insurance: q.insured_no for q in rows}
     for item in sorted(cert.items, key=lambda i: (i.payment.receivable.fee_period_start, i.payment.id)):
         p = item.payment
         r = p.receivable
@@ -299,7 +326,7 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
                 e_ticket_no=p.e_ticket_no,
                 si_agency=r.si_agency,
                 unit_no="",  # 单位编号 is an employer's: blank for a person paying for themselves, as in the guide
-                person_no=r.insured.person_no or "",
+                person_no=qd_numbers.get(r.insurance) or r.insured.person_no or "",
                 item=levy.item,
                 subject=levy.subject,
                 subitem=levy.subitem,
@@ -310,6 +337,7 @@ def document_of(cert: Certificate, settings: MakeSettings) -> rules.CertificateD
         )
     key = rules.verify_key(settings.secret, cert.check_code, payer.id_number)
     return rules.CertificateDoc(
+        title=region_of(cert.region).certificate_title,
         number=cert.number or "",
         check_code=cert.check_code,
         payer_name=payer.name,

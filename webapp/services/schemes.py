@@ -191,6 +191,17 @@ class FlexibleFlow(BaseFlow):
         return None if window.open else window.message_zh
 
 
+class QingdaoFlow(BaseFlow):
+    """青岛: found by name + ID on its own channels (/qd, ``domain.regions``), so no tile or poster entry in
+    Beijing's hall; bills come from the bureau's 核定 file (R-QD-5), paid by the insured person only."""
+
+    scheme = SCHEMES[SchemeCode.QINGDAO]
+
+    def reminds(self, session: Session, person: Person, enrolled: set[str]) -> bool:
+        """No 缴费提醒: seed 002 gives no due date."""
+        return False
+
+
 FLOWS: dict[str, SchemeFlow] = {}
 
 
@@ -211,7 +222,7 @@ def unregister(code: str) -> None:
         registry.unregister(code)
 
 
-for _flow in (ResidentMedicalFlow(), FlexibleFlow(), ResidentPensionFlow()):
+for _flow in (ResidentMedicalFlow(), FlexibleFlow(), ResidentPensionFlow(), QingdaoFlow()):
     register(_flow)
 
 

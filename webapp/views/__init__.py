@@ -18,6 +18,9 @@ from . import (
     flexible,
     hall,
     pay,
+    qd_certificates,
+    qd_unionpay,
+    qingdao,
     resident_medical,
     resident_pension,
     verify,
@@ -33,6 +36,9 @@ BLUEPRINTS = (
     resident_pension.bp,
     certificates.bp,
     verify.bp,
+    qingdao.bp,
+    qd_certificates.bp,
+    qd_unionpay.bp,
 )
 
 

@@ -13,6 +13,7 @@ from werkzeug.routing import RequestRedirect
 from ..domain import batch_debit as batch_rules
 from ..domain import reminders as reminder_rules
 from ..domain.channels import CHANNELS
+from ..domain.regions import EntryStyle, channels_by_region, region_of_channel
 from ..domain.schemes import SCHEMES
 from ..services import agreements, health, schemes
 from ._web import clock, current_user, db, login_required, me, render
@@ -68,6 +69,9 @@ def entry_points() -> list[tuple[str, str]]:
 def index() -> Any:
     """The service hall, like 京通's 社保费办理 page; an agreement holder is reminded to fund the account
     before the batch day (R-BD-4)."""
+    region = region_of_channel(g.get("channel"))
+    if region.entry is EntryStyle.NAME_ID:  # a Qingdao code: that region's pages (issue 19 item 1)
+        return redirect(url_for(region.entry_endpoint))
     user = current_user()
     today = clock().today()
     remind = (
@@ -103,24 +107,38 @@ def poster_entries() -> list[tuple[str, str]]:
     return [(path, label) for path, label in entry_points() if answers(path)]
 
 
+def _code(url: str, title: str, label: str | None = None) -> dict[str, Any]:
+    """One code of the poster: its URL drawn as an inline SVG, titled for screen readers."""
+    svg = segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=True, title=title)
+    return {"label": label or title, "url": url, "svg": Markup(svg)}
+
+
 @bp.get("/qr")
 def qr_poster() -> Any:
-    """A poster of QR codes: every entry URL that answers, in every channel a code can name (R-CH-2)."""
+    """A poster of QR codes: every entry URL that answers, in every channel a code can name (R-CH-2), grouped
+    by region (``domain.regions``): Beijing's entries per channel, and each Qingdao channel's own entry."""
     base = poster_base()
     entries = poster_entries()
-    rows = []
-    for channel, channel_label in CHANNELS.items():
-        if channel in ("window", "batch"):  # no QR code leads there: a clerk, or the bank
+    groups = []
+    for region, channels in channels_by_region():
+        if region.entry is EntryStyle.NAME_ID:  # one entry per channel (Qingdao): one row of codes named by channel
+            codes = [
+                _code(f"{base}{region.entry_path}?ch={ch}", f"{CHANNELS[ch]} · {region.module_name(ch)}")
+                for ch in channels
+                if answers(region.entry_path)
+            ]
+            groups.append({"region": region.name, "rows": [{"channel": "各渠道入口", "codes": codes}] if codes else []})
             continue
-        codes = []
-        for path, label in entries:
-            url = f"{base}{path}?ch={channel}"
-            svg = segno.make(url, error="m").svg_inline(
-                scale=3, border=2, omitsize=True, title=f"{label}（{channel_label}）"
-            )
-            codes.append({"label": label, "url": url, "svg": Markup(svg)})
-        rows.append({"channel": channel_label, "codes": codes})
-    return render("hall/qr.html", rows=rows, base=base)
+        rows = []
+        for channel in channels:
+            if channel in ("window", "batch"):  # no QR code leads there: a clerk, or the bank
+                continue
+            codes = [
+                _code(f"{base}{path}?ch={channel}", f"{label}（{CHANNELS[channel]}）", label) for path, label in entries
+            ]
+            rows.append({"channel": CHANNELS[channel], "codes": codes})
+        groups.append({"region": region.name, "rows": rows})
+    return render("hall/qr.html", groups=groups, rows=[r for g in groups for r in g["rows"]], base=base)
 
 
 @bp.get("/reminders/<token:kind>.ics")

@@ -28,6 +28,7 @@ from ..domain import captcha
 from ..domain.certificates import is_check_code, mask_number, normalize_check_code, period_text
 from ..domain.identity import mask_id_number, mask_name
 from ..domain.levy import levy_of
+from ..domain.regions import region as region_of
 from ..services import certificates as certs
 from ..services import once
 from ._attempts import Refused, pair, per_address, reserve
@@ -244,6 +245,7 @@ def masked(cert: Certificate) -> dict[str, Any]:
             }
         )
     return {
+        "title": region_of(cert.region).certificate_title,
         "number": cert.number,
         "payer": mask_name(payer.name),
         "id_number": mask_id_number(payer.id_number),
