@@ -84,7 +84,9 @@ def test_R_QD_8_self_service_pension_pays_this_years_bills_to_success(app: Flask
     assert "收银台" in text(b.follow(b.post(r.location, {"method": "unionpay"})))
     order = latest_order(b)
     controls.pay(providers, "unionpay", order)
-    assert "缴费成功" in text(b.follow(b.get(f"/qd/return/unionpay/{order}")))
+    done = text(b.follow(b.get(f"/qd/return/unionpay/{order}")))
+    assert "缴费成功" in done
+    assert 'href="/qd/unionpay">完成' in done  # back to 云闪付's own menus, not the public accounts' modules
     records = text(b.get("/qd/unionpay/pension/records"))
     assert "2026-10" in records and "800.00" in records and PROMISE in records
     assert "350.00" not in records  # the pension menu's details: pension only

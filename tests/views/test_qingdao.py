@@ -153,6 +153,10 @@ def test_R_QD_4_base_choice_in_range_queues_for_the_bureau_and_the_pay_page_says
     assert r.status_code == 200 and "基数确认成功" in text(r) and "缴费" in text(r) and "退出" in text(r)
     assert one(app, select(QdBaseChoice.state).where(QdBaseChoice.qd_insured_id == pension)) == "queued"
     assert "待社保部门核定后生成应缴费信息" in text(b.get("/qd/pay"))
+    # 退出 after 基数确认成功 ends the look-up, as on the modules page (the person must be entered again)
+    assert 'action="/qd/leave"' in text(r)
+    b.post("/qd/leave")
+    assert b.get("/qd/pay").status_code in (302, 303)
 
 
 @pytest.mark.parametrize("typed", ["3979", "19900", "abc", "", "6000.5", "-5000"])

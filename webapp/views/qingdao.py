@@ -22,7 +22,7 @@ from ..domain.identity import IdentityError, mask_id_number, mask_name, normaliz
 from ..domain.money import fen_to_yuan
 from ..domain.regions import QINGDAO
 from ..domain.schemes import SCHEMES, SchemeCode
-from ..domain.statuses import DeclarationStatus, OrderState
+from ..domain.statuses import Channel, DeclarationStatus, OrderState
 from ..payments import orders
 from ..payments.orders import Urls
 from ..services import checkout, declarations
@@ -367,6 +367,8 @@ def result(out_trade_no: str) -> Any:
         decl=o.declaration,
         special=_special(o.declaration),
         refund=checkout.refund_state(checkout.refunds(db(), o)),
+        # 完成 / 返回 lead back to the menus the payer came from: 云闪付's own, or the public accounts' modules.
+        menu=url_for("qd_unionpay.index") if _channel() == Channel.QD_UNIONPAY else url_for("qingdao.modules"),
     )
 
 
