@@ -79,6 +79,8 @@ def test_R_QD_8_self_service_pension_pays_this_years_bills_to_success(app: Flask
     r = b.post("/qd/unionpay/pension/pay", {"action": "pay", "receivable_id": ids})
     assert r.status_code == 303 and "/qd/order/" in r.location
     assert one(app, select(Declaration.channel).order_by(Declaration.id.desc())) == "qd-unionpay"
+    back = text(b.get("/qd/unionpay/pension/pay"))  # back to the menu before paying: the order is offered again
+    assert "继续缴费" in back and f'href="{r.location}"' in back and "暂无需缴费" not in back, back
     page = text(b.get(r.location))
     assert "订单金额" in page and "1,600.00" in page and "银联" in page
     assert "收银台" in text(b.follow(b.post(r.location, {"method": "unionpay"})))
@@ -168,6 +170,20 @@ def test_R_QD_8_backpay_earlier_year_medical_then_period_then_pay(app: Flask, pe
     assert "缴费成功" in text(b.follow(b.get(f"/qd/return/unionpay/{order}")))
     records = text(b.get("/qd/unionpay/backpay/records"))
     assert "2024-05" in records and "（补缴）" in records and PROMISE in records
+
+
+def test_R_QD_8_an_order_left_unpaid_is_offered_again_in_the_menu(app: Flask, people) -> None:  # type: ignore[no-untyped-def]
+    """R-QD-8: 确认支付, then back to the menu without paying: the bills are held by that order, so the menu shows
+    待支付 with 继续缴费 (not "无需补缴"), and only under the menu and year the bills belong to."""
+    b, r = open_menu(app, people["arrears"], "backpay", insurance="medical", year="2024")
+    ids = re.findall(r'name="receivable_id" value="(\d+)"', text(b.get(r.location)))
+    r = b.post("/qd/unionpay/backpay/medical/2024", {"receivable_id": ids})
+    assert r.status_code == 303 and "/qd/order/" in r.location
+    page = text(b.get("/qd/unionpay/backpay/medical/2024"))
+    assert "待支付" in page and "继续缴费" in page and f'href="{r.location}"' in page, page
+    assert "无需补缴" not in page
+    other = text(b.get("/qd/unionpay/backpay/medical/2025"))
+    assert "继续缴费" not in other  # 2025's bills are not in that order
 
 
 def test_R_QD_8_backpay_bad_input(app: Flask, people) -> None:  # type: ignore[no-untyped-def]

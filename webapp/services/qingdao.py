@@ -183,19 +183,26 @@ def declare(
     )
 
 
-def open_declarations(session: Session, person_id: int) -> list[Declaration]:
-    """Declarations made here and not yet paid (继续缴费)."""
-    return list(
-        session.scalars(
-            select(Declaration)
-            .where(
-                Declaration.payer_id == person_id,
-                Declaration.scheme == SCHEME,
-                Declaration.status == DeclarationStatus.DECLARED,
-            )
-            .order_by(Declaration.id.desc())
-        )
+def open_declarations(
+    session: Session, person_id: int, *, insurance: str | None = None, year: int | None = None
+) -> list[Declaration]:
+    """Declarations made here and not yet paid (继续缴费); with ``insurance`` / ``year``, only those holding a bill
+    of that 险种类型 / 费款所属期 year (云闪付's menus show the orders of the menu's own bills)."""
+    query = select(Declaration).where(
+        Declaration.payer_id == person_id,
+        Declaration.scheme == SCHEME,
+        Declaration.status == DeclarationStatus.DECLARED,
     )
+    if insurance is not None or year is not None:
+        held = select(Receivable.declaration_id).where(Receivable.declaration_id == Declaration.id)
+        if insurance is not None:
+            held = held.where(Receivable.insurance == insurance)
+        if year is not None:
+            held = held.where(
+                Receivable.fee_period_start >= date(year, 1, 1), Receivable.fee_period_start <= date(year, 12, 31)
+            )
+        query = query.where(held.exists())
+    return list(session.scalars(query.order_by(Declaration.id.desc())))
 
 
 @dataclass(frozen=True)

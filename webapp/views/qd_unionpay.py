@@ -215,6 +215,10 @@ def selfpay(menu: str) -> Any:
         error=error,
         done=notice,
         note=rules.msg_base_range(today),
+        # bills held by an order not yet paid (继续缴费); asked only when no bill is left to offer (the budget of 4)
+        open=[]
+        if numbers and numbers[0].bills
+        else qd.open_declarations(db(), person.id, insurance=number.insurance, year=today.year),
         status=422 if error else 200,
     )
 
@@ -232,7 +236,14 @@ def backpay(insurance: str, year: int) -> Any:
         owed = up.backpay(db(), person.id, insurance, year, today.year)
     except RuleViolation as e:
         return _page(
-            "backpay.html", who=_who(person), owed=None, refusal=str(e), insurance=insurance, year=year, status=422
+            "backpay.html",
+            who=_who(person),
+            owed=None,
+            refusal=str(e),
+            insurance=insurance,
+            year=year,
+            open=qd.open_declarations(db(), person.id, insurance=insurance, year=year),  # held by an unpaid order
+            status=422,
         )
     if request.method == "POST":
         try:
@@ -250,6 +261,7 @@ def backpay(insurance: str, year: int) -> Any:
         insurance=insurance,
         year=year,
         label=up.BACKPAY_INSURANCES[insurance],
+        open=[],  # bills are offered here; an order holding some of them shows under 缴费 / 特殊缴费
         status=422 if error else 200,
     )
 
