@@ -330,3 +330,23 @@ def test_R_QD_1_shuishuitongs_login_never_says_jingtong(app: Flask) -> None:
     page = text(b.get("/login?next=/qd"))
     assert "税税通" in page and "京通" not in page
     assert "京通" in text(Browser(app).get("/login?ch=etax-web"))  # Beijing's as before
+
+
+@pytest.mark.parametrize(
+    ("channel", "says", "never"),
+    [
+        ("qd-sst", "我同意税税通使用", "京通"),
+        ("qd-wechat", "我同意“青岛税务”微信公众号使用", "税税通"),
+        ("qd-unionpay", "我同意银联云闪付使用", "税税通"),
+    ],
+)
+def test_R_QD_1_the_login_consent_names_the_app_the_visit_came_from(
+    app: Flask, channel: str, says: str, never: str
+) -> None:
+    """R-QD-1: real-name login (税税通's own, or 我的 in another Qingdao entry) names that entry's app in its
+    consent, never another app's."""
+    b = Browser(app)
+    b.get(f"/qd?ch={channel}")
+    page = text(b.get("/login"))
+    assert says in page, page
+    assert never not in page.split("weui-agree__text", 1)[1].split("</span>", 1)[0]
