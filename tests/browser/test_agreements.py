@@ -42,6 +42,7 @@ def test_R_AG_5_R_AG_7_sign_then_pay_by_agreement_then_revoke(
     ph.tap(page.get_by_role("button", name="下一步"))
     expect(page.get_by_text("本系统只支持给本人签订扣款协议")).to_be_visible()
     expect(page.get_by_text("是否银行代扣：否")).to_be_visible()
+    page.wait_for_load_state("load")  # htmx (a deferred script) listens for the change only once the page has loaded
     page.get_by_label("税务机关").select_option(RM_OFFICE)
     expect(page.locator("#f-si_agency")).to_contain_text("社会保险基金管理中心")
     page.get_by_label("开户银行").select_option(label="中国工商银行")
