@@ -14,21 +14,39 @@ from ..domain.errors import RuleViolation
 from ..domain.inputs import parse_id
 from ..domain.levy import LABELS, levy_of
 from ..domain.schemes import SCHEMES
+from ..domain.statuses import OrderState
+from ..payments import orders
 from ..payments.orders import Urls
 from ..services import declarations, identity, schemes
-from ._web import db, found, me, month_range, render
+from ._web import after_commit, db, found, me, month_range, render
 
 if TYPE_CHECKING:  # annotations only: views read the database through services
     from ..models import Declaration
 
 
-def urls_for(provider: str) -> Urls:
-    """The absolute notify and return URLs a provider needs for an order."""
+def urls_for(provider: str, return_path: str = "/pay/return") -> Urls:
+    """The absolute notify and return URLs a provider needs for an order: every provider calls the shared notify
+    URL; the payer comes back under ``return_path`` (a region's own result pages may have their own)."""
     base = str(current_app.config["PUBLIC_BASE_URL"])
     return Urls(
         notify_url=f"{base}{url_for('pay.notify', provider=provider)}",
-        return_url=f"{base}/pay/return/{provider}/" + "{out_trade_no}",
+        return_url=f"{base}{return_path}/{provider}/" + "{out_trade_no}",
     )
+
+
+def send_refunds_if_any(o: Any) -> None:
+    """An order that took money it cannot settle (unapplied): its refunds go to the provider once this request's
+    transaction has committed (the reconcile job retries them)."""
+    if o.state is OrderState.UNAPPLIED:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
+        after_commit(
+            lambda: orders.send_refunds(
+                app.extensions["db_sessionmaker"],
+                app.extensions["payment_adapters"],
+                app.extensions["clock"].now(),
+                order_id=o.id,
+            )
+        )
 
 
 def to_method(decl: Declaration) -> Any:

@@ -16,9 +16,9 @@ from ..domain.schemes import SCHEMES
 from ..domain.statuses import DeclarationStatus, OrderState, Provider
 from ..payments import orders
 from ..services import checkout, declarations
-from ._checkout import urls_for
+from ._checkout import send_refunds_if_any, urls_for
 from ._limits import count_one, too_many, used_up
-from ._web import adapters, after_commit, clock, db, found, htmx, login_required, me, render, safe_next, writes
+from ._web import adapters, clock, db, found, htmx, login_required, me, render, safe_next, writes
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
 
@@ -130,7 +130,7 @@ def returned(provider: str, out_trade_no: str) -> Any:
     if o.provider != provider:
         abort(404)
     o = checkout.back_from_cashier(db(), adapters(), o, clock().now())
-    _send_refunds_if_any(o)
+    send_refunds_if_any(o)
     return redirect(url_for("pay.order", out_trade_no=o.out_trade_no), 303)
 
 
@@ -144,7 +144,7 @@ def order(out_trade_no: str) -> Any:
     if htmx:
         if o.state.is_open:
             o = checkout.refresh(db(), adapters(), o, clock().now())
-        _send_refunds_if_any(o)
+        send_refunds_if_any(o)
     return _result(o, block="result" if request.args.get("poll") else None)
 
 
@@ -177,19 +177,6 @@ def cancel(out_trade_no: str) -> Any:
     return redirect(url_for("pay.method", declaration_id=o.declaration_id), 303)
 
 
-def _send_refunds_if_any(o: Any) -> None:
-    if o.state is OrderState.UNAPPLIED:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
-        after_commit(
-            lambda: orders.send_refunds(
-                app.extensions["db_sessionmaker"],
-                app.extensions["payment_adapters"],
-                app.extensions["clock"].now(),
-                order_id=o.id,
-            )
-        )
-
-
 @bp.post("/notify/<token:provider>")
 def notify(provider: str) -> Any:
     """A provider's asynchronous notification: verified, settled at most once, answered its way. Refused
@@ -204,7 +191,7 @@ def notify(provider: str) -> Any:
         return too_many("RATELIMIT_NOTIFY", address)
     ack, o = orders.handle_notification(db(), adapter, headers, request.get_data(), clock().now())
     if o is not None:
-        _send_refunds_if_any(o)
+        send_refunds_if_any(o)
     else:
         count_one("RATELIMIT_NOTIFY", address)
     return ack.body, ack.status, {"Content-Type": ack.content_type}

@@ -11,34 +11,28 @@ continues in the shared Qingdao checkout (``qingdao.order`` → the cashier → 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, g, redirect, request, session, url_for
 
 from ..domain import qingdao as rules
 from ..domain.certificates import mask_number
 from ..domain.errors import RuleViolation
-from ..domain.identity import ID_TYPES, IdentityError, mask_id_number, mask_name, normalize_id_number, register_key
+from ..domain.identity import ID_TYPES, IdentityError, mask_id_number, mask_name, normalize_id_number
 from ..domain.money import fen_to_yuan
-from ..domain.regions import QINGDAO
 from ..services import declarations
 from ..services import qd_unionpay as up
 from ..services import qingdao as qd
-from ..services.identity import person as person_by_id
-from ._attempts import Refused, pair, reserve, too_many
-from ._attempts import per_address as address_key
-from ._limits import digest, per_address
-from ._sessions import session_now
-from ._web import after_commit, audit, clock, current_user, db, fresh_session, render
+from ._attempts import Refused, too_many
+from ._limits import per_address
+from ._qd_finding import found_person, look_up, reserve_lookup
+from ._web import clock, db, render
 
 if TYPE_CHECKING:  # annotations only: views read the database through services
     from ..models import Person
 
 bp = Blueprint("qd_unionpay", __name__, url_prefix="/qd/unionpay")
 CHANNEL = "qd-unionpay"
-FOUND_KEY = "qd_found"  # the finding Qingdao's pages keep (views.qingdao): one finding, whichever page made it
-FOUND_MINUTES = 30
 PROMISE = "如有已扣款缴费未成功的情况，费用将自动退款。"
 
 
@@ -59,16 +53,6 @@ def _menu(menu: str) -> tuple[str, str, str | None]:
         if m[0] == menu:
             return m
     abort(404)
-
-
-def _found() -> Person | None:
-    held = session.get(FOUND_KEY)
-    if not isinstance(held, dict) or not isinstance(held.get("person_id"), int):
-        return None
-    until = held.get("until")
-    if not isinstance(until, str) or until <= session_now().isoformat():
-        return None
-    return person_by_id(db(), held["person_id"])
 
 
 def _years(menu: str) -> list[int]:
@@ -108,30 +92,12 @@ def menu(menu: str) -> Any:
         if code == "backpay" and form["insurance"] not in up.BACKPAY_INSURANCES:
             errors["insurance"] = "请选择灵活就业人员基本医疗保险或灵活就业人员基本养老保险"
         if not errors:
-            document = f"{form['id_type']}:{form['id_number']}"
-            budget = reserve(  # the same budgets as Qingdao's entry (R-QD-2): one finding, one count
-                (pair(QINGDAO.code, document), "RATELIMIT_FACE_PER_ID"),
-                (address_key(QINGDAO.code), "RATELIMIT_FACE_FAILED"),
-                (f"{QINGDAO.code}:id:{digest(document)}", "RATELIMIT_QD_PER_ID"),
-            )
+            budget = reserve_lookup(form["id_type"], form["id_number"])  # Qingdao's entry's budgets (R-QD-2)
             if isinstance(budget, Refused):
                 return too_many(budget)
-            key = register_key(str(current_app.config["SECRET_KEY"]))
-            try:
-                person = qd.find(db(), form["name"], form["id_type"], form["id_number"], key)
-            except RuleViolation as e:
-                refusal = str(e)
-                audit("qd.lookup_refused", form["id_number"][-4:], CHANNEL)
-            else:
-                after_commit(budget.release)
-                if current_user() is None:
-                    fresh_session()
+            person, refusal = look_up(form, budget, CHANNEL)
+            if person is not None:
                 session["channel"] = CHANNEL
-                session[FOUND_KEY] = {
-                    "person_id": person.id,
-                    "until": (session_now() + timedelta(minutes=FOUND_MINUTES)).isoformat(),
-                }
-                audit("qd.lookup", str(person.id), CHANNEL)
                 if code == "backpay":
                     target = url_for("qd_unionpay.backpay", insurance=form["insurance"], year=int(form["year"]))
                 else:
@@ -153,7 +119,7 @@ def menu(menu: str) -> Any:
 
 def _required(menu: str) -> Person:
     """The person the menu's entry found; without one (or once the finding lapsed), back to the menu's entry."""
-    person = _found()
+    person = found_person()
     if person is None:
         abort(redirect(url_for("qd_unionpay.menu", menu=menu)))
     return person

@@ -9,7 +9,6 @@ finding is kept in the session for ``FOUND_MINUTES``; 税税通 asks for the app
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
@@ -18,29 +17,25 @@ from ..domain import qingdao as rules
 from ..domain.certificates import mask_number
 from ..domain.channels import QINGDAO_CHANNELS
 from ..domain.errors import RuleViolation
-from ..domain.identity import IdentityError, mask_id_number, mask_name, normalize_id_number, register_key
+from ..domain.identity import IdentityError, mask_id_number, mask_name, normalize_id_number
 from ..domain.money import fen_to_yuan
 from ..domain.regions import QINGDAO
 from ..domain.schemes import SCHEMES, SchemeCode
 from ..domain.statuses import Channel, DeclarationStatus, OrderState
 from ..payments import orders
-from ..payments.orders import Urls
 from ..services import checkout, declarations
 from ..services import qingdao as qd
-from ..services.identity import person as person_by_id
-from ._attempts import Refused, pair, reserve, too_many
-from ._attempts import per_address as address_key
-from ._limits import digest, per_address
-from ._sessions import session_now
+from ._attempts import Refused, too_many
+from ._checkout import send_refunds_if_any, urls_for
+from ._limits import per_address
+from ._qd_finding import FOUND_KEY, found_person, look_up, reserve_lookup
 from ._web import (
     adapters,
     after_commit,
-    audit,
     clock,
     current_user,
     db,
     found,
-    fresh_session,
     render,
     writes,
 )
@@ -51,8 +46,6 @@ if TYPE_CHECKING:  # annotations only: views read the database through services
 bp = Blueprint("qingdao", __name__, url_prefix="/qd")
 
 SCHEME = SCHEMES[SchemeCode.QINGDAO]
-FOUND_MINUTES = 30
-_KEY = "qd_found"
 
 
 @bp.app_context_processor
@@ -68,22 +61,16 @@ def _channel() -> str | None:
 
 def _found() -> Person | None:
     """The person the entry found, while the finding lasts (and, in 税税通, while its login lasts)."""
-    held = session.get(_KEY)
-    if not isinstance(held, dict) or not isinstance(held.get("person_id"), int):
-        return None
-    until = held.get("until")
-    if not isinstance(until, str) or until <= session_now().isoformat():
-        return None
     if _channel() in QINGDAO.login_first and current_user() is None:
         return None
-    return person_by_id(db(), held["person_id"])
+    return found_person()
 
 
 def _required() -> Any:
     """The found person, or the response sending the visitor back to the entry."""
     person = _found()
     if person is None:
-        target = url_for("qingdao.index", expired=1 if _KEY in session else None)
+        target = url_for("qingdao.index", expired=1 if FOUND_KEY in session else None)
         if request.headers.get("HX-Request"):
             return None, ("", 200, {"HX-Redirect": target})
         return None, redirect(target)
@@ -122,34 +109,14 @@ def index() -> Any:
         except IdentityError as e:
             errors["id_number"] = str(e)
         if not errors:
-            document = f"{form['id_type']}:{form['id_number']}"
-            # Counted before judged, per (address, ID), per address and per ID: enumeration fails (issue 17 D3).
-            budget = reserve(
-                (pair(QINGDAO.code, document), "RATELIMIT_FACE_PER_ID"),
-                (address_key(QINGDAO.code), "RATELIMIT_FACE_FAILED"),
-                (f"{QINGDAO.code}:id:{digest(document)}", "RATELIMIT_QD_PER_ID"),
-            )
+            budget = reserve_lookup(form["id_type"], form["id_number"])
             if isinstance(budget, Refused):
                 return too_many(budget)
             if channel in QINGDAO.login_first and current_user() is None:
                 after_commit(budget.release)
                 return redirect(url_for("auth.login", next=url_for("qingdao.index")), 303)
-            key = register_key(str(current_app.config["SECRET_KEY"]))
-            try:
-                person = qd.find(db(), form["name"], form["id_type"], form["id_number"], key)
-            except RuleViolation as e:
-                refusal = str(e)
-                audit("qd.lookup_refused", form["id_number"][-4:], channel)
-            else:
-                after_commit(budget.release)
-                if current_user() is None:
-                    fresh_session()  # a step up in trust: a new session id and form token (D4)
-                session[_KEY] = {
-                    "person_id": person.id,
-                    "until": (session_now() + timedelta(minutes=FOUND_MINUTES)).isoformat(),
-                }
-                user = current_user()
-                audit("qd.lookup", str(person.id), channel, actor_id=user.id if user else None)
+            person, refusal = look_up(form, budget, channel)
+            if person is not None:
                 return redirect(url_for("qingdao.modules"), 303)
     return _page(
         "entry.html",
@@ -177,7 +144,7 @@ def _who(person: Person) -> dict[str, str]:
 @bp.post("/leave")
 def leave() -> Any:
     """退出: the finding ends; back to the entry."""
-    session.pop(_KEY, None)
+    session.pop(FOUND_KEY, None)
     return redirect(url_for("qingdao.index"), 303)
 
 
@@ -293,7 +260,7 @@ def order(declaration_id: int) -> Any:
                     chosen,
                     channel=channel,
                     now=clock().now(),
-                    urls=_urls(chosen),
+                    urls=urls_for(chosen, "/qd/return"),
                     expire_minutes=int(current_app.config["ORDER_EXPIRE_MINUTES"]),
                 )
             except RuleViolation as e:
@@ -318,15 +285,6 @@ def _special(decl: Any) -> bool:
     return str(decl.kind) == "special"
 
 
-def _urls(provider: str) -> Urls:
-    """The providers call the shared notify URL; the payer comes back to Qingdao's own result page."""
-    base = str(current_app.config["PUBLIC_BASE_URL"])
-    return Urls(
-        notify_url=f"{base}{url_for('pay.notify', provider=provider)}",
-        return_url=f"{base}/qd/return/{provider}/" + "{out_trade_no}",
-    )
-
-
 def _own_order(person: Person, out_trade_no: str) -> Any:
     with found():
         o = declarations.order_of(db(), person.id, out_trade_no)
@@ -346,7 +304,7 @@ def returned(provider: str, out_trade_no: str) -> Any:
     if o.provider != provider:
         abort(404)
     o = checkout.back_from_cashier(db(), adapters(), o, clock().now())
-    _send_refunds_if_any(o)
+    send_refunds_if_any(o)
     return redirect(url_for("qingdao.result", out_trade_no=o.out_trade_no), 303)
 
 
@@ -360,7 +318,7 @@ def result(out_trade_no: str) -> Any:
     o = _own_order(person, out_trade_no)
     if o.state.is_open:
         o = checkout.refresh(db(), adapters(), o, clock().now())
-    _send_refunds_if_any(o)
+    send_refunds_if_any(o)
     return _page(
         "result.html",
         o=o,
@@ -370,19 +328,6 @@ def result(out_trade_no: str) -> Any:
         # 完成 / 返回 lead back to the menus the payer came from: 云闪付's own, or the public accounts' modules.
         menu=url_for("qd_unionpay.index") if _channel() == Channel.QD_UNIONPAY else url_for("qingdao.modules"),
     )
-
-
-def _send_refunds_if_any(o: Any) -> None:
-    if o.state is OrderState.UNAPPLIED:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's, not on Flask's type
-        after_commit(
-            lambda: orders.send_refunds(
-                app.extensions["db_sessionmaker"],
-                app.extensions["payment_adapters"],
-                app.extensions["clock"].now(),
-                order_id=o.id,
-            )
-        )
 
 
 @bp.get("/records")
