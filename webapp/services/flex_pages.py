@@ -21,6 +21,7 @@ from ..domain.schemes import SCHEMES, SchemeCode
 from ..domain.statuses import BaseSource, ChargeType, DeclarationKind
 from ..models import BaseDeclaration, BatchDebit, Declaration, Enrolment, Person, Receivable
 from . import batch_debit, flexible
+from .pages import selection
 
 STEPS = SCHEMES[SchemeCode.FLEXIBLE].steps
 
@@ -67,10 +68,7 @@ def select_page(
     e = found.enrolment
     items = found.items_of_tab(kind) if e else []
     policy, no_policy = flexible.policy_or_none(e.region, today) if e else (None, None)
-    groups: dict[str, list[Receivable]] = {}
-    for r in items:
-        groups.setdefault(r.insurance if kind == DeclarationKind.NORMAL else (r.notice_no or ""), []).append(r)
-    selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
+    groups, selected, total = selection(items, kind, chosen)
     state = found.window_state()
     policies = _policies(e, items) if e is not None and kind == DeclarationKind.NORMAL else []
     return SelectPage(
@@ -79,7 +77,7 @@ def select_page(
         items=items,
         groups=groups,
         selected=selected,
-        total=sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00")),
+        total=total,
         window=found.pay_window(now) if e else None,
         policy=policy,
         no_policy=no_policy,

@@ -15,6 +15,7 @@ from ..domain.statuses import DeclarationKind
 from ..models import BatchDebit, Enrolment, PensionAmount, Person, Receivable
 from . import batch_debit
 from . import resident_pension as rp
+from .pages import selection
 
 STEPS = SCHEMES[SchemeCode.RESIDENT_PENSION].steps
 
@@ -78,17 +79,14 @@ def select_page(
     year = rules.pension_year(today)
     special = rp.special_receivables(session, person.id, insurances)
     items = special if kind == DeclarationKind.SPECIAL else rp.normal_receivables(session, person.id, year, insurances)
-    groups: dict[str, list[Receivable]] = {}
-    for r in items:
-        groups.setdefault((r.notice_no or "") if kind == DeclarationKind.SPECIAL else r.insurance, []).append(r)
-    selected = set(chosen) if chosen is not None else {str(r.id) for r in items}
+    groups, selected, total = selection(items, kind, chosen)
     return SelectPage(
         tab=kind,
         items=items,
         groups=groups,
         selected=selected,
         year=year,
-        total=sum((r.amount for r in items if str(r.id) in selected), Decimal("0.00")),
+        total=total,
         insurances=insurances,
         states={i: rp.year_status(session, person.id, i, year) for i in insurances},
         labels=rules.LABELS,
