@@ -20,9 +20,6 @@ CHANNELS: dict[str, str] = {
     "qd-unionpay": "银联云闪付",
 }
 
-#: The Qingdao channels (R-QD-1), in the handbook's order.
-QINGDAO_CHANNELS = ("qd-wechat", "qd-city", "qd-alipay", "qd-sst", "qd-unionpay")
-
 METHOD_LABELS: dict[str, str] = {
     "wechat": "微信支付",
     "alipay": "支付宝",

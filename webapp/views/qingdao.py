@@ -15,7 +15,6 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, request, se
 
 from ..domain import qingdao as rules
 from ..domain.certificates import mask_number
-from ..domain.channels import QINGDAO_CHANNELS
 from ..domain.errors import RuleViolation
 from ..domain.identity import IdentityError, mask_id_number, mask_name, normalize_id_number
 from ..domain.money import fen_to_yuan
@@ -56,7 +55,7 @@ def _qd_helpers() -> dict[str, Any]:
 def _channel() -> str | None:
     """The visit's channel when it is one of Qingdao's (R-QD-1), else None."""
     ch = g.get("channel")
-    return ch if ch in QINGDAO_CHANNELS else None
+    return ch if ch in QINGDAO.channels else None
 
 
 def _found() -> Person | None:
